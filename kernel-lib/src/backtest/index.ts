@@ -1,0 +1,1 @@
+export { runBacktest, drawdownSeries, sharpeRatio, validateBacktestSettings, type BacktestSettings, type BacktestResult, type BacktestMetrics, type Trade } from './backtest';

@@ -1,0 +1,206 @@
+#!/usr/bin/env node
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { CandlelabError } from '../errors';
+import { CANDLELAB_VERSION } from '../version';
+import { runSpec } from '../runner/run-spec';
+import { runNotebook } from '../notebook/run-notebook';
+import { generateSyntheticCandles } from '../data/synthetic';
+import { readArrowFile, writeArrowFile } from '../data/arrow-file';
+import { readCandlesCsv, writeCandlesCsv } from '../data/csv-file';
+import { checkQuality } from '../quality/check-quality';
+import { createRegistry } from '../plugins/core-plugin';
+import { ModelRegistry } from '../registry/model-registry';
+import { openWorkspace } from '../workspace';
+import type { Candles } from '../frame/frame';
+import { ConfigError } from '../errors';
+
+/** Collect a repeatable option into an array. */
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
+const number = (x: number | null, digits = 2): string => (x === null ? '—' : x.toFixed(digits));
+
+function readCandlesFile(file: string, symbol?: string, timeframe?: string): Candles {
+  const meta = { symbol: symbol ?? 'UNKNOWN', timeframe: timeframe ?? 'unknown', source: file };
+  if (/\.(arrow|feather|ipc)$/i.test(file)) return readArrowFile(file, meta) as Candles;
+  if (/\.csv$/i.test(file)) return readCandlesCsv(file, meta);
+  throw new ConfigError(`${file}: unknown extension; use .arrow or .csv`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('candlelab')
+    .description('ML crypto trading research: specs, notebooks, data, models, backtests')
+    .version(CANDLELAB_VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('run')
+    .description('run a pipeline spec: data → features → labels → model → strategy → backtest → runs/<run-id>/')
+    .argument('<spec.json>', 'the spec file (see specs/quickstart.json)')
+    .option('--set <path=value>', 'override a spec field, e.g. --set strategy.params.buyThreshold=0.5 (repeatable)', collect, [])
+    .option('--runs-dir <dir>', 'where run folders go (default: <workspace>/runs)')
+    .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
+    .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
+    .option('--json', 'print the run summary as JSON on stdout')
+    .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'))
+    .action(async (specFile: string, options) => {
+      const started = performance.now();
+      const { record, runDir } = await runSpec(specFile, {
+        overrides: options.set,
+        progress: options.progress,
+        workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const m = record.metrics.backtest;
+      const test = record.metrics.classification.test;
+      const summary = {
+        runId: record.runId,
+        runDir,
+        report: path.join(runDir, 'report.html'),
+        fingerprint: record.fingerprint,
+        registered: record.model.registered ?? null,
+        metrics: { backtest: m, test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, logLoss: test.logLoss } },
+        seconds,
+      };
+      if (options.json) {
+        console.log(JSON.stringify(summary, null, 2));
+        return;
+      }
+      const relative = (p: string): string => path.relative(process.cwd(), p) || '.';
+      console.log(`run ${record.runId} (${seconds.toFixed(1)} s)`);
+      console.log(`  report:       ${relative(summary.report)}`);
+      console.log(`  total return: ${percent(m.totalReturn)}   buy and hold: ${percent(m.buyHoldReturn)}`);
+      console.log(`  sharpe:       ${number(m.sharpe)}   max drawdown: ${percent(m.maxDrawdown)}`);
+      console.log(`  trades:       ${m.numTrades}   win rate: ${percent(m.winRate)}   profit factor: ${number(m.profitFactor)}`);
+      console.log(`  test accuracy ${percent(test.accuracy)}, balanced ${percent(test.balancedAccuracy)}, macro F1 ${number(test.macroF1, 3)}`);
+      if (test.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment`);
+      if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);
+      console.log(`  fingerprint:  ${record.fingerprint}`);
+    });
+
+  program
+    .command('notebook')
+    .description('run a notebook headless through the tslab kernel, papermill-style')
+    .argument('<notebook.ipynb>', 'the notebook to execute')
+    .option('-p, --parameter <name=value>', 'set a parameter of the cell tagged "parameters" (repeatable)', collect, [])
+    .option('--out <file>', 'where the executed notebook goes (default: <name>.executed.ipynb)')
+    .option('--timeout <seconds>', 'time limit per cell', (v) => Number(v), 1800)
+    .action(async (file: string, options) => {
+      const parameters: Record<string, string> = {};
+      for (const item of options.parameter as string[]) {
+        const eq = item.indexOf('=');
+        if (eq <= 0) throw new ConfigError(`-p '${item}' must look like name=value`);
+        parameters[item.slice(0, eq)] = item.slice(eq + 1);
+      }
+      const result = await runNotebook(file, { parameters, output: options.out, timeoutSeconds: options.timeout });
+      if (!result.ok) {
+        console.error(`candlelab: error: cell ${result.failedCell} of ${file} failed: ${result.error}; the executed notebook is at ${result.output}`);
+        process.exitCode = 1;
+        return;
+      }
+      console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}`);
+    });
+
+  const data = program.command('data').description('market data: the synthetic sample, files, quality checks');
+  data
+    .command('sample')
+    .description('write the seeded synthetic market (same seed, same bytes) as .arrow or .csv')
+    .requiredOption('--out <file>', 'output file (.arrow or .csv)')
+    .option('--seed <n>', 'generator seed', (v) => Number(v), 42)
+    .option('--bars <n>', 'number of bars (default: three years)', (v) => Number(v))
+    .option('--symbol <symbol>', 'symbol', 'BTC/USDT')
+    .option('--timeframe <tf>', 'bar length', '1h')
+    .action((options) => {
+      const candles = generateSyntheticCandles({ seed: options.seed, bars: options.bars, symbol: options.symbol, timeframe: options.timeframe });
+      if (/\.csv$/i.test(options.out)) writeCandlesCsv(options.out, candles);
+      else if (/\.arrow$/i.test(options.out)) writeArrowFile(options.out, candles);
+      else throw new ConfigError(`--out ${options.out}: use a .arrow or .csv file name`);
+      console.log(`wrote ${candles.length} bars of ${candles.meta.symbol} ${candles.meta.timeframe} → ${options.out}`);
+    });
+  data
+    .command('check')
+    .description('check candles for NaN, broken OHLC, negative volume and gaps')
+    .argument('<file>', '.arrow or .csv candles')
+    .option('--timeframe <tf>', 'bar length, for the gap check (e.g. 1h)')
+    .option('--json', 'print the report as JSON')
+    .action((file: string, options) => {
+      const report = checkQuality(readCandlesFile(file, undefined, options.timeframe));
+      if (options.json) console.log(JSON.stringify(report, null, 2));
+      else {
+        console.log(`${file}: ${report.rows} rows, ${report.start} … ${report.end}: ${report.ok ? 'ok' : 'NOT USABLE'}`);
+        for (const issue of report.issues) console.log(`  ${issue.severity} ${issue.kind}: ${issue.count} (first at ${issue.first.join(', ')})`);
+      }
+      if (!report.ok) process.exitCode = 1;
+    });
+
+  const plugins = program.command('plugins').description('the plugin registry');
+  plugins
+    .command('list')
+    .description('list registered features, labelers, models and strategies with their docs')
+    .option('--plugin <package>', 'also load this plugin package (repeatable)', collect, [])
+    .action((options) => {
+      const registry = createRegistry(options.plugin, openWorkspace().root);
+      const headings = { feature: 'features', labeler: 'labelers', model: 'models', strategy: 'strategies' } as const;
+      for (const kind of ['feature', 'labeler', 'model', 'strategy'] as const) {
+        console.log(`${headings[kind]}:`);
+        for (const definition of registry.list(kind)) console.log(`  ${definition.id}@${definition.version}  ${definition.doc}  [${definition.pluginId}]`);
+      }
+    });
+
+  const registry = program.command('registry').description('the model registry (models/)');
+  registry
+    .command('list')
+    .description('list registered models and their versions')
+    .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
+    .action((options) => {
+      const models = new ModelRegistry(options.modelsDir ?? openWorkspace().modelsDir);
+      const names = models.names();
+      if (names.length === 0) console.log(`no models in ${models.dir}`);
+      for (const name of names) {
+        for (const v of models.list(name)) {
+          const metrics = v.metrics as { test?: { accuracy?: number }; backtest?: { totalReturn?: number } };
+          console.log(`${name} v${v.version} [${v.stage}] ${v.createdAt} ${v.modelId} test accuracy ${percent(metrics.test?.accuracy ?? null)} return ${percent(metrics.backtest?.totalReturn ?? null)} run ${v.runId}`);
+        }
+      }
+    });
+  registry
+    .command('show')
+    .description('print one model version (default: the latest) as JSON')
+    .argument('<name>', 'model name')
+    .argument('[version]', 'version number')
+    .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
+    .action((name: string, version: string | undefined, options) => {
+      const models = new ModelRegistry(options.modelsDir ?? openWorkspace().modelsDir);
+      if (version !== undefined && !/^\d+$/.test(version)) throw new ConfigError(`version '${version}' must be a number`);
+      console.log(JSON.stringify(models.get(name, version === undefined ? undefined : Number(version)), null, 2));
+    });
+
+  for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    command.exitOverride();
+  }
+  return program;
+}
+
+/** Run the CLI; known errors print one line `candlelab: error: …` and exit 1. */
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('commander.')) {
+      // commander already printed help, the version or a usage error
+      process.exitCode = code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help' ? 0 : 1;
+      return;
+    }
+    if (error instanceof CandlelabError) {
+      console.error(`candlelab: error: ${error.message}`);
+    } else {
+      console.error(`candlelab: unexpected error: ${(error as Error).stack ?? error}`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { defineFeature } from '../plugins/define';
+import { atrKernel, bollingerKernel, emaKernel, macdKernel, returnsKernel, rsiKernel } from './kernels';
+
+const period = (fallback: number) => z.number().int().min(2).max(10_000).default(fallback);
+
+/** Divide each value by the close of its row: makes price-unit indicators comparable across price levels. */
+function perClose(values: Float64Array, close: Float64Array): Float64Array {
+  const out = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i] / close[i];
+  return out;
+}
+
+/** Simple (or log) returns of the close over several horizons. */
+export const returnsFeature = defineFeature({
+  id: 'core/returns',
+  version: '1.0.0',
+  doc: 'Returns of the close over several horizons: close[t]/close[t-n] - 1 (or log).',
+  params: z.object({
+    periods: z.array(z.number().int().min(1)).min(1).default([1, 4, 24]),
+    log: z.boolean().default(false),
+  }),
+  lookback: (p) => Math.max(...p.periods),
+  outputs: (p) => p.periods.map((n) => `${p.log ? 'logret' : 'ret'}_${n}`),
+  compute: (candles, p) =>
+    Object.fromEntries(p.periods.map((n) => [`${p.log ? 'logret' : 'ret'}_${n}`, returnsKernel(candles.column('close'), n, p.log)])),
+});
+
+/** @see J. Welles Wilder, New Concepts in Technical Trading Systems (1978). */
+export const rsiFeature = defineFeature({
+  id: 'core/rsi',
+  version: '1.0.0',
+  doc: 'Relative Strength Index with Wilder smoothing, 0..100.',
+  params: z.object({ period: period(14) }),
+  lookback: (p) => p.period,
+  outputs: (p) => [`rsi_${p.period}`],
+  compute: (candles, p) => ({ [`rsi_${p.period}`]: rsiKernel(candles.column('close'), p.period) }),
+});
+
+export const emaFeature = defineFeature({
+  id: 'core/ema',
+  version: '1.0.0',
+  doc: "Exponential moving average of the close; as 'distance' (close/EMA - 1, default) or the raw 'level'.",
+  params: z.object({ period: period(20), output: z.enum(['distance', 'level']).default('distance') }),
+  lookback: (p) => p.period - 1,
+  outputs: (p) => [p.output === 'distance' ? `ema_${p.period}_dist` : `ema_${p.period}`],
+  compute: (candles, p) => {
+    const close = candles.column('close');
+    const ema = emaKernel(close, p.period);
+    if (p.output === 'level') return { [`ema_${p.period}`]: ema };
+    const distance = new Float64Array(ema.length);
+    for (let i = 0; i < ema.length; i++) distance[i] = close[i] / ema[i] - 1;
+    return { [`ema_${p.period}_dist`]: distance };
+  },
+});
+
+/** @see Gerald Appel, The Moving Average Convergence-Divergence Trading Method (1979). */
+export const macdFeature = defineFeature({
+  id: 'core/macd',
+  version: '1.0.0',
+  doc: 'MACD line, signal and histogram; divided by the close unless normalize is false.',
+  params: z
+    .object({ fast: period(12), slow: period(26), signal: period(9), normalize: z.boolean().default(true) })
+    .refine((p) => p.fast < p.slow, { message: 'must have fast < slow', path: ['fast'] }),
+  lookback: (p) => p.slow - 1 + p.signal - 1,
+  outputs: (p) => {
+    const tag = `${p.fast}_${p.slow}_${p.signal}`;
+    return [`macd_${tag}`, `macd_signal_${tag}`, `macd_hist_${tag}`];
+  },
+  compute: (candles, p) => {
+    const close = candles.column('close');
+    const { macd, signal, histogram } = macdKernel(close, p.fast, p.slow, p.signal);
+    const tag = `${p.fast}_${p.slow}_${p.signal}`;
+    const scale = (values: Float64Array) => (p.normalize ? perClose(values, close) : values);
+    return { [`macd_${tag}`]: scale(macd), [`macd_signal_${tag}`]: scale(signal), [`macd_hist_${tag}`]: scale(histogram) };
+  },
+});
+
+/** @see John Bollinger, Bollinger on Bollinger Bands (2001): %B and bandwidth. */
+export const bollingerFeature = defineFeature({
+  id: 'core/bollinger',
+  version: '1.0.0',
+  doc: 'Bollinger %B (position of the close within the bands) and bandwidth ((upper - lower) / middle).',
+  params: z.object({ period: period(20), deviations: z.number().positive().default(2) }),
+  lookback: (p) => p.period - 1,
+  outputs: (p) => [`bb_pctb_${p.period}`, `bb_width_${p.period}`],
+  compute: (candles, p) => {
+    const close = candles.column('close');
+    const { middle, upper, lower } = bollingerKernel(close, p.period, p.deviations);
+    const percentB = new Float64Array(close.length);
+    const width = new Float64Array(close.length);
+    for (let i = 0; i < close.length; i++) {
+      const range = upper[i] - lower[i];
+      // A flat window has no band: the close sits in the middle.
+      percentB[i] = range === 0 ? 0.5 : (close[i] - lower[i]) / range;
+      width[i] = range / middle[i];
+    }
+    return { [`bb_pctb_${p.period}`]: percentB, [`bb_width_${p.period}`]: width };
+  },
+});
+
+export const atrFeature = defineFeature({
+  id: 'core/atr',
+  version: '1.0.0',
+  doc: 'Average true range with Wilder smoothing; as a fraction of the close unless normalize is false.',
+  params: z.object({ period: period(14), normalize: z.boolean().default(true) }),
+  lookback: (p) => p.period - 1,
+  outputs: (p) => [p.normalize ? `atr_${p.period}_pct` : `atr_${p.period}`],
+  compute: (candles, p) => {
+    const close = candles.column('close');
+    const atr = atrKernel(candles.column('high'), candles.column('low'), close, p.period);
+    return { [p.normalize ? `atr_${p.period}_pct` : `atr_${p.period}`]: p.normalize ? perClose(atr, close) : atr };
+  },
+});
+
+export const coreFeatures = [returnsFeature, rsiFeature, emaFeature, macdFeature, bollingerFeature, atrFeature];

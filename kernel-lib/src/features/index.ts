@@ -1,0 +1,3 @@
+export * from './kernels';
+export * from './core-features';
+export { computeFeatures, type FeatureSet } from './compute-features';

@@ -1,0 +1,126 @@
+import { DataError } from '../errors';
+
+/** Where a series comes from. */
+export type FrameMeta = {
+  readonly exchange?: string;
+  readonly symbol: string;
+  readonly timeframe: string;
+  readonly source?: string;
+};
+
+export type OhlcvColumn = 'open' | 'high' | 'low' | 'close' | 'volume';
+export const OHLCV_COLUMNS: readonly OhlcvColumn[] = ['open', 'high', 'low', 'close', 'volume'];
+
+/**
+ * A columnar table: a strictly increasing epoch-ms `time` index and named Float64Array columns of equal
+ * length. Frames are immutable: adding columns returns a new Frame whose type gains the keys, and column
+ * buffers are shared, never copied or mutated.
+ */
+export class Frame<K extends string = string> {
+  readonly time: Float64Array;
+  readonly meta: FrameMeta;
+  private readonly columns: ReadonlyMap<string, Float64Array>;
+
+  private constructor(time: Float64Array, columns: ReadonlyMap<string, Float64Array>, meta: FrameMeta) {
+    this.time = time;
+    this.columns = columns;
+    this.meta = meta;
+  }
+
+  /** Build a frame, checking equal lengths and a strictly increasing time index. */
+  static fromColumns<C extends string>(time: Float64Array, columns: Record<C, Float64Array>, meta: FrameMeta): Frame<C> {
+    const map = new Map<string, Float64Array>();
+    for (const [name, values] of Object.entries<Float64Array>(columns)) {
+      if (values.length !== time.length) {
+        throw new DataError(`column '${name}' has ${values.length} rows but time has ${time.length}; all columns must have equal length`);
+      }
+      map.set(name, values);
+    }
+    for (let i = 1; i < time.length; i++) {
+      if (!(time[i] > time[i - 1])) {
+        throw new DataError(
+          `time is not strictly increasing at row ${i} (${isoTime(time[i - 1])} then ${isoTime(time[i])}); sort and deduplicate the candles first`,
+        );
+      }
+    }
+    return new Frame<C>(time, map, meta);
+  }
+
+  get length(): number {
+    return this.time.length;
+  }
+
+  /** The column names, in insertion order. */
+  get names(): K[] {
+    return [...this.columns.keys()] as K[];
+  }
+
+  has(name: string): name is K {
+    return this.columns.has(name);
+  }
+
+  /** The column's values; throws naming the existing columns when it is absent. */
+  column(name: K): Float64Array {
+    const values = this.columns.get(name);
+    if (!values) throw new DataError(`frame has no column '${name}'; it has: ${this.names.join(', ')}`);
+    return values;
+  }
+
+  /** A new frame with these columns added (or replaced). Inputs are not mutated. */
+  withColumns<N extends string>(columns: Record<N, Float64Array>): Frame<K | N> {
+    const map = new Map(this.columns);
+    for (const [name, values] of Object.entries<Float64Array>(columns)) {
+      if (values.length !== this.length) {
+        throw new DataError(`column '${name}' has ${values.length} rows but the frame has ${this.length}`);
+      }
+      map.set(name, values);
+    }
+    return new Frame<K | N>(this.time, map, this.meta);
+  }
+
+  /** A new frame with only the named columns. */
+  select<S extends K>(names: readonly S[]): Frame<S> {
+    const map = new Map<string, Float64Array>();
+    for (const name of names) map.set(name, this.column(name));
+    return new Frame<S>(this.time, map, this.meta);
+  }
+
+  /** Rows [start, end) as views over the same buffers (no copy). */
+  slice(start: number, end: number = this.length): Frame<K> {
+    const map = new Map<string, Float64Array>();
+    for (const [name, values] of this.columns) map.set(name, values.subarray(start, end));
+    return new Frame<K>(this.time.subarray(start, end), map, this.meta);
+  }
+
+  /** Plain row objects (for display and small exports; not for hot paths). */
+  rows(start = 0, end = this.length): Array<Record<'time' | K, number>> {
+    const out: Array<Record<'time' | K, number>> = [];
+    const names = this.names;
+    for (let i = Math.max(0, start); i < Math.min(end, this.length); i++) {
+      const row = { time: this.time[i] } as Record<'time' | K, number>;
+      for (const name of names) row[name] = this.columns.get(name)![i];
+      out.push(row);
+    }
+    return out;
+  }
+}
+
+/** A frame with at least the OHLCV columns. */
+export type Candles = Frame<OhlcvColumn>;
+
+export function isoTime(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+/** Milliseconds per bar for the usual timeframes ('1m', '5m', '15m', '1h', '4h', '1d', '1w'). */
+export function timeframeMs(timeframe: string): number {
+  const match = /^(\d+)([smhdw])$/.exec(timeframe);
+  if (!match) throw new DataError(`unknown timeframe '${timeframe}'; use a number and a unit, like 1m, 5m, 1h, 4h, 1d`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[match[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+  return Number(match[1]) * unit;
+}
+
+/** Bars per year for annualizing (crypto trades every hour of every day). */
+export function barsPerYear(timeframe: string): number {
+  return (365 * 86_400_000) / timeframeMs(timeframe);
+}

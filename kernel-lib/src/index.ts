@@ -1,0 +1,54 @@
+/**
+ * candlelab — every stage of the ML trading research pipeline as typed functions.
+ *
+ * Notebooks usually need only the flat exports below (the stages in pipeline order); each stage is
+ * also available as a namespace (`data`, `features`, `backtest`, …) with everything it offers.
+ */
+export * as data from './data';
+export * as quality from './quality';
+export * as features from './features';
+export * as labels from './labels';
+export * as validation from './validation';
+export * as models from './models';
+export * as strategy from './strategy';
+export * as backtest from './backtest';
+export * as registry from './registry';
+export * as report from './report';
+export * as plugins from './plugins';
+export * as runner from './runner';
+export * as notebook from './notebook';
+
+// Flat exports: what a notebook walks through, in pipeline order.
+export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear } from './frame/frame';
+export { openWorkspace, type Workspace } from './workspace';
+export { loadSpec, parseSpec, applyOverrides, specHash, type Spec, type SpecInput } from './spec/spec';
+export {
+  createRunContext,
+  loadCandles,
+  checkCandles,
+  buildFeatures,
+  buildLabels,
+  splitData,
+  trainModel,
+  predictRows,
+  evaluatePredictions,
+  runStrategy,
+  backtestStrategy,
+  dataFingerprint,
+  type RunContext,
+  type LabelSet,
+  type TrainedModel,
+  type Predictions,
+  type Evaluation,
+  type StrategyRun,
+} from './runner/stages';
+export { writeRun, runFingerprint, type RunRecord, type RunResults } from './runner/run-record';
+export { runSpec, type SpecRun } from './runner/run-spec';
+export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, type Plugin } from './plugins/define';
+export { createRegistry, corePlugin } from './plugins/core-plugin';
+export { PluginRegistry } from './plugins/registry';
+export { initCharts, showChart, showFrame, showRecords, showValues } from './report/show';
+export * from './errors';
+/** zod, for plugin params schemas: use this copy so candlelab and plugins agree on types. */
+export { z } from 'zod';
+export { CANDLELAB_VERSION } from './version';

@@ -1,0 +1,1 @@
+export { directionLabels, directionLabeler, DIRECTION_CLASSES, SELL, HOLD, BUY } from './direction';

@@ -1,0 +1,49 @@
+import type { Progress } from '../util/progress';
+
+/** A dense row-major float32 matrix: what tree libraries and ONNX Runtime consume without copying. */
+export type Matrix = {
+  readonly values: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+};
+
+/** One segment of training data: features (rows × features) and targets aligned row by row. */
+export type Segment = {
+  readonly X: Matrix;
+  readonly y: Float64Array;
+};
+
+/** What a model's `fit` receives. Validation data is for early stopping and model selection only. */
+export type TrainingData = {
+  readonly featureNames: readonly string[];
+  /** Class names, index = class id (classification only). */
+  readonly classes?: readonly string[];
+  readonly train: Segment;
+  readonly valid: Segment;
+};
+
+/** Ambient services for models: a seed and progress reporting (no hidden globals, no wall clock). */
+export type ModelContext = {
+  readonly seed: number;
+  readonly progress?: (label: string, total: number) => Progress;
+};
+
+/** A file a model wrote, relative to the folder it saved into. */
+export type Artifact = { path: string; kind: string; sha256: string; bytes: number };
+
+/** A trained model: immutable, predicts, saves its artifacts and describes itself. */
+export interface FittedModel {
+  readonly modelId: string;
+  readonly modelVersion: string;
+  readonly task: 'classification' | 'regression';
+  readonly featureNames: readonly string[];
+  readonly classes?: readonly string[];
+  /** Fitted hyperparameters and what training decided (e.g. the best iteration). */
+  readonly info: Record<string, unknown>;
+  /** rows × classes probabilities (classification) or rows × 1 values (regression), row-major. */
+  predict(X: Matrix): Promise<Float32Array>;
+  /** Write the model's artifacts into `dir`; returns what was written. */
+  save(dir: string): Promise<Artifact[]>;
+  /** Release native resources (sessions, boosters). */
+  dispose(): void;
+}

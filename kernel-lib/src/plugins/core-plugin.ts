@@ -1,0 +1,28 @@
+import { coreFeatures } from '../features/core-features';
+import { directionLabeler } from '../labels/direction';
+import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
+import { coreStrategies } from '../strategy/core-strategies';
+import { definePlugin, type Plugin } from './define';
+import { PluginRegistry, loadPluginModule } from './registry';
+
+export const CORE_PLUGIN_VERSION = '0.1.0';
+
+/** The built-ins, registered through the same plugin API third-party plugins use. */
+export const corePlugin = definePlugin({
+  id: 'core',
+  version: CORE_PLUGIN_VERSION,
+  features: coreFeatures,
+  labelers: [directionLabeler],
+  models: [xgboostClassifier],
+  strategies: coreStrategies,
+});
+
+/**
+ * A registry holding the built-ins plus the given plugins: plugin objects, or package names resolved
+ * from `fromDir` (default: the current folder).
+ */
+export function createRegistry(plugins: ReadonlyArray<Plugin | string> = [], fromDir: string = process.cwd()): PluginRegistry {
+  const registry = new PluginRegistry().register(corePlugin);
+  for (const plugin of plugins) registry.register(typeof plugin === 'string' ? loadPluginModule(plugin, fromDir) : plugin);
+  return registry;
+}

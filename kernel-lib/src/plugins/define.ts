@@ -1,0 +1,102 @@
+import type { z } from 'zod';
+import type { Candles, Frame } from '../frame/frame';
+import type { FittedModel, ModelContext, TrainingData } from '../models/model';
+
+/** Fields every plugin-provided definition has. */
+interface DefinitionBase<S extends z.ZodTypeAny> {
+  /** Namespaced id: `core/rsi`, `@acme/funding-skew`. */
+  readonly id: string;
+  /** Semver of this definition; bump it when outputs change. */
+  readonly version: string;
+  /** One line saying what it does. */
+  readonly doc: string;
+  /** zod schema of the parameters, with defaults: the single source of parameter types. */
+  readonly params: S;
+}
+
+/** A feature: causal columns computed from candles (row t uses rows ≤ t only). */
+export interface FeatureDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
+  readonly kind: 'feature';
+  /** Rows at the start whose values are warm-up (NaN), not real values. */
+  lookback(params: z.output<S>): number;
+  /** The names of the columns `compute` returns. */
+  outputs(params: z.output<S>): string[];
+  compute(candles: Candles, params: z.output<S>): Record<string, Float64Array>;
+}
+
+/** The labeler's output: one target per row, NaN where it needs bars past the end. */
+export type LabelOutput = {
+  target: Float64Array;
+  /** For classification: the class names, index = class id. */
+  classes?: string[];
+};
+
+/** A labeler: the only stage allowed to look ahead. Its output never joins the feature columns. */
+export interface LabelerDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
+  readonly kind: 'labeler';
+  readonly task: 'classification' | 'regression';
+  /** How many bars ahead the label looks: purge gaps between segments are derived from it. */
+  horizon(params: z.output<S>): number;
+  label(candles: Candles, params: z.output<S>): LabelOutput;
+}
+
+/** A model: `fit` returns a fitted model that predicts, saves artifacts and can be loaded again. */
+export interface ModelDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
+  readonly kind: 'model';
+  readonly task: 'classification' | 'regression';
+  fit(data: TrainingData, params: z.output<S>, context: ModelContext): Promise<FittedModel>;
+  /** Load a fitted model from the folder its `save` wrote. */
+  load(dir: string, context: ModelContext): Promise<FittedModel>;
+}
+
+/** What a strategy sees: the candles of the traded segment and, aligned row by row, the predictions. */
+export type StrategyInput = {
+  candles: Candles;
+  /** Feature columns over the same rows (causal). */
+  features: Frame;
+  /** rows × classes probabilities (classification) or rows × 1 values (regression), row-major. */
+  predictions?: Float32Array;
+  /** Class names, index = class id (classification only). */
+  classes?: string[];
+};
+
+/**
+ * A strategy: turns what it sees at each bar's close into a target exposure for the next bar, from −1
+ * (fully short) to 1 (fully long). The backtester fills the change at the next bar's open.
+ */
+export interface StrategyDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
+  readonly kind: 'strategy';
+  /** Whether the strategy needs model predictions (and of which task). */
+  readonly needs: { predictions: false } | { predictions: true; task: 'classification' | 'regression' };
+  targets(input: StrategyInput, params: z.output<S>): Float64Array;
+}
+
+export type AnyDefinition = FeatureDefinition | LabelerDefinition | ModelDefinition | StrategyDefinition;
+export type DefinitionKind = AnyDefinition['kind'];
+
+/** A plugin: a named, versioned bundle of definitions. Built-ins are one plugin like any other. */
+export type Plugin = {
+  readonly id: string;
+  readonly version: string;
+  readonly features?: readonly FeatureDefinition<any>[];
+  readonly labelers?: readonly LabelerDefinition<any>[];
+  readonly models?: readonly ModelDefinition<any>[];
+  readonly strategies?: readonly StrategyDefinition<any>[];
+};
+
+// Identity helpers: they only give plain objects their types (as zod's and Vite's defineX do).
+export function defineFeature<S extends z.ZodTypeAny>(definition: Omit<FeatureDefinition<S>, 'kind'>): FeatureDefinition<S> {
+  return { kind: 'feature', ...definition };
+}
+export function defineLabeler<S extends z.ZodTypeAny>(definition: Omit<LabelerDefinition<S>, 'kind'>): LabelerDefinition<S> {
+  return { kind: 'labeler', ...definition };
+}
+export function defineModel<S extends z.ZodTypeAny>(definition: Omit<ModelDefinition<S>, 'kind'>): ModelDefinition<S> {
+  return { kind: 'model', ...definition };
+}
+export function defineStrategy<S extends z.ZodTypeAny>(definition: Omit<StrategyDefinition<S>, 'kind'>): StrategyDefinition<S> {
+  return { kind: 'strategy', ...definition };
+}
+export function definePlugin(plugin: Plugin): Plugin {
+  return plugin;
+}

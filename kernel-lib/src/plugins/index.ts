@@ -1,0 +1,3 @@
+export * from './define';
+export { PluginRegistry, parseParams, loadPluginModule, type DefinitionRef } from './registry';
+export { corePlugin, createRegistry, CORE_PLUGIN_VERSION } from './core-plugin';

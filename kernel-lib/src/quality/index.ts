@@ -1,0 +1,1 @@
+export { checkQuality, assertQuality, type QualityReport, type QualityIssue, type QualityIssueKind } from './check-quality';

@@ -1,0 +1,1 @@
+export { ModelRegistry, type ModelVersion, type ModelStage, type RegisterRequest } from './model-registry';

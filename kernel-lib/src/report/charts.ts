@@ -1,0 +1,100 @@
+import type { Candles } from '../frame/frame';
+import type { BacktestResult } from '../backtest/backtest';
+import type { ClassificationMetrics } from '../models/classification-metrics';
+
+/** A plotly.js figure as plain JSON: what Plotly.newPlot takes and notebooks render. */
+export type Figure = {
+  data: Array<Record<string, unknown>>;
+  layout: Record<string, unknown>;
+};
+
+const BASE_LAYOUT = {
+  margin: { l: 60, r: 20, t: 40, b: 40 },
+  height: 380,
+  legend: { orientation: 'h', y: -0.15 },
+};
+
+const timeAxis = { type: 'date', title: { text: 'time (UTC)' } };
+
+/** Close price with the backtest's entries and exits marked. */
+export function priceWithSignalsFigure(candles: Candles, backtest: BacktestResult, title = 'Price and trades'): Figure {
+  const entriesLong = backtest.trades.filter((t) => t.side === 'long');
+  const entriesShort = backtest.trades.filter((t) => t.side === 'short');
+  return {
+    data: [
+      { type: 'scattergl', mode: 'lines', name: `${candles.meta.symbol} close`, x: Array.from(candles.time), y: Array.from(candles.column('close')), line: { width: 1, color: '#4a5568' } },
+      {
+        type: 'scattergl', mode: 'markers', name: 'long entry', x: entriesLong.map((t) => t.entryTime), y: entriesLong.map((t) => t.entryPrice),
+        marker: { symbol: 'triangle-up', size: 9, color: '#2f855a' },
+      },
+      {
+        type: 'scattergl', mode: 'markers', name: 'short entry', x: entriesShort.map((t) => t.entryTime), y: entriesShort.map((t) => t.entryPrice),
+        marker: { symbol: 'triangle-down', size: 9, color: '#c53030' },
+      },
+      {
+        type: 'scattergl', mode: 'markers', name: 'exit', x: backtest.trades.map((t) => t.exitTime), y: backtest.trades.map((t) => t.exitPrice),
+        marker: { symbol: 'x', size: 7, color: '#2b6cb0' },
+      },
+    ],
+    layout: { ...BASE_LAYOUT, title: { text: title }, xaxis: timeAxis, yaxis: { title: { text: 'price' } } },
+  };
+}
+
+/** Strategy equity against buy-and-hold on the same bars. */
+export function equityFigure(backtest: BacktestResult, title = 'Equity'): Figure {
+  const x = Array.from(backtest.time);
+  return {
+    data: [
+      { type: 'scattergl', mode: 'lines', name: 'strategy', x, y: Array.from(backtest.equity), line: { color: '#2b6cb0' } },
+      { type: 'scattergl', mode: 'lines', name: 'buy and hold', x, y: Array.from(backtest.buyHoldEquity), line: { color: '#a0aec0', dash: 'dot' } },
+    ],
+    layout: { ...BASE_LAYOUT, title: { text: title }, xaxis: timeAxis, yaxis: { title: { text: 'equity' } } },
+  };
+}
+
+/** Drawdown from the running peak, in percent. */
+export function drawdownFigure(backtest: BacktestResult, title = 'Drawdown'): Figure {
+  return {
+    data: [
+      {
+        type: 'scatter', mode: 'lines', name: 'drawdown', x: Array.from(backtest.time), y: Array.from(backtest.drawdown, (d) => -100 * d),
+        fill: 'tozeroy', line: { color: '#c53030', width: 1 },
+      },
+    ],
+    layout: { ...BASE_LAYOUT, title: { text: title }, xaxis: timeAxis, yaxis: { title: { text: '% below peak' } } },
+  };
+}
+
+/** Confusion matrix (rows: true class, columns: predicted class) with counts in the cells. */
+export function confusionMatrixFigure(metrics: ClassificationMetrics, title = 'Confusion matrix'): Figure {
+  const names = metrics.perClass.map((c) => c.name);
+  const largest = Math.max(1, ...metrics.confusion.flat());
+  const annotations = metrics.confusion.flatMap((row, i) =>
+    row.map((count, j) => ({
+      x: names[j], y: names[i], text: String(count), showarrow: false,
+      font: { color: count > largest / 2 ? '#ffffff' : '#1a202c' },
+    })),
+  );
+  return {
+    data: [{ type: 'heatmap', x: names, y: names, z: metrics.confusion, colorscale: [[0, '#f7fbff'], [1, '#08306b']], zmin: 0, showscale: true }],
+    layout: {
+      ...BASE_LAYOUT,
+      height: 360,
+      title: { text: title },
+      xaxis: { title: { text: 'predicted' } },
+      yaxis: { title: { text: 'true' }, autorange: 'reversed' },
+      annotations,
+    },
+  };
+}
+
+/** Training and validation loss per boosting round. */
+export function trainingCurveFigure(history: Array<{ round: number; train: number; valid: number }>, metric = 'log-loss'): Figure {
+  return {
+    data: [
+      { type: 'scatter', mode: 'lines', name: 'train', x: history.map((h) => h.round), y: history.map((h) => h.train) },
+      { type: 'scatter', mode: 'lines', name: 'valid', x: history.map((h) => h.round), y: history.map((h) => h.valid) },
+    ],
+    layout: { ...BASE_LAYOUT, title: { text: `Training curve (${metric})` }, xaxis: { title: { text: 'round' } }, yaxis: { title: { text: metric } } },
+  };
+}

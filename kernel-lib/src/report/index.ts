@@ -1,0 +1,4 @@
+export * from './charts';
+export { renderHtmlReport, plotlyJs, type ReportSection } from './html-report';
+export { initCharts, showChart, showFrame, showRecords, showValues } from './show';
+export { notebookDisplay, type NotebookDisplay } from './notebook-display';

@@ -1,0 +1,3 @@
+export * from './stages';
+export * from './run-record';
+export * from './run-spec';

@@ -1,0 +1,296 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Frame, type Candles, isoTime } from '../frame/frame';
+import { CandlelabError } from '../errors';
+import { writeArrowFile } from '../data/arrow-file';
+import type { QualityReport } from '../quality/check-quality';
+import type { FeatureSet } from '../features/compute-features';
+import type { ChronologicalSplit } from '../validation/split';
+import type { BacktestMetrics, BacktestResult, Trade } from '../backtest/backtest';
+import type { Artifact } from '../models/model';
+import { ModelRegistry, type ModelVersion } from '../registry/model-registry';
+import { canonicalJson, Sha256, sha256Hex } from '../util/hash';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic';
+import { specHash } from '../spec/spec';
+import { CANDLELAB_VERSION } from '../version';
+import { confusionMatrixFigure, drawdownFigure, equityFigure, priceWithSignalsFigure, trainingCurveFigure } from '../report/charts';
+import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml } from '../report/html-report';
+import {
+  dataFingerprint,
+  type Evaluation,
+  type LabelSet,
+  type Predictions,
+  type RunContext,
+  type StrategyRun,
+  type TrainedModel,
+} from './stages';
+
+/** Everything a finished run produced, as the stages returned it. */
+export type RunResults = {
+  candles: Candles;
+  quality: QualityReport;
+  features: FeatureSet;
+  labels: LabelSet;
+  split: ChronologicalSplit;
+  trained: TrainedModel;
+  predictions: Predictions;
+  evaluation: Evaluation;
+  strategy: StrategyRun;
+  backtest: BacktestResult;
+};
+
+/** The metrics a run reports; all of them are covered by the fingerprint. */
+export type RunMetrics = {
+  backtest: BacktestMetrics;
+  classification: { valid: Evaluation['valid']; test: Evaluation['test'] };
+};
+
+export type RunRecord = {
+  runId: string;
+  name: string;
+  createdAt: string;
+  candlelabVersion: string;
+  spec: RunContext['spec'];
+  specHash: string;
+  data: { symbol: string; timeframe: string; source: string; rows: number; from: string; to: string; fingerprint: string };
+  quality: QualityReport;
+  features: FeatureSet['resolved'];
+  label: LabelSet['resolved'] & { horizon: number; classes?: string[] };
+  split: ChronologicalSplit;
+  model: { id: string; version: string; params: unknown; info: Record<string, unknown>; registered?: { name: string; version: number } };
+  strategy: { id: string; version: string; params: unknown; segment: { from: string; to: string; bars: number } };
+  metrics: RunMetrics;
+  /** Wall times, for information; not part of the fingerprint. */
+  timings: { trainingMs: number; predictionMicrosecondsPerRow: number };
+  artifacts: Artifact[];
+  /** sha256 over the predictions, the trades and the metrics: equal runs have equal fingerprints. */
+  fingerprint: string;
+};
+
+export function runMetrics(results: Pick<RunResults, 'backtest' | 'evaluation'>): RunMetrics {
+  return { backtest: results.backtest.metrics, classification: { valid: results.evaluation.valid, test: results.evaluation.test } };
+}
+
+/**
+ * The run's fingerprint: sha256 over the predictions' float32 bytes, the trades and the metrics in
+ * canonical JSON. Two runs with one fingerprint made the same predictions, trades and numbers.
+ */
+export function runFingerprint(predictions: Predictions, trades: readonly Trade[], metrics: RunMetrics): string {
+  return new Sha256()
+    .update('candlelab-run-fingerprint-v1\npredictions\n')
+    .update(predictions.values)
+    .update('\ntrades\n')
+    .update(canonicalJson(trades))
+    .update('\nmetrics\n')
+    .update(canonicalJson(metrics))
+    .hex();
+}
+
+/** The default registry name of a run's model: the spec name, symbol and timeframe (quickstart-BTC-USDT-1h). */
+export function defaultModelName(context: RunContext, candles: Candles): string {
+  return context.spec.model.name ?? `${context.spec.name}-${candles.meta.symbol}-${candles.meta.timeframe}`.replace(/[^\w.-]+/g, '-');
+}
+
+function compactTimestamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function tradesCsv(trades: readonly Trade[]): string {
+  const header = 'side,entry_time,entry_price,exit_time,exit_price,units,pnl,return_pct,bars,fees,exit_reason\n';
+  return (
+    header +
+    trades
+      .map((t) => [t.side, isoTime(t.entryTime), t.entryPrice, isoTime(t.exitTime), t.exitPrice, t.units, t.pnl, t.returnPct, t.bars, t.fees, t.exitReason].join(','))
+      .join('\n') +
+    (trades.length ? '\n' : '')
+  );
+}
+
+/**
+ * Stage 11 — write runs/<run-id>/ (run.json, model files, predictions, backtest series, trades,
+ * report.html) and register the model in models/. The folder appears whole or not at all; if the run
+ * cannot be written the registration is rolled back.
+ */
+export async function writeRun(context: RunContext, results: RunResults): Promise<RunRecord> {
+  const { candles, trained, predictions, backtest, split, labels, evaluation, features, strategy } = results;
+  const createdAt = context.clock();
+  const hash = specHash(context.spec);
+  const metrics = runMetrics(results);
+  const fingerprint = runFingerprint(predictions, backtest.trades, metrics);
+  let runId = `${context.spec.name}-${compactTimestamp(createdAt)}-${fingerprint.slice(0, 8)}`;
+  for (let n = 2; fs.existsSync(path.join(context.workspace.runsDir, runId)); n++) runId = `${runId.replace(/-\d+$/, '')}-${n}`;
+  const runDir = path.join(context.workspace.runsDir, runId);
+  const data = {
+    symbol: candles.meta.symbol,
+    timeframe: candles.meta.timeframe,
+    source: candles.meta.source ?? '',
+    rows: candles.length,
+    from: isoTime(candles.time[0]),
+    to: isoTime(candles.time[candles.length - 1]),
+    fingerprint: dataFingerprint(candles),
+  };
+
+  let registered: ModelVersion | undefined;
+  const registry = new ModelRegistry(context.workspace.modelsDir);
+  const record: RunRecord = {
+    runId,
+    name: context.spec.name,
+    createdAt: createdAt.toISOString(),
+    candlelabVersion: CANDLELAB_VERSION,
+    spec: context.spec,
+    specHash: hash,
+    data,
+    quality: results.quality,
+    features: features.resolved,
+    label: { ...labels.resolved, horizon: labels.horizon, classes: labels.classes },
+    split,
+    model: { id: trained.definition.id, version: trained.definition.version, params: trained.params, info: trained.model.info },
+    strategy: {
+      id: strategy.definition.id,
+      version: strategy.definition.version,
+      params: strategy.params,
+      segment: { from: split.test.from, to: split.test.to, bars: strategy.end - strategy.start },
+    },
+    metrics,
+    timings: { trainingMs: trained.trainingMs, predictionMicrosecondsPerRow: predictions.microsecondsPerRow },
+    artifacts: [],
+    fingerprint,
+  };
+
+  try {
+    if (context.spec.register) {
+      registered = await registry.register({
+        name: defaultModelName(context, candles),
+        createdAt: record.createdAt,
+        params: trained.params,
+        label: record.label,
+        metrics: { test: pick(evaluation.test), valid: pick(evaluation.valid), backtest: backtest.metrics },
+        dataFingerprint: data.fingerprint,
+        specHash: hash,
+        runId,
+        codeVersion: CANDLELAB_VERSION,
+        model: trained.model,
+      });
+      record.model.registered = { name: registered.name, version: registered.version };
+    }
+    await writeDirAtomic(runDir, async (dir) => {
+      const artifacts: Artifact[] = [];
+      const add = (file: string, kind: string, content: string | Uint8Array): void => {
+        writeFileAtomic(path.join(dir, file), content);
+        const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+        artifacts.push({ path: file, kind, sha256: sha256Hex(bytes), bytes: bytes.length });
+      };
+      for (const artifact of await trained.model.save(path.join(dir, 'model'))) {
+        artifacts.push({ ...artifact, path: `model/${artifact.path}` });
+      }
+      const predictionFrame = predictionsFrame(candles, predictions, labels, split);
+      writeArrowFile(path.join(dir, 'predictions.arrow'), predictionFrame);
+      artifacts.push(fileArtifact(dir, 'predictions.arrow', 'predictions'));
+      const series = Frame.fromColumns(backtest.time, {
+        target: strategy.targets,
+        position: backtest.position,
+        equity: backtest.equity,
+        buy_hold_equity: backtest.buyHoldEquity,
+        drawdown: backtest.drawdown,
+      }, candles.meta);
+      writeArrowFile(path.join(dir, 'backtest.arrow'), series);
+      artifacts.push(fileArtifact(dir, 'backtest.arrow', 'backtest-series'));
+      add('trades.csv', 'trades', tradesCsv(backtest.trades));
+      add('report.html', 'report', buildRunReport(record, results));
+      record.artifacts = artifacts;
+      writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+    });
+  } catch (error) {
+    if (registered) registry.remove(registered.name, registered.version);
+    if (error instanceof CandlelabError) throw error;
+    throw new CandlelabError('CONFIG', `could not write run ${runId} into ${context.workspace.runsDir}: ${(error as Error).message}`, { cause: error });
+  }
+  return record;
+}
+
+function fileArtifact(dir: string, file: string, kind: string): Artifact {
+  const bytes = fs.readFileSync(path.join(dir, file));
+  return { path: file, kind, sha256: sha256Hex(bytes), bytes: bytes.length };
+}
+
+/** The headline classification numbers (for the registry record). */
+function pick(metrics: Evaluation['test']): Record<string, number> {
+  return { accuracy: metrics.accuracy, balancedAccuracy: metrics.balancedAccuracy, macroF1: metrics.macroF1, logLoss: metrics.logLoss };
+}
+
+/** Predictions per predicted row with the true label and the segment (0 train, 1 valid, 2 test, −1 purged). */
+function predictionsFrame(candles: Candles, predictions: Predictions, labels: LabelSet, split: ChronologicalSplit): Frame {
+  const { start, rows, columns, values } = predictions;
+  const out: Record<string, Float64Array> = {};
+  columns.forEach((name, c) => {
+    const column = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) column[r] = values[r * columns.length + c];
+    out[`p_${name}`] = column;
+  });
+  out.label = labels.target.slice(start, start + rows);
+  const segment = new Float64Array(rows).fill(-1);
+  [split.train, split.valid, split.test].forEach((range, id) => {
+    for (let row = range.start; row < range.end; row++) segment[row - start] = id;
+  });
+  out.segment = segment;
+  return Frame.fromColumns(candles.time.slice(start, start + rows), out, candles.meta);
+}
+
+/** report.html: headline metrics, charts (price with signals, equity, drawdown, confusion matrix), spec. */
+export function buildRunReport(record: RunRecord, results: RunResults): string {
+  const { backtest, evaluation, candles, split } = results;
+  const m = backtest.metrics;
+  const test = evaluation.test;
+  const history = (record.model.info.history as Array<{ round: number; train: number; valid: number }> | undefined) ?? [];
+  const warnings = test.neverPredicted.length
+    ? `<p class="warning">The model never predicted ${test.neverPredicted.map(escapeHtml).join(', ')} on the test segment.</p>`
+    : '';
+  const segment = candles.slice(split.test.start, split.test.end);
+  const pct = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
+  return renderHtmlReport(`candlelab run ${record.runId}`, [
+    {
+      title: 'Summary',
+      html:
+        `<div class="grid"><div>${keyValueTable([
+          ['total return', pct(m.totalReturn)],
+          ['buy and hold return', pct(m.buyHoldReturn)],
+          ['Sharpe (annualized)', m.sharpe],
+          ['max drawdown', pct(m.maxDrawdown)],
+          ['win rate', pct(m.winRate)],
+          ['profit factor', m.profitFactor],
+          ['trades', m.numTrades],
+          ['exposure', pct(m.exposure)],
+          ['fees paid', m.totalFees],
+        ])}</div><div>${keyValueTable([
+          ['symbol', record.data.symbol],
+          ['timeframe', record.data.timeframe],
+          ['test segment', `${split.test.from} … ${split.test.to}`],
+          ['model', `${record.model.id}@${record.model.version}`],
+          ['registered as', record.model.registered ? `${record.model.registered.name} v${record.model.registered.version}` : 'not registered'],
+          ['test accuracy', pct(test.accuracy)],
+          ['test balanced accuracy', pct(test.balancedAccuracy)],
+          ['test macro F1', test.macroF1],
+          ['test log-loss', test.logLoss],
+          ['fingerprint', record.fingerprint.slice(0, 16) + '…'],
+        ])}</div></div>${warnings}`,
+    },
+    { title: 'Price and trades (test segment)', figures: [priceWithSignalsFigure(segment, backtest)] },
+    { title: 'Equity and drawdown', figures: [equityFigure(backtest), drawdownFigure(backtest)] },
+    {
+      title: 'Classification (test segment)',
+      html: recordsTable(test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support, predicted: c.predicted }))),
+      figures: [confusionMatrixFigure(test), ...(history.length ? [trainingCurveFigure(history)] : [])],
+    },
+    {
+      title: 'Trades',
+      html: recordsTable(
+        backtest.trades.map((t) => ({
+          side: t.side, entry: new Date(t.entryTime).toISOString(), 'entry price': t.entryPrice, exit: new Date(t.exitTime).toISOString(),
+          'exit price': t.exitPrice, pnl: t.pnl, 'return %': 100 * t.returnPct, bars: t.bars, reason: t.exitReason,
+        })),
+        100,
+      ),
+    },
+    { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
+  ]);
+}

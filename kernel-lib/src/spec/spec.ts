@@ -1,0 +1,162 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, didYouMean } from '../errors';
+import { canonicalJson, sha256Hex } from '../util/hash';
+
+/** A reference to a plugin definition: id, optional pinned version, params (validated by the plugin). */
+const definitionRef = z
+  .object({
+    id: z.string().min(1),
+    version: z.string().optional(),
+    params: z.record(z.unknown()).default({}),
+  })
+  .strict();
+
+const symbol = z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+(:[A-Z0-9]+)?$/, 'must look like BTC/USDT').default('BTC/USDT');
+const timeframe = z.string().regex(/^\d+[smhdw]$/, 'must look like 1m, 1h, 4h or 1d').default('1h');
+
+const sampleData = z
+  .object({
+    source: z.literal('sample'),
+    symbol,
+    timeframe,
+    /** Seed of the synthetic market generator. */
+    seed: z.number().int().min(0).default(42),
+    /** Bars to generate (default: three years of hourly bars). */
+    bars: z.number().int().min(100).max(50_000_000).default(26_280),
+    start: z.string().default('2021-01-01T00:00:00Z'),
+  })
+  .strict();
+
+const fileData = z
+  .object({
+    source: z.literal('file'),
+    /** An .arrow (Arrow IPC) or .csv file; relative paths are relative to the spec file's folder. */
+    path: z.string().min(1),
+    symbol,
+    timeframe,
+    exchange: z.string().optional(),
+  })
+  .strict();
+
+export const specSchema = z
+  .object({
+    /** Names the run folder and the default model name. */
+    name: z.string().regex(/^[\w.-]+$/, 'may use letters, digits, _ . - only').default('run'),
+    /** Seed for every random choice of the run (model training, sampling). */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    /** Plugin packages to load besides the built-ins (npm package names). */
+    plugins: z.array(z.string().min(1)).default([]),
+    data: z.discriminatedUnion('source', [sampleData, fileData]),
+    features: z.array(definitionRef).min(1, 'needs at least one feature'),
+    label: definitionRef,
+    split: z
+      .object({ train: z.number().positive().default(0.7), valid: z.number().positive().default(0.15), test: z.number().positive().default(0.15) })
+      .strict()
+      .default({}),
+    model: definitionRef.extend({ name: z.string().regex(/^[\w.-]+$/).optional() }).strict(),
+    strategy: definitionRef,
+    backtest: z
+      .object({
+        initialCash: z.number().positive().default(10_000),
+        commissionBps: z.number().min(0).max(10_000).default(10),
+        slippageBps: z.number().min(0).max(10_000).default(5),
+      })
+      .strict()
+      .default({}),
+    /** Register the trained model in the model registry (models/). */
+    register: z.boolean().default(true),
+  })
+  .strict();
+
+/** A validated spec, defaults filled in. */
+export type Spec = z.output<typeof specSchema>;
+/** What a user writes: every field with a default may be left out. */
+export type SpecInput = z.input<typeof specSchema>;
+export type DataSpec = Spec['data'];
+
+/** Validate a spec object; the error names the first offending field and what it must be. */
+export function parseSpec(raw: unknown, where = 'spec'): Spec {
+  const result = specSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const at = issue.path.length ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const parent = issue.path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], raw);
+    const allowed = parent && typeof parent === 'object' ? knownKeys(issue.path) : [];
+    const key = issue.keys[0];
+    throw new ConfigError(`${where}: unknown field '${[...issue.path, key].join('.')}'${didYouMean(key, allowed)}`);
+  }
+  throw new ConfigError(`${where}: '${at}' ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`);
+}
+
+/** The field names the schema allows at a path (for "did you mean"). */
+function knownKeys(pathParts: ReadonlyArray<string | number>): string[] {
+  let schema: z.ZodTypeAny = specSchema;
+  for (const part of pathParts) {
+    while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) schema = schema._def.innerType;
+    if (schema instanceof z.ZodObject) schema = schema.shape[part];
+    else if (schema instanceof z.ZodArray) schema = schema.element;
+    else return [];
+    if (!schema) return [];
+  }
+  while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) schema = schema._def.innerType;
+  if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
+  if (schema instanceof z.ZodDiscriminatedUnion) return [...new Set(schema.options.flatMap((o: z.ZodObject<any>) => Object.keys(o.shape)))] as string[];
+  return [];
+}
+
+/**
+ * Apply `path=value` overrides (the CLI's --set): dotted path, array indexes as numbers
+ * (`features.0.params.period=21`); the value is read as JSON when it parses, else as a string.
+ */
+export function applyOverrides(raw: unknown, overrides: readonly string[]): unknown {
+  const copy = JSON.parse(JSON.stringify(raw ?? {}));
+  for (const override of overrides) {
+    const eq = override.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--set '${override}' must look like path=value, e.g. strategy.params.buyThreshold=0.45`);
+    const keyPath = override.slice(0, eq).split('.');
+    const text = override.slice(eq + 1);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+    let node = copy as Record<string, unknown>;
+    for (let i = 0; i < keyPath.length - 1; i++) {
+      const key = keyPath[i];
+      if (node[key] === undefined || node[key] === null) node[key] = /^\d+$/.test(keyPath[i + 1]) ? [] : {};
+      if (typeof node[key] !== 'object') throw new ConfigError(`--set '${override}': '${keyPath.slice(0, i + 1).join('.')}' is not an object`);
+      node = node[key] as Record<string, unknown>;
+    }
+    node[keyPath[keyPath.length - 1]] = value;
+  }
+  return copy;
+}
+
+export type LoadedSpec = { spec: Spec; file: string; baseDir: string };
+
+/** Read, override and validate a spec file. */
+export function loadSpec(file: string, overrides: readonly string[] = []): LoadedSpec {
+  const resolved = path.resolve(file);
+  let text: string;
+  try {
+    text = fs.readFileSync(resolved, 'utf8');
+  } catch {
+    throw new ConfigError(`spec file ${file} not found; pass the path of a spec JSON (see specs/quickstart.json)`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`spec file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  return { spec: parseSpec(applyOverrides(raw, overrides), file), file: resolved, baseDir: path.dirname(resolved) };
+}
+
+/** A hash of the validated spec (defaults included): equal specs, equal hashes. */
+export function specHash(spec: Spec): string {
+  return sha256Hex(canonicalJson(spec));
+}

@@ -1,0 +1,1 @@
+export { probabilityThreshold, buyAndHold, classProbability, coreStrategies } from './core-strategies';

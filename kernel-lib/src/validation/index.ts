@@ -1,0 +1,1 @@
+export { splitChronological, featureMatrix, trainingSegment, type ChronologicalSplit, type SegmentRange, type SplitFractions } from './split';

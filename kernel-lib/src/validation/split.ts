@@ -1,0 +1,99 @@
+import { type Frame, isoTime } from '../frame/frame';
+import { ConfigError, DataError, NotEnoughDataError } from '../errors';
+import type { Matrix, Segment } from '../models/model';
+
+/** A contiguous block of rows [start, end) of the candles. */
+export type SegmentRange = { name: 'train' | 'valid' | 'test'; start: number; end: number; from: string; to: string };
+
+export type ChronologicalSplit = {
+  train: SegmentRange;
+  valid: SegmentRange;
+  test: SegmentRange;
+  /** Rows dropped at the end of train and of valid so that no label looks into the next segment. */
+  purge: number;
+  /** First row with every feature past its warm-up. */
+  firstRow: number;
+};
+
+/** Fewer rows than this in any segment make training or evaluation meaningless. */
+export const MIN_SEGMENT_ROWS = 30;
+
+export type SplitFractions = { train: number; valid: number; test: number };
+
+/**
+ * Chronological train/validation/test split, no shuffle. Rows start after the features' warm-up;
+ * between segments `horizon` rows are purged (their labels would use prices from the next segment).
+ * The test segment runs to the last candle: labels there may be NaN (metrics skip them) but the
+ * strategy still trades those bars.
+ */
+export function splitChronological(
+  rows: number,
+  lookback: number,
+  horizon: number,
+  fractions: SplitFractions,
+  time?: Float64Array,
+): ChronologicalSplit {
+  const total = fractions.train + fractions.valid + fractions.test;
+  if (Math.abs(total - 1) > 1e-9 || fractions.train <= 0 || fractions.valid <= 0 || fractions.test <= 0) {
+    throw new ConfigError(`split fractions must be positive and sum to 1, got ${fractions.train}/${fractions.valid}/${fractions.test}`);
+  }
+  const usable = rows - lookback - horizon;
+  const trainEnd = lookback + Math.floor(usable * fractions.train);
+  const validEnd = trainEnd + Math.floor(usable * fractions.valid);
+  const range = (name: SegmentRange['name'], start: number, end: number): SegmentRange => ({
+    name,
+    start,
+    end,
+    from: time ? isoTime(time[start]) : String(start),
+    to: time ? isoTime(time[end - 1]) : String(end - 1),
+  });
+  const segments = [
+    { name: 'train' as const, start: lookback, end: trainEnd - horizon },
+    { name: 'valid' as const, start: trainEnd, end: validEnd - horizon },
+    { name: 'test' as const, start: validEnd, end: rows },
+  ];
+  for (const segment of segments) {
+    if (segment.end - segment.start < MIN_SEGMENT_ROWS) {
+      throw new NotEnoughDataError(
+        `the ${segment.name} segment has ${Math.max(0, segment.end - segment.start)} rows (need ${MIN_SEGMENT_ROWS}) after a ${lookback}-row warm-up and a ${horizon}-bar purge; use more data or shorter windows`,
+      );
+    }
+  }
+  const [train, valid, test] = segments.map((s) => range(s.name, s.start, s.end));
+  return { train, valid, test, purge: horizon, firstRow: lookback };
+}
+
+/**
+ * Rows [start, end) of the feature columns as a row-major float32 matrix. Every value must be finite:
+ * a NaN past the declared warm-up means a feature's lookback is wrong or the data has holes.
+ */
+export function featureMatrix(features: Frame, start: number, end: number): Matrix {
+  const names = features.names;
+  const cols = names.length;
+  const rows = end - start;
+  const values = new Float32Array(rows * cols);
+  for (let c = 0; c < cols; c++) {
+    const column = features.column(names[c]);
+    for (let r = 0; r < rows; r++) {
+      const value = column[start + r];
+      if (!Number.isFinite(value)) {
+        throw new DataError(
+          `feature '${names[c]}' is ${value} at ${isoTime(features.time[start + r])} (row ${start + r}), after its warm-up; check its lookback or clean the data`,
+        );
+      }
+      values[r * cols + c] = value;
+    }
+  }
+  return { values, rows, cols };
+}
+
+/** Features and targets of rows [start, end); rows whose target is unknown (NaN) are an error here. */
+export function trainingSegment(features: Frame, target: Float64Array, range: SegmentRange): Segment {
+  const y = target.slice(range.start, range.end);
+  for (let i = 0; i < y.length; i++) {
+    if (!Number.isFinite(y[i])) {
+      throw new DataError(`label is missing at ${isoTime(features.time[range.start + i])} inside the ${range.name} segment; the labeler's horizon is too short`);
+    }
+  }
+  return { X: featureMatrix(features, range.start, range.end), y };
+}

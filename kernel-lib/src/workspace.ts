@@ -1,0 +1,53 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Where a project keeps its data store, model registry and run outputs. A project root is the nearest
+ * folder (from the start folder upwards) whose package.json has a "candlelab" section; its fields
+ * `dataDir`, `modelsDir` and `runsDir` (relative to the root) override the defaults data/, models/, runs/.
+ * The environment variables CANDLELAB_DATA_DIR, CANDLELAB_MODELS_DIR and CANDLELAB_RUNS_DIR override
+ * those (for CI and scheduled jobs); explicit options override everything.
+ */
+export type Workspace = {
+  readonly root: string;
+  readonly dataDir: string;
+  readonly modelsDir: string;
+  readonly runsDir: string;
+};
+
+export type WorkspaceOverrides = Partial<Omit<Workspace, 'root'>> & { root?: string };
+
+export function findWorkspaceRoot(start: string): string | undefined {
+  let dir = path.resolve(start);
+  for (;;) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest)) {
+      try {
+        if (JSON.parse(fs.readFileSync(manifest, 'utf8')).candlelab) return dir;
+      } catch {
+        // an unreadable package.json is not a workspace marker
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** Resolve the workspace for `start` (default: the current folder), applying explicit overrides. */
+export function openWorkspace(overrides: WorkspaceOverrides = {}, start: string = process.cwd()): Workspace {
+  const root = path.resolve(overrides.root ?? findWorkspaceRoot(start) ?? start);
+  let settings: Record<string, string> = {};
+  const manifest = path.join(root, 'package.json');
+  if (fs.existsSync(manifest)) {
+    try {
+      settings = JSON.parse(fs.readFileSync(manifest, 'utf8')).candlelab ?? {};
+    } catch {
+      settings = {};
+    }
+  }
+  const environment = { dataDir: 'CANDLELAB_DATA_DIR', modelsDir: 'CANDLELAB_MODELS_DIR', runsDir: 'CANDLELAB_RUNS_DIR' } as const;
+  const pick = (key: 'dataDir' | 'modelsDir' | 'runsDir', fallback: string): string =>
+    path.resolve(root, overrides[key] || process.env[environment[key]] || settings[key] || fallback);
+  return { root, dataDir: pick('dataDir', 'data'), modelsDir: pick('modelsDir', 'models'), runsDir: pick('runsDir', 'runs') };
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { ATR, BollingerBands, EMA, MACD, RSI, SMA } from 'trading-signals';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { atrKernel, bollingerKernel, emaKernel, macdKernel, rsiKernel, smaKernel, returnsKernel } from '../src/features/kernels';
+import { coreFeatures } from '../src/features/core-features';
+import { computeFeatures } from '../src/features/compute-features';
+import { createRegistry } from '../src/plugins/core-plugin';
+import { parseParams } from '../src/plugins/registry';
+import { directionLabels, BUY, HOLD, SELL } from '../src/labels/direction';
+import { splitChronological } from '../src/validation/split';
+import { ConfigError, NotEnoughDataError } from '../src/errors';
+
+const candles = generateSyntheticCandles({ seed: 11, bars: 3000 });
+const close = candles.column('close');
+const high = candles.column('high');
+const low = candles.column('low');
+
+/** Relative agreement to 1e-9 wherever the reference has a value; our kernel must have one there too. */
+function expectAgreement(ours: Float64Array, reference: Array<number | null>, from: number): void {
+  let compared = 0;
+  for (let i = from; i < ours.length; i++) {
+    const expected = reference[i];
+    if (expected === null || expected === undefined) continue;
+    expect(Number.isFinite(ours[i]), `row ${i} should have a value`).toBe(true);
+    expect(Math.abs(ours[i] - expected)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(expected)));
+    compared++;
+  }
+  expect(compared).toBeGreaterThan(ours.length - 100);
+}
+
+function streamed<T>(make: () => { update(x: T, replace: boolean): unknown; isStable: boolean }, inputs: T[], pick: (r: any) => number = (r) => r as number) {
+  const indicator = make();
+  return inputs.map((input) => {
+    const result = indicator.update(input, false);
+    return indicator.isStable && result !== null && result !== undefined ? pick(result) : null;
+  });
+}
+
+describe('indicator kernels agree with trading-signals (reference, 1e-9 relative)', () => {
+  const prices = Array.from(close);
+
+  it('EMA, SMA', () => {
+    expectAgreement(emaKernel(close, 20), streamed(() => new EMA(20), prices), 0);
+    expectAgreement(smaKernel(close, 50), streamed(() => new SMA(50), prices), 0);
+  });
+
+  it('RSI (Wilder)', () => {
+    expectAgreement(rsiKernel(close, 14), streamed(() => new RSI(14), prices), 0);
+  });
+
+  it('MACD line, signal and histogram', () => {
+    const ours = macdKernel(close, 12, 26, 9);
+    const indicator = new MACD(new EMA(12), new EMA(26), new EMA(9));
+    const results = prices.map((p) => indicator.update(p, false));
+    const signalStart = 26 - 1 + 9 - 1;
+    expectAgreement(ours.macd, results.map((r) => r?.macd ?? null), 0);
+    expectAgreement(ours.signal, results.map((r, i) => (i >= signalStart ? r!.signal : null)), 0);
+    expectAgreement(ours.histogram, results.map((r, i) => (i >= signalStart ? r!.histogram : null)), 0);
+    // Before the signal EMA has seen `signal` values it is warm-up, not a value.
+    expect(Number.isNaN(ours.signal[signalStart - 1])).toBe(true);
+  });
+
+  it('Bollinger bands', () => {
+    const ours = bollingerKernel(close, 20, 2);
+    const indicator = new BollingerBands(20, 2);
+    const results = prices.map((p) => indicator.update(p, false));
+    expectAgreement(ours.upper, results.map((r) => r?.upper ?? null), 0);
+    expectAgreement(ours.middle, results.map((r) => r?.middle ?? null), 0);
+    expectAgreement(ours.lower, results.map((r) => r?.lower ?? null), 0);
+  });
+
+  it('ATR (Wilder)', () => {
+    const bars = prices.map((_, i) => ({ high: high[i], low: low[i], close: close[i] }));
+    expectAgreement(atrKernel(high, low, close, 14), streamed(() => new ATR(14), bars), 0);
+  });
+
+  it('returns by hand', () => {
+    const r = returnsKernel(Float64Array.from([100, 110, 99]), 1);
+    expect(Number.isNaN(r[0])).toBe(true);
+    expect(r[1]).toBeCloseTo(0.1, 15);
+    expect(r[2]).toBeCloseTo(-0.1, 15);
+  });
+});
+
+describe('every core feature', () => {
+  for (const definition of coreFeatures) {
+    const params = parseParams(definition, {});
+
+    it(`${definition.id}: warm-up rows are exactly the declared lookback, then values are finite`, () => {
+      const columns = definition.compute(candles, params);
+      expect(Object.keys(columns).sort()).toEqual([...definition.outputs(params)].sort());
+      const lookback = definition.lookback(params);
+      const warmups = Object.values(columns).map((values) => values.findIndex((v) => Number.isFinite(v)));
+      // The longest warm-up among the outputs is the declared one; no output warms up longer.
+      expect(Math.max(...warmups)).toBe(lookback);
+      for (const values of Object.values(columns)) {
+        for (let i = lookback; i < values.length; i++) expect(Number.isFinite(values[i])).toBe(true);
+      }
+    });
+
+    it(`${definition.id}: is causal — values on a prefix equal the full series' values, truncated`, () => {
+      const full = definition.compute(candles, params);
+      for (const length of [200, 777, 1500]) {
+        const prefix = definition.compute(candles.slice(0, length), params);
+        for (const [name, values] of Object.entries(prefix)) {
+          expect(Array.from(values)).toEqual(Array.from(full[name].subarray(0, length)));
+        }
+      }
+    });
+  }
+
+  it('are computed together with declared names and the largest lookback', () => {
+    const registry = createRegistry();
+    const set = computeFeatures(candles, [{ id: 'core/rsi', params: { period: 14 } }, { id: 'core/macd' }], registry);
+    expect(set.names).toEqual(['rsi_14', 'macd_12_26_9', 'macd_signal_12_26_9', 'macd_hist_12_26_9']);
+    expect(set.lookback).toBe(26 - 1 + 9 - 1);
+    expect(set.frame.length).toBe(candles.length);
+  });
+
+  it('reject bad params with the param named', () => {
+    const registry = createRegistry();
+    expect(() => computeFeatures(candles, [{ id: 'core/rsi', params: { period: 1 } }], registry)).toThrow(/param 'period'/);
+    expect(() => computeFeatures(candles, [{ id: 'core/macd', params: { fast: 30, slow: 26 } }], registry)).toThrow(/fast < slow/);
+    expect(() => computeFeatures(candles, [{ id: 'core/rsi' }, { id: 'core/rsi' }], registry)).toThrow(/'rsi_14' is produced twice/);
+  });
+});
+
+describe('direction labels', () => {
+  it('mark BUY/SELL/HOLD by the forward return against the threshold, NaN where the future is unknown', () => {
+    const prices = Float64Array.from([100, 101, 100.2, 99, 100, 100]);
+    const labels = directionLabels(prices, 2, 0.005);
+    // 100→100.2 (+0.2%) HOLD; 101→99 (−2%) SELL; 100.2→100 HOLD; 99→100 (+1%) BUY; last two unknown
+    expect(Array.from(labels.subarray(0, 4))).toEqual([HOLD, SELL, HOLD, BUY]);
+    expect(Number.isNaN(labels[4]) && Number.isNaN(labels[5])).toBe(true);
+  });
+});
+
+describe('chronological split', () => {
+  it('is 70/15/15 after the warm-up, in time order, with the label horizon purged between segments', () => {
+    const split = splitChronological(10_000, 100, 5, { train: 0.7, valid: 0.15, test: 0.15 });
+    const usable = 10_000 - 100 - 5;
+    expect(split.train.start).toBe(100);
+    expect(split.train.end).toBe(100 + Math.floor(usable * 0.7) - 5);
+    expect(split.valid.start).toBe(split.train.end + 5);
+    expect(split.test.start).toBe(split.valid.end + 5);
+    expect(split.test.end).toBe(10_000);
+    // No train label (which looks 5 bars ahead) reaches a validation row.
+    expect(split.train.end - 1 + 5).toBeLessThan(split.valid.start);
+    expect(split.valid.end - 1 + 5).toBeLessThan(split.test.start);
+  });
+
+  it('refuses bad fractions and too little data', () => {
+    expect(() => splitChronological(10_000, 0, 5, { train: 0.7, valid: 0.2, test: 0.2 })).toThrow(ConfigError);
+    expect(() => splitChronological(250, 100, 5, { train: 0.7, valid: 0.15, test: 0.15 })).toThrow(NotEnoughDataError);
+  });
+});
+
+describe('labels classes constants', () => {
+  it('are SELL=0, HOLD=1, BUY=2', () => {
+    expect([SELL, HOLD, BUY]).toEqual([0, 1, 2]);
+  });
+});

@@ -1,0 +1,49 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(ROOT, 'kernel-lib', 'dist', 'cli', 'main.js');
+
+/** A fresh temp folder, removed by the caller (or left for inspection on failure). */
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `candlelab-test-${prefix}-`));
+}
+
+export type CliResult = { status: number; stdout: string; stderr: string };
+
+/**
+ * Run a command to completion without blocking the test worker's event loop (a long spawnSync starves
+ * vitest's worker RPC).
+ */
+export function exec(command: string, args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ status: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** Run the built CLI (`npm test` builds it first) with the given environment additions. */
+export function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
+  return exec(process.execPath, [CLI, ...args], env, cwd);
+}
+
+/** Environment that sends a run's data, models and runs into `dir`. */
+export function workspaceEnv(dir: string): Record<string, string> {
+  return {
+    CANDLELAB_DATA_DIR: path.join(dir, 'data'),
+    CANDLELAB_MODELS_DIR: path.join(dir, 'models'),
+    CANDLELAB_RUNS_DIR: path.join(dir, 'runs'),
+  };
+}
+
+/** Names in a folder (empty when it does not exist). */
+export function listDir(dir: string): string[] {
+  return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}

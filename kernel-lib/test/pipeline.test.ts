@@ -1,0 +1,246 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readArrowFile } from '../src/data/arrow-file';
+import { runFingerprint, type RunRecord } from '../src/runner/run-record';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { writeCandlesCsv } from '../src/data/csv-file';
+import type { Trade } from '../src/backtest/backtest';
+import { cli, exec, listDir, tempDir, workspaceEnv, ROOT } from './helpers';
+
+const dir = tempDir('pipeline');
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+type Summary = { runId: string; runDir: string; report: string; fingerprint: string; registered: { name: string; version: number } };
+
+async function runJson(args: string[], env: Record<string, string>): Promise<Summary> {
+  const result = await cli(['run', ...args, '--json', '--progress', 'quiet'], env);
+  expect(result.stderr).not.toMatch(/error/i);
+  expect(result.status).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+/** Recompute a run's fingerprint from the files it wrote: predictions.arrow, trades.csv, run.json. */
+function fingerprintFromFiles(runDir: string): string {
+  const record: RunRecord = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+  const frame = readArrowFile(path.join(runDir, 'predictions.arrow'));
+  const columns = frame.names.filter((n) => n.startsWith('p_'));
+  const values = new Float32Array(frame.length * columns.length);
+  columns.forEach((name, c) => frame.column(name).forEach((v, r) => (values[r * columns.length + c] = v)));
+  const lines = fs.readFileSync(path.join(runDir, 'trades.csv'), 'utf8').trim().split('\n').slice(1).filter(Boolean);
+  const trades: Trade[] = lines.map((line) => {
+    const [side, entryTime, entryPrice, exitTime, exitPrice, units, pnl, returnPct, bars, fees, exitReason] = line.split(',');
+    return {
+      side: side as Trade['side'], entryTime: Date.parse(entryTime), entryPrice: Number(entryPrice), exitTime: Date.parse(exitTime),
+      exitPrice: Number(exitPrice), units: Number(units), pnl: Number(pnl), returnPct: Number(returnPct), bars: Number(bars),
+      fees: Number(fees), exitReason: exitReason as Trade['exitReason'],
+    };
+  });
+  const predictions = { start: record.split.firstRow, rows: frame.length, columns: columns.map((c) => c.slice(2)), values, microsecondsPerRow: 0 };
+  return runFingerprint(predictions, trades, record.metrics);
+}
+
+describe('candlelab run specs/quickstart.json', () => {
+  const workspace = path.join(dir, 'quickstart');
+  const env = workspaceEnv(workspace);
+  let first: Summary;
+  let second: Summary;
+  beforeAll(async () => {
+    first = await runJson(['specs/quickstart.json'], env);
+    second = await runJson(['specs/quickstart.json'], env);
+  });
+
+  it('writes a whole run folder: run.json, model files, predictions, trades, report', async () => {
+    expect(listDir(first.runDir)).toEqual(['backtest.arrow', 'model', 'predictions.arrow', 'report.html', 'run.json', 'trades.csv']);
+    expect(listDir(path.join(first.runDir, 'model'))).toEqual(['model-card.json', 'model.json', 'model.onnx']);
+    const record: RunRecord = JSON.parse(fs.readFileSync(path.join(first.runDir, 'run.json'), 'utf8'));
+    expect(record.fingerprint).toBe(first.fingerprint);
+    expect(record.spec.name).toBe('quickstart');
+    expect(record.data).toMatchObject({ symbol: 'BTC/USDT', timeframe: '1h', rows: 26_280 });
+    expect(record.artifacts.map((a) => a.path).sort()).toEqual(
+      ['backtest.arrow', 'model/model-card.json', 'model/model.json', 'model/model.onnx', 'predictions.arrow', 'report.html', 'trades.csv'].sort(),
+    );
+    for (const key of ['totalReturn', 'sharpe', 'maxDrawdown', 'numTrades', 'buyHoldReturn'] as const) expect(record.metrics.backtest).toHaveProperty(key);
+    expect(record.metrics.backtest.numTrades).toBeGreaterThan(0);
+    expect(record.metrics.classification.test.confusion).toHaveLength(3);
+  });
+
+  it('its fingerprint is the sha256 of the predictions, trades and metrics it wrote', async () => {
+    expect(fingerprintFromFiles(first.runDir)).toBe(first.fingerprint);
+  });
+
+  it('is deterministic: a second run has the same fingerprint and registers version 2', async () => {
+    expect(second.fingerprint).toBe(first.fingerprint);
+    expect(second.runId).not.toBe(first.runId);
+    expect(first.registered).toEqual({ name: 'quickstart-BTC-USDT-1h', version: 1 });
+    expect(second.registered).toEqual({ name: 'quickstart-BTC-USDT-1h', version: 2 });
+  });
+
+  it('registers the model with its metrics in models/, visible to `candlelab registry`', async () => {
+    const version = JSON.parse(fs.readFileSync(path.join(env.CANDLELAB_MODELS_DIR, 'quickstart-BTC-USDT-1h', 'versions', '1', 'version.json'), 'utf8'));
+    expect(version).toMatchObject({ name: 'quickstart-BTC-USDT-1h', version: 1, stage: 'staging', modelId: 'core/xgboost', runId: first.runId });
+    expect(version.metrics.test.accuracy).toBeGreaterThan(0);
+    expect(version.featureNames).toContain('rsi_14');
+    const list = await cli(['registry', 'list'], env);
+    expect(list.status).toBe(0);
+    expect(list.stdout).toMatch(/quickstart-BTC-USDT-1h v1 \[staging\]/);
+    const show = await cli(['registry', 'show', 'quickstart-BTC-USDT-1h', '2'], env);
+    expect(JSON.parse(show.stdout).runId).toBe(second.runId);
+  });
+
+  it('prints where the report is and the headline metrics (human output)', async () => {
+    const result = await cli(['run', 'specs/quickstart.json', '--progress', 'quiet', '--runs-dir', path.join(dir, 'human-runs')], env);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/report: +.*report\.html/);
+    expect(result.stdout).toMatch(/total return: .*buy and hold: /);
+    expect(result.stdout).toMatch(/sharpe: .*max drawdown: /);
+    expect(result.stdout).toContain(`fingerprint:  ${first.fingerprint}`);
+  });
+
+  it('report.html is self-contained (no external scripts) and renders its charts in Chromium', async () => {
+    const html = fs.readFileSync(first.report, 'utf8');
+    // Nothing is fetched: no external script or stylesheet (booleans keep 5 MB of HTML out of failure messages).
+    expect(/<script[^>]+src=/i.test(html)).toBe(false);
+    expect(/<link[^>]+href=["']?https?:/i.test(html)).toBe(false);
+    expect(html.includes('plotly.js v3')).toBe(true);
+    const chromium = await exec(
+      'chromium',
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', `--user-data-dir=${path.join(dir, 'chromium')}`, '--virtual-time-budget=10000', '--dump-dom', `file://${first.report}`],
+    );
+    expect(chromium.status).toBe(0);
+    // The page's own script marks how many figures it drew; plotly adds one main-svg per chart.
+    expect(chromium.stdout).toMatch(/data-charts-rendered="5"/);
+    expect((chromium.stdout.match(/class="main-svg"/g) ?? []).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('--set changes the run (and so the fingerprint)', async () => {
+    const tuned = await runJson(['specs/quickstart.json', '--set', 'strategy.params.buyThreshold=0.4', '--set', 'register=false'], env);
+    expect(tuned.fingerprint).not.toBe(first.fingerprint);
+    expect(tuned.registered).toBeNull();
+  });
+});
+
+describe('a spec using the example plugin', () => {
+  it('resolves the plugin feature and strategy by id and runs', async () => {
+    const workspace = path.join(dir, 'plugin');
+    const summary = await runJson(['specs/example-plugin.json'], workspaceEnv(workspace));
+    const record: RunRecord = JSON.parse(fs.readFileSync(path.join(summary.runDir, 'run.json'), 'utf8'));
+    expect(record.features.map((f) => f.id)).toContain('example/zscore');
+    expect(record.features.find((f) => f.id === 'example/zscore')!.outputs).toEqual(['zscore_48']);
+    expect(record.strategy.id).toBe('example/trend-filtered');
+    expect(record.metrics.backtest.numTrades).toBeGreaterThan(0);
+  });
+});
+
+describe('any OHLCV CSV as data', () => {
+  it('runs a spec on a CSV file given by path (relative to the spec)', async () => {
+    const workspace = path.join(dir, 'csv');
+    fs.mkdirSync(workspace, { recursive: true });
+    writeCandlesCsv(path.join(workspace, 'eth.csv'), generateSyntheticCandles({ seed: 99, bars: 4000, symbol: 'ETH/USDT', startPrice: 2000 }));
+    const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'specs', 'quickstart.json'), 'utf8'));
+    spec.data = { source: 'file', path: 'eth.csv', symbol: 'ETH/USDT', timeframe: '1h' };
+    fs.writeFileSync(path.join(workspace, 'spec.json'), JSON.stringify(spec));
+    const summary = await runJson([path.join(workspace, 'spec.json')], workspaceEnv(workspace));
+    expect(summary.registered.name).toBe('quickstart-ETH-USDT-1h');
+  });
+});
+
+describe('bad input: one clear line, non-zero exit, nothing half-written', () => {
+  const workspace = path.join(dir, 'bad');
+  const env = workspaceEnv(workspace);
+  const specFile = (name: string, mutate: (spec: any) => void): string => {
+    const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'specs', 'quickstart.json'), 'utf8'));
+    mutate(spec);
+    const file = path.join(workspace, `${name}.json`);
+    fs.mkdirSync(workspace, { recursive: true });
+    fs.writeFileSync(file, JSON.stringify(spec));
+    return file;
+  };
+
+  async function expectCleanFailure(args: string[], message: RegExp, extraEnv: Record<string, string> = {}): Promise<void> {
+    const result = await cli(['run', ...args, '--progress', 'quiet'], { ...env, ...extraEnv });
+    expect(result.status).toBe(1);
+    // Informative lines (e.g. "generating sample data") may come first; the error is one line, no stack.
+    const lines = result.stderr.trim().split('\n');
+    const errors = lines.filter((line) => /error/i.test(line));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^candlelab: error: /);
+    expect(errors[0]).toMatch(message);
+    expect(lines.filter((line) => /^\s+at /.test(line))).toEqual([]);
+    expect(listDir(env.CANDLELAB_RUNS_DIR).filter((name) => !name.startsWith('.'))).toEqual([]);
+    expect(listDir(env.CANDLELAB_RUNS_DIR).filter((name) => name.startsWith('.'))).toEqual([]);
+    const models = env.CANDLELAB_MODELS_DIR;
+    const versions = listDir(models).flatMap((name) => listDir(path.join(models, name, 'versions')));
+    expect(versions).toEqual([]);
+  }
+
+  it('malformed JSON', async () => {
+    fs.mkdirSync(workspace, { recursive: true });
+    const file = path.join(workspace, 'broken.json');
+    fs.writeFileSync(file, '{"name": "x",');
+    await expectCleanFailure([file], /broken\.json is not valid JSON/);
+  });
+
+  it('a spec field of the wrong type', async () => {
+    await expectCleanFailure([specFile('wrong-type', (s) => (s.split = { train: 'most' }))], /'split.train' expected number, received string/);
+  });
+
+  it('an unknown plugin id', async () => {
+    await expectCleanFailure([specFile('unknown-id', (s) => (s.features[0].id = 'core/retruns'))], /unknown feature 'core\/retruns' \(did you mean 'core\/returns'\?\)/);
+  });
+
+  it('a plugin package that is not installed', async () => {
+    await expectCleanFailure([specFile('no-plugin', (s) => (s.plugins = ['@acme/missing-plugin']))], /plugin package '@acme\/missing-plugin' is not installed/);
+  });
+
+  it('a missing data file', async () => {
+    await expectCleanFailure([specFile('no-data', (s) => (s.data = { source: 'file', path: 'nowhere.arrow' }))], /nowhere\.arrow does not exist; check data\.path/);
+  });
+
+  it('a corrupt data file', async () => {
+    fs.writeFileSync(path.join(workspace, 'corrupt.arrow'), Buffer.alloc(4096, 7));
+    await expectCleanFailure([specFile('corrupt', (s) => (s.data = { source: 'file', path: 'corrupt.arrow' }))], /corrupt\.arrow is not a valid Arrow IPC file/);
+  });
+
+  it('candles with broken OHLC', async () => {
+    const candles = generateSyntheticCandles({ seed: 2, bars: 3000 });
+    candles.column('high')[1234] = 1; // high far below open/close
+    writeCandlesCsv(path.join(workspace, 'broken-ohlc.csv'), candles);
+    await expectCleanFailure([specFile('broken-ohlc', (s) => (s.data = { source: 'file', path: 'broken-ohlc.csv' }))], /1 row\(s\) with ohlc-inconsistent data, first at 2021-02-21T10:00/);
+  });
+
+  it('missing libxgboost names the apt package to install', async () => {
+    await expectCleanFailure(['specs/quickstart.json'], /libxgboost was not found .*apt-get install libxgboost-dev/, { CANDLELAB_LIBXGBOOST: '/nonexistent/libxgboost.so' });
+  });
+
+  it('a bad --set', async () => {
+    await expectCleanFailure(['specs/quickstart.json', '--set', 'strategy.params.buyThreshold=high'], /param 'buyThreshold' expected number, received string/);
+  });
+});
+
+describe('the CLI', () => {
+  const commands = [[], ['run'], ['notebook'], ['data'], ['data', 'sample'], ['data', 'check'], ['plugins'], ['plugins', 'list'], ['registry'], ['registry', 'list'], ['registry', 'show']];
+  it.each(commands.map((c) => [c.join(' ') || '(top level)', c]))('%s --help', async (_name, command) => {
+    const result = await cli([...(command as string[]), '--help']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: candlelab/);
+  });
+
+  it('data sample writes the same bytes for the same seed; data check reports on it', async () => {
+    const a = path.join(dir, 'a.arrow');
+    const b = path.join(dir, 'b.arrow');
+    expect((await cli(['data', 'sample', '--out', a, '--bars', '2000'])).status).toBe(0);
+    expect((await cli(['data', 'sample', '--out', b, '--bars', '2000'])).status).toBe(0);
+    expect(fs.readFileSync(a).equals(fs.readFileSync(b))).toBe(true);
+    const check = await cli(['data', 'check', a, '--timeframe', '1h']);
+    expect(check.status).toBe(0);
+    expect(check.stdout).toMatch(/2000 rows, 2021-01-01T00:00:00.000Z … .*: ok/);
+  });
+
+  it('an unknown command is a usage error', async () => {
+    const result = await cli(['frobnicate']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+});
