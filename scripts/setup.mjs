@@ -3,7 +3,7 @@
 // nothing else. Uses only Node's standard library (it runs before `npm install`).
 //   1. Debian packages (libxgboost, Jupyter's nbconvert/nbclient, Chromium for the report check):
 //      installed with apt-get when running as root, otherwise the exact command is printed.
-//   2. npm packages (npm ci on a fresh clone, npm install when package-lock.json changed).
+//   2. npm packages (npm install, pinned by package-lock.json, on a fresh clone or when the lock changed).
 //   3. The TypeScript build (kernel-lib and plugins; incremental).
 //   4. The `tslab` Jupyter kernel spec, so Jupyter and VS Code can open the notebooks.
 import { spawnSync } from 'node:child_process';
@@ -71,9 +71,12 @@ function ensureAptPackages() {
 function ensureNpmPackages() {
   const installedLock = path.join(root, 'node_modules', '.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
+  // `npm install` rather than `npm ci`: both install the locked versions, but `npm ci` rejects a lock
+  // that lacks optional platform packages (e.g. rollup's macOS/Windows builds) which some registries
+  // do not serve, while `npm install` skips them as the optional packages they are.
   if (!fs.existsSync(installedLock)) {
-    say('installing npm packages (npm ci)');
-    run('npm', ['ci', '--no-audit', '--no-fund']);
+    say('installing npm packages (npm install, pinned by package-lock.json)');
+    run('npm', ['install', '--no-audit', '--no-fund']);
   } else if (fs.statSync(lock).mtimeMs > fs.statSync(installedLock).mtimeMs) {
     say('package-lock.json changed: npm install');
     run('npm', ['install', '--no-audit', '--no-fund']);
