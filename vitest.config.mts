@@ -9,6 +9,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 180_000,
     hookTimeout: 180_000,
-    reporters: ['default'],
+    reporters: ['default', './kernel-lib/test/summary-reporter.ts'],
   },
 });

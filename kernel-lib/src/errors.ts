@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'NATIVE_LIBRARY'
   | 'NOT_ENOUGH_DATA'
   | 'NOTEBOOK'
-  | 'REGISTRY';
+  | 'REGISTRY'
+  | 'IO';
 
 export class CandlelabError extends Error {
   readonly code: ErrorCode;

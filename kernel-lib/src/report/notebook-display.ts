@@ -17,27 +17,26 @@ type WriteDisplayData = (message: { data: Record<string, unknown>; metadata: obj
 
 /**
  * The tslab kernel's display channel when this process is a tslab kernel executing a cell, otherwise
- * undefined. tslab is looked up from the current folder (the notebook's), so the same module instance
- * the kernel loaded is found; candlelab does not depend on tslab outside notebooks.
+ * undefined. A kernel has tslab's modules loaded already, so only the module cache is consulted: outside
+ * notebooks nothing is loaded (tslab pulls in the TypeScript compiler) and candlelab does not need tslab.
  */
 export function notebookDisplay(): NotebookDisplay | undefined {
-  let jupyter: { lastWriteDisplayData: WriteDisplayData | null } | undefined;
-  let publicApi: { newDisplay(): { text(s: string): void } } | undefined;
+  let jupyterPath: string;
   try {
-    const requireFromCwd = createRequire(path.join(process.cwd(), 'noop.js'));
-    jupyter = requireFromCwd('tslab/dist/jupyter');
-    publicApi = requireFromCwd('tslab');
+    jupyterPath = createRequire(path.join(process.cwd(), 'noop.js')).resolve('tslab/dist/jupyter');
   } catch {
     return undefined;
   }
+  const jupyter = require.cache[jupyterPath]?.exports as { lastWriteDisplayData: WriteDisplayData | null } | undefined;
   const write = jupyter?.lastWriteDisplayData;
-  if (!write || !publicApi) return undefined;
+  if (!write) return undefined;
+  const publicApi = require(path.join(path.dirname(jupyterPath), 'public.js')) as { newDisplay(): { text(s: string): void } };
   return {
     bundle(data) {
       write({ data, metadata: {}, transient: {} }, false);
     },
     newHandle() {
-      const display = publicApi!.newDisplay();
+      const display = publicApi.newDisplay();
       return { text: (s: string) => display.text(s) };
     },
   };

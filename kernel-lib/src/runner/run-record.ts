@@ -117,8 +117,9 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
   const hash = specHash(context.spec);
   const metrics = runMetrics(results);
   const fingerprint = runFingerprint(predictions, backtest.trades, metrics);
-  let runId = `${context.spec.name}-${compactTimestamp(createdAt)}-${fingerprint.slice(0, 8)}`;
-  for (let n = 2; fs.existsSync(path.join(context.workspace.runsDir, runId)); n++) runId = `${runId.replace(/-\d+$/, '')}-${n}`;
+  const baseRunId = `${context.spec.name}-${compactTimestamp(createdAt)}-${fingerprint.slice(0, 8)}`;
+  let runId = baseRunId;
+  for (let n = 2; fs.existsSync(path.join(context.workspace.runsDir, runId)); n++) runId = `${baseRunId}-${n}`;
   const runDir = path.join(context.workspace.runsDir, runId);
   const data = {
     symbol: candles.meta.symbol,
@@ -203,7 +204,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
   } catch (error) {
     if (registered) registry.remove(registered.name, registered.version);
     if (error instanceof CandlelabError) throw error;
-    throw new CandlelabError('CONFIG', `could not write run ${runId} into ${context.workspace.runsDir}: ${(error as Error).message}`, { cause: error });
+    throw new CandlelabError('IO', `could not write run ${runId} into ${context.workspace.runsDir}: ${(error as Error).message}; check the folder's permissions and free space`, { cause: error });
   }
   return record;
 }

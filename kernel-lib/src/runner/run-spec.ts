@@ -15,6 +15,7 @@ import {
   type RunContextOptions,
 } from './stages';
 
+/** A finished spec run. `results.trained.model` has been disposed (its artifacts are in the run folder). */
 export type SpecRun = { record: RunRecord; results: RunResults; runDir: string };
 
 /**
