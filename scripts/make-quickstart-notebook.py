@@ -80,14 +80,16 @@ const evaluation = cl.evaluatePredictions(predictions, labels, split);
 cl.showRecords(evaluation.test.perClass.map(({ name, precision, recall, f1, support, predicted }) => ({ class: name, precision, recall, f1, support, predicted })), 'Test segment, per class');
 cl.showChart(cl.report.confusionMatrixFigure(evaluation.test, 'Confusion matrix (test)'));
 """)
-md("## 8 · Strategy and backtest\nTargets are decided at each bar's close and filled at the next bar's open, with commission and slippage.")
+md("## 8 · Strategy and backtest\nThe event-driven engine (docs/backtest.md): targets are decided at each bar's close and filled at the next bar's open, with commission and slippage; each decision leaves a signal record.")
 code("""
 const strategy = cl.runStrategy(context, candles, features, predictions, split);
 const backtest = cl.backtestStrategy(context, candles, strategy);
-cl.showValues(backtest.metrics, 'Backtest (test segment)');
-cl.showChart(cl.report.priceWithSignalsFigure(candles.slice(strategy.start, strategy.end), backtest));
+cl.showValues(backtest.report.metrics, 'Backtest (test segment)');
+cl.showRecords(backtest.report.regimes, 'By market regime');
+cl.showChart(cl.report.priceWithSignalsFigure(candles.slice(strategy.start, strategy.end), backtest.result.trades));
 cl.showChart(cl.report.equityFigure(backtest));
 cl.showChart(cl.report.drawdownFigure(backtest));
+cl.showRecords(backtest.result.signals.slice(-5), 'Latest signals');
 """)
 md("## 9 · Record the run\nWrites `runs/<run-id>/` (run.json, model files, report.html) and registers the model in `models/`.")
 code("""

@@ -26,6 +26,7 @@ const APT_PACKAGES = [
   'python3-nbclient', // Jupyter's client, used by `candlelab notebook`
   'python3-ipykernel', // Jupyter's kernel machinery
   'chromium', // headless check that report.html renders its charts
+  'python3-pandas', // the Python peer the benchmarks compare against (bench/)
 ];
 
 function run(command, args, options = {}) {

@@ -5,7 +5,7 @@ import { readArrowFile } from '../src/data/arrow-file';
 import { runFingerprint, type RunRecord } from '../src/runner/run-record';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { writeCandlesCsv } from '../src/data/csv-file';
-import type { Trade } from '../src/backtest/backtest';
+import type { EngineTrade } from '../src/backtest/engine';
 import { cli, exec, listDir, tempDir, workspaceEnv, ROOT } from './helpers';
 
 const dir = tempDir('pipeline');
@@ -28,12 +28,12 @@ function fingerprintFromFiles(runDir: string): string {
   const values = new Float32Array(frame.length * columns.length);
   columns.forEach((name, c) => frame.column(name).forEach((v, r) => (values[r * columns.length + c] = v)));
   const lines = fs.readFileSync(path.join(runDir, 'trades.csv'), 'utf8').trim().split('\n').slice(1).filter(Boolean);
-  const trades: Trade[] = lines.map((line) => {
-    const [side, entryTime, entryPrice, exitTime, exitPrice, units, pnl, returnPct, bars, fees, exitReason] = line.split(',');
+  const trades: EngineTrade[] = lines.map((line) => {
+    const [sleeve, asset, side, entryTime, entryPrice, exitTime, exitPrice, units, pnl, returnPct, bars, fees, funding, slippageCost, exitReason] = line.split(',');
     return {
-      side: side as Trade['side'], entryTime: Date.parse(entryTime), entryPrice: Number(entryPrice), exitTime: Date.parse(exitTime),
+      sleeve, asset, side: side as EngineTrade['side'], entryTime: Date.parse(entryTime), entryPrice: Number(entryPrice), exitTime: Date.parse(exitTime),
       exitPrice: Number(exitPrice), units: Number(units), pnl: Number(pnl), returnPct: Number(returnPct), bars: Number(bars),
-      fees: Number(fees), exitReason: exitReason as Trade['exitReason'],
+      fees: Number(fees), funding: Number(funding), slippageCost: Number(slippageCost), exitReason: exitReason as EngineTrade['exitReason'],
     };
   });
   const predictions = { start: record.split.firstRow, rows: frame.length, columns: columns.map((c) => c.slice(2)), values, microsecondsPerRow: 0 };
@@ -51,16 +51,23 @@ describe('candlelab run specs/quickstart.json', () => {
   });
 
   it('writes a whole run folder: run.json, model files, predictions, trades, report', async () => {
-    expect(listDir(first.runDir)).toEqual(['backtest.arrow', 'model', 'predictions.arrow', 'report.html', 'run.json', 'trades.csv']);
+    expect(listDir(first.runDir)).toEqual(['backtest.arrow', 'model', 'predictions.arrow', 'report.html', 'run.json', 'signals.json', 'trades.csv']);
     expect(listDir(path.join(first.runDir, 'model'))).toEqual(['model-card.json', 'model.json', 'model.onnx']);
     const record: RunRecord = JSON.parse(fs.readFileSync(path.join(first.runDir, 'run.json'), 'utf8'));
     expect(record.fingerprint).toBe(first.fingerprint);
     expect(record.spec.name).toBe('quickstart');
     expect(record.data).toMatchObject({ symbol: 'BTC/USDT', timeframe: '1h', rows: 26_280 });
     expect(record.artifacts.map((a) => a.path).sort()).toEqual(
-      ['backtest.arrow', 'model/model-card.json', 'model/model.json', 'model/model.onnx', 'predictions.arrow', 'report.html', 'trades.csv'].sort(),
+      ['backtest.arrow', 'model/model-card.json', 'model/model.json', 'model/model.onnx', 'predictions.arrow', 'report.html', 'signals.json', 'trades.csv'].sort(),
     );
-    for (const key of ['totalReturn', 'sharpe', 'maxDrawdown', 'numTrades', 'buyHoldReturn'] as const) expect(record.metrics.backtest).toHaveProperty(key);
+    for (const key of ['totalReturn', 'cagr', 'annualVolatility', 'sharpe', 'sortino', 'calmar', 'maxDrawdown', 'maxDrawdownDays', 'winRate', 'profitFactor', 'expectancy', 'numTrades', 'averageTradeBars', 'exposure', 'buyHoldReturn'] as const) {
+      expect(record.metrics.backtest).toHaveProperty(key);
+    }
+    expect(record.metrics.regimes.map((r) => r.regime)).toEqual(['bull', 'bear', 'sideways']);
+    const signals = JSON.parse(fs.readFileSync(path.join(first.runDir, 'signals.json'), 'utf8'));
+    expect(signals[0]).toMatchObject({ asset: 'BTC/USDT', signal: 'LONG' });
+    expect(signals[0].reasoning).toMatch(/^P\(BUY\)=0\.\d+ > 0\.45$/);
+    expect(signals[0].confidence).toBeGreaterThan(0.45);
     expect(record.metrics.backtest.numTrades).toBeGreaterThan(0);
     expect(record.metrics.classification.test.confusion).toHaveLength(3);
   });
@@ -111,6 +118,7 @@ describe('candlelab run specs/quickstart.json', () => {
     expect(chromium.status).toBe(0);
     // The page's own script marks how many figures it drew; plotly adds one main-svg per chart.
     expect(chromium.stdout).toMatch(/data-charts-rendered="5"/);
+    expect(chromium.stdout).toContain('By market regime');
     expect((chromium.stdout.match(/class="main-svg"/g) ?? []).length).toBeGreaterThanOrEqual(5);
   });
 
@@ -219,8 +227,69 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
   });
 });
 
+describe('candlelab backtest', () => {
+  const workspace = path.join(dir, 'backtest');
+  const env = workspaceEnv(workspace);
+  const daily = path.join(workspace, 'stock_1d.csv');
+  beforeAll(() => {
+    fs.mkdirSync(workspace, { recursive: true });
+    // a daily stock-like series: trading days only (weekends missing), ISO dates, as in a typical download
+    const candles = generateSyntheticCandles({ seed: 77, bars: 1500, timeframe: '1d', startPrice: 100, annualVolatility: 0.3 });
+    const lines = ['Date,Open,High,Low,Close,Volume'];
+    for (let i = 0; i < candles.length; i++) {
+      const day = new Date(candles.time[i]).getUTCDay();
+      if (day === 0 || day === 6) continue;
+      const row = ['open', 'high', 'low', 'close', 'volume'].map((c) => candles.column(c as 'open').at(i));
+      lines.push([new Date(candles.time[i]).toISOString().slice(0, 10), ...row].join(','));
+    }
+    fs.writeFileSync(daily, lines.join('\n') + '\n');
+  });
+
+  it('backtests a price strategy on a daily CSV and writes a run folder with the report', async () => {
+    const result = await cli(['backtest', daily, '--strategy', 'core/sma-crossover:fast=10,slow=20,allowShort=true', '--commission', '0.002', '--slippage-bps', '0', '--periods-per-year', '252', '--exclusive', '--whole-units', '--json'], env);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record.data).toMatchObject({ timeframe: '1d', symbol: 'stock_1d' });
+    expect(record.settings).toMatchObject({ commissionBps: 20, exclusive: true, units: 'whole', periodsPerYear: 252 });
+    expect(record.metrics.numTrades).toBeGreaterThan(10);
+    expect(record.metrics.periodsPerYear).toBe(252);
+    expect(listDir(record.runDir)).toEqual(['backtest.arrow', 'report.html', 'run.json', 'signals.json', 'trades.csv']);
+    const trades = fs.readFileSync(path.join(record.runDir, 'trades.csv'), 'utf8').trim().split('\n').slice(1);
+    expect(trades).toHaveLength(record.metrics.numTrades);
+    // whole units: every trade's size is an integer
+    for (const line of trades) expect(Number.isInteger(Number(line.split(',')[7]))).toBe(true);
+  });
+
+  it('prints the headline metrics and regimes (human output), with stops and risk settings', async () => {
+    const result = await cli(['backtest', daily, '--strategy', 'core/rsi-mean-reversion:allowShort=true', '--stop-loss', '0.05', '--take-profit', '0.1', '--trailing-stop', '0.08', '--size', 'atr:0.02', '--set', 'risk.maxDrawdown=0.5'], env);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/total return: .* CAGR .* buy and hold/);
+    expect(result.stdout).toMatch(/sharpe .* sortino .* calmar/);
+    expect(result.stdout).toMatch(/bull +\d+ bars/);
+  });
+
+  it('refuses a strategy that needs a model, an unknown strategy, a bad --size and a bad setting', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--strategy', 'core/probability-threshold'], /needs model predictions/],
+      [['--strategy', 'core/sma-cross'], /unknown strategy 'core\/sma-cross' \(did you mean 'core\/sma-crossover'\?\)/],
+      [['--strategy', 'core/sma-crossover', '--size', 'half'], /--size half: use fraction:F/],
+      [['--strategy', 'core/sma-crossover', '--set', 'risk.maxDrawdown=2'], /'risk.maxDrawdown'/],
+      [['--strategy', 'core/sma-crossover:fast=50,slow=20'], /fast < slow/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await cli(['backtest', daily, ...args], env);
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toMatch(/^candlelab: error: /);
+      expect(result.stderr).toMatch(message);
+    }
+    const missing = await cli(['backtest', 'binance/spot/BTC-USDT/1h', '--strategy', 'core/buy-and-hold'], env);
+    expect(missing.stderr).toMatch(/store id binance\/spot\/BTC-USDT\/1h: .* does not exist/);
+  });
+});
+
 describe('the CLI', () => {
-  const commands = [[], ['run'], ['notebook'], ['data'], ['data', 'sample'], ['data', 'check'], ['plugins'], ['plugins', 'list'], ['registry'], ['registry', 'list'], ['registry', 'show']];
+  const commands = [[], ['run'], ['backtest'], ['notebook'], ['data'], ['data', 'sample'], ['data', 'check'], ['plugins'], ['plugins', 'list'], ['registry'], ['registry', 'list'], ['registry', 'show']];
   it.each(commands.map((c) => [c.join(' ') || '(top level)', c]))('%s --help', async (_name, command) => {
     const result = await cli([...(command as string[]), '--help']);
     expect(result.status).toBe(0);

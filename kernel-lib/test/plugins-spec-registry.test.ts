@@ -94,7 +94,8 @@ describe('spec validation', () => {
   it('fills defaults', () => {
     const spec = parseSpec(minimal);
     expect(spec.split).toEqual({ train: 0.7, valid: 0.15, test: 0.15 });
-    expect(spec.backtest).toEqual({ initialCash: 10_000, commissionBps: 10, slippageBps: 5 });
+    expect(spec.backtest).toMatchObject({ initialCash: 10_000, commissionBps: 10, slippageBps: 5, fill: 'next-open', exclusive: false, leverage: 1 });
+    expect(spec.backtest.sizing).toEqual({ kind: 'equity-fraction', fraction: 1 });
     expect(spec.data).toMatchObject({ symbol: 'BTC/USDT', timeframe: '1h', bars: 26_280 });
   });
 

@@ -1,1 +1,6 @@
-export { runBacktest, drawdownSeries, sharpeRatio, validateBacktestSettings, type BacktestSettings, type BacktestResult, type BacktestMetrics, type Trade } from './backtest';
+export { backtestSettingsSchema, commissionModel, slippageModel, type BacktestSettings, type BacktestSettingsInput, type CommissionModel, type SlippageModel, type SizingRule, type ExitRules, type RiskSettings } from './settings';
+export { runEngine, barLength, type EngineAsset, type EngineResult, type EngineTrade, type Sleeve, type Order, type Fill, type SignalRecord, type RiskEvent, type BarContext, type FundingSeries } from './engine';
+export { analyzeBacktest, classifyRegimes, drawdownSeries, sharpeOfReturns, type PerformanceMetrics, type RegimeBreakdown, type BacktestReport } from './metrics';
+export { backtestTargets, sweepTargets, priceArrays, type SweepResult, type VectorizedCosts, type PriceArrays } from './vectorized';
+export { RollingTail, rollingDeviation, historicalVar, portfolioVolatility } from './risk';
+export { runStrategyBacktest, backtestStrategyOutput, type StrategyBacktest, type StrategyBacktestInput } from './strategy-backtest';

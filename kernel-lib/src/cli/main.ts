@@ -14,6 +14,8 @@ import { ModelRegistry } from '../registry/model-registry';
 import { openWorkspace } from '../workspace';
 import type { Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
+import { parseSizing, runBacktestCommand } from '../runner/backtest-run';
+import type { BacktestSettingsInput } from '../backtest/settings';
 
 /** Collect a repeatable option into an array. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -77,6 +79,69 @@ export function buildProgram(): Command {
       if (test.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment`);
       if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);
       console.log(`  fingerprint:  ${record.fingerprint}`);
+    });
+
+  program
+    .command('backtest')
+    .description('backtest a strategy on OHLCV data (any CSV/Arrow file, or a store id) with the event-driven engine')
+    .argument('<data>', "a .csv/.arrow file, 'sample', or a store id <exchange>/<market>/<BASE-QUOTE>/<timeframe>")
+    .requiredOption('--strategy <id[:k=v,...]>', 'the strategy and its params, e.g. core/sma-crossover:fast=10,slow=30')
+    .option('--cash <n>', 'initial cash', (v) => Number(v), 10_000)
+    .option('--commission <fraction>', 'commission as a fraction of traded value (0.001 = 10 bps)', (v) => Number(v), 0.001)
+    .option('--commission-fixed <amount>', 'a fixed commission per fill instead')
+    .option('--slippage-bps <n>', 'slippage in basis points, against the trader', (v) => Number(v), 5)
+    .addOption(new Option('--fill <when>', 'when decisions fill').choices(['next-open', 'close']).default('next-open'))
+    .option('--size <rule>', 'sizing: fraction:F | units:N | atr:RISK[:MULTIPLE] | kelly[:CAP]', 'fraction:1')
+    .option('--exclusive', 'a new entry first closes the open position (default: trade the difference)')
+    .option('--whole-units', 'round orders down to whole units')
+    .option('--leverage <n>', 'gross exposure cap as a multiple of equity', (v) => Number(v), 1)
+    .option('--stop-loss <fraction>', 'stop-loss distance from entry, e.g. 0.02', (v) => Number(v))
+    .option('--take-profit <fraction>', 'take-profit distance from entry', (v) => Number(v))
+    .option('--trailing-stop <fraction>', 'trailing-stop distance from the best price since entry', (v) => Number(v))
+    .option('--periods-per-year <n>', 'bars per year for annualizing (252 for daily stocks)', (v) => Number(v))
+    .option('--symbol <symbol>', 'symbol for the report (default: from the file)')
+    .option('--timeframe <tf>', 'bar length (default: from the file or the bar spacing)')
+    .option('--set <path=value>', 'any other backtest setting, e.g. --set risk.maxDrawdown=0.2 (repeatable)', collect, [])
+    .option('--plugin <package>', 'load a plugin package that defines the strategy (repeatable)', collect, [])
+    .option('--runs-dir <dir>', 'where the run folder goes (default: <workspace>/runs)')
+    .option('--json', 'print the record as JSON')
+    .action(async (source: string, options) => {
+      const settings: BacktestSettingsInput = {
+        initialCash: options.cash,
+        fill: options.fill,
+        commissionBps: options.commission * 10_000,
+        ...(options.commissionFixed !== undefined ? { commission: { kind: 'fixed', perFill: Number(options.commissionFixed) } } : {}),
+        slippageBps: options.slippageBps,
+        sizing: parseSizing(options.size),
+        exclusive: !!options.exclusive,
+        units: options.wholeUnits ? 'whole' : 'fractional',
+        leverage: options.leverage,
+        exits: {
+          ...(options.stopLoss !== undefined ? { stopLossPct: options.stopLoss } : {}),
+          ...(options.takeProfit !== undefined ? { takeProfitPct: options.takeProfit } : {}),
+          ...(options.trailingStop !== undefined ? { trailingStopPct: options.trailingStop } : {}),
+        },
+        ...(options.periodsPerYear !== undefined ? { periodsPerYear: options.periodsPerYear } : {}),
+      };
+      const workspace = openWorkspace({ runsDir: options.runsDir });
+      const { record, runDir } = await runBacktestCommand(
+        source,
+        { strategy: options.strategy, settings, overrides: options.set, plugins: options.plugin, symbol: options.symbol, timeframe: options.timeframe },
+        workspace,
+      );
+      if (options.json) {
+        console.log(JSON.stringify({ ...record, runDir, report: path.join(runDir, 'report.html') }, null, 2));
+        return;
+      }
+      const m = record.metrics;
+      console.log(`backtest ${record.strategy.id} on ${record.data.symbol} ${record.data.timeframe} (${record.data.rows} bars, ${record.data.from} … ${record.data.to})`);
+      console.log(`  report:        ${path.relative(process.cwd(), path.join(runDir, 'report.html'))}`);
+      console.log(`  total return:  ${percent(m.totalReturn)}   CAGR ${percent(m.cagr)}   buy and hold ${percent(m.buyHoldReturn)}`);
+      console.log(`  sharpe ${number(m.sharpe)}   sortino ${number(m.sortino)}   calmar ${number(m.calmar)}   volatility ${percent(m.annualVolatility)}`);
+      console.log(`  max drawdown:  ${percent(m.maxDrawdown)} (longest ${m.maxDrawdownDays.toFixed(1)} days)`);
+      console.log(`  trades ${m.numTrades}   win rate ${percent(m.winRate)}   profit factor ${number(m.profitFactor)}   expectancy ${number(m.expectancy)}   exposure ${percent(m.exposure)}`);
+      for (const r of record.regimes) console.log(`  ${r.regime.padEnd(9)} ${String(r.bars).padStart(6)} bars   strategy ${percent(r.strategyReturn)}   buy and hold ${percent(r.buyHoldReturn)}`);
+      if (record.riskEvents.length) console.log(`  risk monitors acted ${record.riskEvents.length} time(s); see run.json`);
     });
 
   program

@@ -78,6 +78,11 @@ export class Frame<K extends string = string> {
     return new Frame<K | N>(this.time, map, this.meta);
   }
 
+  /** The same columns with changed metadata (e.g. a timeframe inferred after reading a CSV). */
+  withMeta(meta: Partial<FrameMeta>): Frame<K> {
+    return new Frame<K>(this.time, this.columns, { ...this.meta, ...meta });
+  }
+
   /** A new frame with only the named columns. */
   select<S extends K>(names: readonly S[]): Frame<S> {
     const map = new Map<string, Float64Array>();

@@ -60,15 +60,30 @@ export type StrategyInput = {
   classes?: string[];
 };
 
+/** A strategy's answer with what drove it: confidence per bar (for Kelly sizing) and a reason per bar. */
+export type StrategyOutput = {
+  targets: Float64Array;
+  /** E.g. the probability of the predicted class, per bar. */
+  confidence?: Float64Array;
+  /** Which inputs drove the decision at a row (used in signal records). */
+  reasoning?: (row: number) => string;
+};
+
 /**
  * A strategy: turns what it sees at each bar's close into a target exposure for the next bar, from −1
- * (fully short) to 1 (fully long). The backtester fills the change at the next bar's open.
+ * (fully short) to 1 (fully long); the backtest engine turns target changes into orders. Row t of the
+ * output may use rows ≤ t of the input only.
  */
 export interface StrategyDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
   readonly kind: 'strategy';
   /** Whether the strategy needs model predictions (and of which task). */
   readonly needs: { predictions: false } | { predictions: true; task: 'classification' | 'regression' };
-  targets(input: StrategyInput, params: z.output<S>): Float64Array;
+  targets(input: StrategyInput, params: z.output<S>): Float64Array | StrategyOutput;
+}
+
+/** A strategy's return value in its full form. */
+export function strategyOutput(value: Float64Array | StrategyOutput): StrategyOutput {
+  return value instanceof Float64Array ? { targets: value } : value;
 }
 
 export type AnyDefinition = FeatureDefinition | LabelerDefinition | ModelDefinition | StrategyDefinition;

@@ -1,5 +1,6 @@
 import type { Candles } from '../frame/frame';
-import type { BacktestResult } from '../backtest/backtest';
+import type { EngineTrade } from '../backtest/engine';
+import type { StrategyBacktest } from '../backtest/strategy-backtest';
 import type { ClassificationMetrics } from '../models/classification-metrics';
 
 /** A plotly.js figure as plain JSON: what Plotly.newPlot takes and notebooks render. */
@@ -16,10 +17,10 @@ const BASE_LAYOUT = {
 
 const timeAxis = { type: 'date', title: { text: 'time (UTC)' } };
 
-/** Close price with the backtest's entries and exits marked. */
-export function priceWithSignalsFigure(candles: Candles, backtest: BacktestResult, title = 'Price and trades'): Figure {
-  const entriesLong = backtest.trades.filter((t) => t.side === 'long');
-  const entriesShort = backtest.trades.filter((t) => t.side === 'short');
+/** Close price with the trades' entries and exits marked. */
+export function priceWithSignalsFigure(candles: Candles, trades: readonly EngineTrade[], title = 'Price and trades'): Figure {
+  const entriesLong = trades.filter((t) => t.side === 'long');
+  const entriesShort = trades.filter((t) => t.side === 'short');
   return {
     data: [
       { type: 'scattergl', mode: 'lines', name: `${candles.meta.symbol} close`, x: Array.from(candles.time), y: Array.from(candles.column('close')), line: { width: 1, color: '#4a5568' } },
@@ -32,7 +33,7 @@ export function priceWithSignalsFigure(candles: Candles, backtest: BacktestResul
         marker: { symbol: 'triangle-down', size: 9, color: '#c53030' },
       },
       {
-        type: 'scattergl', mode: 'markers', name: 'exit', x: backtest.trades.map((t) => t.exitTime), y: backtest.trades.map((t) => t.exitPrice),
+        type: 'scattergl', mode: 'markers', name: 'exit', x: trades.map((t) => t.exitTime), y: trades.map((t) => t.exitPrice),
         marker: { symbol: 'x', size: 7, color: '#2b6cb0' },
       },
     ],
@@ -40,24 +41,24 @@ export function priceWithSignalsFigure(candles: Candles, backtest: BacktestResul
   };
 }
 
-/** Strategy equity against buy-and-hold on the same bars. */
-export function equityFigure(backtest: BacktestResult, title = 'Equity'): Figure {
-  const x = Array.from(backtest.time);
+/** Strategy equity against buy-and-hold on the same bars (at bar close times). */
+export function equityFigure(backtest: Pick<StrategyBacktest, 'result' | 'report'>, title = 'Equity'): Figure {
+  const x = Array.from(backtest.result.time);
   return {
     data: [
-      { type: 'scattergl', mode: 'lines', name: 'strategy', x, y: Array.from(backtest.equity), line: { color: '#2b6cb0' } },
-      { type: 'scattergl', mode: 'lines', name: 'buy and hold', x, y: Array.from(backtest.buyHoldEquity), line: { color: '#a0aec0', dash: 'dot' } },
+      { type: 'scattergl', mode: 'lines', name: 'strategy', x, y: Array.from(backtest.result.equity), line: { color: '#2b6cb0' } },
+      { type: 'scattergl', mode: 'lines', name: 'buy and hold', x, y: Array.from(backtest.report.buyHoldEquity), line: { color: '#a0aec0', dash: 'dot' } },
     ],
     layout: { ...BASE_LAYOUT, title: { text: title }, xaxis: timeAxis, yaxis: { title: { text: 'equity' } } },
   };
 }
 
 /** Drawdown from the running peak, in percent. */
-export function drawdownFigure(backtest: BacktestResult, title = 'Drawdown'): Figure {
+export function drawdownFigure(backtest: Pick<StrategyBacktest, 'result' | 'report'>, title = 'Drawdown'): Figure {
   return {
     data: [
       {
-        type: 'scatter', mode: 'lines', name: 'drawdown', x: Array.from(backtest.time), y: Array.from(backtest.drawdown, (d) => -100 * d),
+        type: 'scatter', mode: 'lines', name: 'drawdown', x: Array.from(backtest.result.time), y: Array.from(backtest.report.drawdown, (d) => -100 * d),
         fill: 'tozeroy', line: { color: '#c53030', width: 1 },
       },
     ],

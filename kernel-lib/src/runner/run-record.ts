@@ -6,14 +6,17 @@ import { writeArrowFile } from '../data/arrow-file';
 import type { QualityReport } from '../quality/check-quality';
 import type { FeatureSet } from '../features/compute-features';
 import type { ChronologicalSplit } from '../validation/split';
-import type { BacktestMetrics, BacktestResult, Trade } from '../backtest/backtest';
+import type { EngineTrade } from '../backtest/engine';
+import type { PerformanceMetrics, RegimeBreakdown } from '../backtest/metrics';
+import type { StrategyBacktest } from '../backtest/strategy-backtest';
 import type { Artifact } from '../models/model';
 import { ModelRegistry, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson, Sha256, sha256Hex } from '../util/hash';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic';
 import { specHash } from '../spec/spec';
 import { CANDLELAB_VERSION } from '../version';
-import { confusionMatrixFigure, drawdownFigure, equityFigure, priceWithSignalsFigure, trainingCurveFigure } from '../report/charts';
+import { confusionMatrixFigure, trainingCurveFigure } from '../report/charts';
+import { backtestSections } from '../report/backtest-sections';
 import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml } from '../report/html-report';
 import {
   dataFingerprint,
@@ -36,12 +39,13 @@ export type RunResults = {
   predictions: Predictions;
   evaluation: Evaluation;
   strategy: StrategyRun;
-  backtest: BacktestResult;
+  backtest: StrategyBacktest;
 };
 
 /** The metrics a run reports; all of them are covered by the fingerprint. */
 export type RunMetrics = {
-  backtest: BacktestMetrics;
+  backtest: PerformanceMetrics;
+  regimes: RegimeBreakdown;
   classification: { valid: Evaluation['valid']; test: Evaluation['test'] };
 };
 
@@ -60,6 +64,8 @@ export type RunRecord = {
   model: { id: string; version: string; params: unknown; info: Record<string, unknown>; registered?: { name: string; version: number } };
   strategy: { id: string; version: string; params: unknown; segment: { from: string; to: string; bars: number } };
   metrics: RunMetrics;
+  /** Why risk monitors acted (exposure caps, circuit breaker, kill switch, …). */
+  riskEvents: StrategyBacktest['result']['riskEvents'];
   /** Wall times, for information; not part of the fingerprint. */
   timings: { trainingMs: number; predictionMicrosecondsPerRow: number };
   artifacts: Artifact[];
@@ -68,14 +74,18 @@ export type RunRecord = {
 };
 
 export function runMetrics(results: Pick<RunResults, 'backtest' | 'evaluation'>): RunMetrics {
-  return { backtest: results.backtest.metrics, classification: { valid: results.evaluation.valid, test: results.evaluation.test } };
+  return {
+    backtest: results.backtest.report.metrics,
+    regimes: results.backtest.report.regimes,
+    classification: { valid: results.evaluation.valid, test: results.evaluation.test },
+  };
 }
 
 /**
  * The run's fingerprint: sha256 over the predictions' float32 bytes, the trades and the metrics in
  * canonical JSON. Two runs with one fingerprint made the same predictions, trades and numbers.
  */
-export function runFingerprint(predictions: Predictions, trades: readonly Trade[], metrics: RunMetrics): string {
+export function runFingerprint(predictions: Predictions, trades: readonly EngineTrade[], metrics: RunMetrics): string {
   return new Sha256()
     .update('candlelab-run-fingerprint-v1\npredictions\n')
     .update(predictions.values)
@@ -95,15 +105,13 @@ function compactTimestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
-function tradesCsv(trades: readonly Trade[]): string {
-  const header = 'side,entry_time,entry_price,exit_time,exit_price,units,pnl,return_pct,bars,fees,exit_reason\n';
-  return (
-    header +
-    trades
-      .map((t) => [t.side, isoTime(t.entryTime), t.entryPrice, isoTime(t.exitTime), t.exitPrice, t.units, t.pnl, t.returnPct, t.bars, t.fees, t.exitReason].join(','))
-      .join('\n') +
-    (trades.length ? '\n' : '')
+/** The trade log as CSV (numbers in JavaScript's shortest round-trip form, times ISO). */
+export function tradesCsv(trades: readonly EngineTrade[]): string {
+  const header = 'sleeve,asset,side,entry_time,entry_price,exit_time,exit_price,units,pnl,return_pct,bars,fees,funding,slippage_cost,exit_reason\n';
+  const rows = trades.map((t) =>
+    [t.sleeve, t.asset, t.side, isoTime(t.entryTime), t.entryPrice, isoTime(t.exitTime), t.exitPrice, t.units, t.pnl, t.returnPct, t.bars, t.fees, t.funding, t.slippageCost, t.exitReason].join(','),
   );
+  return header + rows.map((row) => row + '\n').join('');
 }
 
 /**
@@ -116,7 +124,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
   const createdAt = context.clock();
   const hash = specHash(context.spec);
   const metrics = runMetrics(results);
-  const fingerprint = runFingerprint(predictions, backtest.trades, metrics);
+  const fingerprint = runFingerprint(predictions, backtest.result.trades, metrics);
   const baseRunId = `${context.spec.name}-${compactTimestamp(createdAt)}-${fingerprint.slice(0, 8)}`;
   let runId = baseRunId;
   for (let n = 2; fs.existsSync(path.join(context.workspace.runsDir, runId)); n++) runId = `${baseRunId}-${n}`;
@@ -153,6 +161,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
       segment: { from: split.test.from, to: split.test.to, bars: strategy.end - strategy.start },
     },
     metrics,
+    riskEvents: backtest.result.riskEvents,
     timings: { trainingMs: trained.trainingMs, predictionMicrosecondsPerRow: predictions.microsecondsPerRow },
     artifacts: [],
     fingerprint,
@@ -165,7 +174,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
         createdAt: record.createdAt,
         params: trained.params,
         label: record.label,
-        metrics: { test: pick(evaluation.test), valid: pick(evaluation.valid), backtest: backtest.metrics },
+        metrics: { test: pick(evaluation.test), valid: pick(evaluation.valid), backtest: backtest.report.metrics },
         dataFingerprint: data.fingerprint,
         specHash: hash,
         runId,
@@ -187,16 +196,10 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
       const predictionFrame = predictionsFrame(candles, predictions, labels, split);
       writeArrowFile(path.join(dir, 'predictions.arrow'), predictionFrame);
       artifacts.push(fileArtifact(dir, 'predictions.arrow', 'predictions'));
-      const series = Frame.fromColumns(backtest.time, {
-        target: strategy.targets,
-        position: backtest.position,
-        equity: backtest.equity,
-        buy_hold_equity: backtest.buyHoldEquity,
-        drawdown: backtest.drawdown,
-      }, candles.meta);
-      writeArrowFile(path.join(dir, 'backtest.arrow'), series);
+      writeArrowFile(path.join(dir, 'backtest.arrow'), backtestSeriesFrame(backtest, strategy.targets));
       artifacts.push(fileArtifact(dir, 'backtest.arrow', 'backtest-series'));
-      add('trades.csv', 'trades', tradesCsv(backtest.trades));
+      add('trades.csv', 'trades', tradesCsv(backtest.result.trades));
+      add('signals.json', 'signals', JSON.stringify(backtest.result.signals, null, 1) + '\n');
       add('report.html', 'report', buildRunReport(record, results));
       record.artifacts = artifacts;
       writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
@@ -209,7 +212,27 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
   return record;
 }
 
-function fileArtifact(dir: string, file: string, kind: string): Artifact {
+/**
+ * The backtest's series at each bar close: the strategy's target, equity, cash, position value, gross
+ * exposure, buy-and-hold equity, drawdown and rolling VaR/CVaR (single asset: one row per bar).
+ */
+export function backtestSeriesFrame(backtest: StrategyBacktest, targets?: Float64Array): Frame {
+  const { result, report } = backtest;
+  const columns: Record<string, Float64Array> = {
+    equity: result.equity,
+    cash: result.cash,
+    position_value: result.positionValue,
+    gross_exposure: result.grossExposure,
+    buy_hold_equity: report.buyHoldEquity,
+    drawdown: report.drawdown,
+    value_at_risk: result.valueAtRisk,
+    conditional_value_at_risk: result.conditionalValueAtRisk,
+  };
+  if (targets && targets.length === result.time.length) columns.target = targets;
+  return Frame.fromColumns(result.time, columns, backtest.assets[0].candles.meta);
+}
+
+export function fileArtifact(dir: string, file: string, kind: string): Artifact {
   const bytes = fs.readFileSync(path.join(dir, file));
   return { path: file, kind, sha256: sha256Hex(bytes), bytes: bytes.length };
 }
@@ -237,60 +260,37 @@ function predictionsFrame(candles: Candles, predictions: Predictions, labels: La
   return Frame.fromColumns(candles.time.slice(start, start + rows), out, candles.meta);
 }
 
-/** report.html: headline metrics, charts (price with signals, equity, drawdown, confusion matrix), spec. */
+/** report.html: classification results, the backtest sections (metrics, regimes, charts, logs), the spec. */
 export function buildRunReport(record: RunRecord, results: RunResults): string {
   const { backtest, evaluation, candles, split } = results;
-  const m = backtest.metrics;
   const test = evaluation.test;
   const history = (record.model.info.history as Array<{ round: number; train: number; valid: number }> | undefined) ?? [];
   const warnings = test.neverPredicted.length
     ? `<p class="warning">The model never predicted ${test.neverPredicted.map(escapeHtml).join(', ')} on the test segment.</p>`
     : '';
-  const segment = candles.slice(split.test.start, split.test.end);
-  const pct = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
+  const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   return renderHtmlReport(`candlelab run ${record.runId}`, [
     {
-      title: 'Summary',
-      html:
-        `<div class="grid"><div>${keyValueTable([
-          ['total return', pct(m.totalReturn)],
-          ['buy and hold return', pct(m.buyHoldReturn)],
-          ['Sharpe (annualized)', m.sharpe],
-          ['max drawdown', pct(m.maxDrawdown)],
-          ['win rate', pct(m.winRate)],
-          ['profit factor', m.profitFactor],
-          ['trades', m.numTrades],
-          ['exposure', pct(m.exposure)],
-          ['fees paid', m.totalFees],
-        ])}</div><div>${keyValueTable([
-          ['symbol', record.data.symbol],
-          ['timeframe', record.data.timeframe],
-          ['test segment', `${split.test.from} … ${split.test.to}`],
-          ['model', `${record.model.id}@${record.model.version}`],
-          ['registered as', record.model.registered ? `${record.model.registered.name} v${record.model.registered.version}` : 'not registered'],
-          ['test accuracy', pct(test.accuracy)],
-          ['test balanced accuracy', pct(test.balancedAccuracy)],
-          ['test macro F1', test.macroF1],
-          ['test log-loss', test.logLoss],
-          ['fingerprint', record.fingerprint.slice(0, 16) + '…'],
-        ])}</div></div>${warnings}`,
+      title: 'Run',
+      html: `${keyValueTable([
+        ['symbol', record.data.symbol],
+        ['timeframe', record.data.timeframe],
+        ['test segment (traded)', `${split.test.from} … ${split.test.to}`],
+        ['model', `${record.model.id}@${record.model.version}`],
+        ['registered as', record.model.registered ? `${record.model.registered.name} v${record.model.registered.version}` : 'not registered'],
+        ['strategy', `${record.strategy.id}@${record.strategy.version}`],
+        ['test accuracy', pct(test.accuracy)],
+        ['test balanced accuracy', pct(test.balancedAccuracy)],
+        ['test macro F1', test.macroF1],
+        ['test log-loss', test.logLoss],
+        ['fingerprint', record.fingerprint.slice(0, 16) + '…'],
+      ])}${warnings}`,
     },
-    { title: 'Price and trades (test segment)', figures: [priceWithSignalsFigure(segment, backtest)] },
-    { title: 'Equity and drawdown', figures: [equityFigure(backtest), drawdownFigure(backtest)] },
+    ...backtestSections(candles.slice(split.test.start, split.test.end), backtest),
     {
       title: 'Classification (test segment)',
       html: recordsTable(test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support, predicted: c.predicted }))),
       figures: [confusionMatrixFigure(test), ...(history.length ? [trainingCurveFigure(history)] : [])],
-    },
-    {
-      title: 'Trades',
-      html: recordsTable(
-        backtest.trades.map((t) => ({
-          side: t.side, entry: new Date(t.entryTime).toISOString(), 'entry price': t.entryPrice, exit: new Date(t.exitTime).toISOString(),
-          'exit price': t.exitPrice, pnl: t.pnl, 'return %': 100 * t.returnPct, bars: t.bars, reason: t.exitReason,
-        })),
-        100,
-      ),
     },
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
   ]);

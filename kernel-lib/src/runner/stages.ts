@@ -9,11 +9,11 @@ import { assertQuality, type QualityReport } from '../quality/check-quality';
 import { computeFeatures, type FeatureSet } from '../features/compute-features';
 import { createRegistry } from '../plugins/core-plugin';
 import type { PluginRegistry } from '../plugins/registry';
-import type { LabelerDefinition, ModelDefinition, StrategyDefinition } from '../plugins/define';
+import { strategyOutput, type LabelerDefinition, type ModelDefinition, type StrategyDefinition, type StrategyOutput } from '../plugins/define';
 import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit } from '../validation/split';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import type { FittedModel } from '../models/model';
-import { runBacktest, type BacktestResult } from '../backtest/backtest';
+import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
 import { createProgress, type ProgressMode } from '../util/progress';
 import { openWorkspace, type Workspace, type WorkspaceOverrides } from '../workspace';
 import { loadSpec, parseSpec, type DataSpec, type LoadedSpec, type Spec, type SpecInput } from '../spec/spec';
@@ -236,6 +236,8 @@ export function evaluatePredictions(predictions: Predictions, labels: LabelSet, 
 
 export type StrategyRun = {
   targets: Float64Array;
+  /** The strategy's full answer: targets plus confidence and reasoning where it gives them. */
+  output: StrategyOutput;
   definition: StrategyDefinition;
   params: unknown;
   /** Candle rows [start, end) the strategy traded: the test segment. */
@@ -254,21 +256,23 @@ export function runStrategy(
   const { definition, params } = context.registry.resolveWithParams('strategy', context.spec.strategy);
   const { start, end } = split.test;
   if (definition.needs.predictions && !predictions) throw new ConfigError(`strategy ${definition.id} needs model predictions`);
-  const targets = definition.targets(
-    {
-      candles: candles.slice(start, end),
-      features: features.frame.slice(start, end),
-      predictions: predictions ? predictionsOf(predictions, start, end) : undefined,
-      classes: predictions?.columns,
-    },
-    params,
+  const output = strategyOutput(
+    definition.targets(
+      {
+        candles: candles.slice(start, end),
+        features: features.frame.slice(start, end),
+        predictions: predictions ? predictionsOf(predictions, start, end) : undefined,
+        classes: predictions?.columns,
+      },
+      params,
+    ),
   );
-  return { targets, definition, params, start, end };
+  return { targets: output.targets, output, definition, params, start, end };
 }
 
-/** Stage 10 — backtest the strategy's targets on the test segment with the spec's costs. */
-export function backtestStrategy(context: RunContext, candles: Candles, strategy: StrategyRun): BacktestResult {
-  return runBacktest(candles.slice(strategy.start, strategy.end), strategy.targets, context.spec.backtest);
+/** Stage 10 — backtest the strategy on the test segment with the spec's backtest settings (event-driven engine). */
+export function backtestStrategy(context: RunContext, candles: Candles, strategy: StrategyRun): StrategyBacktest {
+  return backtestStrategyOutput(candles.slice(strategy.start, strategy.end), strategy.definition.id, strategy.output, context.spec.backtest);
 }
 
 export { createRegistry };

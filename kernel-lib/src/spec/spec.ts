@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, didYouMean } from '../errors';
 import { canonicalJson, sha256Hex } from '../util/hash';
+import { backtestSettingsSchema } from '../backtest/settings';
 
 /** A reference to a plugin definition: id, optional pinned version, params (validated by the plugin). */
 const definitionRef = z
@@ -57,14 +58,8 @@ export const specSchema = z
       .default({}),
     model: definitionRef.extend({ name: z.string().regex(/^[\w.-]+$/).optional() }).strict(),
     strategy: definitionRef,
-    backtest: z
-      .object({
-        initialCash: z.number().positive().default(10_000),
-        commissionBps: z.number().min(0).max(10_000).default(10),
-        slippageBps: z.number().min(0).max(10_000).default(5),
-      })
-      .strict()
-      .default({}),
+    /** Backtest settings (see docs/backtest.md): costs, fills, sizing, exits, risk monitors. */
+    backtest: backtestSettingsSchema.default({}),
     /** Register the trained model in the model registry (models/). */
     register: z.boolean().default(true),
   })

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { defineStrategy, type StrategyInput } from '../plugins/define';
+import { rsiKernel, smaKernel } from '../features/kernels';
 
 /** The probability column of `className` for each row; throws naming the classes the model has. */
 export function classProbability(input: StrategyInput, className: string): Float64Array {
@@ -17,13 +18,23 @@ export function classProbability(input: StrategyInput, className: string): Float
   return out;
 }
 
+/** The regressor's predicted value for each row. */
+export function predictedValue(input: StrategyInput): Float64Array {
+  const { predictions } = input;
+  const rows = input.candles.length;
+  if (!predictions || predictions.length !== rows) throw new ConfigError('this strategy needs regression predictions (one value per bar); use a regression model');
+  return Float64Array.from(predictions);
+}
+
+const fixed = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
 /**
  * Long while P(BUY) is above a threshold; optionally short while P(SELL) is above its threshold;
  * flat otherwise. Decided at each bar's close, filled by the backtester at the next bar's open.
  */
 export const probabilityThreshold = defineStrategy({
   id: 'core/probability-threshold',
-  version: '1.0.0',
+  version: '1.1.0',
   doc: 'Long when P(BUY) > buyThreshold, short when allowShort and P(SELL) > sellThreshold, else flat.',
   needs: { predictions: true, task: 'classification' },
   params: z.object({
@@ -36,12 +47,106 @@ export const probabilityThreshold = defineStrategy({
   targets: (input, p) => {
     const buy = classProbability(input, p.buyClass);
     const sell = p.allowShort ? classProbability(input, p.sellClass) : undefined;
-    const out = new Float64Array(buy.length);
+    const targets = new Float64Array(buy.length);
+    const confidence = new Float64Array(buy.length);
     for (let i = 0; i < buy.length; i++) {
-      if (buy[i] > p.buyThreshold) out[i] = 1;
-      else if (sell && sell[i] > p.sellThreshold) out[i] = -1;
+      if (buy[i] > p.buyThreshold) targets[i] = 1;
+      else if (sell && sell[i] > p.sellThreshold) targets[i] = -1;
+      confidence[i] = targets[i] < 0 ? sell![i] : buy[i];
     }
-    return out;
+    return {
+      targets,
+      confidence,
+      reasoning: (i) =>
+        targets[i] > 0
+          ? `P(${p.buyClass})=${fixed(buy[i])} > ${p.buyThreshold}`
+          : targets[i] < 0
+            ? `P(${p.sellClass})=${fixed(sell![i])} > ${p.sellThreshold}`
+            : `P(${p.buyClass})=${fixed(buy[i])} ≤ ${p.buyThreshold}${sell ? `, P(${p.sellClass})=${fixed(sell[i])} ≤ ${p.sellThreshold}` : ''}`,
+    };
+  },
+});
+
+/** Long when the regressor predicts a return above a threshold, short below −threshold (if allowed). */
+export const returnThreshold = defineStrategy({
+  id: 'core/return-threshold',
+  version: '1.0.0',
+  doc: 'Long when the predicted return > threshold, short when allowShort and it is < -threshold, else flat.',
+  needs: { predictions: true, task: 'regression' },
+  params: z.object({ threshold: z.number().min(0).default(0.002), allowShort: z.boolean().default(false) }),
+  targets: (input, p) => {
+    const predicted = predictedValue(input);
+    const targets = new Float64Array(predicted.length);
+    for (let i = 0; i < predicted.length; i++) {
+      if (predicted[i] > p.threshold) targets[i] = 1;
+      else if (p.allowShort && predicted[i] < -p.threshold) targets[i] = -1;
+    }
+    return { targets, reasoning: (i) => `predicted return ${fixed(100 * predicted[i], 3)}% vs threshold ±${fixed(100 * p.threshold, 3)}%` };
+  },
+});
+
+/** The classic: long while the fast SMA is above the slow one; short below it if allowed. */
+export const smaCrossover = defineStrategy({
+  id: 'core/sma-crossover',
+  version: '1.0.0',
+  doc: 'Long while SMA(fast) > SMA(slow); short while below if allowShort; flat during warm-up.',
+  needs: { predictions: false },
+  params: z
+    .object({
+      fast: z.number().int().min(1).default(10),
+      slow: z.number().int().min(2).default(30),
+      allowShort: z.boolean().default(false),
+      /** 'state': take the side the averages show from the end of the warm-up; 'cross': wait for the first crossover. */
+      entry: z.enum(['state', 'cross']).default('state'),
+    })
+    .refine((p) => p.fast < p.slow, { message: 'must have fast < slow', path: ['fast'] }),
+  targets: (input, p) => {
+    const close = input.candles.column('close');
+    const fast = smaKernel(close, p.fast);
+    const slow = smaKernel(close, p.slow);
+    const targets = new Float64Array(close.length);
+    let crossed = p.entry === 'state';
+    for (let i = p.slow - 1; i < close.length; i++) {
+      // a crossover: the fast average strictly changes side between the previous bar and this one
+      if (!crossed && i >= p.slow && Math.sign(fast[i] - slow[i]) * Math.sign(fast[i - 1] - slow[i - 1]) < 0) crossed = true;
+      if (!crossed) continue;
+      if (fast[i] > slow[i]) targets[i] = 1;
+      else if (p.allowShort && fast[i] < slow[i]) targets[i] = -1;
+      else if (fast[i] === slow[i]) targets[i] = i > 0 ? targets[i - 1] : 0; // equal averages: no new signal
+    }
+    return { targets, reasoning: (i) => `SMA(${p.fast})=${fixed(fast[i], 2)} vs SMA(${p.slow})=${fixed(slow[i], 2)}` };
+  },
+});
+
+/** Buy oversold, sell overbought: enter when RSI crosses the band, leave when it returns to the middle. */
+export const rsiMeanReversion = defineStrategy({
+  id: 'core/rsi-mean-reversion',
+  version: '1.0.0',
+  doc: 'Long when RSI < oversold until RSI > exitLevel; short when RSI > overbought (if allowShort) until RSI < exitLevel.',
+  needs: { predictions: false },
+  params: z.object({
+    period: z.number().int().min(2).default(14),
+    oversold: z.number().min(0).max(100).default(30),
+    overbought: z.number().min(0).max(100).default(70),
+    exitLevel: z.number().min(0).max(100).default(50),
+    allowShort: z.boolean().default(false),
+  }),
+  targets: (input, p) => {
+    const rsi = rsiKernel(input.candles.column('close'), p.period);
+    const targets = new Float64Array(rsi.length);
+    let position = 0;
+    for (let i = 0; i < rsi.length; i++) {
+      const value = rsi[i];
+      if (!Number.isFinite(value)) continue;
+      if (position > 0 && value > p.exitLevel) position = 0;
+      else if (position < 0 && value < p.exitLevel) position = 0;
+      if (position === 0) {
+        if (value < p.oversold) position = 1;
+        else if (p.allowShort && value > p.overbought) position = -1;
+      }
+      targets[i] = position;
+    }
+    return { targets, reasoning: (i) => `RSI(${p.period})=${fixed(rsi[i], 1)} (oversold ${p.oversold}, overbought ${p.overbought}, exit ${p.exitLevel})` };
   },
 });
 
@@ -52,7 +157,7 @@ export const buyAndHold = defineStrategy({
   doc: 'Long from the first bar to the last, no predictions needed.',
   needs: { predictions: false },
   params: z.object({}),
-  targets: (input) => new Float64Array(input.candles.length).fill(1),
+  targets: (input) => ({ targets: new Float64Array(input.candles.length).fill(1), reasoning: () => 'buy and hold' }),
 });
 
-export const coreStrategies = [probabilityThreshold, buyAndHold];
+export const coreStrategies = [probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold];

@@ -1,1 +1,1 @@
-export { probabilityThreshold, buyAndHold, classProbability, coreStrategies } from './core-strategies';
+export { probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold, classProbability, predictedValue, coreStrategies } from './core-strategies';

@@ -1,0 +1,858 @@
+import { type Candles, isoTime, timeframeMs } from '../frame/frame';
+import { ConfigError, DataError } from '../errors';
+import { atrKernel } from '../features/kernels';
+import {
+  backtestSettingsSchema,
+  commissionModel,
+  slippageModel,
+  type BacktestSettings,
+  type BacktestSettingsInput,
+  type ExitRules,
+} from './settings';
+import { RollingTail, rollingDeviation, portfolioVolatility } from './risk';
+
+/**
+ * The event-driven backtest engine: bar by bar, one or many assets, one or many strategies ("sleeves")
+ * sharing one cash account. docs/backtest.md is the precise contract; in short, for each bar (in order of
+ * bar close time, ties by asset order):
+ *   1. exits of positions held before the bar: stop-loss / take-profit / trailing stop, at the open if
+ *      the open gapped through them, else intrabar from high/low (stop first when both are touched);
+ *   2. pending orders: market orders fill at the open; limit and stop orders when the bar reaches them;
+ *   3. funding payments of perpetual futures whose funding time falls inside the bar;
+ *   4. the close: equity is marked, risk monitors update, strategies decide (targets / orders);
+ *      with fill 'close' their market orders fill at this close.
+ * Fills record the base price (inside the bar's [low, high]) and slippage separately.
+ */
+
+export type FundingSeries = { time: Float64Array; rate: Float64Array };
+
+export type EngineAsset = {
+  symbol: string;
+  candles: Candles;
+  /** Funding rates of a perpetual future (fraction per funding period); longs pay positive rates. */
+  funding?: FundingSeries;
+};
+
+export type OrderSide = 'buy' | 'sell';
+export type OrderType = 'market' | 'limit' | 'stop';
+
+/** An order a strategy submits; it is filled by the engine under the settings' cost models. */
+export type Order = {
+  asset: string;
+  side: OrderSide;
+  type: OrderType;
+  /** Units to trade (> 0). */
+  quantity: number;
+  /** Limit price (limit) or trigger price (stop). */
+  price?: number;
+  /** Bars the order stays live after it is placed (default: 1 for market, until cancelled otherwise). */
+  validBars?: number;
+  /** Exits for the position this order opens (default: the settings' exits). */
+  exits?: Partial<ExitRules>;
+  reason?: string;
+};
+
+export type Fill = {
+  time: number;
+  asset: string;
+  sleeve: string;
+  side: OrderSide;
+  type: OrderType | 'stop-loss' | 'take-profit' | 'trailing-stop' | 'end' | 'kill-switch';
+  quantity: number;
+  /** The price before slippage; always inside the bar's [low, high]. */
+  basePrice: number;
+  /** The price paid or received (base price moved against the trader by slippage). */
+  price: number;
+  slippageCost: number;
+  commission: number;
+};
+
+export type ExitReason = 'signal' | 'stop-loss' | 'take-profit' | 'trailing-stop' | 'end' | 'kill-switch' | 'order';
+
+export type EngineTrade = {
+  sleeve: string;
+  asset: string;
+  side: 'long' | 'short';
+  entryTime: number;
+  /** Average fill price of the entries (after slippage). */
+  entryPrice: number;
+  exitTime: number;
+  /** Average fill price of the exits (after slippage). */
+  exitPrice: number;
+  /** Largest absolute position during the trade. */
+  units: number;
+  /** Realized profit after commissions and funding (slippage is in the prices). */
+  pnl: number;
+  /** pnl / capital committed at entry (entry value + entry commission). */
+  returnPct: number;
+  bars: number;
+  fees: number;
+  funding: number;
+  slippageCost: number;
+  exitReason: ExitReason;
+};
+
+/** The answer to "what does the strategy say now", one per decision that changes a target. */
+export type SignalRecord = {
+  time: string;
+  asset: string;
+  sleeve: string;
+  signal: 'LONG' | 'SHORT' | 'FLAT';
+  confidence: number | null;
+  entry: number;
+  stop_loss: number | null;
+  take_profit: number | null;
+  risk_reward: number | null;
+  reasoning: string;
+};
+
+export type RiskEvent = {
+  time: string;
+  monitor: 'var' | 'drawdown-kill' | 'volatility-breaker' | 'exposure-limit' | 'portfolio-risk' | 'leverage-cap' | 'participation' | 'short-disabled';
+  action: string;
+  detail: string;
+};
+
+/** Context handed to a sleeve's `onBar` hook at a bar's close (the low-level order API). */
+export type BarContext = {
+  readonly time: number;
+  readonly asset: string;
+  /** Row of this bar in the asset's candles. */
+  readonly row: number;
+  readonly candles: Candles;
+  /** Units this sleeve holds in the asset (negative when short). */
+  position(asset?: string): number;
+  /** Portfolio equity marked at the latest prices. */
+  equity(): number;
+  /** This sleeve's share of equity (weight × equity). */
+  sleeveEquity(): number;
+  submit(order: Order): void;
+  /** Cancel this sleeve's live orders in the asset. */
+  cancelOrders(asset?: string): void;
+};
+
+/** One strategy in the portfolio: its weight, its assets and what it wants at each bar. */
+export type Sleeve = {
+  name: string;
+  /** Share of portfolio equity this sleeve trades with (weights need not sum to 1; ≤ 1 each). */
+  weight?: number;
+  /** Target exposure (−1..1 of the sleeve's capital) per bar of each asset, decided at the bar's close. */
+  targets?: Record<string, Float64Array>;
+  /** Confidence of each decision (e.g. P(BUY)), for Kelly sizing and signal records. */
+  confidence?: Record<string, Float64Array>;
+  /** Which inputs drove the decision at a row, for signal records. */
+  reasoning?: Record<string, (row: number) => string>;
+  /** Low-level hook: submit market/limit/stop orders directly. */
+  onBar?: (context: BarContext) => void;
+};
+
+export type EngineResult = {
+  /** Event times (bar close times, epoch ms) and portfolio series at each. */
+  time: Float64Array;
+  equity: Float64Array;
+  cash: Float64Array;
+  /** Σ units × price over all positions at each event time. */
+  positionValue: Float64Array;
+  /** Gross exposure / equity. */
+  grossExposure: Float64Array;
+  /** Rolling historical VaR and CVaR (positive fractions), NaN until the window fills. */
+  valueAtRisk: Float64Array;
+  conditionalValueAtRisk: Float64Array;
+  fills: Fill[];
+  trades: EngineTrade[];
+  signals: SignalRecord[];
+  riskEvents: RiskEvent[];
+  settings: BacktestSettings;
+};
+
+type LiveOrder = Order & {
+  sleeve: string;
+  /** Row (of this order's asset) after which an unfilled order expires. */
+  expiresAfterRow: number;
+  /** Row of the bar whose close decided the order (for ATR, volatility and confidence lookups). */
+  decisionRow: number;
+  /** Size at fill time from the sizing rule: exposure −1..1 of the sleeve's capital. */
+  targetExposure?: number;
+  /** Close whatever the sleeve holds in the asset at fill time. */
+  closeAll?: boolean;
+  /** Non-exclusive target change: trade the difference between the new target and the holding. */
+  adjust?: boolean;
+};
+
+type Book = {
+  units: number;
+  heldTarget: number;
+  // the open trade
+  long: boolean;
+  entryTime: number;
+  entryRow: number;
+  entryCost: number; // Σ entry value + entry commissions: the capital committed
+  entryUnits: number;
+  entryValue: number; // Σ units × entry price
+  exitUnits: number;
+  exitValue: number;
+  maxUnits: number;
+  fees: number;
+  funding: number;
+  slippageCost: number;
+  realized: number; // price P&L of the closed parts, before fees
+  stopLoss: number | null;
+  takeProfit: number | null;
+  trailingPct: number | null;
+  extreme: number; // high-water mark (long) or low-water mark (short) since entry
+};
+
+const newBook = (heldTarget = 0): Book => ({
+  units: 0, heldTarget, long: true, entryTime: 0, entryRow: 0, entryCost: 0, entryUnits: 0, entryValue: 0, exitUnits: 0, exitValue: 0,
+  maxUnits: 0, fees: 0, funding: 0, slippageCost: 0, realized: 0, stopLoss: null, takeProfit: null, trailingPct: null, extreme: 0,
+});
+
+const NO_RISK = { valueAtRisk: NaN, conditionalValueAtRisk: NaN } as const;
+
+/** Positions below this many units are treated as closed (float dust from partial fills). */
+const DUST = 1e-12;
+
+/** Run the engine. `settings` are validated (defaults filled) here. */
+export function runEngine(assets: EngineAsset[], sleeves: Sleeve[], settingsInput: BacktestSettingsInput | BacktestSettings = {}): EngineResult {
+  const parsed = backtestSettingsSchema.safeParse(settingsInput);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`backtest settings: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
+  }
+  const settings = parsed.data;
+  if (assets.length === 0) throw new ConfigError('the backtest needs at least one asset');
+  if (sleeves.length === 0) throw new ConfigError('the backtest needs at least one strategy');
+  const symbols = assets.map((a) => a.symbol);
+  if (new Set(symbols).size !== symbols.length) throw new ConfigError(`asset symbols must be unique, got ${symbols.join(', ')}`);
+  if (new Set(sleeves.map((s) => s.name)).size !== sleeves.length) throw new ConfigError('strategy names in one portfolio must be unique');
+  const assetIndex = new Map(symbols.map((s, i) => [s, i]));
+  for (const sleeve of sleeves) {
+    const weight = sleeve.weight ?? 1;
+    if (!(weight > 0 && weight <= 1)) throw new ConfigError(`strategy '${sleeve.name}' weight must be in (0, 1], got ${weight}`);
+    for (const [symbol, targets] of Object.entries(sleeve.targets ?? {})) {
+      const index = assetIndex.get(symbol);
+      if (index === undefined) throw new ConfigError(`strategy '${sleeve.name}' has targets for '${symbol}', which is not among the assets: ${symbols.join(', ')}`);
+      const n = assets[index].candles.length;
+      if (targets.length !== n) throw new ConfigError(`strategy '${sleeve.name}' returned ${targets.length} targets for ${n} bars of ${symbol}`);
+      for (let i = 0; i < n; i++) {
+        if (!(targets[i] >= -1 && targets[i] <= 1)) throw new ConfigError(`strategy '${sleeve.name}': target ${targets[i]} at bar ${i} of ${symbol} is outside −1..1`);
+      }
+    }
+  }
+  const weights = sleeves.map((s) => s.weight ?? 1);
+  // targets[s][a]: the sleeve's target array for the asset (or undefined), looked up once
+  const targetArrays = sleeves.map((sleeve) => symbols.map((symbol) => sleeve.targets?.[symbol]));
+  const hasPositions = (a: number): boolean => {
+    for (let s = 0; s < sleeves.length; s++) if (books[s][a].units !== 0) return true;
+    return false;
+  };
+  const commission = commissionModel(settings);
+  const slippage = slippageModel(settings);
+
+  // Per-asset arrays, computed once: close times, returns; ATRs and deviations on demand.
+  const data = assets.map((asset) => {
+    const c = asset.candles;
+    for (const name of ['open', 'high', 'low', 'close', 'volume'] as const) {
+      if (!c.has(name)) throw new DataError(`asset ${asset.symbol} has no '${name}' column`);
+    }
+    if (c.length < 2) throw new DataError(`asset ${asset.symbol} has ${c.length} bar(s); a backtest needs at least 2`);
+    const step = barLength(c);
+    const closeTime = new Float64Array(c.length);
+    for (let i = 0; i < c.length; i++) closeTime[i] = c.time[i] + step;
+    const close = c.column('close');
+    const returns = new Float64Array(c.length);
+    for (let i = 1; i < c.length; i++) returns[i] = close[i] / close[i - 1] - 1;
+    return {
+      symbol: asset.symbol, step, time: c.time, closeTime, open: c.column('open'), high: c.column('high'), low: c.column('low'), close,
+      volume: c.column('volume'), returns, atr: new Map<number, Float64Array>(), deviation: new Map<number, Float64Array>(),
+      funding: asset.funding, fundingCursor: 0,
+    };
+  });
+  const periodsPerYear = settings.periodsPerYear ?? (365 * 86_400_000) / Math.min(...data.map((d) => d.step));
+  const atrOf = (a: number, period: number): Float64Array => {
+    let values = data[a].atr.get(period);
+    if (!values) data[a].atr.set(period, (values = atrKernel(data[a].high, data[a].low, data[a].close, period)));
+    return values;
+  };
+  const deviationOf = (a: number, window: number): Float64Array => {
+    let values = data[a].deviation.get(window);
+    if (!values) data[a].deviation.set(window, (values = rollingDeviation(data[a].returns, window)));
+    return values;
+  };
+
+  // ——— state ———
+  let cash = settings.initialCash;
+  const lastPrice = data.map((d) => d.open[0]);
+  const lastRow = data.map(() => -1);
+  const books = sleeves.map(() => data.map(() => newBook()));
+  let orders: LiveOrder[] = [];
+  const fills: Fill[] = [];
+  const trades: EngineTrade[] = [];
+  const signals: SignalRecord[] = [];
+  const riskEvents: RiskEvent[] = [];
+  let entriesPausedUntil = -Infinity; // volatility breaker
+  let killed = false; // drawdown kill switch
+  let varBlocked = false;
+
+  const equityNow = (): number => {
+    let value = cash;
+    for (const sleeveBooks of books) for (let a = 0; a < data.length; a++) value += sleeveBooks[a].units * lastPrice[a];
+    return value;
+  };
+  // equity and gross exposure in one pass, for the per-bar bookkeeping
+  let markedGross = 0;
+  const markToMarket = (): number => {
+    let value = cash;
+    let gross = 0;
+    for (const sleeveBooks of books) {
+      for (let a = 0; a < data.length; a++) {
+        const positionValue = sleeveBooks[a].units * lastPrice[a];
+        value += positionValue;
+        gross += Math.abs(positionValue);
+      }
+    }
+    markedGross = gross;
+    return value;
+  };
+  const grossNow = (): number => {
+    let gross = 0;
+    for (const sleeveBooks of books) for (let a = 0; a < data.length; a++) gross += Math.abs(sleeveBooks[a].units * lastPrice[a]);
+    return gross;
+  };
+  const assetNet = (a: number): number => books.reduce((sum, b) => sum + b[a].units, 0);
+  const logRisk = (time: number, monitor: RiskEvent['monitor'], action: string, detail: string): void => {
+    riskEvents.push({ time: isoTime(time), monitor, action, detail });
+  };
+  const entriesBlocked = (time: number): boolean => killed || varBlocked || time < entriesPausedUntil;
+  const commissionRate = (type: OrderType): number =>
+    commission.kind === 'bps' ? (type === 'limit' ? commission.makerBps ?? commission.takerBps : commission.takerBps) / 10_000 : 0;
+  const commissionOf = (type: OrderType, notional: number): number =>
+    commission.kind === 'bps' ? notional * commissionRate(type) : notional > 0 ? commission.perFill : 0;
+  const stopDistances = (a: number, row: number, price: number, rules: ExitRules): { stop?: number; take?: number } => {
+    const atr = atrOf(a, rules.atrPeriod)[Math.max(0, row)];
+    const fromAtr = (multiple: number | undefined): number | undefined => (multiple !== undefined && Number.isFinite(atr) ? multiple * atr : undefined);
+    return {
+      stop: rules.stopLossPct !== undefined ? price * rules.stopLossPct : fromAtr(rules.stopLossAtr),
+      take: rules.takeProfitPct !== undefined ? price * rules.takeProfitPct : fromAtr(rules.takeProfitAtr),
+    };
+  };
+
+  /** Slippage as a fraction of price for a fill of `quantity` in asset `a` at `row`, decided at `decisionRow`. */
+  const slippageFraction = (a: number, row: number, decisionRow: number, quantity: number): number => {
+    switch (slippage.kind) {
+      case 'fixed':
+        return slippage.bps / 10_000;
+      case 'volatility': {
+        const deviation = deviationOf(a, slippage.window)[Math.max(0, decisionRow)];
+        return Number.isFinite(deviation) ? slippage.multiplier * deviation : 0;
+      }
+      case 'volume': {
+        const volume = data[a].volume[Math.max(0, row - 1)];
+        return volume > 0 ? (slippage.impactBps / 10_000) * Math.sqrt(quantity / volume) : slippage.impactBps / 10_000;
+      }
+    }
+  };
+
+  /** Record a finished trade and reset the book (keeping the sleeve's held target). */
+  const closeTrade = (s: number, a: number, time: number, row: number, reason: ExitReason): void => {
+    const book = books[s][a];
+    const pnl = book.realized - book.fees + book.funding;
+    trades.push({
+      sleeve: sleeves[s].name, asset: data[a].symbol, side: book.long ? 'long' : 'short',
+      entryTime: book.entryTime, entryPrice: book.entryValue / book.entryUnits,
+      exitTime: time, exitPrice: book.exitValue / book.exitUnits,
+      units: book.maxUnits, pnl, returnPct: book.entryCost > 0 ? pnl / book.entryCost : 0, bars: row - book.entryRow,
+      fees: book.fees, funding: book.funding, slippageCost: book.slippageCost, exitReason: reason,
+    });
+    books[s][a] = newBook(book.heldTarget);
+  };
+
+  /** Apply one fill to a sleeve's book and the cash account: opens, adds to, reduces, closes or flips a trade. */
+  const applyFill = (
+    s: number, a: number, row: number, time: number, side: OrderSide, type: Fill['type'], orderType: OrderType,
+    quantity: number, basePrice: number, decisionRow: number, exits: Partial<ExitRules> | undefined, reason: ExitReason,
+  ): void => {
+    if (!(quantity > DUST)) return;
+    const direction = side === 'buy' ? 1 : -1;
+    const price = basePrice * (1 + direction * slippageFraction(a, row, decisionRow, quantity));
+    const notional = quantity * price;
+    const fee = commissionOf(orderType, notional);
+    const slippageCost = quantity * Math.abs(price - basePrice);
+    cash -= direction * notional + fee;
+    fills.push({ time, asset: data[a].symbol, sleeve: sleeves[s].name, side, type, quantity, basePrice, price, slippageCost, commission: fee });
+
+    let remaining = quantity;
+    let book = books[s][a];
+    if (book.units !== 0 && Math.sign(book.units) !== direction) {
+      // reduce or close (a flip closes first, then opens with the rest)
+      const closing = Math.min(remaining, Math.abs(book.units));
+      const share = closing / quantity;
+      book.realized += Math.sign(book.units) * closing * (price - book.entryValue / book.entryUnits);
+      book.exitUnits += closing;
+      book.exitValue += closing * price;
+      book.fees += fee * share;
+      book.slippageCost += slippageCost * share;
+      book.units += direction * closing;
+      remaining -= closing;
+      if (Math.abs(book.units) <= DUST) {
+        book.units = 0;
+        closeTrade(s, a, time, row, reason);
+        book = books[s][a];
+      }
+    }
+    if (remaining > DUST) {
+      const share = remaining / quantity;
+      if (book.units === 0) {
+        const rules = { ...settings.exits, ...exits };
+        const { stop, take } = stopDistances(a, decisionRow, price, rules);
+        book.long = direction > 0;
+        book.entryTime = time;
+        book.entryRow = row;
+        book.stopLoss = stop !== undefined ? price - direction * stop : null;
+        book.takeProfit = take !== undefined ? price + direction * take : null;
+        book.trailingPct = rules.trailingStopPct ?? null;
+        book.extreme = price;
+      }
+      book.units += direction * remaining;
+      book.entryUnits += remaining;
+      book.entryValue += remaining * price;
+      book.entryCost += remaining * price + fee * share;
+      book.fees += fee * share;
+      book.slippageCost += slippageCost * share;
+      book.maxUnits = Math.max(book.maxUnits, Math.abs(book.units));
+    }
+  };
+
+  /** Close a sleeve's whole position in asset `a` at `basePrice` now (stops, end of data). */
+  const exitNow = (s: number, a: number, row: number, time: number, basePrice: number, type: Fill['type'], reason: ExitReason): void => {
+    const units = books[s][a].units;
+    if (units !== 0) applyFill(s, a, row, time, units > 0 ? 'sell' : 'buy', type, 'market', Math.abs(units), basePrice, row, undefined, reason);
+  };
+
+  /** Stops and targets of positions held before this bar (or, with takeProfit false, just entered inside it). */
+  const checkExits = (a: number, row: number, time: number, takeProfit = true, onlySleeve?: number): void => {
+    const d = data[a];
+    for (let s = 0; s < sleeves.length; s++) {
+      if (onlySleeve !== undefined && s !== onlySleeve) continue;
+      const book = books[s][a];
+      if (book.units === 0 || (book.stopLoss === null && book.takeProfit === null && book.trailingPct === null)) continue;
+      const long = book.units > 0;
+      const trailing = book.trailingPct !== null ? book.extreme * (long ? 1 - book.trailingPct : 1 + book.trailingPct) : null;
+      // the binding stop: the tighter of the fixed stop and the trailing stop
+      let stop = book.stopLoss;
+      let stopType: 'stop-loss' | 'trailing-stop' = 'stop-loss';
+      if (trailing !== null && (stop === null || (long ? trailing > stop : trailing < stop))) {
+        stop = trailing;
+        stopType = 'trailing-stop';
+      }
+      const take = takeProfit ? book.takeProfit : null;
+      const open = d.open[row];
+      if (stop !== null && (long ? open <= stop : open >= stop)) exitNow(s, a, row, time, open, stopType, stopType);
+      else if (take !== null && (long ? open >= take : open <= take)) exitNow(s, a, row, time, open, 'take-profit', 'take-profit');
+      // both touched in one bar: the path inside the bar is unknown, so the loss is assumed to come first
+      else if (stop !== null && (long ? d.low[row] <= stop : d.high[row] >= stop)) exitNow(s, a, row, time, stop, stopType, stopType);
+      else if (take !== null && (long ? d.high[row] >= take : d.low[row] <= take)) exitNow(s, a, row, time, take, 'take-profit', 'take-profit');
+    }
+  };
+
+  const updateExtremes = (a: number, row: number): void => {
+    for (let s = 0; s < sleeves.length; s++) {
+      const book = books[s][a];
+      if (book.units > 0) book.extreme = Math.max(book.extreme, data[a].high[row]);
+      else if (book.units < 0) book.extreme = Math.min(book.extreme, data[a].low[row]);
+    }
+  };
+
+  const addsExposure = (s: number, a: number, side: OrderSide): boolean => {
+    const units = books[s][a].units;
+    return units === 0 || units > 0 === (side === 'buy');
+  };
+
+  /**
+   * Units for a target-sized order from the sizing rule and the per-trade risk limit, at the price the
+   * fill will actually pay: the base price moved by slippage (for volume slippage, the slippage of a
+   * first estimate of the size).
+   */
+  const sizedUnits = (s: number, a: number, order: LiveOrder, basePrice: number): number => {
+    lastPrice[a] = basePrice;
+    const direction = order.targetExposure! > 0 ? 1 : -1;
+    const estimate = unitsAt(s, a, order, basePrice);
+    return unitsAt(s, a, order, basePrice * (1 + direction * slippageFraction(a, lastRow[a], order.decisionRow, estimate)));
+  };
+
+  const unitsAt = (s: number, a: number, order: LiveOrder, price: number): number => {
+    const capital = weights[s] * Math.max(0, equityNow());
+    const exposure = Math.abs(order.targetExposure!);
+    const sizing = settings.sizing;
+    let units: number;
+    switch (sizing.kind) {
+      case 'equity-fraction':
+        // sized so that position value + its commission = the committed capital
+        units = (capital * sizing.fraction * exposure) / (price * (1 + commissionRate(order.type)));
+        break;
+      case 'fixed-units':
+        units = sizing.units * exposure;
+        break;
+      case 'volatility-target': {
+        const atr = atrOf(a, sizing.atrPeriod)[order.decisionRow];
+        units = Number.isFinite(atr) && atr > 0 ? (capital * sizing.riskFraction * exposure) / (sizing.atrMultiple * atr) : 0;
+        break;
+      }
+      case 'kelly': {
+        const p = sleeves[s].confidence?.[data[a].symbol]?.[order.decisionRow];
+        const rules = { ...settings.exits, ...order.exits };
+        const payoff = sizing.payoff ?? (rules.takeProfitPct && rules.stopLossPct ? rules.takeProfitPct / rules.stopLossPct : 1);
+        const kelly = p === undefined || !Number.isFinite(p) ? 0 : p - (1 - p) / payoff;
+        units = (capital * Math.min(sizing.cap, Math.max(0, kelly * sizing.multiplier)) * exposure) / price;
+        break;
+      }
+    }
+    if (settings.maxRiskPerTrade !== undefined) {
+      const { stop } = stopDistances(a, order.decisionRow, price, { ...settings.exits, ...order.exits });
+      if (stop === undefined) throw new ConfigError('maxRiskPerTrade needs a stop-loss: set exits.stopLossPct or exits.stopLossAtr');
+      units = Math.min(units, (capital * settings.maxRiskPerTrade) / stop);
+    }
+    return units;
+  };
+
+  /** Leverage, exposure and portfolio-volatility caps on an order that adds exposure. */
+  const applyCaps = (a: number, side: OrderSide, quantity: number, price: number, time: number): number => {
+    const equity = Math.max(0, equityNow());
+    const gross = grossNow();
+    const symbol = data[a].symbol;
+    const cap = (limit: number, current: number, monitor: RiskEvent['monitor'], label: string): void => {
+      const room = Math.max(0, limit - current);
+      if (quantity * price > room * (1 + 1e-12) + 1e-9) {
+        logRisk(time, monitor, 'reduce order', `${symbol}: ${label} limit ${limit.toFixed(2)}; order cut from ${quantity.toPrecision(6)} to ${(room / price).toPrecision(6)} units`);
+        quantity = room / price;
+      }
+    };
+    cap(settings.leverage * equity, gross, 'leverage-cap', `gross exposure (leverage ${settings.leverage})`);
+    if (settings.risk.maxTotalExposure !== undefined) cap(settings.risk.maxTotalExposure * equity, gross, 'exposure-limit', 'total exposure');
+    if (settings.risk.maxAssetExposure !== undefined) cap(settings.risk.maxAssetExposure * equity, Math.abs(assetNet(a) * price), 'exposure-limit', 'asset exposure');
+    if (settings.risk.maxPortfolioVolatility !== undefined && data.length > 1 && quantity > 0 && equity > 0) {
+      const limit = settings.risk.maxPortfolioVolatility;
+      const window = settings.risk.correlationWindow;
+      const returns = data.map((d, i) => d.returns.subarray(Math.max(1, lastRow[i] - window + 1), Math.max(1, lastRow[i] + 1)));
+      const weightsWith = (scale: number): number[] =>
+        data.map((_, i) => (assetNet(i) * lastPrice[i] + (i === a ? (side === 'buy' ? 1 : -1) * quantity * scale * price : 0)) / equity);
+      const full = portfolioVolatility(weightsWith(1), returns, periodsPerYear);
+      if (full > limit) {
+        let low = 0;
+        let high = 1;
+        for (let k = 0; k < 40; k++) {
+          const mid = (low + high) / 2;
+          if (portfolioVolatility(weightsWith(mid), returns, periodsPerYear) > limit) high = mid;
+          else low = mid;
+        }
+        logRisk(time, 'portfolio-risk', 'reduce order', `${symbol}: portfolio volatility would be ${(100 * full).toFixed(1)}% > cap ${(100 * limit).toFixed(1)}%; order scaled by ${low.toFixed(3)}`);
+        quantity *= low;
+      }
+    }
+    return quantity;
+  };
+
+  /** An order's quantity at fill time. */
+  const resolveQuantity = (s: number, a: number, order: LiveOrder, price: number, time: number): number => {
+    const held = books[s][a].units;
+    if (order.closeAll) return Math.abs(held);
+    let quantity = order.quantity;
+    if (order.targetExposure !== undefined) {
+      const desired = sizedUnits(s, a, order, price);
+      if (order.adjust) {
+        const delta = Math.sign(order.targetExposure) * desired - held;
+        order.side = delta >= 0 ? 'buy' : 'sell';
+        quantity = Math.abs(delta);
+      } else quantity = desired;
+    }
+    if (addsExposure(s, a, order.side)) quantity = applyCaps(a, order.side, quantity, price, time);
+    if (slippage.kind === 'volume') {
+      const limit = slippage.maxParticipation * data[a].volume[Math.max(0, lastRow[a] - 1)];
+      if (quantity > limit) {
+        logRisk(time, 'participation', 'reduce order', `${data[a].symbol}: ${quantity.toPrecision(6)} units > ${slippage.maxParticipation} × the previous bar's volume; filled ${limit.toPrecision(6)}`);
+        quantity = limit;
+      }
+    }
+    if (settings.units === 'whole') quantity = Math.floor(quantity / settings.lotSize + 1e-9) * settings.lotSize;
+    return quantity;
+  };
+
+  /** Fill live orders of asset `a` against bar `row`: at its open/range, or (atClose) market orders at its close. */
+  const fillOrders = (a: number, row: number, time: number, atClose: boolean): void => {
+    if (orders.length === 0) return;
+    const d = data[a];
+    const live = orders;
+    orders = [];
+    const keep: LiveOrder[] = [];
+    for (const order of live) {
+      if (order.asset !== d.symbol || (atClose && order.type !== 'market')) {
+        keep.push(order);
+        continue;
+      }
+      let base: number | undefined;
+      if (order.type === 'market') base = atClose ? d.close[row] : d.open[row];
+      else {
+        const level = order.price!;
+        const buy = order.side === 'buy';
+        // a limit fills at its price or better, a stop at its trigger or worse (at the open after a gap)
+        if (order.type === 'limit') base = buy ? (d.open[row] <= level ? d.open[row] : d.low[row] <= level ? level : undefined) : d.open[row] >= level ? d.open[row] : d.high[row] >= level ? level : undefined;
+        else base = buy ? (d.open[row] >= level ? d.open[row] : d.high[row] >= level ? level : undefined) : d.open[row] <= level ? d.open[row] : d.low[row] <= level ? level : undefined;
+      }
+      if (base === undefined) {
+        if (row < order.expiresAfterRow) keep.push(order);
+        continue;
+      }
+      const s = sleeves.findIndex((sleeve) => sleeve.name === order.sleeve);
+      if (order.targetExposure !== undefined && entriesBlocked(time) && addsExposure(s, a, order.side)) continue;
+      const before = books[s][a].units;
+      const quantity = resolveQuantity(s, a, order, base, time);
+      const reason: ExitReason = order.reason === 'kill-switch' ? 'kill-switch' : order.targetExposure === undefined && !order.closeAll ? 'order' : 'signal';
+      applyFill(s, a, row, time, order.side, order.reason === 'kill-switch' ? 'kill-switch' : order.type, order.type, quantity, base, order.decisionRow, order.exits, reason);
+      // A position opened at the open lives through the whole bar: check its stops on this bar too. One
+      // opened inside the bar by a limit/stop order: only its stop-loss (the path after the fill is unknown).
+      if (!atClose && before === 0 && books[s][a].units !== 0) checkExits(a, row, time, order.type === 'market', s);
+    }
+    // orders placed while filling (none today) go after the ones kept
+    if (orders.length) keep.push(...orders);
+    orders = keep;
+  };
+
+  /** A sleeve's new target becomes orders (a close order first when exclusive or flipping). */
+  const submitTarget = (s: number, a: number, row: number, target: number): void => {
+    const book = books[s][a];
+    const symbol = data[a].symbol;
+    const sleeve = sleeves[s].name;
+    orders = orders.filter((o) => !(o.sleeve === sleeve && o.asset === symbol && (o.targetExposure !== undefined || o.closeAll)));
+    const flip = book.heldTarget !== 0 && (target === 0 || Math.sign(target) !== Math.sign(book.heldTarget));
+    if (settings.exclusive || flip) {
+      if (book.units !== 0 || book.heldTarget !== 0) {
+        const side: OrderSide = book.units > 0 || book.heldTarget > 0 ? 'sell' : 'buy';
+        orders.push({ asset: symbol, sleeve, decisionRow: row, quantity: 0, side, type: 'market', expiresAfterRow: row + 1, closeAll: true });
+      }
+      if (target !== 0) orders.push(entryOrder(symbol, sleeve, a, row, target, false));
+    } else if (target !== 0) {
+      // from flat: a normal entry (market, limit or stop per settings.entry); resizing: a market order for the difference
+      orders.push(entryOrder(symbol, sleeve, a, row, target, book.heldTarget !== 0));
+    }
+    book.heldTarget = target;
+  };
+
+  const entryOrder = (asset: string, sleeve: string, a: number, row: number, target: number, adjust: boolean): LiveOrder => {
+    const reference = data[a].close[row];
+    const side: OrderSide = target > 0 ? 'buy' : 'sell';
+    const offset = settings.entry.offsetBps / 10_000;
+    const type = adjust ? 'market' : settings.entry.type;
+    const price = type === 'market' ? undefined : type === 'limit' ? reference * (side === 'buy' ? 1 - offset : 1 + offset) : reference * (side === 'buy' ? 1 + offset : 1 - offset);
+    const expiresAfterRow = row + (type === 'market' ? 1 : settings.entry.validBars);
+    return { asset, sleeve, decisionRow: row, quantity: 0, side, type, price, expiresAfterRow, targetExposure: target, adjust };
+  };
+
+  const recordSignal = (s: number, a: number, row: number, time: number, target: number): void => {
+    const d = data[a];
+    const entry = d.close[row];
+    const direction = Math.sign(target);
+    const { stop, take } = stopDistances(a, row, entry, settings.exits);
+    const confidence = sleeves[s].confidence?.[d.symbol]?.[row];
+    signals.push({
+      time: isoTime(time),
+      asset: d.symbol,
+      sleeve: sleeves[s].name,
+      signal: direction > 0 ? 'LONG' : direction < 0 ? 'SHORT' : 'FLAT',
+      confidence: confidence !== undefined && Number.isFinite(confidence) ? confidence : null,
+      entry,
+      stop_loss: direction !== 0 && stop !== undefined ? entry - direction * stop : null,
+      take_profit: direction !== 0 && take !== undefined ? entry + direction * take : null,
+      risk_reward: direction !== 0 && stop !== undefined && take !== undefined ? take / stop : null,
+      reasoning: sleeves[s].reasoning?.[d.symbol]?.(row) ?? `target ${target} from ${sleeves[s].name}`,
+    });
+  };
+
+  /** At a bar's close: the sleeve's target (and its onBar hook) for this asset. */
+  const decide = (s: number, a: number, row: number, time: number): void => {
+    const sleeve = sleeves[s];
+    const symbol = data[a].symbol;
+    const book = books[s][a];
+    const targets = targetArrays[s][a];
+    if (targets && !killed) {
+      let target = targets[row];
+      if (target < 0 && !settings.allowShort) {
+        if (target !== book.heldTarget && book.heldTarget >= 0) logRisk(time, 'short-disabled', 'treat as flat', `${symbol}: target ${target} ignored because allowShort is false`);
+        target = 0;
+      }
+      if (target !== book.heldTarget) {
+        const adds = Math.abs(target) > 0 && (Math.sign(target) !== Math.sign(book.heldTarget) || Math.abs(target) > Math.abs(book.heldTarget));
+        if (adds && entriesBlocked(time)) {
+          // entries are paused: getting out is still allowed
+          if (book.heldTarget !== 0 && Math.sign(target) !== Math.sign(book.heldTarget)) {
+            recordSignal(s, a, row, time, 0);
+            submitTarget(s, a, row, 0);
+          }
+        } else {
+          recordSignal(s, a, row, time, target);
+          submitTarget(s, a, row, target);
+        }
+      }
+    }
+    if (sleeve.onBar && !killed) sleeve.onBar(barContext(s, a, row, time));
+  };
+
+  const barContext = (s: number, a: number, row: number, time: number): BarContext => ({
+    time,
+    asset: data[a].symbol,
+    row,
+    candles: assets[a].candles,
+    position: (symbol = data[a].symbol) => books[s][assetIndex.get(symbol) ?? a].units,
+    equity: equityNow,
+    sleeveEquity: () => weights[s] * equityNow(),
+    submit: (order: Order) => {
+      const target = assetIndex.get(order.asset);
+      if (target === undefined) throw new ConfigError(`order for unknown asset '${order.asset}'; assets: ${symbols.join(', ')}`);
+      if (!(order.quantity > 0)) throw new ConfigError(`order quantity must be positive, got ${order.quantity}`);
+      if (order.type !== 'market' && !(order.price! > 0)) throw new ConfigError(`a ${order.type} order needs a positive price`);
+      const validBars = order.validBars ?? (order.type === 'market' ? 1 : Number.MAX_SAFE_INTEGER);
+      orders.push({ ...order, sleeve: sleeves[s].name, decisionRow: row, expiresAfterRow: Math.min(Number.MAX_SAFE_INTEGER, lastRow[target] + validBars) });
+    },
+    cancelOrders: (symbol = data[a].symbol) => {
+      orders = orders.filter((o) => !(o.sleeve === sleeves[s].name && o.asset === symbol));
+    },
+  });
+
+  const applyFunding = (a: number, row: number): void => {
+    const d = data[a];
+    const funding = d.funding!;
+    while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.time[row]) d.fundingCursor++;
+    while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.closeTime[row]) {
+      const rate = funding.rate[d.fundingCursor++];
+      for (let s = 0; s < sleeves.length; s++) {
+        const book = books[s][a];
+        if (book.units === 0) continue;
+        // longs pay positive funding and shorts receive it, on the position's value at this bar's close
+        const payment = -book.units * d.close[row] * rate;
+        cash += payment;
+        book.funding += payment;
+      }
+    }
+  };
+
+  // ——— the event loop over bar closes ———
+  const cursor = data.map(() => 0);
+  // series are preallocated for the largest possible number of event times (every bar distinct)
+  const capacity = data.reduce((sum, d) => sum + d.closeTime.length, 0);
+  const series = {
+    time: new Float64Array(capacity), equity: new Float64Array(capacity), cash: new Float64Array(capacity), position: new Float64Array(capacity),
+    gross: new Float64Array(capacity), var: new Float64Array(capacity), cvar: new Float64Array(capacity), length: 0,
+  };
+  const tail = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
+  let previousEquity = settings.initialCash;
+  let peakEquity = settings.initialCash;
+  const breaker = settings.risk.volatilityBreaker;
+  for (;;) {
+    // the next bar to close across assets (ties: asset order)
+    let a = -1;
+    if (data.length === 1) a = cursor[0] < data[0].closeTime.length ? 0 : -1;
+    else {
+      for (let i = 0; i < data.length; i++) {
+        if (cursor[i] < data[i].closeTime.length && (a < 0 || data[i].closeTime[cursor[i]] < data[a].closeTime[cursor[a]])) a = i;
+      }
+    }
+    if (a < 0) break;
+    const row = cursor[a]++;
+    const d = data[a];
+    const time = d.closeTime[row];
+    lastRow[a] = row;
+
+    // 1–2: held positions' exits, then live orders, against this bar's open and range
+    lastPrice[a] = d.open[row];
+    const holding = hasPositions(a);
+    if (holding) checkExits(a, row, time);
+    fillOrders(a, row, time, false);
+    if (holding || orders.length === 0) updateExtremes(a, row);
+    // 3: funding
+    if (d.funding) applyFunding(a, row);
+    // 4: the close
+    lastPrice[a] = d.close[row];
+    if (breaker && row > 0) {
+      const deviation = deviationOf(a, breaker.window)[row - 1];
+      if (Number.isFinite(deviation) && deviation > 0 && Math.abs(d.returns[row]) > breaker.multiple * deviation) {
+        entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker.pauseBars * d.step);
+        logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * d.returns[row]).toFixed(2)}% in one bar, ${(Math.abs(d.returns[row]) / deviation).toFixed(1)} × its rolling deviation`);
+      }
+    }
+    if (row < d.closeTime.length - 1) {
+      for (let s = 0; s < sleeves.length; s++) {
+        // most bars change nothing: skip the call unless the target moved or the sleeve has a hook
+        const targets = targetArrays[s][a];
+        if (sleeves[s].onBar || (targets && targets[row] !== books[s][a].heldTarget)) decide(s, a, row, time);
+      }
+      if (settings.fill === 'close') fillOrders(a, row, time, true);
+    } else {
+      // the asset's last bar: close its positions at the close, drop its orders
+      for (let s = 0; s < sleeves.length; s++) exitNow(s, a, row, time, d.close[row], 'end', 'end');
+      orders = orders.filter((o) => o.asset !== d.symbol);
+    }
+
+    // portfolio bookkeeping once per distinct event time
+    let nextTime = Infinity;
+    for (let i = 0; i < data.length; i++) if (cursor[i] < data[i].closeTime.length && data[i].closeTime[cursor[i]] < nextTime) nextTime = data[i].closeTime[cursor[i]];
+    if (nextTime === time) continue;
+    let equity = markToMarket();
+    if (series.length > 0) tail.push(previousEquity > 0 ? equity / previousEquity - 1 : 0);
+    if (tail.full) tail.read();
+    const risk = tail.full ? tail : NO_RISK;
+    if (settings.risk.maxVar !== undefined && Number.isFinite(risk.valueAtRisk) && risk.valueAtRisk > settings.risk.maxVar !== varBlocked) {
+      varBlocked = !varBlocked;
+      logRisk(time, 'var', varBlocked ? 'block entries' : 'resume entries', `${(100 * settings.risk.varConfidence).toFixed(0)}% VaR ${(100 * risk.valueAtRisk).toFixed(3)}% ${varBlocked ? '>' : '≤'} limit ${(100 * settings.risk.maxVar).toFixed(3)}%`);
+    }
+    peakEquity = Math.max(peakEquity, equity);
+    if (!killed && settings.risk.maxDrawdown !== undefined && 1 - equity / peakEquity >= settings.risk.maxDrawdown) {
+      killed = true;
+      orders = [];
+      logRisk(time, 'drawdown-kill', 'close all and stop trading', `drawdown ${(100 * (1 - equity / peakEquity)).toFixed(2)}% reached the limit ${(100 * settings.risk.maxDrawdown).toFixed(2)}%`);
+      // positions close at each asset's next fill opportunity (this close when filling at the close)
+      for (let i = 0; i < data.length; i++) {
+        for (let s = 0; s < sleeves.length; s++) {
+          if (books[s][i].units === 0) continue;
+          if (settings.fill === 'close' && lastRow[i] >= 0) exitNow(s, i, lastRow[i], time, lastPrice[i], 'kill-switch', 'kill-switch');
+          else orders.push({ asset: data[i].symbol, sleeve: sleeves[s].name, side: books[s][i].units > 0 ? 'sell' : 'buy', type: 'market', quantity: 0, decisionRow: Math.max(0, lastRow[i]), expiresAfterRow: Number.MAX_SAFE_INTEGER, closeAll: true, reason: 'kill-switch' });
+        }
+      }
+      equity = markToMarket();
+    }
+    previousEquity = equity;
+    const k = series.length++;
+    series.time[k] = time;
+    series.equity[k] = equity;
+    series.cash[k] = cash;
+    series.position[k] = equity - cash;
+    series.gross[k] = equity > 0 ? markedGross / equity : NaN;
+    series.var[k] = risk.valueAtRisk;
+    series.cvar[k] = risk.conditionalValueAtRisk;
+  }
+
+  const used = (values: Float64Array): Float64Array => (series.length === capacity ? values : values.slice(0, series.length));
+  return {
+    time: used(series.time),
+    equity: used(series.equity),
+    cash: used(series.cash),
+    positionValue: used(series.position),
+    grossExposure: used(series.gross),
+    valueAtRisk: used(series.var),
+    conditionalValueAtRisk: used(series.cvar),
+    fills,
+    trades,
+    signals,
+    riskEvents,
+    settings,
+  };
+}
+
+/** Bar length in ms: from the timeframe when known, else the smallest step between bars. */
+export function barLength(candles: Candles): number {
+  try {
+    return timeframeMs(candles.meta.timeframe);
+  } catch {
+    let step = Infinity;
+    for (let i = 1; i < candles.length; i++) step = Math.min(step, candles.time[i] - candles.time[i - 1]);
+    return Number.isFinite(step) ? step : 86_400_000;
+  }
+}

@@ -1,0 +1,118 @@
+import type { Candles } from '../frame/frame';
+import { ConfigError } from '../errors';
+
+/**
+ * The vectorized fast path: one tight pass per target array, no per-bar objects. Its semantics are the
+ * engine's with market entries at the next open, equity-fraction sizing (fraction 1), fixed slippage,
+ * bps commission and exclusive orders (a changed target closes the position, then opens the new one);
+ * a parity test holds the two to the same equity. Use it to sweep many parameter sets; use the engine
+ * for stops, limit orders, portfolios and risk monitors.
+ */
+export type VectorizedCosts = { initialCash: number; commissionBps: number; slippageBps: number };
+
+export type SweepResult = {
+  finalEquity: number;
+  totalReturn: number;
+  /** Annualized from per-bar returns with `periodsPerYear`. */
+  sharpe: number;
+  maxDrawdown: number;
+  trades: number;
+  fees: number;
+};
+
+/** Prices as plain arrays, so a sweep reads each column once per parameter set. */
+export type PriceArrays = { open: Float64Array; close: Float64Array };
+
+export function priceArrays(candles: Candles): PriceArrays {
+  return { open: candles.column('open'), close: candles.column('close') };
+}
+
+function checkCosts(costs: VectorizedCosts): void {
+  if (!(costs.initialCash > 0)) throw new ConfigError(`initialCash must be positive, got ${costs.initialCash}`);
+  for (const key of ['commissionBps', 'slippageBps'] as const) {
+    if (!(costs[key] >= 0) || costs[key] > 10_000) throw new ConfigError(`${key} must be between 0 and 10000, got ${costs[key]}`);
+  }
+}
+
+/**
+ * One backtest of `targets` (−1..1 per bar, decided at the close, filled at the next open). With
+ * `equityOut`, the equity at each bar's close is written there. Returns the summary.
+ */
+export function backtestTargets(prices: PriceArrays, targets: Float64Array, costs: VectorizedCosts, periodsPerYear: number, equityOut?: Float64Array): SweepResult {
+  const { open, close } = prices;
+  const n = close.length;
+  if (targets.length !== n) throw new ConfigError(`got ${targets.length} targets for ${n} bars`);
+  const commission = costs.commissionBps / 10_000;
+  const slippage = costs.slippageBps / 10_000;
+  let cash = costs.initialCash;
+  let units = 0;
+  let held = 0;
+  let trades = 0;
+  let fees = 0;
+  let previous = costs.initialCash;
+  let peak = costs.initialCash;
+  let maxDrawdown = 0;
+  // Welford's running mean/variance of per-bar returns
+  let count = 0;
+  let mean = 0;
+  let m2 = 0;
+  for (let i = 0; i < n; i++) {
+    if (i > 0) {
+      const target = targets[i - 1];
+      if (target !== held) {
+        if (units !== 0) {
+          const price = open[i] * (units > 0 ? 1 - slippage : 1 + slippage);
+          const fee = Math.abs(units) * price * commission;
+          cash += units * price - fee;
+          fees += fee;
+          units = 0;
+          trades++;
+        }
+        held = target;
+        if (held !== 0) {
+          const price = open[i] * (held > 0 ? 1 + slippage : 1 - slippage);
+          const size = (cash * Math.abs(held)) / (price * (1 + commission));
+          const fee = size * price * commission;
+          units = held > 0 ? size : -size;
+          cash -= units * price + fee;
+          fees += fee;
+        }
+      }
+    }
+    if (i === n - 1 && units !== 0) {
+      const price = close[i] * (units > 0 ? 1 - slippage : 1 + slippage);
+      const fee = Math.abs(units) * price * commission;
+      cash += units * price - fee;
+      fees += fee;
+      units = 0;
+      trades++;
+    }
+    const equity = cash + units * close[i];
+    if (equityOut) equityOut[i] = equity;
+    if (i > 0) {
+      const r = equity / previous - 1;
+      count++;
+      const delta = r - mean;
+      mean += delta / count;
+      m2 += delta * (r - mean);
+    }
+    previous = equity;
+    if (equity > peak) peak = equity;
+    else if (1 - equity / peak > maxDrawdown) maxDrawdown = 1 - equity / peak;
+  }
+  const deviation = count > 1 ? Math.sqrt(m2 / (count - 1)) : 0;
+  return {
+    finalEquity: previous,
+    totalReturn: previous / costs.initialCash - 1,
+    sharpe: deviation > 0 ? (mean / deviation) * Math.sqrt(periodsPerYear) : 0,
+    maxDrawdown,
+    trades,
+    fees,
+  };
+}
+
+/** Backtest many target arrays (parameter sets) over the same prices. */
+export function sweepTargets(prices: PriceArrays, targetSets: readonly Float64Array[], costs: VectorizedCosts, periodsPerYear: number): SweepResult[] {
+  checkCosts(costs);
+  return targetSets.map((targets) => backtestTargets(prices, targets, costs, periodsPerYear));
+}

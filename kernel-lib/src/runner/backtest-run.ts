@@ -1,0 +1,213 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { type Candles, isoTime, timeframeMs } from '../frame/frame';
+import { ConfigError, DataError } from '../errors';
+import { readArrowFile, writeArrowFile } from '../data/arrow-file';
+import { readCandlesCsv } from '../data/csv-file';
+import { generateSyntheticCandles } from '../data/synthetic';
+import { assertQuality } from '../quality/check-quality';
+import { createRegistry } from '../plugins/core-plugin';
+import { backtestSettingsSchema, type BacktestSettings, type BacktestSettingsInput } from '../backtest/settings';
+import { runStrategyBacktest, type StrategyBacktest } from '../backtest/strategy-backtest';
+import type { PerformanceMetrics, RegimeBreakdown } from '../backtest/metrics';
+import type { Artifact } from '../models/model';
+import { renderHtmlReport, escapeHtml } from '../report/html-report';
+import { backtestSections } from '../report/backtest-sections';
+import { canonicalJson, Sha256, sha256Hex } from '../util/hash';
+import { writeDirAtomic, writeFileAtomic } from '../util/atomic';
+import { applyOverrides } from '../spec/spec';
+import { CANDLELAB_VERSION } from '../version';
+import type { Workspace } from '../workspace';
+import { backtestSeriesFrame, fileArtifact, tradesCsv } from './run-record';
+import { dataFingerprint } from './stages';
+
+/** The timeframe name of the smallest step between bars when it is a whole number of m/h/d; else undefined. */
+export function inferTimeframe(candles: Candles): string | undefined {
+  let step = Infinity;
+  for (let i = 1; i < candles.length; i++) step = Math.min(step, candles.time[i] - candles.time[i - 1]);
+  if (!Number.isFinite(step)) return undefined;
+  for (const [unit, ms] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
+    if (step % ms === 0) return `${step / ms}${unit}`;
+  }
+  return undefined;
+}
+
+/**
+ * Candles from a data file (.csv, .arrow) or a store id: `sample` (the seeded synthetic market) or
+ * `<exchange>/<market>/<BASE-QUOTE>/<timeframe>` in the data store (data/<exchange>/<market>/<symbol>/<timeframe>.arrow).
+ * The timeframe comes from the file, the option, or the bar spacing.
+ */
+export function loadCandlesFrom(source: string, workspace: Workspace, meta: { symbol?: string; timeframe?: string } = {}): Candles {
+  let candles: Candles;
+  if (fs.existsSync(source)) {
+    const fallback = { symbol: meta.symbol ?? path.basename(source).replace(/\.\w+$/, ''), timeframe: meta.timeframe ?? 'unknown', source };
+    if (/\.(arrow|feather|ipc)$/i.test(source)) candles = readArrowFile(source, fallback) as Candles;
+    else if (/\.csv$/i.test(source)) candles = readCandlesCsv(source, fallback);
+    else throw new ConfigError(`${source}: unknown data file type; use .csv or .arrow`);
+  } else if (source === 'sample') {
+    const file = path.join(workspace.dataDir, 'sample', 'cli-sample_BTC-USDT_1h_seed42.arrow');
+    if (!fs.existsSync(file)) writeArrowFile(file, generateSyntheticCandles({ seed: 42 }));
+    candles = readArrowFile(file) as Candles;
+  } else {
+    const parts = source.split('/');
+    if (parts.length !== 4) {
+      throw new DataError(`'${source}' is neither a data file nor a store id; pass a .csv/.arrow path, 'sample', or <exchange>/<market>/<BASE-QUOTE>/<timeframe>`);
+    }
+    const [exchange, market, symbol, timeframe] = parts;
+    const file = path.join(workspace.dataDir, exchange, market, symbol.replace('/', '-'), `${timeframe}.arrow`);
+    if (!fs.existsSync(file)) throw new DataError(`store id ${source}: ${file} does not exist; download the data first`);
+    candles = readArrowFile(file, { symbol: symbol.replace('-', '/'), timeframe, exchange }) as Candles;
+  }
+  if (candles.meta.timeframe === 'unknown' || meta.timeframe || meta.symbol) {
+    const timeframe = meta.timeframe ?? (candles.meta.timeframe !== 'unknown' ? candles.meta.timeframe : inferTimeframe(candles) ?? 'unknown');
+    if (timeframe !== 'unknown') timeframeMs(timeframe); // validates
+    candles = candles.withMeta({ timeframe, symbol: meta.symbol ?? candles.meta.symbol });
+  }
+  return candles;
+}
+
+/** `id[:k=v,k=v]` → id and params (values read as JSON when they parse, else strings). */
+export function parseDefinitionArg(text: string): { id: string; params: Record<string, unknown> } {
+  const colon = text.indexOf(':');
+  const id = colon < 0 ? text : text.slice(0, colon);
+  const params: Record<string, unknown> = {};
+  if (colon >= 0 && text.length > colon + 1) {
+    for (const pair of text.slice(colon + 1).split(',')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new ConfigError(`'${pair}' in '${text}' must look like name=value, e.g. core/sma-crossover:fast=10,slow=30`);
+      const raw = pair.slice(eq + 1);
+      let value: unknown;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        value = raw;
+      }
+      params[pair.slice(0, eq)] = value;
+    }
+  }
+  return { id, params };
+}
+
+/** `--size` text → a sizing rule: fraction:F, units:N, atr:RISK[:MULTIPLE], kelly:CAP. */
+export function parseSizing(text: string): BacktestSettingsInput['sizing'] {
+  const [kind, first, second] = text.split(':');
+  const number = (value: string | undefined, name: string): number => {
+    const parsed = Number(value);
+    if (value === undefined || !Number.isFinite(parsed) || parsed <= 0) throw new ConfigError(`--size ${text}: ${name} must be a positive number`);
+    return parsed;
+  };
+  switch (kind) {
+    case 'fraction':
+      return { kind: 'equity-fraction', fraction: number(first, 'the fraction') };
+    case 'units':
+      return { kind: 'fixed-units', units: number(first, 'the units') };
+    case 'atr':
+      return { kind: 'volatility-target', riskFraction: number(first, 'the risk fraction'), ...(second ? { atrMultiple: number(second, 'the ATR multiple') } : {}) };
+    case 'kelly':
+      return { kind: 'kelly', ...(first ? { cap: number(first, 'the cap') } : {}) };
+    default:
+      throw new ConfigError(`--size ${text}: use fraction:F, units:N, atr:RISK[:MULTIPLE] or kelly[:CAP]`);
+  }
+}
+
+export type BacktestRunRecord = {
+  runId: string;
+  createdAt: string;
+  candlelabVersion: string;
+  data: { symbol: string; timeframe: string; source: string; rows: number; from: string; to: string; fingerprint: string };
+  strategy: { id: string; version: string; params: unknown };
+  settings: BacktestSettings;
+  metrics: PerformanceMetrics;
+  regimes: RegimeBreakdown;
+  riskEvents: StrategyBacktest['result']['riskEvents'];
+  artifacts: Artifact[];
+  /** sha256 over the trades and metrics. */
+  fingerprint: string;
+};
+
+export type BacktestRunOptions = {
+  strategy: string;
+  settings: BacktestSettingsInput;
+  /** Backtest settings overrides, path=value (as --set). */
+  overrides?: readonly string[];
+  plugins?: readonly string[];
+  symbol?: string;
+  timeframe?: string;
+  clock?: () => Date;
+};
+
+/**
+ * `candlelab backtest`: a strategy on one data file through the engine, written to runs/<id>/ with the
+ * metrics, trade log, signals, series and an offline report.
+ */
+export async function runBacktestCommand(source: string, options: BacktestRunOptions, workspace: Workspace): Promise<{ record: BacktestRunRecord; runDir: string; backtest: StrategyBacktest }> {
+  const registry = createRegistry(options.plugins ?? [], workspace.root);
+  const ref = parseDefinitionArg(options.strategy);
+  const { definition, params } = registry.resolveWithParams('strategy', ref);
+  if (definition.needs.predictions) {
+    throw new ConfigError(`strategy ${definition.id} needs model predictions; run it from a spec (candlelab run) or pick one that trades on prices (core/sma-crossover, core/rsi-mean-reversion, core/buy-and-hold)`);
+  }
+  const settingsResult = backtestSettingsSchema.safeParse(applyOverrides(options.settings, options.overrides ?? []));
+  if (!settingsResult.success) {
+    const issue = settingsResult.error.issues[0];
+    throw new ConfigError(`backtest settings: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
+  }
+  const settings = settingsResult.data;
+  const candles = loadCandlesFrom(source, workspace, { symbol: options.symbol, timeframe: options.timeframe });
+  assertQuality(candles, source);
+  const backtest = runStrategyBacktest({ candles, definition, params, settings });
+  const { result, report } = backtest;
+  const fingerprint = new Sha256()
+    .update('candlelab-backtest-fingerprint-v1\ntrades\n')
+    .update(canonicalJson(result.trades))
+    .update('\nmetrics\n')
+    .update(canonicalJson({ metrics: report.metrics, regimes: report.regimes }))
+    .hex();
+  const createdAt = (options.clock ?? (() => new Date()))();
+  const stamp = createdAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const baseId = `backtest-${definition.id.replace(/[^\w.-]+/g, '-')}-${stamp}-${fingerprint.slice(0, 8)}`;
+  let runId = baseId;
+  for (let n = 2; fs.existsSync(path.join(workspace.runsDir, runId)); n++) runId = `${baseId}-${n}`;
+  const record: BacktestRunRecord = {
+    runId,
+    createdAt: createdAt.toISOString(),
+    candlelabVersion: CANDLELAB_VERSION,
+    data: {
+      symbol: candles.meta.symbol,
+      timeframe: candles.meta.timeframe,
+      source: candles.meta.source ?? source,
+      rows: candles.length,
+      from: isoTime(candles.time[0]),
+      to: isoTime(candles.time[candles.length - 1]),
+      fingerprint: dataFingerprint(candles),
+    },
+    strategy: { id: definition.id, version: definition.version, params },
+    settings,
+    metrics: report.metrics,
+    regimes: report.regimes,
+    riskEvents: result.riskEvents,
+    artifacts: [],
+    fingerprint,
+  };
+  const runDir = path.join(workspace.runsDir, runId);
+  await writeDirAtomic(runDir, (dir) => {
+    const add = (file: string, kind: string, content: string): void => {
+      writeFileAtomic(path.join(dir, file), content);
+      record.artifacts.push({ path: file, kind, sha256: sha256Hex(content), bytes: Buffer.byteLength(content) });
+    };
+    writeArrowFile(path.join(dir, 'backtest.arrow'), backtestSeriesFrame(backtest, backtest.targets));
+    record.artifacts.push(fileArtifact(dir, 'backtest.arrow', 'backtest-series'));
+    add('trades.csv', 'trades', tradesCsv(result.trades));
+    add('signals.json', 'signals', JSON.stringify(result.signals, null, 1) + '\n');
+    add(
+      'report.html',
+      'report',
+      renderHtmlReport(`candlelab backtest ${runId}`, [
+        ...backtestSections(candles, backtest),
+        { title: 'Settings', html: `<pre>${escapeHtml(JSON.stringify({ source, strategy: record.strategy, settings }, null, 2))}</pre>` },
+      ]),
+    );
+    writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
+  });
+  return { record, runDir, backtest };
+}
