@@ -15,7 +15,7 @@ import { renderHtmlReport, escapeHtml } from '../report/html-report';
 import { backtestSections } from '../report/backtest-sections';
 import { canonicalJson, Sha256, sha256Hex } from '../util/hash';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic';
-import { applyOverrides } from '../spec/spec';
+import { applyOverrides, parseLooseValue } from '../spec/spec';
 import { CANDLELAB_VERSION } from '../version';
 import type { Workspace } from '../workspace';
 import { backtestSeriesFrame, fileArtifact, tradesCsv } from './run-record';
@@ -75,14 +75,7 @@ export function parseDefinitionArg(text: string): { id: string; params: Record<s
     for (const pair of text.slice(colon + 1).split(',')) {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new ConfigError(`'${pair}' in '${text}' must look like name=value, e.g. core/sma-crossover:fast=10,slow=30`);
-      const raw = pair.slice(eq + 1);
-      let value: unknown;
-      try {
-        value = JSON.parse(raw);
-      } catch {
-        value = raw;
-      }
-      params[pair.slice(0, eq)] = value;
+      params[pair.slice(0, eq)] = parseLooseValue(pair.slice(eq + 1));
     }
   }
   return { id, params };

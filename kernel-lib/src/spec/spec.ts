@@ -112,13 +112,7 @@ export function applyOverrides(raw: unknown, overrides: readonly string[]): unkn
     const eq = override.indexOf('=');
     if (eq <= 0) throw new ConfigError(`--set '${override}' must look like path=value, e.g. strategy.params.buyThreshold=0.45`);
     const keyPath = override.slice(0, eq).split('.');
-    const text = override.slice(eq + 1);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = text;
-    }
+    const value = parseLooseValue(override.slice(eq + 1));
     let node = copy as Record<string, unknown>;
     for (let i = 0; i < keyPath.length - 1; i++) {
       const key = keyPath[i];
@@ -129,6 +123,15 @@ export function applyOverrides(raw: unknown, overrides: readonly string[]): unkn
     node[keyPath[keyPath.length - 1]] = value;
   }
   return copy;
+}
+
+/** A command-line value: JSON when it parses (numbers, booleans, arrays, quoted strings), else the text. */
+export function parseLooseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 export type LoadedSpec = { spec: Spec; file: string; baseDir: string };
