@@ -250,7 +250,7 @@ describe('candlelab backtest', () => {
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const record = JSON.parse(result.stdout);
-    expect(record.data).toMatchObject({ timeframe: '1d', symbol: 'stock_1d' });
+    expect(record.data[0]).toMatchObject({ timeframe: '1d', symbol: 'stock_1d' });
     expect(record.settings).toMatchObject({ commissionBps: 20, exclusive: true, units: 'whole', periodsPerYear: 252 });
     expect(record.metrics.numTrades).toBeGreaterThan(10);
     expect(record.metrics.periodsPerYear).toBe(252);
@@ -285,6 +285,57 @@ describe('candlelab backtest', () => {
     }
     const missing = await cli(['backtest', 'binance/spot/BTC-USDT/1h', '--strategy', 'core/buy-and-hold'], env);
     expect(missing.stderr).toMatch(/store id binance\/spot\/BTC-USDT\/1h: .* does not exist/);
+  });
+});
+
+describe('candlelab backtest --portfolio', () => {
+  it('runs several assets and weighted strategies (1h and 1d) on one cash account, with funding', async () => {
+    const workspace = path.join(dir, 'portfolio');
+    fs.mkdirSync(workspace, { recursive: true });
+    writeCandlesCsv(path.join(workspace, 'btc_1h.csv'), generateSyntheticCandles({ seed: 1, bars: 3000 }));
+    writeCandlesCsv(path.join(workspace, 'perp_1h.csv'), generateSyntheticCandles({ seed: 2, bars: 3000, startPrice: 2000 }));
+    fs.writeFileSync(path.join(workspace, 'funding.csv'), 'time,rate\n' + Array.from({ length: 375 }, (_, i) => `${Date.UTC(2021, 0, 1) + (i + 1) * 8 * 3_600_000},0.0001`).join('\n') + '\n');
+    const portfolio = {
+      name: 'two-speeds',
+      assets: [
+        { symbol: 'BTC/USDT', data: 'btc_1h.csv' },
+        { symbol: 'ETH/USDT:USDT', data: 'perp_1h.csv', funding: 'funding.csv' },
+        { symbol: 'BTC/USDT 1d', data: 'sample:1d:3' },
+      ],
+      strategies: [
+        { name: 'scalp', id: 'core/rsi-mean-reversion', params: { allowShort: true }, weight: 0.3, assets: ['BTC/USDT', 'ETH/USDT:USDT'] },
+        { name: 'swing', id: 'core/sma-crossover', params: { fast: 5, slow: 20 }, weight: 0.5, assets: ['BTC/USDT 1d'] },
+      ],
+      settings: { initialCash: 50_000, risk: { maxAssetExposure: 0.4 } },
+    };
+    fs.writeFileSync(path.join(workspace, 'portfolio.json'), JSON.stringify(portfolio));
+    const result = await cli(['backtest', '--portfolio', path.join(workspace, 'portfolio.json'), '--json'], workspaceEnv(workspace));
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record.data.map((d: { symbol: string; timeframe: string }) => [d.symbol, d.timeframe])).toEqual([['BTC/USDT', '1h'], ['ETH/USDT:USDT', '1h'], ['BTC/USDT 1d', '1d']]);
+    expect(record.strategies.map((x: { name: string; weight: number }) => [x.name, x.weight])).toEqual([['scalp', 0.3], ['swing', 0.5]]);
+    const trades = fs.readFileSync(path.join(record.runDir, 'trades.csv'), 'utf8').trim().split('\n').slice(1).map((line) => line.split(','));
+    expect(new Set(trades.map((t) => t[0]))).toEqual(new Set(['scalp', 'swing']));
+    expect(new Set(trades.map((t) => t[1]))).toEqual(new Set(['BTC/USDT', 'ETH/USDT:USDT', 'BTC/USDT 1d']));
+    // funding was paid or received on the perpetual's trades only
+    expect(trades.filter((t) => t[1] === 'ETH/USDT:USDT').some((t) => Number(t[12]) !== 0)).toBe(true);
+    expect(trades.filter((t) => t[1] !== 'ETH/USDT:USDT').every((t) => Number(t[12]) === 0)).toBe(true);
+    expect(record.metrics.totalFunding).not.toBe(0);
+    const html = fs.readFileSync(path.join(record.runDir, 'report.html'), 'utf8');
+    expect(html).toContain('ETH/USDT:USDT: price and trades');
+  });
+
+  it('names what is wrong in a portfolio file', async () => {
+    const workspace = path.join(dir, 'portfolio-bad');
+    fs.mkdirSync(workspace, { recursive: true });
+    const bad = path.join(workspace, 'bad.json');
+    fs.writeFileSync(bad, JSON.stringify({ assets: [{ symbol: 'X/Y', data: 'sample' }], strategies: [{ name: 's', id: 'core/buy-and-hold', assets: ['Z/Y'] }] }));
+    const result = await cli(['backtest', '--portfolio', bad], workspaceEnv(workspace));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/strategy 's' trades 'Z\/Y', which is not among the assets: X\/Y/);
+    const both = await cli(['backtest', 'sample', '--portfolio', bad], workspaceEnv(workspace));
+    expect(both.stderr).toMatch(/--portfolio takes the assets and strategies from the file/);
   });
 });
 

@@ -14,7 +14,7 @@ import { ModelRegistry } from '../registry/model-registry';
 import { openWorkspace } from '../workspace';
 import type { Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
-import { parseSizing, runBacktestCommand } from '../runner/backtest-run';
+import { parseSizing, runBacktestCommand, runPortfolioCommand, type BacktestRunRecord } from '../runner/backtest-run';
 import type { BacktestSettingsInput } from '../backtest/settings';
 
 /** Collect a repeatable option into an array. */
@@ -28,6 +28,24 @@ function readCandlesFile(file: string, symbol?: string, timeframe?: string): Can
   if (/\.(arrow|feather|ipc)$/i.test(file)) return readArrowFile(file, meta) as Candles;
   if (/\.csv$/i.test(file)) return readCandlesCsv(file, meta);
   throw new ConfigError(`${file}: unknown extension; use .arrow or .csv`);
+}
+
+/** The backtest summary: JSON, or the headline metrics and regimes. */
+function printBacktest(record: BacktestRunRecord, runDir: string, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify({ ...record, runDir, report: path.join(runDir, 'report.html') }, null, 2));
+    return;
+  }
+  const m = record.metrics;
+  const data = record.data.map((d) => `${d.symbol} ${d.timeframe} (${d.rows} bars, ${d.from} … ${d.to})`).join(' + ');
+  console.log(`backtest ${record.strategies.map((s) => (s.name === s.id ? s.id : `${s.name}=${s.id}`)).join(' + ')} on ${data}`);
+  console.log(`  report:        ${path.relative(process.cwd(), path.join(runDir, 'report.html'))}`);
+  console.log(`  total return:  ${percent(m.totalReturn)}   CAGR ${percent(m.cagr)}   buy and hold ${percent(m.buyHoldReturn)}`);
+  console.log(`  sharpe ${number(m.sharpe)}   sortino ${number(m.sortino)}   calmar ${number(m.calmar)}   volatility ${percent(m.annualVolatility)}`);
+  console.log(`  max drawdown:  ${percent(m.maxDrawdown)} (longest ${m.maxDrawdownDays.toFixed(1)} days)`);
+  console.log(`  trades ${m.numTrades}   win rate ${percent(m.winRate)}   profit factor ${number(m.profitFactor)}   expectancy ${number(m.expectancy)}   exposure ${percent(m.exposure)}`);
+  for (const r of record.regimes) console.log(`  ${r.regime.padEnd(9)} ${String(r.bars).padStart(6)} bars   strategy ${percent(r.strategyReturn)}   buy and hold ${percent(r.buyHoldReturn)}`);
+  if (record.riskEvents.length) console.log(`  risk monitors acted ${record.riskEvents.length} time(s); see run.json`);
 }
 
 export function buildProgram(): Command {
@@ -83,9 +101,10 @@ export function buildProgram(): Command {
 
   program
     .command('backtest')
-    .description('backtest a strategy on OHLCV data (any CSV/Arrow file, or a store id) with the event-driven engine')
-    .argument('<data>', "a .csv/.arrow file, 'sample', or a store id <exchange>/<market>/<BASE-QUOTE>/<timeframe>")
-    .requiredOption('--strategy <id[:k=v,...]>', 'the strategy and its params, e.g. core/sma-crossover:fast=10,slow=30')
+    .description('backtest a strategy on OHLCV data (any CSV/Arrow file, or a store id), or a portfolio file, with the event-driven engine')
+    .argument('[data]', "a .csv/.arrow file, 'sample', or a store id <exchange>/<market>/<BASE-QUOTE>/<timeframe>")
+    .option('--strategy <id[:k=v,...]>', 'the strategy and its params, e.g. core/sma-crossover:fast=10,slow=30')
+    .option('--portfolio <file.json>', 'several assets and strategies with capital weights (see docs/backtest.md); replaces <data> and --strategy')
     .option('--cash <n>', 'initial cash', (v) => Number(v), 10_000)
     .option('--commission <fraction>', 'commission as a fraction of traded value (0.001 = 10 bps)', (v) => Number(v), 0.001)
     .option('--commission-fixed <amount>', 'a fixed commission per fill instead')
@@ -105,7 +124,15 @@ export function buildProgram(): Command {
     .option('--plugin <package>', 'load a plugin package that defines the strategy (repeatable)', collect, [])
     .option('--runs-dir <dir>', 'where the run folder goes (default: <workspace>/runs)')
     .option('--json', 'print the record as JSON')
-    .action(async (source: string, options) => {
+    .action(async (source: string | undefined, options) => {
+      const workspace = openWorkspace({ runsDir: options.runsDir });
+      if (options.portfolio) {
+        if (source || options.strategy) throw new ConfigError('--portfolio takes the assets and strategies from the file; drop <data> and --strategy');
+        const { record, runDir } = await runPortfolioCommand(options.portfolio, workspace, { overrides: options.set });
+        printBacktest(record, runDir, !!options.json);
+        return;
+      }
+      if (!source || !options.strategy) throw new ConfigError('give <data> and --strategy (or --portfolio <file.json>); e.g. candlelab backtest prices.csv --strategy core/sma-crossover');
       const settings: BacktestSettingsInput = {
         initialCash: options.cash,
         fill: options.fill,
@@ -123,25 +150,12 @@ export function buildProgram(): Command {
         },
         ...(options.periodsPerYear !== undefined ? { periodsPerYear: options.periodsPerYear } : {}),
       };
-      const workspace = openWorkspace({ runsDir: options.runsDir });
       const { record, runDir } = await runBacktestCommand(
         source,
         { strategy: options.strategy, settings, overrides: options.set, plugins: options.plugin, symbol: options.symbol, timeframe: options.timeframe },
         workspace,
       );
-      if (options.json) {
-        console.log(JSON.stringify({ ...record, runDir, report: path.join(runDir, 'report.html') }, null, 2));
-        return;
-      }
-      const m = record.metrics;
-      console.log(`backtest ${record.strategy.id} on ${record.data.symbol} ${record.data.timeframe} (${record.data.rows} bars, ${record.data.from} … ${record.data.to})`);
-      console.log(`  report:        ${path.relative(process.cwd(), path.join(runDir, 'report.html'))}`);
-      console.log(`  total return:  ${percent(m.totalReturn)}   CAGR ${percent(m.cagr)}   buy and hold ${percent(m.buyHoldReturn)}`);
-      console.log(`  sharpe ${number(m.sharpe)}   sortino ${number(m.sortino)}   calmar ${number(m.calmar)}   volatility ${percent(m.annualVolatility)}`);
-      console.log(`  max drawdown:  ${percent(m.maxDrawdown)} (longest ${m.maxDrawdownDays.toFixed(1)} days)`);
-      console.log(`  trades ${m.numTrades}   win rate ${percent(m.winRate)}   profit factor ${number(m.profitFactor)}   expectancy ${number(m.expectancy)}   exposure ${percent(m.exposure)}`);
-      for (const r of record.regimes) console.log(`  ${r.regime.padEnd(9)} ${String(r.bars).padStart(6)} bars   strategy ${percent(r.strategyReturn)}   buy and hold ${percent(r.buyHoldReturn)}`);
-      if (record.riskEvents.length) console.log(`  risk monitors acted ${record.riskEvents.length} time(s); see run.json`);
+      printBacktest(record, runDir, !!options.json);
     });
 
   program

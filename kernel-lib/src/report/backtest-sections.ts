@@ -1,12 +1,14 @@
-import type { Candles } from '../frame/frame';
 import type { StrategyBacktest } from '../backtest/strategy-backtest';
 import { drawdownFigure, equityFigure, priceWithSignalsFigure } from './charts';
 import { keyValueTable, recordsTable, type ReportSection } from './html-report';
 
 const pct = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 
-/** The report sections of a backtest: metrics, regimes, price with trades, equity, drawdown, logs. */
-export function backtestSections(candles: Candles, backtest: StrategyBacktest): ReportSection[] {
+/**
+ * The report sections of a backtest: metrics, regimes, price with trades (one chart per asset), equity,
+ * drawdown, the trade log, signals and the risk monitors' log.
+ */
+export function backtestSections(backtest: Pick<StrategyBacktest, 'assets' | 'result' | 'report'>): ReportSection[] {
   const { result, report } = backtest;
   const m = report.metrics;
   return [
@@ -42,12 +44,18 @@ export function backtestSections(candles: Candles, backtest: StrategyBacktest): 
         report.regimes.map((r) => ({ regime: r.regime, bars: r.bars, 'strategy return': pct(r.strategyReturn), 'buy and hold return': pct(r.buyHoldReturn), sharpe: r.sharpe })),
       ),
     },
-    { title: 'Price and trades', figures: [priceWithSignalsFigure(candles, result.trades)] },
+    {
+      title: 'Price and trades',
+      figures: backtest.assets.map((asset) =>
+        priceWithSignalsFigure(asset.candles, result.trades.filter((t) => t.asset === asset.symbol), `${asset.symbol}: price and trades`),
+      ),
+    },
     { title: 'Equity and drawdown', figures: [equityFigure(backtest), drawdownFigure(backtest)] },
     {
       title: 'Trades',
       html: recordsTable(
         result.trades.map((t) => ({
+          ...(backtest.assets.length > 1 ? { asset: t.asset, strategy: t.sleeve } : {}),
           side: t.side, entry: new Date(t.entryTime).toISOString(), 'entry price': t.entryPrice, exit: new Date(t.exitTime).toISOString(),
           'exit price': t.exitPrice, units: t.units, pnl: t.pnl, 'return %': 100 * t.returnPct, bars: t.bars, fees: t.fees, reason: t.exitReason,
         })),

@@ -4,11 +4,16 @@ import { type Candles, isoTime, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { readArrowFile, writeArrowFile } from '../data/arrow-file';
 import { readCandlesCsv } from '../data/csv-file';
-import { generateSyntheticCandles } from '../data/synthetic';
+import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION } from '../data/synthetic';
 import { assertQuality } from '../quality/check-quality';
 import { createRegistry } from '../plugins/core-plugin';
 import { backtestSettingsSchema, type BacktestSettings, type BacktestSettingsInput } from '../backtest/settings';
 import { runStrategyBacktest, type StrategyBacktest } from '../backtest/strategy-backtest';
+import { runEngine, type EngineAsset, type FundingSeries, type Sleeve } from '../backtest/engine';
+import { analyzeBacktest } from '../backtest/metrics';
+import { strategyOutput } from '../plugins/define';
+import { Frame } from '../frame/frame';
+import { z } from 'zod';
 import type { PerformanceMetrics, RegimeBreakdown } from '../backtest/metrics';
 import type { Artifact } from '../models/model';
 import { renderHtmlReport, escapeHtml } from '../report/html-report';
@@ -44,14 +49,17 @@ export function loadCandlesFrom(source: string, workspace: Workspace, meta: { sy
     if (/\.(arrow|feather|ipc)$/i.test(source)) candles = readArrowFile(source, fallback) as Candles;
     else if (/\.csv$/i.test(source)) candles = readCandlesCsv(source, fallback);
     else throw new ConfigError(`${source}: unknown data file type; use .csv or .arrow`);
-  } else if (source === 'sample') {
-    const file = path.join(workspace.dataDir, 'sample', 'cli-sample_BTC-USDT_1h_seed42.arrow');
-    if (!fs.existsSync(file)) writeArrowFile(file, generateSyntheticCandles({ seed: 42 }));
+  } else if (/^sample(:\w+)?(:\d+)?$/.test(source)) {
+    // sample[:timeframe[:seed]]: the seeded synthetic market, three years of bars (generated once, stored)
+    const [, timeframe = '1h', seed = '42'] = source.split(':');
+    timeframeMs(timeframe);
+    const file = path.join(workspace.dataDir, 'sample', `cli-sample_BTC-USDT_${timeframe}_seed${seed}_gen${SYNTHETIC_GENERATOR_VERSION}.arrow`);
+    if (!fs.existsSync(file)) writeArrowFile(file, generateSyntheticCandles({ seed: Number(seed), timeframe }));
     candles = readArrowFile(file) as Candles;
   } else {
     const parts = source.split('/');
     if (parts.length !== 4) {
-      throw new DataError(`'${source}' is neither a data file nor a store id; pass a .csv/.arrow path, 'sample', or <exchange>/<market>/<BASE-QUOTE>/<timeframe>`);
+      throw new DataError(`'${source}' is neither a data file nor a store id; pass a .csv/.arrow path, 'sample[:timeframe[:seed]]', or <exchange>/<market>/<BASE-QUOTE>/<timeframe>`);
     }
     const [exchange, market, symbol, timeframe] = parts;
     const file = path.join(workspace.dataDir, exchange, market, symbol.replace('/', '-'), `${timeframe}.arrow`);
@@ -103,12 +111,16 @@ export function parseSizing(text: string): BacktestSettingsInput['sizing'] {
   }
 }
 
+export type DataInfo = { symbol: string; timeframe: string; source: string; rows: number; from: string; to: string; fingerprint: string };
+
 export type BacktestRunRecord = {
   runId: string;
   createdAt: string;
   candlelabVersion: string;
-  data: { symbol: string; timeframe: string; source: string; rows: number; from: string; to: string; fingerprint: string };
-  strategy: { id: string; version: string; params: unknown };
+  /** One entry per asset. */
+  data: DataInfo[];
+  /** One entry per strategy (sleeve) of the portfolio. */
+  strategies: Array<{ name: string; id: string; version: string; params: unknown; weight: number; assets: string[] }>;
   settings: BacktestSettings;
   metrics: PerformanceMetrics;
   regimes: RegimeBreakdown;
@@ -129,6 +141,27 @@ export type BacktestRunOptions = {
   clock?: () => Date;
 };
 
+function parseSettings(input: unknown, overrides: readonly string[] = []): BacktestSettings {
+  const result = backtestSettingsSchema.safeParse(applyOverrides(input ?? {}, overrides));
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new ConfigError(`backtest settings: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
+  }
+  return result.data;
+}
+
+function dataInfo(candles: Candles, source: string): DataInfo {
+  return {
+    symbol: candles.meta.symbol,
+    timeframe: candles.meta.timeframe,
+    source: candles.meta.source ?? source,
+    rows: candles.length,
+    from: isoTime(candles.time[0]),
+    to: isoTime(candles.time[candles.length - 1]),
+    fingerprint: dataFingerprint(candles),
+  };
+}
+
 /**
  * `candlelab backtest`: a strategy on one data file through the engine, written to runs/<id>/ with the
  * metrics, trade log, signals, series and an offline report.
@@ -140,15 +173,139 @@ export async function runBacktestCommand(source: string, options: BacktestRunOpt
   if (definition.needs.predictions) {
     throw new ConfigError(`strategy ${definition.id} needs model predictions; run it from a spec (candlelab run) or pick one that trades on prices (core/sma-crossover, core/rsi-mean-reversion, core/buy-and-hold)`);
   }
-  const settingsResult = backtestSettingsSchema.safeParse(applyOverrides(options.settings, options.overrides ?? []));
-  if (!settingsResult.success) {
-    const issue = settingsResult.error.issues[0];
-    throw new ConfigError(`backtest settings: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
-  }
-  const settings = settingsResult.data;
+  const settings = parseSettings(options.settings, options.overrides);
   const candles = loadCandlesFrom(source, workspace, { symbol: options.symbol, timeframe: options.timeframe });
   assertQuality(candles, source);
   const backtest = runStrategyBacktest({ candles, definition, params, settings });
+  const strategies = [{ name: definition.id, id: definition.id, version: definition.version, params, weight: 1, assets: [candles.meta.symbol] }];
+  return writeBacktestRun(workspace, `backtest-${definition.id}`, [dataInfo(candles, source)], strategies, settings, backtest, options.clock, backtest.targets);
+}
+
+/** A portfolio file: assets (data), strategies with weights and assets, and engine settings. */
+const portfolioSchema = z
+  .object({
+    name: z.string().regex(/^[\w.-]+$/).default('portfolio'),
+    plugins: z.array(z.string()).default([]),
+    assets: z
+      .array(
+        z
+          .object({
+            symbol: z.string().min(1),
+            /** A .csv/.arrow file (relative to the portfolio file), 'sample', or a store id. */
+            data: z.string().min(1),
+            timeframe: z.string().optional(),
+            /** A CSV of funding rates (time,rate) for a perpetual future. */
+            funding: z.string().optional(),
+          })
+          .strict(),
+      )
+      .min(1),
+    strategies: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            id: z.string().min(1),
+            params: z.record(z.unknown()).default({}),
+            weight: z.number().gt(0).max(1).default(1),
+            assets: z.array(z.string()).min(1),
+          })
+          .strict(),
+      )
+      .min(1),
+    settings: z.record(z.unknown()).default({}),
+  })
+  .strict();
+
+export type PortfolioInput = z.input<typeof portfolioSchema>;
+
+/** Read a funding-rate CSV (header with a time column and `rate`), times in epoch ms or ISO. */
+function readFundingCsv(file: string): FundingSeries {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new DataError(`funding file ${file} not found`);
+  }
+  const [header, ...lines] = text.trim().split(/\r?\n/);
+  const names = header.split(',').map((h) => h.trim().toLowerCase());
+  const timeIndex = names.findIndex((n) => ['time', 'timestamp', 'fundingtime', 'funding_time'].includes(n));
+  const rateIndex = names.findIndex((n) => ['rate', 'fundingrate', 'funding_rate'].includes(n));
+  if (timeIndex < 0 || rateIndex < 0) throw new DataError(`${file}: needs a header with time and rate columns (found: ${names.join(', ')})`);
+  const time = new Float64Array(lines.length);
+  const rate = new Float64Array(lines.length);
+  lines.forEach((line, i) => {
+    const cells = line.split(',');
+    const t = /^\d+$/.test(cells[timeIndex].trim()) ? Number(cells[timeIndex]) : Date.parse(cells[timeIndex]);
+    const r = Number(cells[rateIndex]);
+    if (!Number.isFinite(t) || !Number.isFinite(r)) throw new DataError(`${file}:${i + 2}: time or rate is not a number`);
+    time[i] = t;
+    rate[i] = r;
+  });
+  for (let i = 1; i < time.length; i++) if (!(time[i] > time[i - 1])) throw new DataError(`${file}:${i + 2}: funding times must increase`);
+  return { time, rate };
+}
+
+/**
+ * `candlelab backtest --portfolio file.json`: several assets and strategies (e.g. a 1m scalping and a 1d
+ * swing strategy) with capital weights, sharing one cash account.
+ */
+export async function runPortfolioCommand(file: string, workspace: Workspace, options: { overrides?: readonly string[]; clock?: () => Date } = {}): Promise<{ record: BacktestRunRecord; runDir: string; backtest: StrategyBacktest }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`portfolio file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `not valid JSON (${(error as Error).message})`}`);
+  }
+  const parsed = portfolioSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`portfolio file ${file}: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
+  }
+  const portfolio = parsed.data;
+  const baseDir = path.dirname(path.resolve(file));
+  const registry = createRegistry(portfolio.plugins, workspace.root);
+  const settings = parseSettings(portfolio.settings, options.overrides);
+  const resolve = (p: string): string => (fs.existsSync(path.resolve(baseDir, p)) ? path.resolve(baseDir, p) : p);
+  const assets: EngineAsset[] = portfolio.assets.map((asset) => {
+    const candles = loadCandlesFrom(resolve(asset.data), workspace, { symbol: asset.symbol, timeframe: asset.timeframe });
+    assertQuality(candles, asset.data);
+    return { symbol: asset.symbol, candles, funding: asset.funding ? readFundingCsv(path.resolve(baseDir, asset.funding)) : undefined };
+  });
+  const bySymbol = new Map(assets.map((a) => [a.symbol, a]));
+  const strategies: BacktestRunRecord['strategies'] = [];
+  const sleeves: Sleeve[] = portfolio.strategies.map((entry) => {
+    const { definition, params } = registry.resolveWithParams('strategy', { id: entry.id, params: entry.params });
+    if (definition.needs.predictions) throw new ConfigError(`strategy '${entry.name}' (${definition.id}) needs model predictions, which a portfolio file does not provide`);
+    const sleeve: Sleeve = { name: entry.name, weight: entry.weight, targets: {}, confidence: {}, reasoning: {} };
+    for (const symbol of entry.assets) {
+      const asset = bySymbol.get(symbol);
+      if (!asset) throw new ConfigError(`strategy '${entry.name}' trades '${symbol}', which is not among the assets: ${[...bySymbol.keys()].join(', ')}`);
+      const output = strategyOutput(definition.targets({ candles: asset.candles, features: Frame.fromColumns(asset.candles.time, {}, asset.candles.meta) }, params));
+      sleeve.targets![symbol] = output.targets;
+      if (output.confidence) sleeve.confidence![symbol] = output.confidence;
+      if (output.reasoning) sleeve.reasoning![symbol] = output.reasoning;
+    }
+    strategies.push({ name: entry.name, id: definition.id, version: definition.version, params, weight: entry.weight, assets: entry.assets });
+    return sleeve;
+  });
+  const result = runEngine(assets, sleeves, settings);
+  const backtest: StrategyBacktest = { assets, result, report: analyzeBacktest(result, assets), targets: new Float64Array(0) };
+  const data = assets.map((asset, i) => dataInfo(asset.candles, portfolio.assets[i].data));
+  return writeBacktestRun(workspace, portfolio.name, data, strategies, settings, backtest, options.clock);
+}
+
+/** Write runs/<name>-<time>-<fingerprint>/ for a backtest (atomically) and return its record. */
+async function writeBacktestRun(
+  workspace: Workspace,
+  name: string,
+  data: DataInfo[],
+  strategies: BacktestRunRecord['strategies'],
+  settings: BacktestSettings,
+  backtest: StrategyBacktest,
+  clock: (() => Date) | undefined,
+  targets?: Float64Array,
+): Promise<{ record: BacktestRunRecord; runDir: string; backtest: StrategyBacktest }> {
   const { result, report } = backtest;
   const fingerprint = new Sha256()
     .update('candlelab-backtest-fingerprint-v1\ntrades\n')
@@ -156,25 +313,17 @@ export async function runBacktestCommand(source: string, options: BacktestRunOpt
     .update('\nmetrics\n')
     .update(canonicalJson({ metrics: report.metrics, regimes: report.regimes }))
     .hex();
-  const createdAt = (options.clock ?? (() => new Date()))();
+  const createdAt = (clock ?? (() => new Date()))();
   const stamp = createdAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const baseId = `backtest-${definition.id.replace(/[^\w.-]+/g, '-')}-${stamp}-${fingerprint.slice(0, 8)}`;
+  const baseId = `${name.replace(/[^\w.-]+/g, '-')}-${stamp}-${fingerprint.slice(0, 8)}`;
   let runId = baseId;
   for (let n = 2; fs.existsSync(path.join(workspace.runsDir, runId)); n++) runId = `${baseId}-${n}`;
   const record: BacktestRunRecord = {
     runId,
     createdAt: createdAt.toISOString(),
     candlelabVersion: CANDLELAB_VERSION,
-    data: {
-      symbol: candles.meta.symbol,
-      timeframe: candles.meta.timeframe,
-      source: candles.meta.source ?? source,
-      rows: candles.length,
-      from: isoTime(candles.time[0]),
-      to: isoTime(candles.time[candles.length - 1]),
-      fingerprint: dataFingerprint(candles),
-    },
-    strategy: { id: definition.id, version: definition.version, params },
+    data,
+    strategies,
     settings,
     metrics: report.metrics,
     regimes: report.regimes,
@@ -188,7 +337,7 @@ export async function runBacktestCommand(source: string, options: BacktestRunOpt
       writeFileAtomic(path.join(dir, file), content);
       record.artifacts.push({ path: file, kind, sha256: sha256Hex(content), bytes: Buffer.byteLength(content) });
     };
-    writeArrowFile(path.join(dir, 'backtest.arrow'), backtestSeriesFrame(backtest, backtest.targets));
+    writeArrowFile(path.join(dir, 'backtest.arrow'), backtestSeriesFrame(backtest, targets));
     record.artifacts.push(fileArtifact(dir, 'backtest.arrow', 'backtest-series'));
     add('trades.csv', 'trades', tradesCsv(result.trades));
     add('signals.json', 'signals', JSON.stringify(result.signals, null, 1) + '\n');
@@ -196,8 +345,8 @@ export async function runBacktestCommand(source: string, options: BacktestRunOpt
       'report.html',
       'report',
       renderHtmlReport(`candlelab backtest ${runId}`, [
-        ...backtestSections(candles, backtest),
-        { title: 'Settings', html: `<pre>${escapeHtml(JSON.stringify({ source, strategy: record.strategy, settings }, null, 2))}</pre>` },
+        ...backtestSections(backtest),
+        { title: 'Settings', html: `<pre>${escapeHtml(JSON.stringify({ data, strategies, settings }, null, 2))}</pre>` },
       ]),
     );
     writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');

@@ -262,7 +262,7 @@ function predictionsFrame(candles: Candles, predictions: Predictions, labels: La
 
 /** report.html: classification results, the backtest sections (metrics, regimes, charts, logs), the spec. */
 export function buildRunReport(record: RunRecord, results: RunResults): string {
-  const { backtest, evaluation, candles, split } = results;
+  const { backtest, evaluation, split } = results;
   const test = evaluation.test;
   const history = (record.model.info.history as Array<{ round: number; train: number; valid: number }> | undefined) ?? [];
   const warnings = test.neverPredicted.length
@@ -286,7 +286,7 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
         ['fingerprint', record.fingerprint.slice(0, 16) + '…'],
       ])}${warnings}`,
     },
-    ...backtestSections(candles.slice(split.test.start, split.test.end), backtest),
+    ...backtestSections(backtest),
     {
       title: 'Classification (test segment)',
       html: recordsTable(test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support, predicted: c.predicted }))),
