@@ -326,6 +326,15 @@ describe('candlelab backtest --portfolio', () => {
     expect(html).toContain('ETH/USDT:USDT: price and trades');
   });
 
+  it('runs the shipped example portfolio', async () => {
+    const workspace = path.join(dir, 'portfolio-example');
+    const result = await cli(['backtest', '--portfolio', path.join(ROOT, 'portfolios', 'example.json'), '--json'], workspaceEnv(workspace));
+    expect(result.status, result.stderr).toBe(0);
+    const record = JSON.parse(result.stdout);
+    expect(record.strategies.map((x: { name: string }) => x.name)).toEqual(['scalp', 'swing']);
+    expect(record.metrics.numTrades).toBeGreaterThan(0);
+  });
+
   it('names what is wrong in a portfolio file', async () => {
     const workspace = path.join(dir, 'portfolio-bad');
     fs.mkdirSync(workspace, { recursive: true });
