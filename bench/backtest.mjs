@@ -34,7 +34,7 @@ const targetsFor = (fast, slow) => crossover.targets({ candles, features: candle
   const result = cl.backtest.runEngine([{ symbol: 'BTC/USDT', candles }], [{ name: 'sma', targets: { 'BTC/USDT': targets } }], { ...costs, risk: { varWindow: 250 } });
   const ms = now() - t;
   console.log(`\n1. event-driven engine, SMA(50/200) crossover, one asset, one position at a time`);
-  console.log(`   ${fmt(BARS / ms / 1000, 2)} M bars/s (${fmt(ms / 1000, 2)} s, ${result.trades.length.toLocaleString('en-US')} trades, equity ${fmt(result.equity[result.equity.length - 1], 2)})`);
+  console.log(`   ${fmt(BARS / ms / 1000, 2)} M bars/s (${fmt(ms / 1000, 2)} s, ${result.trades.length.toLocaleString('en-US')} trades, equity ${result.equity[result.equity.length - 1].toPrecision(4)})`);
 }
 
 // 2. vectorized sweep vs the single-pass limit
@@ -62,7 +62,7 @@ const targetsFor = (fast, slow) => crossover.targets({ candles, features: candle
   const sweepRate = (sets.length * BARS) / sweepMs / 1000;
   const passRate = BARS / passMs / 1000;
   console.log(`\n2. vectorized fast path: ${sets.length} parameter sets (SMA fast × slow) over the same bars`);
-  console.log(`   ${fmt(sweepRate, 1)} M bar-evaluations/s (${fmt(sweepMs / 1000, 2)} s); best final equity ${fmt(Math.max(...results.map((x) => x.finalEquity)), 2)}`);
+  console.log(`   ${fmt(sweepRate, 1)} M bar-evaluations/s (${fmt(sweepMs / 1000, 2)} s); best final equity ${Math.max(...results.map((x) => x.finalEquity)).toPrecision(4)}`);
   console.log(`   one Float64Array pass (read open, close, targets; write equity): ${fmt(passRate, 1)} M bars/s → the sweep runs at ${fmt((100 * sweepRate) / passRate, 0)}% of that limit`);
 }
 
