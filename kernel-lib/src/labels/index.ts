@@ -1,1 +1,2 @@
 export { directionLabels, directionLabeler, DIRECTION_CLASSES, SELL, HOLD, BUY } from './direction';
+export * from './core-labelers';

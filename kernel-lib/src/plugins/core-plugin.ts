@@ -1,5 +1,6 @@
 import { coreFeatures } from '../features/core-features';
 import { directionLabeler } from '../labels/direction';
+import { extraLabelers } from '../labels/core-labelers';
 import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
 import { coreStrategies } from '../strategy/core-strategies';
 import { definePlugin, type Plugin } from './define';
@@ -12,7 +13,7 @@ export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
   features: coreFeatures,
-  labelers: [directionLabeler],
+  labelers: [directionLabeler, ...extraLabelers],
   models: [xgboostClassifier],
   strategies: coreStrategies,
 });

@@ -29,6 +29,8 @@ export type LabelOutput = {
   target: Float64Array;
   /** For classification: the class names, index = class id. */
   classes?: string[];
+  /** When each row's label was decided (epoch ms, e.g. the barrier touched), for purged validation. */
+  eventEnd?: Float64Array;
 };
 
 /** A labeler: the only stage allowed to look ahead. Its output never joins the feature columns. */
@@ -37,6 +39,8 @@ export interface LabelerDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extend
   readonly task: 'classification' | 'regression';
   /** How many bars ahead the label looks: purge gaps between segments are derived from it. */
   horizon(params: z.output<S>): number;
+  /** Rows at the start without a label because of a trailing window (e.g. volatility); default 0. */
+  lookback?(params: z.output<S>): number;
   label(candles: Candles, params: z.output<S>): LabelOutput;
 }
 

@@ -59,7 +59,7 @@ export type RunRecord = {
   data: { symbol: string; timeframe: string; source: string; rows: number; from: string; to: string; fingerprint: string };
   quality: QualityReport;
   features: FeatureSet['resolved'];
-  label: LabelSet['resolved'] & { horizon: number; classes?: string[] };
+  label: LabelSet['resolved'] & { horizon: number; classes?: string[]; balance?: LabelSet['balance'] };
   split: ChronologicalSplit;
   model: { id: string; version: string; params: unknown; info: Record<string, unknown>; registered?: { name: string; version: number } };
   strategy: { id: string; version: string; params: unknown; segment: { from: string; to: string; bars: number } };
@@ -151,7 +151,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
     data,
     quality: results.quality,
     features: features.resolved,
-    label: { ...labels.resolved, horizon: labels.horizon, classes: labels.classes },
+    label: { ...labels.resolved, horizon: labels.horizon, classes: labels.classes, balance: labels.balance },
     split,
     model: { id: trained.definition.id, version: trained.definition.version, params: trained.params, info: trained.model.info },
     strategy: {

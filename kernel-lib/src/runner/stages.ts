@@ -18,6 +18,7 @@ import { createProgress, type ProgressMode } from '../util/progress';
 import { openWorkspace, type Workspace, type WorkspaceOverrides } from '../workspace';
 import { loadSpec, parseSpec, type DataSpec, type LoadedSpec, type Spec, type SpecInput } from '../spec/spec';
 import { Sha256 } from '../util/hash';
+import { classBalance, type ClassBalance } from '../labels/core-labelers';
 
 /**
  * The stages of a research run. A notebook calls them one at a time and inspects each result;
@@ -144,9 +145,15 @@ export function buildFeatures(context: RunContext, candles: Candles): FeatureSet
 export type LabelSet = {
   target: Float64Array;
   classes?: string[];
+  /** When each label was decided (triple barrier), if the labeler says. */
+  eventEnd?: Float64Array;
   horizon: number;
+  /** Rows at the start without a label (the labeler's own trailing window). */
+  lookback: number;
   task: LabelerDefinition['task'];
   resolved: { id: string; version: string; params: unknown };
+  /** Class counts and flags (one-class, dominant, rare), for classification labels. */
+  balance?: ClassBalance;
 };
 
 /** Stage 4 — labels (the only look-ahead; never joined to the features). */
@@ -156,18 +163,23 @@ export function buildLabels(context: RunContext, candles: Candles): LabelSet {
   if (output.target.length !== candles.length) {
     throw new DataError(`labeler ${definition.id} returned ${output.target.length} labels for ${candles.length} candles`);
   }
+  const balance = output.classes ? classBalance(output.target, output.classes) : undefined;
+  if (balance?.flags.length) context.log(`label balance: ${balance.flags.join(', ')} (${balance.classes.map((c) => `${c.name} ${(100 * c.fraction).toFixed(1)}%`).join(', ')})`);
   return {
     target: output.target,
     classes: output.classes,
+    eventEnd: output.eventEnd,
     horizon: definition.horizon(params),
+    lookback: definition.lookback?.(params) ?? 0,
     task: definition.task,
     resolved: { id: definition.id, version: definition.version, params },
+    balance,
   };
 }
 
 /** Stage 5 — chronological train/validation/test split after the warm-up, purged by the label horizon. */
 export function splitData(context: RunContext, candles: Candles, features: FeatureSet, labels: LabelSet): ChronologicalSplit {
-  return splitChronological(candles.length, features.lookback, labels.horizon, context.spec.split, candles.time);
+  return splitChronological(candles.length, Math.max(features.lookback, labels.lookback), labels.horizon, context.spec.split, candles.time);
 }
 
 export type TrainedModel = {
