@@ -348,8 +348,37 @@ describe('candlelab backtest --portfolio', () => {
   });
 });
 
+describe('candlelab features / label', () => {
+  const workspace = path.join(dir, 'features-cli');
+  it('compute features and labels for a file, so any tool can use them', async () => {
+    fs.mkdirSync(workspace, { recursive: true });
+    const input = path.join(workspace, 'candles.csv');
+    writeCandlesCsv(input, generateSyntheticCandles({ seed: 4, bars: 500 }));
+    const features = await cli(['features', input, '--feature', 'core/rsi:period=21', '--feature', 'core/bollinger', '--out', path.join(workspace, 'f.arrow')], workspaceEnv(workspace));
+    expect(features.status, features.stderr).toBe(0);
+    const frame = readArrowFile(path.join(workspace, 'f.arrow'));
+    expect(frame.names).toEqual(['open', 'high', 'low', 'close', 'volume', 'rsi_21', 'bb_pctb_20', 'bb_width_20']);
+    expect(Number.isNaN(frame.column('rsi_21')[20]) && Number.isFinite(frame.column('rsi_21')[21])).toBe(true);
+    const labels = await cli(['label', input, '--labeler', 'core/triple-barrier:bars=12,scale=fixed,upper=0.01,lower=0.01', '--out', path.join(workspace, 'l.csv')], workspaceEnv(workspace));
+    expect(labels.status, labels.stderr).toBe(0);
+    expect(labels.stdout).toMatch(/0=SELL [\d.]+%, 1=HOLD [\d.]+%, 2=BUY [\d.]+%/);
+    expect(fs.readFileSync(path.join(workspace, 'l.csv'), 'utf8').split('\n')[0]).toBe('time,open,high,low,close,volume,label,event_end');
+  });
+
+  it('list the catalogues with params and defaults', async () => {
+    const features = await cli(['features', '--list']);
+    expect(features.stdout).toMatch(/^core\/rsi@1\.0\.0  Relative Strength Index.*\n {4}period: number = 14$/m);
+    const labels = await cli(['label', '--list']);
+    expect(labels.stdout).toMatch(/core\/triple-barrier@1\.0\.0 \[classification\]/);
+    expect(labels.stdout).toMatch(/scale: volatility\|fixed = "volatility"/);
+    const bad = await cli(['features', 'sample', '--feature', 'core/rsi:period=1', '--out', path.join(workspace, 'x.csv')], workspaceEnv(workspace));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/param 'period'/);
+  });
+});
+
 describe('the CLI', () => {
-  const commands = [[], ['run'], ['backtest'], ['notebook'], ['data'], ['data', 'sample'], ['data', 'check'], ['plugins'], ['plugins', 'list'], ['registry'], ['registry', 'list'], ['registry', 'show']];
+  const commands = [[], ['run'], ['backtest'], ['features'], ['label'], ['notebook'], ['data'], ['data', 'sample'], ['data', 'check'], ['plugins'], ['plugins', 'list'], ['registry'], ['registry', 'list'], ['registry', 'show']];
   it.each(commands.map((c) => [c.join(' ') || '(top level)', c]))('%s --help', async (_name, command) => {
     const result = await cli([...(command as string[]), '--help']);
     expect(result.status).toBe(0);

@@ -14,7 +14,11 @@ import { ModelRegistry } from '../registry/model-registry';
 import { openWorkspace } from '../workspace';
 import type { Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
-import { parseSizing, runBacktestCommand, runPortfolioCommand, type BacktestRunRecord } from '../runner/backtest-run';
+import { loadCandlesFrom, parseDefinitionArg, parseSizing, runBacktestCommand, runPortfolioCommand, type BacktestRunRecord } from '../runner/backtest-run';
+import { computeFeatures } from '../features/compute-features';
+import { classBalance } from '../labels/core-labelers';
+import { formatParams } from '../plugins/describe';
+import type { Frame } from '../frame/frame';
 import type { BacktestSettingsInput } from '../backtest/settings';
 
 /** Collect a repeatable option into an array. */
@@ -211,6 +215,72 @@ export function buildProgram(): Command {
         for (const issue of report.issues) console.log(`  ${issue.severity} ${issue.kind}: ${issue.count} (first at ${issue.first.join(', ')})`);
       }
       if (!report.ok) process.exitCode = 1;
+    });
+
+  const catalogue = (kind: 'feature' | 'labeler', plugins: string[]): void => {
+    const registry = createRegistry(plugins, openWorkspace().root);
+    for (const definition of registry.list(kind)) {
+      const extra = kind === 'labeler' ? ` [${(definition as { task: string }).task}]` : '';
+      console.log(`${definition.id}@${definition.version}${extra}  ${definition.doc}`);
+      const params = formatParams(definition);
+      if (params) console.log(`    ${params}`);
+    }
+  };
+  const writeTable = (file: string, frame: Frame): void => {
+    if (/\.csv$/i.test(file)) writeCandlesCsv(file, frame);
+    else if (/\.arrow$/i.test(file)) writeArrowFile(file, frame);
+    else throw new ConfigError(`--out ${file}: use a .csv or .arrow file name`);
+  };
+
+  program
+    .command('features')
+    .description('compute features for a candles file, or list the feature catalogue')
+    .argument('[input]', 'candles: .csv, .arrow, sample[:timeframe[:seed]] or a store id')
+    .option('--feature <id[:k=v,...]>', 'a feature and its params, e.g. core/rsi:period=21 (repeatable)', collect, [])
+    .option('--out <file>', 'output file (.csv or .arrow): the candles with the feature columns')
+    .option('--list', 'print every registered feature with its params and defaults')
+    .option('--plugin <package>', 'load a plugin package (repeatable)', collect, [])
+    .option('--symbol <symbol>', 'symbol (default: from the file)')
+    .option('--timeframe <tf>', 'bar length (default: from the file or the bar spacing)')
+    .action((input: string | undefined, options) => {
+      if (options.list) return catalogue('feature', options.plugin);
+      if (!input || !options.out || options.feature.length === 0) throw new ConfigError('give <input>, at least one --feature and --out (or --list)');
+      const workspace = openWorkspace();
+      const candles = loadCandlesFrom(input, workspace, { symbol: options.symbol, timeframe: options.timeframe });
+      const registry = createRegistry(options.plugin, workspace.root);
+      const set = computeFeatures(candles, (options.feature as string[]).map(parseDefinitionArg), registry);
+      const columns: Record<string, Float64Array> = {};
+      for (const name of set.names) columns[name] = set.frame.column(name);
+      writeTable(options.out, candles.select(['open', 'high', 'low', 'close', 'volume']).withColumns(columns));
+      console.log(`wrote ${candles.length} rows × ${set.names.length} features (${set.names.join(', ')}; warm-up ${set.lookback} rows) → ${options.out}`);
+    });
+
+  program
+    .command('label')
+    .description('label a candles file (the only look-ahead), or list the labelers')
+    .argument('[input]', 'candles: .csv, .arrow, sample[:timeframe[:seed]] or a store id')
+    .option('--labeler <id[:k=v,...]>', 'the labeler and its params, e.g. core/triple-barrier:bars=24')
+    .option('--out <file>', "output file (.csv or .arrow): the candles with 'label' (and 'event_end') columns")
+    .option('--list', 'print every registered labeler with its params and defaults')
+    .option('--plugin <package>', 'load a plugin package (repeatable)', collect, [])
+    .option('--symbol <symbol>', 'symbol (default: from the file)')
+    .option('--timeframe <tf>', 'bar length (default: from the file or the bar spacing)')
+    .action((input: string | undefined, options) => {
+      if (options.list) return catalogue('labeler', options.plugin);
+      if (!input || !options.out || !options.labeler) throw new ConfigError('give <input>, --labeler and --out (or --list)');
+      const workspace = openWorkspace();
+      const candles = loadCandlesFrom(input, workspace, { symbol: options.symbol, timeframe: options.timeframe });
+      const registry = createRegistry(options.plugin, workspace.root);
+      const { definition, params } = registry.resolveWithParams('labeler', parseDefinitionArg(options.labeler));
+      const output = definition.label(candles, params);
+      const columns: Record<string, Float64Array> = { label: output.target };
+      if (output.eventEnd) columns.event_end = output.eventEnd;
+      writeTable(options.out, candles.select(['open', 'high', 'low', 'close', 'volume']).withColumns(columns));
+      const balance = output.classes ? classBalance(output.target, output.classes) : undefined;
+      const summary = balance
+        ? balance.classes.map((c, i) => `${i}=${c.name} ${(100 * c.fraction).toFixed(1)}%`).join(', ') + (balance.flags.length ? `; flags: ${balance.flags.join(', ')}` : '')
+        : 'regression target';
+      console.log(`wrote ${candles.length} rows with ${definition.id} labels (horizon ${definition.horizon(params)}; ${summary}) → ${options.out}`);
     });
 
   const plugins = program.command('plugins').description('the plugin registry');

@@ -1,3 +1,4 @@
 export * from './define';
 export { PluginRegistry, parseParams, loadPluginModule, type DefinitionRef } from './registry';
 export { corePlugin, createRegistry, CORE_PLUGIN_VERSION } from './core-plugin';
+export { describeParams, formatParams, type ParamDescription } from './describe';
