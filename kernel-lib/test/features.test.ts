@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ATR, BollingerBands, EMA, MACD, RSI, SMA } from 'trading-signals';
+import { ADX, ATR, BollingerBands, CCI, DX, EMA, MACD, OBV, ROC, RSI, SMA, StochasticOscillator, WilliamsR, WMA } from 'trading-signals';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { atrKernel, bollingerKernel, emaKernel, macdKernel, rsiKernel, smaKernel, returnsKernel } from '../src/features/kernels';
-import { coreFeatures } from '../src/features/core-features';
+import { atrKernel, bollingerKernel, cciKernel, directionalKernel, emaKernel, macdKernel, obvKernel, rocKernel, rsiKernel, smaKernel, returnsKernel, stochasticKernel, trendSlopeKernel, volatilityKernel, vwapKernel, williamsRKernel, wmaKernel, zScoreKernel } from '../src/features/kernels';
 import { computeFeatures } from '../src/features/compute-features';
 import { createRegistry } from '../src/plugins/core-plugin';
 import { parseParams } from '../src/plugins/registry';
@@ -74,6 +73,56 @@ describe('indicator kernels agree with trading-signals (reference, 1e-9 relative
     expectAgreement(atrKernel(high, low, close, 14), streamed(() => new ATR(14), bars), 0);
   });
 
+  const bars = prices.map((_, i) => ({ high: high[i], low: low[i], close: close[i], open: close[i], volume: candles.column('volume')[i] }));
+
+  it('WMA, ROC', () => {
+    expectAgreement(wmaKernel(close, 20), streamed(() => new WMA(20), prices), 0);
+    expectAgreement(rocKernel(close, 10), streamed(() => new ROC(10), prices), 0);
+  });
+
+  it('Stochastic %K and %D', () => {
+    const ours = stochasticKernel(high, low, close, 14, 3, 3);
+    const indicator = new StochasticOscillator({ kPeriod: 14, kSlowingPeriod: 3, dPeriod: 3 });
+    const results = bars.map((b) => indicator.update(b, false));
+    expectAgreement(ours.k, results.map((r) => r?.stochK ?? null), 0);
+    expectAgreement(ours.d, results.map((r) => r?.stochD ?? null), 0);
+  });
+
+  it('Williams %R, CCI', () => {
+    expectAgreement(williamsRKernel(high, low, close, 14), streamed(() => new WilliamsR(14), bars), 0);
+    expectAgreement(cciKernel(high, low, close, 20), streamed(() => new CCI(20), bars), 0);
+  });
+
+  it('OBV (accumulated from the first bar)', () => {
+    expectAgreement(obvKernel(close, candles.column('volume')), streamed(() => new OBV(2), bars), 0);
+  });
+
+  it('DX and ADX (Wilder)', () => {
+    const ours = directionalKernel(high, low, close, 14);
+    expectAgreement(ours.dx, streamed(() => new DX(14), bars), 0);
+    expectAgreement(ours.adx, streamed(() => new ADX(14), bars), 0);
+  });
+
+  it('VWAP, z-score, volatility and trend slope by definition', () => {
+    const volume = candles.column('volume');
+    const vwap = vwapKernel(high, low, close, volume, 24);
+    let pv = 0, v = 0;
+    for (let j = 100; j < 124; j++) {
+      pv += ((high[j] + low[j] + close[j]) / 3) * volume[j];
+      v += volume[j];
+    }
+    expect(vwap[123]).toBeCloseTo(pv / v, 9);
+    const window = Array.from(volume.subarray(77, 101));
+    const mean = window.reduce((a, b) => a + b) / 24;
+    const sd = Math.sqrt(window.reduce((a, b) => a + (b - mean) ** 2, 0) / 23);
+    expect(zScoreKernel(volume, 24)[100]).toBeCloseTo((volume[100] - mean) / sd, 9);
+    const logs = Array.from({ length: 24 }, (_, k) => Math.log(close[77 + k] / close[76 + k]));
+    const lm = logs.reduce((a, b) => a + b) / 24;
+    expect(volatilityKernel(close, 24)[100]).toBeCloseTo(Math.sqrt(logs.reduce((a, b) => a + (b - lm) ** 2, 0) / 23), 12);
+    const exact = Float64Array.from({ length: 30 }, (_, i) => 100 * Math.exp(0.002 * i));
+    expect(trendSlopeKernel(exact, 10)[29]).toBeCloseTo(0.002 * 9, 12);
+  });
+
   it('returns by hand', () => {
     const r = returnsKernel(Float64Array.from([100, 110, 99]), 1);
     expect(Number.isNaN(r[0])).toBe(true);
@@ -82,8 +131,8 @@ describe('indicator kernels agree with trading-signals (reference, 1e-9 relative
   });
 });
 
-describe('every core feature', () => {
-  for (const definition of coreFeatures) {
+describe('every registered feature', () => {
+  for (const definition of createRegistry().list('feature').filter((d) => !d.inputs)) {
     const params = parseParams(definition, {});
 
     it(`${definition.id}: warm-up rows are exactly the declared lookback, then values are finite`, () => {
@@ -108,6 +157,15 @@ describe('every core feature', () => {
       }
     });
   }
+
+  it('interactions read columns made earlier, and inherit their warm-up', () => {
+    const registry = createRegistry();
+    const set = computeFeatures(candles, [{ id: 'core/rsi' }, { id: 'core/bollinger' }, { id: 'core/interaction', params: { a: 'rsi_14', b: 'bb_pctb_20', op: 'product' } }], registry);
+    const product = set.frame.column('rsi_14_x_bb_pctb_20');
+    for (let i = 19; i < 40; i++) expect(product[i]).toBe(set.frame.column('rsi_14')[i] * set.frame.column('bb_pctb_20')[i]);
+    expect(set.lookback).toBe(19);
+    expect(() => computeFeatures(candles, [{ id: 'core/interaction', params: { a: 'rsi_14', b: 'close' } }], registry)).toThrow(/needs column 'rsi_14', which no earlier feature makes/);
+  });
 
   it('are computed together with declared names and the largest lookback', () => {
     const registry = createRegistry();

@@ -19,12 +19,21 @@ export type FeatureSet = {
  */
 export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry): FeatureSet {
   const columns: Record<string, Float64Array> = {};
+  const columnLookback: Record<string, number> = {};
   const resolved: FeatureSet['resolved'] = [];
   let lookback = 0;
   for (const ref of refs) {
     const { definition, params } = registry.resolveWithParams('feature', ref);
     const declared = definition.outputs(params);
-    const computed = definition.compute(candles, params);
+    const inputs = definition.inputs?.(params) ?? [];
+    for (const input of inputs) {
+      if (!(input in columns) && !candles.has(input)) {
+        throw new PluginError(`feature ${definition.id} needs column '${input}', which no earlier feature makes; list the feature that makes it first (made so far: ${Object.keys(columns).join(', ') || 'none'})`);
+      }
+    }
+    // features with inputs see the candles plus the columns made before them
+    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params);
+    const ownLookback = Math.max(definition.lookback(params), ...inputs.map((input) => columnLookback[input] ?? 0));
     for (const name of declared) {
       const values = computed[name];
       if (!(values instanceof Float64Array) || values.length !== candles.length) {
@@ -32,8 +41,9 @@ export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[]
       }
       if (name in columns) throw new PluginError(`feature column '${name}' is produced twice (by ${definition.id} and an earlier feature); change a param`);
       columns[name] = values;
+      columnLookback[name] = ownLookback;
     }
-    lookback = Math.max(lookback, definition.lookback(params));
+    lookback = Math.max(lookback, ownLookback);
     resolved.push({ id: definition.id, version: definition.version, params, outputs: declared });
   }
   const names = Object.keys(columns);

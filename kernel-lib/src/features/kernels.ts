@@ -160,3 +160,205 @@ export function returnsKernel(close: Float64Array, bars: number, log = false): F
   }
   return out;
 }
+
+/** Weighted moving average: weights 1..period, the newest value heaviest. */
+export function wmaKernel(values: Float64Array, period: number): Float64Array {
+  const out = nanArray(values.length);
+  const base = (period * (period + 1)) / 2;
+  for (let i = period - 1; i < values.length; i++) {
+    let sum = 0;
+    for (let k = 0; k < period; k++) sum += values[i - period + 1 + k] * (k + 1);
+    out[i] = sum / base;
+  }
+  return out;
+}
+
+/** Highest high and lowest low over the trailing `period` bars (inclusive); NaN before. */
+export function rollingExtremes(high: Float64Array, low: Float64Array, period: number): { highest: Float64Array; lowest: Float64Array } {
+  const highest = nanArray(high.length);
+  const lowest = nanArray(low.length);
+  for (let i = period - 1; i < high.length; i++) {
+    let h = high[i - period + 1];
+    let l = low[i - period + 1];
+    for (let j = i - period + 2; j <= i; j++) {
+      if (high[j] > h) h = high[j];
+      if (low[j] < l) l = low[j];
+    }
+    highest[i] = h;
+    lowest[i] = l;
+  }
+  return { highest, lowest };
+}
+
+/** SMA of the finite values from index `start` on (an SMA over a series that has a NaN warm-up). */
+function smaFrom(values: Float64Array, period: number, start: number): Float64Array {
+  const out = nanArray(values.length);
+  let sum = 0;
+  for (let i = start; i < values.length; i++) {
+    sum += values[i];
+    if (i - start >= period) sum -= values[i - period];
+    if (i - start >= period - 1) out[i] = sum / period;
+  }
+  return out;
+}
+
+export type StochasticColumns = { k: Float64Array; d: Float64Array };
+
+/**
+ * Stochastic oscillator (Lane): fast %K = 100 × (close − lowest low) / (highest high − lowest low) over
+ * `kPeriod` (a flat range counts as 1), %K = SMA(kSlowing) of fast %K, %D = SMA(dPeriod) of %K.
+ */
+export function stochasticKernel(high: Float64Array, low: Float64Array, close: Float64Array, kPeriod: number, kSlowing: number, dPeriod: number): StochasticColumns {
+  const { highest, lowest } = rollingExtremes(high, low, kPeriod);
+  const fast = nanArray(close.length);
+  for (let i = kPeriod - 1; i < close.length; i++) {
+    const range = highest[i] - lowest[i];
+    fast[i] = ((close[i] - lowest[i]) * 100) / (range === 0 ? 1 : range);
+  }
+  const k = smaFrom(fast, kSlowing, kPeriod - 1);
+  const d = smaFrom(k, dPeriod, kPeriod - 1 + kSlowing - 1);
+  // %K is only reported once %D exists (as trading-signals does)
+  for (let i = 0; i < k.length; i++) if (Number.isNaN(d[i])) k[i] = NaN;
+  return { k, d };
+}
+
+/** Williams %R: −100 × (highest high − close) / (highest high − lowest low) over `period`; −100 on a flat range. */
+export function williamsRKernel(high: Float64Array, low: Float64Array, close: Float64Array, period: number): Float64Array {
+  const { highest, lowest } = rollingExtremes(high, low, period);
+  const out = nanArray(close.length);
+  for (let i = period - 1; i < close.length; i++) {
+    const range = highest[i] - lowest[i];
+    out[i] = range === 0 ? -100 : ((highest[i] - close[i]) / range) * -100;
+  }
+  return out;
+}
+
+/** Commodity Channel Index (Lambert): (TP − SMA(TP)) / (0.015 × mean absolute deviation of TP), TP = (h + l + c)/3. */
+export function cciKernel(high: Float64Array, low: Float64Array, close: Float64Array, period: number): Float64Array {
+  const n = close.length;
+  const typical = new Float64Array(n);
+  for (let i = 0; i < n; i++) typical[i] = (high[i] + low[i] + close[i]) / 3;
+  const out = nanArray(n);
+  for (let i = period - 1; i < n; i++) {
+    let sum = 0;
+    for (let j = i - period + 1; j <= i; j++) sum += typical[j];
+    const mean = sum / period;
+    let deviation = 0;
+    for (let j = i - period + 1; j <= i; j++) deviation += Math.abs(typical[j] - mean);
+    deviation /= period;
+    out[i] = deviation === 0 ? 0 : (typical[i] - mean) / (0.015 * deviation);
+  }
+  return out;
+}
+
+/** Rate of change: (close − close n bars ago) / close n bars ago. */
+export function rocKernel(close: Float64Array, period: number): Float64Array {
+  return returnsKernel(close, period);
+}
+
+/** On-balance volume (Granville), accumulated from the first bar: ± volume by the sign of the close change. */
+export function obvKernel(close: Float64Array, volume: Float64Array): Float64Array {
+  const out = nanArray(close.length);
+  let total = 0;
+  for (let i = 1; i < close.length; i++) {
+    total += close[i] > close[i - 1] ? volume[i] : close[i] < close[i - 1] ? -volume[i] : 0;
+    out[i] = total;
+  }
+  return out;
+}
+
+export type DirectionalColumns = { plusDi: Float64Array; minusDi: Float64Array; dx: Float64Array; adx: Float64Array };
+
+/**
+ * Wilder's directional movement: +DM/−DM and true range smoothed with Wilder's average (the first bar
+ * contributes zero moves), +DI/−DI = smoothed DM / ATR, DX = 100 × |+DI − −DI| / (+DI + −DI), ADX =
+ * Wilder's average of DX. DX starts at period − 1, ADX at 2·period − 2.
+ */
+export function directionalKernel(high: Float64Array, low: Float64Array, close: Float64Array, period: number): DirectionalColumns {
+  const n = close.length;
+  const plusMove = new Float64Array(n);
+  const minusMove = new Float64Array(n);
+  for (let i = 1; i < n; i++) {
+    const up = high[i] - high[i - 1];
+    const down = low[i - 1] - low[i];
+    plusMove[i] = up < 0 || up < down ? 0 : up;
+    minusMove[i] = down < 0 || down < up ? 0 : down;
+  }
+  const plus = wilderKernel(plusMove, period);
+  const minus = wilderKernel(minusMove, period);
+  const atr = atrKernel(high, low, close, period);
+  const plusDi = nanArray(n);
+  const minusDi = nanArray(n);
+  const dx = nanArray(n);
+  for (let i = period - 1; i < n; i++) {
+    plusDi[i] = plus[i] / atr[i];
+    minusDi[i] = minus[i] / atr[i];
+    const sum = plusDi[i] + minusDi[i];
+    dx[i] = sum === 0 ? 0 : (Math.abs(plusDi[i] - minusDi[i]) / sum) * 100;
+  }
+  const adx = wilderKernel(dx, period, period - 1);
+  return { plusDi, minusDi, dx, adx };
+}
+
+/** Rolling volume-weighted average price over `period` bars, with the typical price (h + l + c)/3. */
+export function vwapKernel(high: Float64Array, low: Float64Array, close: Float64Array, volume: Float64Array, period: number): Float64Array {
+  const out = nanArray(close.length);
+  let priceVolume = 0;
+  let totalVolume = 0;
+  for (let i = 0; i < close.length; i++) {
+    priceVolume += ((high[i] + low[i] + close[i]) / 3) * volume[i];
+    totalVolume += volume[i];
+    if (i >= period) {
+      priceVolume -= ((high[i - period] + low[i - period] + close[i - period]) / 3) * volume[i - period];
+      totalVolume -= volume[i - period];
+    }
+    if (i >= period - 1) out[i] = totalVolume > 0 ? priceVolume / totalVolume : close[i];
+  }
+  return out;
+}
+
+/** z-score of each value against the trailing `period` values (inclusive; sample deviation); 0 when flat. */
+export function zScoreKernel(values: Float64Array, period: number): Float64Array {
+  const out = nanArray(values.length);
+  for (let i = period - 1; i < values.length; i++) {
+    let sum = 0;
+    for (let j = i - period + 1; j <= i; j++) sum += values[j];
+    const mean = sum / period;
+    let squares = 0;
+    for (let j = i - period + 1; j <= i; j++) squares += (values[j] - mean) ** 2;
+    const deviation = Math.sqrt(squares / (period - 1));
+    out[i] = deviation > 0 ? (values[i] - mean) / deviation : 0;
+  }
+  return out;
+}
+
+/** Sample standard deviation of log returns over the trailing `period` returns; NaN before. */
+export function volatilityKernel(close: Float64Array, period: number): Float64Array {
+  const out = nanArray(close.length);
+  for (let i = period; i < close.length; i++) {
+    let sum = 0;
+    for (let j = i - period + 1; j <= i; j++) sum += Math.log(close[j] / close[j - 1]);
+    const mean = sum / period;
+    let squares = 0;
+    for (let j = i - period + 1; j <= i; j++) squares += (Math.log(close[j] / close[j - 1]) - mean) ** 2;
+    out[i] = Math.sqrt(squares / (period - 1));
+  }
+  return out;
+}
+
+/** Least-squares slope of log close over the trailing `period` bars, times (period − 1): the fitted log change. */
+export function trendSlopeKernel(close: Float64Array, period: number): Float64Array {
+  const out = nanArray(close.length);
+  const meanX = (period - 1) / 2;
+  let varianceX = 0;
+  for (let x = 0; x < period; x++) varianceX += (x - meanX) ** 2;
+  for (let i = period - 1; i < close.length; i++) {
+    let meanY = 0;
+    for (let x = 0; x < period; x++) meanY += Math.log(close[i - period + 1 + x]);
+    meanY /= period;
+    let covariance = 0;
+    for (let x = 0; x < period; x++) covariance += (x - meanX) * (Math.log(close[i - period + 1 + x]) - meanY);
+    out[i] = (covariance / varianceX) * (period - 1);
+  }
+  return out;
+}

@@ -1,4 +1,5 @@
 import { coreFeatures } from '../features/core-features';
+import { moreFeatures } from '../features/more-features';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
@@ -12,7 +13,7 @@ export const CORE_PLUGIN_VERSION = '0.1.0';
 export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
-  features: coreFeatures,
+  features: [...coreFeatures, ...moreFeatures],
   labelers: [directionLabeler, ...extraLabelers],
   models: [xgboostClassifier],
   strategies: coreStrategies,

@@ -21,6 +21,11 @@ export interface FeatureDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extend
   lookback(params: z.output<S>): number;
   /** The names of the columns `compute` returns. */
   outputs(params: z.output<S>): string[];
+  /**
+   * Columns beyond OHLCV that must be computed first by features listed earlier (interactions); they
+   * are in the frame `compute` receives. Its warm-up is then at least theirs.
+   */
+  inputs?(params: z.output<S>): string[];
   compute(candles: Candles, params: z.output<S>): Record<string, Float64Array>;
 }
 
