@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ADX, ATR, BollingerBands, CCI, DX, EMA, MACD, OBV, ROC, RSI, SMA, StochasticOscillator, WilliamsR, WMA } from 'trading-signals';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { atrKernel, bollingerKernel, cciKernel, directionalKernel, emaKernel, macdKernel, obvKernel, rocKernel, rsiKernel, smaKernel, returnsKernel, stochasticKernel, trendSlopeKernel, volatilityKernel, vwapKernel, williamsRKernel, wmaKernel, zScoreKernel } from '../src/features/kernels';
-import { computeFeatures } from '../src/features/compute-features';
+import { computeFeatures, featureContext } from '../src/features/compute-features';
+import { resampleCandles } from '../src/features/resample';
+
+const H = 3_600_000;
 import { createRegistry } from '../src/plugins/core-plugin';
 import { parseParams } from '../src/plugins/registry';
 import { directionLabels, BUY, HOLD, SELL } from '../src/labels/direction';
@@ -132,13 +135,14 @@ describe('indicator kernels agree with trading-signals (reference, 1e-9 relative
 });
 
 describe('every registered feature', () => {
+  const context = featureContext(createRegistry(), candles.meta.timeframe);
   for (const definition of createRegistry().list('feature').filter((d) => !d.inputs)) {
     const params = parseParams(definition, {});
 
     it(`${definition.id}: warm-up rows are exactly the declared lookback, then values are finite`, () => {
-      const columns = definition.compute(candles, params);
-      expect(Object.keys(columns).sort()).toEqual([...definition.outputs(params)].sort());
-      const lookback = definition.lookback(params);
+      const columns = definition.compute(candles, params, context);
+      expect(Object.keys(columns).sort()).toEqual([...definition.outputs(params, context)].sort());
+      const lookback = definition.lookback(params, context);
       const warmups = Object.values(columns).map((values) => values.findIndex((v) => Number.isFinite(v)));
       // The longest warm-up among the outputs is the declared one; no output warms up longer.
       expect(Math.max(...warmups)).toBe(lookback);
@@ -148,15 +152,36 @@ describe('every registered feature', () => {
     });
 
     it(`${definition.id}: is causal — values on a prefix equal the full series' values, truncated`, () => {
-      const full = definition.compute(candles, params);
+      const full = definition.compute(candles, params, context);
       for (const length of [200, 777, 1500]) {
-        const prefix = definition.compute(candles.slice(0, length), params);
+        const prefix = definition.compute(candles.slice(0, length), params, context);
         for (const [name, values] of Object.entries(prefix)) {
           expect(Array.from(values)).toEqual(Array.from(full[name].subarray(0, length)));
         }
       }
     });
   }
+
+  it('a higher-timeframe value reaches a base row only after its bar has closed (property)', () => {
+    const registry = createRegistry();
+    const set = computeFeatures(candles, [{ id: 'core/higher-timeframe', params: { timeframe: '4h', feature: { id: 'core/rsi', params: { period: 6 } } } }], registry);
+    const aligned = set.frame.column('rsi_6_4h');
+    const { candles: higher, closeTime } = resampleCandles(candles, '4h');
+    const inner = rsiKernel(higher.column('close'), 6);
+    for (let r = 0; r < candles.length; r++) {
+      const baseClose = candles.time[r] + H;
+      // the latest 4h bar closed by this base bar's close, computed only from 1h bars up to it
+      let j = -1;
+      while (j + 1 < closeTime.length && closeTime[j + 1] <= baseClose) j++;
+      expect(Number.isNaN(aligned[r]) ? NaN : aligned[r]).toBe(j >= 0 ? inner[j] : NaN);
+    }
+    // 4h bars are whole: the 1h bars in each bucket aggregate to it
+    const k = 10;
+    const rows = Array.from({ length: 4 }, (_, i) => 4 + 4 * k + i); // bucket k+1 (bucket 0 is dropped)
+    expect(higher.column('high')[k]).toBe(Math.max(...rows.map((i) => candles.column('high')[i])));
+    expect(higher.column('volume')[k]).toBeCloseTo(rows.reduce((sum, i) => sum + candles.column('volume')[i], 0), 6);
+    expect(() => computeFeatures(candles, [{ id: 'core/higher-timeframe', params: { timeframe: '90m' } }], registry)).toThrow(/whole multiple/);
+  });
 
   it('interactions read columns made earlier, and inherit their warm-up', () => {
     const registry = createRegistry();

@@ -1,6 +1,7 @@
 import { Frame, type Candles } from '../frame/frame';
 import { PluginError } from '../errors';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
+import type { FeatureContext } from '../plugins/define';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
 export type FeatureSet = {
@@ -17,14 +18,36 @@ export type FeatureSet = {
  * Compute the features a spec lists. Each definition is resolved from the registry, its params
  * validated, and its output checked against what it declares (names and length).
  */
+/** The context features receive: the base timeframe and access to other registered features. */
+export function featureContext(registry: PluginRegistry, timeframe: string): FeatureContext {
+  const context: FeatureContext = {
+    timeframe,
+    computeFeature(ref, candles) {
+      const { definition, params } = registry.resolveWithParams('feature', ref);
+      const inner = { ...context, timeframe: candles.meta.timeframe };
+      return { columns: definition.compute(candles, params, inner), lookback: definition.lookback(params, inner) };
+    },
+    lookbackOf(ref) {
+      const { definition, params } = registry.resolveWithParams('feature', ref);
+      return definition.lookback(params, context);
+    },
+    outputsOf(ref) {
+      const { definition, params } = registry.resolveWithParams('feature', ref);
+      return definition.outputs(params, context);
+    },
+  };
+  return context;
+}
+
 export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry): FeatureSet {
+  const context = featureContext(registry, candles.meta.timeframe);
   const columns: Record<string, Float64Array> = {};
   const columnLookback: Record<string, number> = {};
   const resolved: FeatureSet['resolved'] = [];
   let lookback = 0;
   for (const ref of refs) {
     const { definition, params } = registry.resolveWithParams('feature', ref);
-    const declared = definition.outputs(params);
+    const declared = definition.outputs(params, context);
     const inputs = definition.inputs?.(params) ?? [];
     for (const input of inputs) {
       if (!(input in columns) && !candles.has(input)) {
@@ -32,8 +55,8 @@ export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[]
       }
     }
     // features with inputs see the candles plus the columns made before them
-    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params);
-    const ownLookback = Math.max(definition.lookback(params), ...inputs.map((input) => columnLookback[input] ?? 0));
+    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params, context);
+    const ownLookback = Math.max(definition.lookback(params, context), ...inputs.map((input) => columnLookback[input] ?? 0));
     for (const name of declared) {
       const values = computed[name];
       if (!(values instanceof Float64Array) || values.length !== candles.length) {

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { defineFeature } from '../plugins/define';
+import { ConfigError } from '../errors';
+import { timeframeMs } from '../frame/frame';
+import { alignToBase, resampleCandles, timeframeRatio } from './resample';
 import {
   bollingerKernel,
   cciKernel,
@@ -283,7 +286,40 @@ export const seedInteractionsFeature = defineFeature({
   },
 });
 
+
+const featureRef = z.object({ id: z.string().min(1), version: z.string().optional(), params: z.record(z.unknown()).default({}) }).strict();
+
+/**
+ * Any registered feature computed on a longer timeframe (resampled from the candles) and aligned onto
+ * the base rows causally: a 4h bar reaches 1h rows only after it has closed.
+ */
+export const higherTimeframeFeature = defineFeature({
+  id: 'core/higher-timeframe',
+  version: '1.0.0',
+  doc: 'A feature computed on a longer timeframe (e.g. RSI on 4h) and aligned onto the base bars once each higher bar has closed.',
+  params: z.object({ timeframe: z.string().regex(/^\d+[mhdw]$/).default('4h'), feature: featureRef.default({ id: 'core/rsi', params: {} }) }),
+  lookback: (p, context) => {
+    if (!context) throw new ConfigError('core/higher-timeframe needs the feature context (compute it through computeFeatures)');
+    const ratio = timeframeRatio(context.timeframe, p.timeframe);
+    // the first (possibly partial) higher bar is dropped, then the inner warm-up, then the bar must close
+    return (context.lookbackOf(p.feature) + 2) * ratio - 1;
+  },
+  outputs: (p, context) => {
+    if (!context) throw new ConfigError('core/higher-timeframe needs the feature context (compute it through computeFeatures)');
+    return context.outputsOf(p.feature).map((name) => `${name}_${p.timeframe}`);
+  },
+  compute: (candles, p, context) => {
+    if (!context) throw new ConfigError('core/higher-timeframe needs the feature context (compute it through computeFeatures)');
+    timeframeRatio(candles.meta.timeframe, p.timeframe);
+    const { candles: higher, closeTime } = resampleCandles(candles, p.timeframe);
+    const { columns } = context.computeFeature(p.feature, higher);
+    const step = timeframeMs(candles.meta.timeframe);
+    const baseClose = Float64Array.from(candles.time, (t) => t + step);
+    return Object.fromEntries(Object.entries(columns).map(([name, values]) => [`${name}_${p.timeframe}`, alignToBase(baseClose, closeTime, values)]));
+  },
+});
+
 export const moreFeatures = [
   smaFeature, wmaFeature, stochasticFeature, williamsRFeature, cciFeature, rocFeature, obvFeature, adxFeature, vwapFeature,
-  volumeFeature, trendSlopeFeature, volatilityFeature, candleShapeFeature, timeFeature, interactionFeature, seedInteractionsFeature,
+  volumeFeature, trendSlopeFeature, volatilityFeature, candleShapeFeature, timeFeature, interactionFeature, seedInteractionsFeature, higherTimeframeFeature,
 ];

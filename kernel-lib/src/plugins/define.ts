@@ -14,19 +14,30 @@ interface DefinitionBase<S extends z.ZodTypeAny> {
   readonly params: S;
 }
 
+/** What a feature may use besides its params: the base timeframe and other features by reference. */
+export type FeatureContext = {
+  /** The timeframe of the candles the features are computed on (e.g. '1h'). */
+  readonly timeframe: string;
+  /** Compute another registered feature (e.g. on resampled candles): its declared outputs and lookback. */
+  computeFeature(ref: { id: string; version?: string; params?: Record<string, unknown> }, candles: Candles): { columns: Record<string, Float64Array>; lookback: number };
+  /** The declared lookback and output names of another registered feature (at this timeframe). */
+  lookbackOf(ref: { id: string; version?: string; params?: Record<string, unknown> }): number;
+  outputsOf(ref: { id: string; version?: string; params?: Record<string, unknown> }): string[];
+};
+
 /** A feature: causal columns computed from candles (row t uses rows ≤ t only). */
 export interface FeatureDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
   readonly kind: 'feature';
   /** Rows at the start whose values are warm-up (NaN), not real values. */
-  lookback(params: z.output<S>): number;
+  lookback(params: z.output<S>, context?: FeatureContext): number;
   /** The names of the columns `compute` returns. */
-  outputs(params: z.output<S>): string[];
+  outputs(params: z.output<S>, context?: FeatureContext): string[];
   /**
    * Columns beyond OHLCV that must be computed first by features listed earlier (interactions); they
    * are in the frame `compute` receives. Its warm-up is then at least theirs.
    */
   inputs?(params: z.output<S>): string[];
-  compute(candles: Candles, params: z.output<S>): Record<string, Float64Array>;
+  compute(candles: Candles, params: z.output<S>, context?: FeatureContext): Record<string, Float64Array>;
 }
 
 /** The labeler's output: one target per row, NaN where it needs bars past the end. */
