@@ -9,6 +9,7 @@ export * as quality from './quality';
 export * as features from './features';
 export * as labels from './labels';
 export * as validation from './validation';
+export * as preprocessing from './preprocessing';
 export * as models from './models';
 export * as strategy from './strategy';
 export * as backtest from './backtest';
