@@ -183,6 +183,25 @@ describe('every registered feature', () => {
     expect(() => computeFeatures(candles, [{ id: 'core/higher-timeframe', params: { timeframe: '90m' } }], registry)).toThrow(/whole multiple/);
   });
 
+  it('any trading-signals indicator by name: closes or candles, object results as columns', () => {
+    const registry = createRegistry();
+    const set = computeFeatures(candles, [
+      { id: 'core/trading-signals', params: { indicator: 'RSI', args: [14] } },
+      { id: 'core/trading-signals', params: { indicator: 'KeltnerChannels', args: [20, 2] } },
+      { id: 'core/trading-signals', params: { indicator: 'MFI', args: [14] } },
+      { id: 'core/trading-signals', params: { indicator: 'DonchianChannels', args: [20] } },
+    ], registry);
+    expect(set.names).toEqual(expect.arrayContaining(['ts_rsi_14', 'ts_mfi_14', 'ts_keltnerchannels_20_2_upper', 'ts_keltnerchannels_20_2_lower', 'ts_donchianchannels_20_upper']));
+    // through the adapter, RSI equals the kernel (both are trading-signals' definition)
+    const viaAdapter = set.frame.column('ts_rsi_14');
+    const kernel = rsiKernel(close, 14);
+    for (let i = 0; i < close.length; i++) {
+      if (Number.isNaN(kernel[i])) expect(Number.isNaN(viaAdapter[i])).toBe(true);
+      else expect(viaAdapter[i]).toBeCloseTo(kernel[i], 9);
+    }
+    expect(() => computeFeatures(candles, [{ id: 'core/trading-signals', params: { indicator: 'TEMMA' } }], registry)).toThrow(/no indicator 'TEMMA' \(did you mean 'TEMA'\?\)/);
+  });
+
   it('interactions read columns made earlier, and inherit their warm-up', () => {
     const registry = createRegistry();
     const set = computeFeatures(candles, [{ id: 'core/rsi' }, { id: 'core/bollinger' }, { id: 'core/interaction', params: { a: 'rsi_14', b: 'bb_pctb_20', op: 'product' } }], registry);

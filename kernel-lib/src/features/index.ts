@@ -4,3 +4,4 @@ export { computeFeatures, type FeatureSet } from './compute-features';
 export * from './more-features';
 export { resampleCandles, alignToBase, timeframeRatio } from './resample';
 export { featureContext } from './compute-features';
+export { tradingSignalsFeature, tradingSignalsIndicators } from './trading-signals-feature';

@@ -3,6 +3,7 @@ import { defineFeature } from '../plugins/define';
 import { ConfigError } from '../errors';
 import { timeframeMs } from '../frame/frame';
 import { alignToBase, resampleCandles, timeframeRatio } from './resample';
+import { tradingSignalsFeature } from './trading-signals-feature';
 import {
   bollingerKernel,
   cciKernel,
@@ -321,5 +322,5 @@ export const higherTimeframeFeature = defineFeature({
 
 export const moreFeatures = [
   smaFeature, wmaFeature, stochasticFeature, williamsRFeature, cciFeature, rocFeature, obvFeature, adxFeature, vwapFeature,
-  volumeFeature, trendSlopeFeature, volatilityFeature, candleShapeFeature, timeFeature, interactionFeature, seedInteractionsFeature, higherTimeframeFeature,
+  volumeFeature, trendSlopeFeature, volatilityFeature, candleShapeFeature, timeFeature, interactionFeature, seedInteractionsFeature, higherTimeframeFeature, tradingSignalsFeature,
 ];
