@@ -51,7 +51,7 @@ export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[]
     const inputs = definition.inputs?.(params) ?? [];
     for (const input of inputs) {
       if (!(input in columns) && !candles.has(input)) {
-        throw new PluginError(`feature ${definition.id} needs column '${input}', which no earlier feature makes; list the feature that makes it first (made so far: ${Object.keys(columns).join(', ') || 'none'})`);
+        throw new PluginError(`feature ${definition.id} needs column '${input}', which neither the data nor an earlier feature provides; list the feature that makes it first, or load data with that column (available: ${[...candles.names, ...Object.keys(columns)].join(', ')})`);
       }
     }
     // features with inputs see the candles plus the columns made before them

@@ -5,3 +5,4 @@ export * from './more-features';
 export { resampleCandles, alignToBase, timeframeRatio } from './resample';
 export { featureContext } from './compute-features';
 export { tradingSignalsFeature, tradingSignalsIndicators } from './trading-signals-feature';
+export * from './model-features';

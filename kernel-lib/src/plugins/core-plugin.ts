@@ -1,5 +1,6 @@
 import { coreFeatures } from '../features/core-features';
 import { moreFeatures } from '../features/more-features';
+import { modelFeatures } from '../features/model-features';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
@@ -13,7 +14,7 @@ export const CORE_PLUGIN_VERSION = '0.1.0';
 export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
-  features: [...coreFeatures, ...moreFeatures],
+  features: [...coreFeatures, ...moreFeatures, ...modelFeatures],
   labelers: [directionLabeler, ...extraLabelers],
   models: [xgboostClassifier],
   strategies: coreStrategies,

@@ -37,6 +37,11 @@ export interface FeatureDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extend
    * are in the frame `compute` receives. Its warm-up is then at least theirs.
    */
   inputs?(params: z.output<S>): string[];
+  /**
+   * Parameters are fitted on the leading (training) rows, then applied forward: values are causal given
+   * those parameters (e.g. GARCH). Tests fix the fitted rows when checking causality.
+   */
+  readonly fittedOnLeadingRows?: boolean;
   compute(candles: Candles, params: z.output<S>, context?: FeatureContext): Record<string, Float64Array>;
 }
 
