@@ -9,24 +9,12 @@ import { runStrategyBacktest } from '../src/backtest/strategy-backtest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { createRegistry } from '../src/plugins/core-plugin';
 import { ConfigError } from '../src/errors';
+import { hourlyBars } from './helpers';
 import { atrKernel } from '../src/features/kernels';
 
 const H = 3_600_000;
 
-/** Candles from rows [open, high, low, close] (volume 1000), hourly from t = 0. */
-function bars(rows: number[][], symbol = 'BTC/USDT'): Candles {
-  return Frame.fromColumns(
-    Float64Array.from(rows, (_, i) => i * H),
-    {
-      open: Float64Array.from(rows, (r) => r[0]),
-      high: Float64Array.from(rows, (r) => r[1]),
-      low: Float64Array.from(rows, (r) => r[2]),
-      close: Float64Array.from(rows, (r) => r[3]),
-      volume: Float64Array.from(rows, () => 1000),
-    },
-    { symbol, timeframe: '1h' },
-  );
-}
+const bars = hourlyBars;
 
 const single = (candles: Candles, targets: number[], settings: BacktestSettingsInput = {}, extra: Partial<Sleeve> = {}): EngineResult =>
   runEngine([{ symbol: candles.meta.symbol, candles }], [{ name: 's', targets: { [candles.meta.symbol]: Float64Array.from(targets) }, ...extra }], settings);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Frame, type Candles } from '../src/frame/frame';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'kernel-lib', 'dist', 'cli', 'main.js');
@@ -46,4 +47,19 @@ export function workspaceEnv(dir: string): Record<string, string> {
 /** Names in a folder (empty when it does not exist). */
 export function listDir(dir: string): string[] {
   return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+}
+
+/** Hourly candles from rows [open, high, low, close] (volume 1000), starting at t = 0: hand-made test data. */
+export function hourlyBars(rows: number[][], symbol = 'BTC/USDT'): Candles {
+  return Frame.fromColumns(
+    Float64Array.from(rows, (_, i) => i * 3_600_000),
+    {
+      open: Float64Array.from(rows, (r) => r[0]),
+      high: Float64Array.from(rows, (r) => r[1]),
+      low: Float64Array.from(rows, (r) => r[2]),
+      close: Float64Array.from(rows, (r) => r[3]),
+      volume: Float64Array.from(rows, () => 1000),
+    },
+    { symbol, timeframe: '1h' },
+  );
 }

@@ -17,25 +17,13 @@ import {
 } from '../src/labels/core-labelers';
 import { BUY, HOLD, SELL } from '../src/labels/direction';
 import { runSpec } from '../src/runner/run-spec';
-import { ROOT, tempDir } from './helpers';
+import { ROOT, tempDir, hourlyBars } from './helpers';
 
 const dir = tempDir('labels');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const H = 3_600_000;
-function bars(rows: number[][]): Candles {
-  return Frame.fromColumns(
-    Float64Array.from(rows, (_, i) => i * H),
-    {
-      open: Float64Array.from(rows, (r) => r[0]),
-      high: Float64Array.from(rows, (r) => r[1]),
-      low: Float64Array.from(rows, (r) => r[2]),
-      close: Float64Array.from(rows, (r) => r[3]),
-      volume: Float64Array.from(rows, () => 1),
-    },
-    { symbol: 'X/Y', timeframe: '1h' },
-  );
-}
+const bars = hourlyBars;
 const nan = (values: Float64Array) => Array.from(values, (v) => (Number.isNaN(v) ? null : v));
 
 describe('every registered labeler', () => {
