@@ -1,6 +1,6 @@
 import { type Candles, isoTime, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
-import { atrKernel } from '../features/kernels';
+import { atrKernel, rollingDeviation } from '../features/kernels';
 import {
   backtestSettingsSchema,
   commissionModel,
@@ -9,7 +9,7 @@ import {
   type BacktestSettingsInput,
   type ExitRules,
 } from './settings';
-import { RollingTail, rollingDeviation, portfolioVolatility } from './risk';
+import { RollingTail, portfolioVolatility } from './risk';
 
 /**
  * The event-driven backtest engine: bar by bar, one or many assets, one or many strategies ("sleeves")

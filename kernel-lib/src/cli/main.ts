@@ -6,13 +6,13 @@ import { CANDLELAB_VERSION } from '../version';
 import { runSpec } from '../runner/run-spec';
 import { runNotebook } from '../notebook/run-notebook';
 import { generateSyntheticCandles } from '../data/synthetic';
-import { readArrowFile, writeArrowFile } from '../data/arrow-file';
-import { readCandlesCsv, writeCandlesCsv } from '../data/csv-file';
+import { writeArrowFile } from '../data/arrow-file';
+import { readCandlesFile } from '../data/read-candles-file';
+import { writeCandlesCsv } from '../data/csv-file';
 import { checkQuality } from '../quality/check-quality';
 import { createRegistry } from '../plugins/core-plugin';
 import { ModelRegistry } from '../registry/model-registry';
 import { openWorkspace } from '../workspace';
-import type { Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
 import { loadCandlesFrom, parseDefinitionArg, parseSizing, runBacktestCommand, runPortfolioCommand, type BacktestRunRecord } from '../runner/backtest-run';
 import { computeFeatures } from '../features/compute-features';
@@ -27,12 +27,6 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 const number = (x: number | null, digits = 2): string => (x === null ? '—' : x.toFixed(digits));
 
-function readCandlesFile(file: string, symbol?: string, timeframe?: string): Candles {
-  const meta = { symbol: symbol ?? 'UNKNOWN', timeframe: timeframe ?? 'unknown', source: file };
-  if (/\.(arrow|feather|ipc)$/i.test(file)) return readArrowFile(file, meta) as Candles;
-  if (/\.csv$/i.test(file)) return readCandlesCsv(file, meta);
-  throw new ConfigError(`${file}: unknown extension; use .arrow or .csv`);
-}
 
 /** The backtest summary: JSON, or the headline metrics and regimes. */
 function printBacktest(record: BacktestRunRecord, runDir: string, json: boolean): void {
@@ -208,7 +202,7 @@ export function buildProgram(): Command {
     .option('--timeframe <tf>', 'bar length, for the gap check (e.g. 1h)')
     .option('--json', 'print the report as JSON')
     .action((file: string, options) => {
-      const report = checkQuality(readCandlesFile(file, undefined, options.timeframe));
+      const report = checkQuality(readCandlesFile(file, { symbol: 'UNKNOWN', timeframe: options.timeframe ?? 'unknown', source: file }));
       if (options.json) console.log(JSON.stringify(report, null, 2));
       else {
         console.log(`${file}: ${report.rows} rows, ${report.start} … ${report.end}: ${report.ok ? 'ok' : 'NOT USABLE'}`);

@@ -362,3 +362,23 @@ export function trendSlopeKernel(close: Float64Array, period: number): Float64Ar
   }
   return out;
 }
+
+/** Sample standard deviation of `values` over the trailing `window` rows (inclusive); NaN before. */
+export function rollingDeviation(values: Float64Array, window: number): Float64Array {
+  const out = new Float64Array(values.length).fill(NaN);
+  let sum = 0;
+  let squares = 0;
+  for (let i = 0; i < values.length; i++) {
+    sum += values[i];
+    squares += values[i] * values[i];
+    if (i >= window) {
+      sum -= values[i - window];
+      squares -= values[i - window] * values[i - window];
+    }
+    if (i >= window - 1) {
+      const mean = sum / window;
+      out[i] = Math.sqrt(Math.max(0, (squares - window * mean * mean) / (window - 1)));
+    }
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineLabeler } from '../plugins/define';
 import { BUY, DIRECTION_CLASSES, HOLD, SELL, directionLabels } from './direction';
+import { rollingDeviation } from '../features/kernels';
 
 /**
  * Labelers beyond the fixed-threshold direction: each one looks ahead by a declared horizon, writes NaN
@@ -11,23 +12,11 @@ const bars = (fallback: number) => z.number().int().min(1).max(100_000).default(
 
 /** Sample standard deviation of one-bar returns over the trailing `window` bars (inclusive); NaN before. */
 export function trailingVolatility(close: Float64Array, window: number): Float64Array {
+  const returns = new Float64Array(Math.max(0, close.length - 1));
+  for (let i = 1; i < close.length; i++) returns[i - 1] = close[i] / close[i - 1] - 1;
+  // row i's window holds the returns ending at row i, i.e. returns[i − window .. i − 1]
   const out = new Float64Array(close.length).fill(NaN);
-  let sum = 0;
-  let squares = 0;
-  for (let i = 1; i < close.length; i++) {
-    const r = close[i] / close[i - 1] - 1;
-    sum += r;
-    squares += r * r;
-    if (i > window) {
-      const old = close[i - window] / close[i - window - 1] - 1;
-      sum -= old;
-      squares -= old * old;
-    }
-    if (i >= window) {
-      const mean = sum / window;
-      out[i] = Math.sqrt(Math.max(0, (squares - window * mean * mean) / (window - 1)));
-    }
-  }
+  out.set(rollingDeviation(returns, window), 1);
   return out;
 }
 

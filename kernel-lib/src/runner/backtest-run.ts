@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { type Candles, isoTime, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { readArrowFile, writeArrowFile } from '../data/arrow-file';
-import { readCandlesCsv } from '../data/csv-file';
+import { readCandlesFile } from '../data/read-candles-file';
 import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION } from '../data/synthetic';
 import { assertQuality } from '../quality/check-quality';
 import { createRegistry } from '../plugins/core-plugin';
@@ -46,9 +46,7 @@ export function loadCandlesFrom(source: string, workspace: Workspace, meta: { sy
   let candles: Candles;
   if (fs.existsSync(source)) {
     const fallback = { symbol: meta.symbol ?? path.basename(source).replace(/\.\w+$/, ''), timeframe: meta.timeframe ?? 'unknown', source };
-    if (/\.(arrow|feather|ipc)$/i.test(source)) candles = readArrowFile(source, fallback) as Candles;
-    else if (/\.csv$/i.test(source)) candles = readCandlesCsv(source, fallback);
-    else throw new ConfigError(`${source}: unknown data file type; use .csv or .arrow`);
+    candles = readCandlesFile(source, fallback);
   } else if (/^sample(:\w+)?(:\d+)?$/.test(source)) {
     // sample[:timeframe[:seed]]: the seeded synthetic market, three years of bars (generated once, stored)
     const [, timeframe = '1h', seed = '42'] = source.split(':');

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { type Candles } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { readArrowFile, writeArrowFile } from '../data/arrow-file';
-import { readCandlesCsv } from '../data/csv-file';
+import { readCandlesFile } from '../data/read-candles-file';
 import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION } from '../data/synthetic';
 import { assertQuality, type QualityReport } from '../quality/check-quality';
 import { computeFeatures, type FeatureSet } from '../features/compute-features';
@@ -115,9 +115,7 @@ export function loadCandles(context: RunContext): Candles {
     const file = path.resolve(context.baseDir, data.path);
     const meta = { symbol: data.symbol, timeframe: data.timeframe, exchange: data.exchange, source: file };
     if (!fs.existsSync(file)) throw new DataError(`data file ${file} does not exist; check data.path in the spec`);
-    if (/\.(arrow|feather|ipc)$/i.test(file)) candles = readArrowFile(file, meta) as Candles;
-    else if (/\.csv$/i.test(file)) candles = readCandlesCsv(file, meta);
-    else throw new ConfigError(`data file ${file} has an unknown extension; use .arrow or .csv`);
+    candles = readCandlesFile(file, meta);
   }
   for (const column of ['open', 'high', 'low', 'close', 'volume']) {
     if (!candles.has(column)) throw new DataError(`${candles.meta.source}: no '${column}' column; candles need open, high, low, close, volume`);
