@@ -6,3 +6,4 @@ export { resampleCandles, alignToBase, timeframeRatio } from './resample';
 export { featureContext } from './compute-features';
 export { tradingSignalsFeature, tradingSignalsIndicators } from './trading-signals-feature';
 export * from './model-features';
+export * from './patterns';

@@ -1,2 +1,3 @@
 export { directionLabels, directionLabeler, DIRECTION_CLASSES, SELL, HOLD, BUY } from './direction';
 export * from './core-labelers';
+export * from './pattern-labeler';

@@ -1,8 +1,10 @@
 import { coreFeatures } from '../features/core-features';
 import { moreFeatures } from '../features/more-features';
 import { modelFeatures } from '../features/model-features';
+import { patternFeatures } from '../features/patterns';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
+import { patternLabeler } from '../labels/pattern-labeler';
 import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
 import { coreStrategies } from '../strategy/core-strategies';
 import { definePlugin, type Plugin } from './define';
@@ -14,8 +16,8 @@ export const CORE_PLUGIN_VERSION = '0.1.0';
 export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
-  features: [...coreFeatures, ...moreFeatures, ...modelFeatures],
-  labelers: [directionLabeler, ...extraLabelers],
+  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures],
+  labelers: [directionLabeler, ...extraLabelers, patternLabeler],
   models: [xgboostClassifier],
   strategies: coreStrategies,
 });
