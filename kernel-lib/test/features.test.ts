@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeArrowFile } from '../src/data/arrow-file';
 import { ADX, ATR, BollingerBands, CCI, DX, EMA, MACD, OBV, ROC, RSI, SMA, StochasticOscillator, WilliamsR, WMA } from 'trading-signals';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { atrKernel, bollingerKernel, cciKernel, directionalKernel, emaKernel, macdKernel, obvKernel, rocKernel, rsiKernel, smaKernel, returnsKernel, stochasticKernel, trendSlopeKernel, volatilityKernel, vwapKernel, williamsRKernel, wmaKernel, zScoreKernel } from '../src/features/kernels';
@@ -134,10 +138,20 @@ describe('indicator kernels agree with trading-signals (reference, 1e-9 relative
   });
 });
 
+/** Params for features that have no usable defaults (a reference series must be named). */
+const referenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-test-features-'));
+afterAll(() => fs.rmSync(referenceDir, { recursive: true, force: true }));
+const referenceFile = path.join(referenceDir, 'eth.arrow');
+writeArrowFile(referenceFile, generateSyntheticCandles({ seed: 12, bars: 3000, symbol: 'ETH/USDT' }));
+const exampleParams: Record<string, Record<string, unknown>> = {
+  'core/cross-asset': { reference: { path: referenceFile } },
+};
+
 describe('every registered feature', () => {
   const context = featureContext(createRegistry(), candles.meta.timeframe);
-  for (const definition of createRegistry().list('feature').filter((d) => !d.inputs)) {
-    const params = parseParams(definition, {});
+  // features reading columns made by earlier features are tested with those (interactions)
+  for (const definition of createRegistry().list('feature').filter((d) => !d.inputs || (d.id in exampleParams && d.inputs(parseParams(d, exampleParams[d.id])).length === 0))) {
+    const params = parseParams(definition, exampleParams[definition.id] ?? {});
 
     it(`${definition.id}: warm-up rows are exactly the declared lookback, then values are finite`, () => {
       const columns = definition.compute(candles, params, context);

@@ -7,3 +7,4 @@ export { featureContext } from './compute-features';
 export { tradingSignalsFeature, tradingSignalsIndicators } from './trading-signals-feature';
 export * from './model-features';
 export * from './patterns';
+export * from './cross-asset';

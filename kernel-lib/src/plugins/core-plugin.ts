@@ -2,6 +2,7 @@ import { coreFeatures } from '../features/core-features';
 import { moreFeatures } from '../features/more-features';
 import { modelFeatures } from '../features/model-features';
 import { patternFeatures } from '../features/patterns';
+import { crossAssetFeature } from '../features/cross-asset';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { patternLabeler } from '../labels/pattern-labeler';
@@ -16,7 +17,7 @@ export const CORE_PLUGIN_VERSION = '0.1.0';
 export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
-  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures],
+  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature],
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
   models: [xgboostClassifier],
   strategies: coreStrategies,

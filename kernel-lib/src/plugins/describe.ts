@@ -12,6 +12,7 @@ function typeName(schema: any): string {
     else if (kind === 'ZodArray') return `${typeName(node._def.type)}[]`;
     else if (kind === 'ZodUnion') return node._def.options.map(typeName).join('|');
     else if (kind === 'ZodLiteral') return JSON.stringify(node._def.value);
+    else if (kind === 'ZodObject') return `{${Object.keys(node.shape).join(', ')}}`;
     else return kind.replace(/^Zod/, '').toLowerCase() || 'unknown';
   }
   return 'unknown';
@@ -22,12 +23,11 @@ export function describeParams(definition: AnyDefinition): ParamDescription[] {
   let node: any = definition.params;
   for (let depth = 0; node && !node.shape && depth < 10; depth++) node = node._def?.schema ?? node._def?.innerType;
   if (!node?.shape) return [];
-  const defaults = definition.params.safeParse({});
-  return Object.entries(node.shape as Record<string, unknown>).map(([name, schema]) => ({
-    name,
-    type: typeName(schema),
-    default: defaults.success ? (defaults.data as Record<string, unknown>)[name] : undefined,
-  }));
+  // each field's own default (a required field elsewhere must not hide the others')
+  return Object.entries(node.shape as Record<string, any>).map(([name, schema]) => {
+    const parsed = schema.safeParse(undefined);
+    return { name, type: typeName(schema), default: parsed.success ? parsed.data : undefined };
+  });
 }
 
 /** One line per param: `name: type = default`. */
