@@ -30,7 +30,7 @@ describe('plugin registry', () => {
     const registry = createRegistry();
     expect(registry.listPlugins().map((p) => p.id)).toEqual(['core']);
     expect(registry.resolve('feature', 'core/rsi').id).toBe('core/rsi');
-    expect(registry.list('model').map((m) => m.id)).toEqual(['core/xgboost']);
+    expect(registry.list('model').map((m) => m.id)).toEqual(expect.arrayContaining(['core/xgboost', 'core/lstm', 'core/lstm-regressor', 'core/tcn', 'core/tcn-regressor']));
   });
 
   it('treats registering the same plugin again as a no-op (re-run notebook cells)', () => {

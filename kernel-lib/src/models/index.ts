@@ -4,3 +4,5 @@ export { xgboostClassifier, xgboostClassifierParams, balancedWeights, type Xgboo
 export { Booster, DMatrix, libxgboostVersion } from './xgboost/libxgboost';
 export { xgboostJsonToOnnx } from './onnx/tree-ensemble';
 export { OnnxSession } from './onnx/onnx-session';
+export * as neural from './neural';
+export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, NeuralSequenceModel, loadTf } from './neural';

@@ -7,6 +7,7 @@ import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { patternLabeler } from '../labels/pattern-labeler';
 import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
+import { neuralModels } from '../models/neural/neural-model';
 import { coreStrategies } from '../strategy/core-strategies';
 import { definePlugin, type Plugin } from './define';
 import { PluginRegistry, loadPluginModule } from './registry';
@@ -19,7 +20,7 @@ export const corePlugin = definePlugin({
   version: CORE_PLUGIN_VERSION,
   features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature],
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
-  models: [xgboostClassifier],
+  models: [xgboostClassifier, ...neuralModels],
   strategies: coreStrategies,
 });
 

@@ -1,0 +1,100 @@
+import type * as TfModule from '@tensorflow/tfjs';
+import type { Tf } from './tf';
+
+type Tensor = TfModule.Tensor;
+type Shape = Array<number | null>;
+type LayerArgs = { name?: string; trainable?: boolean };
+type ConfigDict = TfModule.serialization.ConfigDict;
+
+/** A layer constructor as tfjs's functional API uses it. */
+type LayerClass<A> = new (args: A) => TfModule.layers.Layer;
+
+/** The custom layers candlelab's networks use; registered with tfjs so saved models load again. */
+export type CustomLayers = {
+  /**
+   * Dropout with a reproducible mask: each training call draws its mask from `seed + call count`
+   * (tfjs's own Dropout reuses one fixed mask when given a seed, and Math.random() when not).
+   */
+  SeededDropout: LayerClass<LayerArgs & { rate: number; seed: number }>;
+  /** Left (past-side) zero padding along time: makes a 'valid' conv1d causal. */
+  CausalPad1D: LayerClass<LayerArgs & { size: number }>;
+  /** The last time step of a sequence: [batch, time, channels] → [batch, channels]. */
+  LastStep: LayerClass<LayerArgs>;
+};
+
+const registered = new WeakMap<Tf, CustomLayers>();
+
+function single(inputs: Tensor | Tensor[]): Tensor {
+  return Array.isArray(inputs) ? inputs[0] : inputs;
+}
+
+function singleShape(shape: Shape | Shape[]): Shape {
+  return Array.isArray(shape[0]) ? (shape[0] as Shape) : (shape as Shape);
+}
+
+/** Define and register the custom layer classes on this tfjs namespace (once per namespace). */
+export function customLayers(tf: Tf): CustomLayers {
+  const known = registered.get(tf);
+  if (known) return known;
+
+  class SeededDropout extends tf.layers.Layer {
+    static className = 'CandlelabSeededDropout';
+    private readonly rate: number;
+    private readonly seed: number;
+    private calls = 0;
+    constructor(args: LayerArgs & { rate: number; seed: number }) {
+      super(args);
+      this.rate = args.rate;
+      this.seed = args.seed;
+    }
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return singleShape(inputShape);
+    }
+    override call(inputs: Tensor | Tensor[], kwargs: { [key: string]: unknown }): Tensor {
+      const x = single(inputs);
+      if (kwargs.training !== true || this.rate === 0) return x;
+      return tf.dropout(x, this.rate, undefined, this.seed + this.calls++);
+    }
+    override getConfig(): ConfigDict {
+      return { ...super.getConfig(), rate: this.rate, seed: this.seed };
+    }
+  }
+
+  class CausalPad1D extends tf.layers.Layer {
+    static className = 'CandlelabCausalPad1D';
+    private readonly size: number;
+    constructor(args: LayerArgs & { size: number }) {
+      super(args);
+      this.size = args.size;
+    }
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const [batch, time, channels] = singleShape(inputShape);
+      return [batch, time === null ? null : time + this.size, channels];
+    }
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const x = single(inputs);
+      return this.size === 0 ? x : tf.pad(x, [[0, 0], [this.size, 0], [0, 0]]);
+    }
+    override getConfig(): ConfigDict {
+      return { ...super.getConfig(), size: this.size };
+    }
+  }
+
+  class LastStep extends tf.layers.Layer {
+    static className = 'CandlelabLastStep';
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      const [batch, , channels] = singleShape(inputShape);
+      return [batch, channels];
+    }
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const x = single(inputs);
+      const [batch, time, channels] = x.shape;
+      return tf.tidy(() => tf.reshape(tf.slice(x, [0, time - 1, 0], [batch, 1, channels]), [batch, channels]));
+    }
+  }
+
+  for (const layer of [SeededDropout, CausalPad1D, LastStep]) tf.serialization.registerClass(layer);
+  const layers: CustomLayers = { SeededDropout, CausalPad1D, LastStep };
+  registered.set(tf, layers);
+  return layers;
+}

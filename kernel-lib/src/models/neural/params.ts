@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { TF_BACKEND_CHOICES, type TfBackendChoice } from './tf';
+
+/** Training and input settings every neural sequence model shares. */
+const trainingParams = {
+  /** Rows per input window: the model sees the previous `seqLen` rows (this one included). */
+  seqLen: z.number().int().min(2).max(1024).default(60),
+  epochs: z.number().int().min(1).max(10_000).default(30),
+  batchSize: z.number().int().min(1).max(8192).default(64),
+  /** Adam's initial learning rate. */
+  learningRate: z.number().positive().max(1).default(0.001),
+  /** Early stopping: stop when the validation loss has not improved for this many epochs (0: never); the best epoch's weights are restored. */
+  patience: z.number().int().min(0).default(8),
+  /** Reduce on plateau: multiply the learning rate by `lrFactor` after this many epochs without improvement (0: never). */
+  lrPatience: z.number().int().min(0).default(3),
+  lrFactor: z.number().positive().lt(1).default(0.5),
+  minLearningRate: z.number().positive().default(1e-5),
+  /** Dropout rate after each block and in the dense head (seeded). */
+  dropout: z.number().min(0).lt(1).default(0.2),
+  /** Batch normalization after each block and in the dense head. */
+  batchNorm: z.boolean().default(true),
+  /** Units of the ReLU dense layer before the output (0: none). */
+  denseUnits: z.number().int().min(0).max(4096).default(32),
+  /** Feature scaler fitted on the training rows and saved with the model. */
+  scaler: z.enum(['standard', 'robust', 'minmax']).default('standard'),
+  /** tfjs backend: 'auto' tries tensorflow-gpu, tensorflow (tfjs-node), wasm, cpu; CANDLELAB_TF_BACKEND applies when this is 'auto'. */
+  backend: z.enum(TF_BACKEND_CHOICES as [TfBackendChoice, ...TfBackendChoice[]]).default('auto'),
+};
+
+const classificationParams = {
+  /** 'balanced' weights each training window's loss by n / (classes × windows of its class). */
+  classWeight: z.enum(['balanced', 'none']).default('balanced'),
+};
+
+const lstmParams = {
+  units: z.number().int().min(1).max(2048).default(64),
+  /** Stacked recurrent layers. */
+  layers: z.number().int().min(1).max(8).default(1),
+  bidirectional: z.boolean().default(false),
+  /** Attention pooling over time (score per step, softmax over time, weighted sum) instead of the last state. */
+  attention: z.boolean().default(false),
+};
+
+const tcnParams = {
+  filters: z.number().int().min(1).max(2048).default(32),
+  kernelSize: z.number().int().min(2).max(16).default(3),
+  /** One residual block (two dilated causal convolutions) per dilation. */
+  dilations: z.array(z.number().int().min(1).max(1024)).min(1).max(16).default([1, 2, 4, 8]),
+};
+
+export const lstmClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...lstmParams });
+export const lstmRegressorParams = z.object({ ...trainingParams, ...lstmParams });
+export const tcnClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...tcnParams });
+export const tcnRegressorParams = z.object({ ...trainingParams, ...tcnParams });
+
+export type LstmClassifierParams = z.output<typeof lstmClassifierParams>;
+export type LstmRegressorParams = z.output<typeof lstmRegressorParams>;
+export type TcnClassifierParams = z.output<typeof tcnClassifierParams>;
+export type TcnRegressorParams = z.output<typeof tcnRegressorParams>;
+
+/** The network family of a neural model. */
+export type Architecture = 'lstm' | 'tcn';
+/** Shared training settings (every neural model's params include them). */
+export type TrainingParams = z.output<z.ZodObject<typeof trainingParams>>;
+export type LstmParams = TrainingParams & z.output<z.ZodObject<typeof lstmParams>> & { classWeight?: 'balanced' | 'none' };
+export type TcnParams = TrainingParams & z.output<z.ZodObject<typeof tcnParams>> & { classWeight?: 'balanced' | 'none' };
+/** The params of any neural sequence model, tagged by architecture. */
+export type NeuralSpec = { architecture: 'lstm'; params: LstmParams } | { architecture: 'tcn'; params: TcnParams };
