@@ -85,24 +85,16 @@ function lstmBody(tf: Tf, input: SymbolicTensor, params: LstmParams, seqLen: num
 
 /** A TCN (Bai, Kolter & Koltun 2018): residual blocks of two dilated causal convolutions each. */
 function tcnBody(tf: Tf, input: SymbolicTensor, params: TcnParams, seeds: Seeds): SymbolicTensor {
-  const { CausalPad1D, LastStep, SeededDropout } = customLayers(tf);
+  const { CausalTaps, LastStep, SeededDropout } = customLayers(tf);
   let x = input;
   params.dilations.forEach((dilation, block) => {
     let h = x;
     for (let j = 0; j < 2; j++) {
       const name = `tcn_${block}_${j}`;
-      h = apply(new CausalPad1D({ size: dilation * (params.kernelSize - 1), name: `${name}_pad` }), h);
-      h = apply(
-        tf.layers.conv1d({
-          filters: params.filters,
-          kernelSize: params.kernelSize,
-          dilationRate: dilation,
-          padding: 'valid',
-          kernelInitializer: tf.initializers.heNormal({ seed: seeds.next() }),
-          name: `${name}_conv`,
-        }),
-        h,
-      );
+      // A dilated causal conv1d: the k taps of each step, then one weight matrix applied at every step
+      // (a dense layer on the last axis = a kernel-size-1 convolution; the wasm backend has no conv gradients).
+      h = apply(new CausalTaps({ kernelSize: params.kernelSize, dilation, name: `${name}_taps` }), h);
+      h = apply(tf.layers.dense({ units: params.filters, kernelInitializer: tf.initializers.heNormal({ seed: seeds.next() }), name: `${name}_conv` }), h);
       if (params.batchNorm) h = apply(tf.layers.batchNormalization({ name: `${name}_bn` }), h);
       h = apply(tf.layers.reLU({ name: `${name}_relu` }), h);
       if (params.dropout > 0) h = apply(new SeededDropout({ rate: params.dropout, seed: seeds.next(), name: `${name}_dropout` }), h);
@@ -111,7 +103,7 @@ function tcnBody(tf: Tf, input: SymbolicTensor, params: TcnParams, seeds: Seeds)
     const residual =
       channels === params.filters
         ? x
-        : apply(tf.layers.conv1d({ filters: params.filters, kernelSize: 1, kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }), name: `tcn_${block}_match` }), x);
+        : apply(tf.layers.dense({ units: params.filters, kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }), name: `tcn_${block}_match` }), x);
     x = apply(tf.layers.reLU({ name: `tcn_${block}_out` }), apply(tf.layers.add({ name: `tcn_${block}_add` }), [h, residual]));
   });
   return apply(new LastStep({ name: 'last_step' }), x);

@@ -16,8 +16,12 @@ export type CustomLayers = {
    * (tfjs's own Dropout reuses one fixed mask when given a seed, and Math.random() when not).
    */
   SeededDropout: LayerClass<LayerArgs & { rate: number; seed: number }>;
-  /** Left (past-side) zero padding along time: makes a 'valid' conv1d causal. */
-  CausalPad1D: LayerClass<LayerArgs & { size: number }>;
+  /**
+   * The taps of a dilated causal convolution: step t becomes [x(t − (k−1)d), …, x(t − d), x(t)]
+   * (zeros before the start), so a kernel-size-1 convolution over them is a dilated causal conv1d.
+   * tfjs has neither 'causal' padding nor gradients of dilated convolutions; this has both.
+   */
+  CausalTaps: LayerClass<LayerArgs & { kernelSize: number; dilation: number }>;
   /** The last time step of a sequence: [batch, time, channels] → [batch, channels]. */
   LastStep: LayerClass<LayerArgs>;
 };
@@ -60,23 +64,30 @@ export function customLayers(tf: Tf): CustomLayers {
     }
   }
 
-  class CausalPad1D extends tf.layers.Layer {
-    static className = 'CandlelabCausalPad1D';
-    private readonly size: number;
-    constructor(args: LayerArgs & { size: number }) {
+  class CausalTaps extends tf.layers.Layer {
+    static className = 'CandlelabCausalTaps';
+    private readonly kernelSize: number;
+    private readonly dilation: number;
+    constructor(args: LayerArgs & { kernelSize: number; dilation: number }) {
       super(args);
-      this.size = args.size;
+      this.kernelSize = args.kernelSize;
+      this.dilation = args.dilation;
     }
     override computeOutputShape(inputShape: Shape | Shape[]): Shape {
       const [batch, time, channels] = singleShape(inputShape);
-      return [batch, time === null ? null : time + this.size, channels];
+      return [batch, time, channels === null ? null : channels * this.kernelSize];
     }
     override call(inputs: Tensor | Tensor[]): Tensor {
       const x = single(inputs);
-      return this.size === 0 ? x : tf.pad(x, [[0, 0], [this.size, 0], [0, 0]]);
+      const [batch, time, channels] = x.shape;
+      return tf.tidy(() => {
+        const padded = tf.pad(x, [[0, 0], [(this.kernelSize - 1) * this.dilation, 0], [0, 0]]);
+        const taps = Array.from({ length: this.kernelSize }, (_, j) => tf.slice(padded, [0, j * this.dilation, 0], [batch, time, channels]));
+        return tf.concat(taps, -1);
+      });
     }
     override getConfig(): ConfigDict {
-      return { ...super.getConfig(), size: this.size };
+      return { ...super.getConfig(), kernelSize: this.kernelSize, dilation: this.dilation };
     }
   }
 
@@ -93,8 +104,8 @@ export function customLayers(tf: Tf): CustomLayers {
     }
   }
 
-  for (const layer of [SeededDropout, CausalPad1D, LastStep]) tf.serialization.registerClass(layer);
-  const layers: CustomLayers = { SeededDropout, CausalPad1D, LastStep };
+  for (const layer of [SeededDropout, CausalTaps, LastStep]) tf.serialization.registerClass(layer);
+  const layers: CustomLayers = { SeededDropout, CausalTaps, LastStep };
   registered.set(tf, layers);
   return layers;
 }
