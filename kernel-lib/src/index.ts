@@ -22,6 +22,11 @@ export * as notebook from './notebook';
 // Flat exports: what a notebook walks through, in pipeline order.
 export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear } from './frame/frame';
 export { openWorkspace, type Workspace } from './workspace';
+export { readStore, mergeIntoStore, listStore, storeFile, readStoreSeries, mergeSeriesIntoStore, type StoreKey } from './data/store';
+export { importCandlesFiles, exportCandles } from './data/import-export';
+export { checkQuality, type QualityReport } from './quality/check-quality';
+export { applyMissingDataPolicy, type MissingDataPolicy } from './quality/missing-data';
+export { resampleCandles, alignFrames } from './features/resample';
 export { loadSpec, parseSpec, applyOverrides, specHash, type Spec, type SpecInput } from './spec/spec';
 export {
   createRunContext,

@@ -7,9 +7,8 @@ import { runSpec } from '../runner/run-spec';
 import { runNotebook } from '../notebook/run-notebook';
 import { generateSyntheticCandles } from '../data/synthetic';
 import { writeArrowFile } from '../data/arrow-file';
-import { readCandlesFile } from '../data/read-candles-file';
 import { writeCandlesCsv } from '../data/csv-file';
-import { checkQuality } from '../quality/check-quality';
+import { registerDataCommands } from './data-commands';
 import { createRegistry } from '../plugins/core-plugin';
 import { ModelRegistry } from '../registry/model-registry';
 import { openWorkspace } from '../workspace';
@@ -179,7 +178,7 @@ export function buildProgram(): Command {
       console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}`);
     });
 
-  const data = program.command('data').description('market data: the synthetic sample, files, quality checks');
+  const data = program.command('data').description('market data: the synthetic sample, the local store (import, export, check, list, resample)');
   data
     .command('sample')
     .description('write the seeded synthetic market (same seed, same bytes) as .arrow or .csv')
@@ -195,22 +194,6 @@ export function buildProgram(): Command {
       else throw new ConfigError(`--out ${options.out}: use a .arrow or .csv file name`);
       console.log(`wrote ${candles.length} bars of ${candles.meta.symbol} ${candles.meta.timeframe} → ${options.out}`);
     });
-  data
-    .command('check')
-    .description('check candles for NaN, broken OHLC, negative volume and gaps')
-    .argument('<file>', '.arrow or .csv candles')
-    .option('--timeframe <tf>', 'bar length, for the gap check (e.g. 1h)')
-    .option('--json', 'print the report as JSON')
-    .action((file: string, options) => {
-      const report = checkQuality(readCandlesFile(file, { symbol: 'UNKNOWN', timeframe: options.timeframe ?? 'unknown', source: file }));
-      if (options.json) console.log(JSON.stringify(report, null, 2));
-      else {
-        console.log(`${file}: ${report.rows} rows, ${report.start} … ${report.end}: ${report.ok ? 'ok' : 'NOT USABLE'}`);
-        for (const issue of report.issues) console.log(`  ${issue.severity} ${issue.kind}: ${issue.count} (first at ${issue.first.join(', ')})`);
-      }
-      if (!report.ok) process.exitCode = 1;
-    });
-
   const catalogue = (kind: 'feature' | 'labeler', plugins: string[]): void => {
     const registry = createRegistry(plugins, openWorkspace().root);
     for (const definition of registry.list(kind)) {
@@ -319,6 +302,7 @@ export function buildProgram(): Command {
       console.log(JSON.stringify(models.get(name, version === undefined ? undefined : Number(version)), null, 2));
     });
 
+  registerDataCommands(program); // data import, export, check, list, resample
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }

@@ -71,6 +71,29 @@ export function storeId(key: StoreKey): string {
   return `${key.exchange}/${key.market}/${symbolFolder(key.symbol)}/${key.timeframe}`;
 }
 
+/**
+ * A key from its id: exchange/market/BASE-QUOTE/timeframe (BASE-QUOTE-SETTLE for perpetuals), or with
+ * the symbol spelled BASE/QUOTE. Returns undefined when the text does not have that shape.
+ */
+export function parseStoreId(id: string): StoreKey | undefined {
+  const parts = id.split('/');
+  if (parts.length !== 4 && parts.length !== 5) return undefined;
+  const [exchange, market] = parts;
+  const timeframe = parts[parts.length - 1];
+  const symbol = parts.length === 5 ? `${parts[2]}/${parts[3]}` : folderSymbol(parts[2]);
+  if (market !== 'spot' && market !== 'futures') return undefined;
+  if (!EXCHANGE.test(exchange) || !SYMBOL.test(symbol) || !TIMEFRAME.test(timeframe)) return undefined;
+  return { exchange, market, symbol, timeframe };
+}
+
+/** A one-line list of what the store holds (for "not stored" errors). */
+export function describeStore(dataDir?: string): string {
+  const entries = listStore(dataDir);
+  if (entries.length === 0) return `the store (${defaultDataDir(dataDir)}) is empty`;
+  const shown = entries.slice(0, 12).map((entry) => storeId(entry));
+  return `stored: ${shown.join(', ')}${entries.length > shown.length ? ` and ${entries.length - shown.length} more` : ''}`;
+}
+
 /** The stored candles of a key, or undefined when nothing is stored. */
 export function readStore(key: StoreKey, dataDir?: string): Candles | undefined {
   const file = storeFile(key, dataDir);
@@ -80,6 +103,34 @@ export function readStore(key: StoreKey, dataDir?: string): Candles | undefined 
     if (!frame.has(column)) throw new DataError(`store file ${file} has no '${column}' column; delete it and import or download the data again`);
   }
   return frame.withMeta({ exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe }) as Candles;
+}
+
+/**
+ * The stored candles of a key between optional ISO-8601 bounds (start inclusive, end exclusive) — the
+ * spec's store source. A key not in the store is an error listing what is stored.
+ */
+export function requireStore(key: StoreKey, dataDir?: string, start?: string, end?: string): Candles {
+  const candles = readStore(key, dataDir);
+  if (!candles) {
+    throw new DataError(`${storeId(key)} is not in the store; ${describeStore(dataDir)} — import it (candlelab data import) or download it first`);
+  }
+  const bound = (text: string | undefined, name: string): number | undefined => {
+    if (text === undefined) return undefined;
+    const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+    if (!Number.isFinite(ms)) throw new ConfigError(`data.${name} '${text}' is not an ISO-8601 date; use e.g. 2024-01-01 or 2024-01-01T00:00:00Z`);
+    return ms;
+  };
+  const from = bound(start, 'start');
+  const to = bound(end, 'end');
+  if (from === undefined && to === undefined) return candles;
+  let first = 0;
+  let last = candles.length;
+  while (first < last && from !== undefined && candles.time[first] < from) first++;
+  while (last > first && to !== undefined && candles.time[last - 1] >= to) last--;
+  if (first === last) {
+    throw new DataError(`${storeId(key)} has no bars in [${start ?? '…'}, ${end ?? '…'}); it holds ${isoTime(candles.time[0])} … ${isoTime(candles.time[candles.length - 1])}`);
+  }
+  return candles.slice(first, last);
 }
 
 /** A stored side table (funding or open interest), or undefined when none is stored. */

@@ -2,7 +2,7 @@ export * from './kernels';
 export * from './core-features';
 export { computeFeatures, type FeatureSet } from './compute-features';
 export * from './more-features';
-export { resampleCandles, alignToBase, timeframeRatio } from './resample';
+export { resampleCandles, alignToBase, alignFrames, timeframeRatio, type ResamplePartial, type AlignInput } from './resample';
 export { featureContext } from './compute-features';
 export { tradingSignalsFeature, tradingSignalsIndicators } from './trading-signals-feature';
 export * from './model-features';

@@ -16,6 +16,11 @@ const definitionRef = z
 
 const symbol = z.string().regex(/^[A-Z0-9]+\/[A-Z0-9]+(:[A-Z0-9]+)?$/, 'must look like BTC/USDT').default('BTC/USDT');
 const timeframe = z.string().regex(/^\d+[smhdw]$/, 'must look like 1m, 1h, 4h or 1d').default('1h');
+/**
+ * How the data stage treats missing bars and NaN rows (see applyMissingDataPolicy); absent = no
+ * policy (gaps are reported, NaN rows stop the run).
+ */
+const missing = z.enum(['drop', 'ffill', 'interpolate', 'regression']).optional();
 
 const sampleData = z
   .object({
@@ -27,6 +32,7 @@ const sampleData = z
     /** Bars to generate (default: three years of hourly bars). */
     bars: z.number().int().min(100).max(50_000_000).default(26_280),
     start: z.string().default('2021-01-01T00:00:00Z'),
+    missing,
   })
   .strict();
 
@@ -38,6 +44,22 @@ const fileData = z
     symbol,
     timeframe,
     exchange: z.string().optional(),
+    missing,
+  })
+  .strict();
+
+const storeData = z
+  .object({
+    source: z.literal('store'),
+    /** The store key: data/<exchange>/<market>/<BASE-QUOTE>/<timeframe>.arrow (see candlelab data list). */
+    exchange: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'must be a plain name like binance'),
+    market: z.enum(['spot', 'futures']),
+    symbol,
+    timeframe,
+    /** Optional ISO-8601 bounds on bar open times: start inclusive, end exclusive. */
+    start: z.string().optional(),
+    end: z.string().optional(),
+    missing,
   })
   .strict();
 
@@ -49,7 +71,7 @@ export const specSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     /** Plugin packages to load besides the built-ins (npm package names). */
     plugins: z.array(z.string().min(1)).default([]),
-    data: z.discriminatedUnion('source', [sampleData, fileData]),
+    data: z.discriminatedUnion('source', [sampleData, fileData, storeData]),
     features: z.array(definitionRef).min(1, 'needs at least one feature'),
     label: definitionRef,
     split: z

@@ -1,0 +1,105 @@
+import * as fs from 'node:fs';
+import { type Candles, type Frame, OHLCV_COLUMNS } from '../frame/frame';
+import { ConfigError, DataError } from '../errors';
+import { writeArrowFile } from './arrow-file';
+import { writeCandlesCsv, type CsvReadOptions } from './csv-file';
+import { writeParquetFile } from './parquet-file';
+import { candlesFileFormat, readCandlesFile, readCandlesFileRaw } from './read-candles-file';
+import { rawToCandles, type RawCandles } from './raw-candles';
+import { describeStore, mergeIntoStore, parseStoreId, readStore, storeId, type MergeResult, type StoreKey } from './store';
+
+export type ImportOptions = CsvReadOptions & { dataDir?: string };
+
+export type ImportReport = {
+  key: StoreKey;
+  files: Array<{ file: string; rows: number }>;
+  /** Rows that repeated an earlier row exactly (same time, same values), dropped. */
+  duplicatesDropped: number;
+  /** Whether the rows had to be sorted by time. */
+  sorted: boolean;
+  /** First and last bar open times of the imported rows (epoch ms). */
+  first: number;
+  last: number;
+  merge: MergeResult;
+};
+
+/** Concatenate raw tables (OHLCV columns only: the store keeps one schema for every source). */
+function concatRaw(tables: RawCandles[], key: StoreKey): RawCandles {
+  const total = tables.reduce((sum, table) => sum + table.time.length, 0);
+  const time = new Float64Array(total);
+  const columns = Object.fromEntries(OHLCV_COLUMNS.map((name) => [name, new Float64Array(total)])) as RawCandles['columns'];
+  const line = new Int32Array(total);
+  let offset = 0;
+  for (const table of tables) {
+    time.set(table.time, offset);
+    for (const name of OHLCV_COLUMNS) columns[name].set(table.columns[name], offset);
+    if (table.line) line.set(table.line, offset);
+    offset += table.time.length;
+  }
+  const source = tables.length === 1 ? tables[0].source : `${tables.length} files`;
+  return {
+    time,
+    columns,
+    meta: { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe, source },
+    source,
+    line: tables.length === 1 && tables[0].line ? line : undefined,
+  };
+}
+
+/**
+ * Import candle files (CSV with or without a header, Binance kline dumps, Parquet, Arrow IPC) into the
+ * store under `key`. Every file is read and checked before anything is written: a corrupt file, a bad
+ * row or two different rows with one time stop the import with an error naming the file and the row,
+ * and the store is left as it was. Rows are sorted; exact duplicates are dropped.
+ */
+export function importCandlesFiles(files: readonly string[], key: StoreKey, options: ImportOptions = {}): ImportReport {
+  if (files.length === 0) throw new ConfigError('give at least one file to import');
+  const meta = { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe };
+  const tables = files.map((file) => {
+    if (!fs.existsSync(file)) throw new DataError(`cannot read data file ${file}: ENOENT; check the path`);
+    return readCandlesFileRaw(file, { ...meta, source: file }, options);
+  });
+  const { candles, duplicatesDropped, sorted } = rawToCandles(concatRaw(tables, key));
+  const merge = mergeIntoStore(key, candles, options.dataDir);
+  return {
+    key,
+    files: tables.map((table) => ({ file: table.source, rows: table.time.length })),
+    duplicatesDropped,
+    sorted,
+    first: candles.time[0],
+    last: candles.time[candles.length - 1],
+    merge,
+  };
+}
+
+/** Write a frame as .csv, .arrow or .parquet by the file's extension, atomically. */
+export function writeCandlesFile(file: string, frame: Frame): void {
+  const format = candlesFileFormat(file);
+  if (format === 'csv') writeCandlesCsv(file, frame);
+  else if (format === 'arrow') writeArrowFile(file, frame);
+  else if (format === 'parquet') writeParquetFile(file, frame);
+  else throw new ConfigError(`--out ${file}: use a .csv, .arrow or .parquet file name`);
+}
+
+/**
+ * Candles from a store id (exchange/market/BASE-QUOTE/timeframe) or a file. A missing store key is an
+ * error listing what the store holds.
+ */
+export function readCandlesSource(source: string, dataDir?: string, options: CsvReadOptions = {}): Candles {
+  if (fs.existsSync(source) && fs.statSync(source).isFile()) return readCandlesFile(source, { source }, options);
+  const key = parseStoreId(source);
+  if (!key) {
+    throw new DataError(`'${source}' is neither a file nor a store id; pass a .csv/.arrow/.parquet path or <exchange>/<market>/<BASE-QUOTE>/<timeframe>`);
+  }
+  const candles = readStore(key, dataDir);
+  if (!candles) throw new DataError(`${storeId(key)} is not in the store; ${describeStore(dataDir)} (import with candlelab data import)`);
+  return candles;
+}
+
+/** Export candles from a store id or a file to .csv, .arrow or .parquet; returns the row count. */
+export function exportCandles(source: string, out: string, dataDir?: string): { rows: number; file: string } {
+  if (!candlesFileFormat(out)) throw new ConfigError(`--out ${out}: use a .csv, .arrow or .parquet file name`);
+  const candles = readCandlesSource(source, dataDir);
+  writeCandlesFile(out, candles);
+  return { rows: candles.length, file: out };
+}
