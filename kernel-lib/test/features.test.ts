@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeArrowFile } from '../src/data/arrow-file';
 import { ADX, ATR, BollingerBands, CCI, DX, EMA, MACD, OBV, ROC, RSI, SMA, StochasticOscillator, WilliamsR, WMA } from 'trading-signals';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { atrKernel, bollingerKernel, cciKernel, directionalKernel, emaKernel, macdKernel, obvKernel, rocKernel, rsiKernel, smaKernel, returnsKernel, stochasticKernel, trendSlopeKernel, volatilityKernel, vwapKernel, williamsRKernel, wmaKernel, zScoreKernel } from '../src/features/kernels';
+import { rollingExtremes, rollingMoments, atrKernel, bollingerKernel, cciKernel, directionalKernel, emaKernel, macdKernel, obvKernel, rocKernel, rsiKernel, smaKernel, returnsKernel, stochasticKernel, trendSlopeKernel, volatilityKernel, vwapKernel, williamsRKernel, wmaKernel, zScoreKernel } from '../src/features/kernels';
 import { computeFeatures, featureContext } from '../src/features/compute-features';
 import { resampleCandles } from '../src/features/resample';
 
@@ -128,6 +128,47 @@ describe('indicator kernels agree with trading-signals (reference, 1e-9 relative
     expect(volatilityKernel(close, 24)[100]).toBeCloseTo(Math.sqrt(logs.reduce((a, b) => a + (b - lm) ** 2, 0) / 23), 12);
     const exact = Float64Array.from({ length: 30 }, (_, i) => 100 * Math.exp(0.002 * i));
     expect(trendSlopeKernel(exact, 10)[29]).toBeCloseTo(0.002 * 9, 12);
+  });
+
+  it('sliding-window kernels equal their two-pass definitions at every row (large levels, flats, NaN holes)', () => {
+    // a large level with a small spread (OBV-like), flat stretches and NaN holes: the hard cases for sliding sums
+    const n = 20_000;
+    const values = Float64Array.from({ length: n }, (_, i) => 1e9 + 1000 * Math.sin(i / 7) + ((i * 7919) % 101));
+    values.fill(1e9 + 5, 3000, 3100);
+    values[5000] = NaN;
+    values[12_345] = NaN;
+    for (const window of [5, 24, 100]) {
+      const { mean, m2 } = rollingMoments(values, window);
+      for (let i = 0; i < n; i++) {
+        const w = Array.from(values.subarray(Math.max(0, i - window + 1), i + 1));
+        if (i < window - 1 || w.some(Number.isNaN)) {
+          expect(Number.isNaN(mean[i]) && Number.isNaN(m2[i])).toBe(true);
+          continue;
+        }
+        const mu = w.reduce((a, b) => a + b, 0) / window;
+        const exact = w.reduce((a, b) => a + (b - mu) ** 2, 0);
+        expect(Math.abs(mean[i] - mu)).toBeLessThanOrEqual(1e-12 * Math.abs(mu));
+        expect(Math.abs(m2[i] - exact)).toBeLessThanOrEqual(1e-9 * Math.max(exact, 1e-6));
+      }
+      const z = zScoreKernel(values, window);
+      for (let i = 3100 - 1; i >= 3000 + window - 1 && i < 3100; i--) expect(z[i]).toBe(0); // flat windows
+    }
+    // trend slope and rolling extremes against their plain definitions on 1h candles
+    const slope = trendSlopeKernel(close, 24);
+    const { highest, lowest } = rollingExtremes(high, low, 14);
+    for (let i = 0; i < close.length; i++) {
+      if (i < 23) expect(Number.isNaN(slope[i])).toBe(true);
+      else {
+        const ys = Array.from({ length: 24 }, (_, k) => Math.log(close[i - 23 + k]));
+        const my = ys.reduce((a, b) => a + b, 0) / 24;
+        const b = ys.reduce((a, y, k) => a + (k - 11.5) * (y - my), 0) / ys.reduce((a, _, k) => a + (k - 11.5) ** 2, 0);
+        expect(Math.abs(slope[i] - b * 23)).toBeLessThanOrEqual(1e-9 * Math.max(1e-3, Math.abs(b * 23)));
+      }
+      if (i >= 13) {
+        expect(highest[i]).toBe(Math.max(...high.subarray(i - 13, i + 1)));
+        expect(lowest[i]).toBe(Math.min(...low.subarray(i - 13, i + 1)));
+      } else expect(Number.isNaN(highest[i])).toBe(true);
+    }
   });
 
   it('returns by hand', () => {

@@ -61,22 +61,33 @@ export function wilderKernel(values: Float64Array, period: number, start = 0): F
   return out;
 }
 
-/** Relative Strength Index with Wilder smoothing (Wilder, 1978); first value at index `period`. */
+/**
+ * Relative Strength Index with Wilder smoothing (Wilder, 1978); first value at index `period`. One pass:
+ * the same arithmetic as Wilder's average over gains and losses (`wilderKernel`), fused.
+ */
 export function rsiKernel(close: Float64Array, period: number): Float64Array {
   const n = close.length;
-  const gains = new Float64Array(n);
-  const losses = new Float64Array(n);
+  const out = nanArray(n);
+  const factor = 1 / period;
+  let averageGain = 0;
+  let averageLoss = 0;
   for (let i = 1; i < n; i++) {
     const change = close[i] - close[i - 1];
-    if (change > 0) gains[i] = change;
-    else losses[i] = -change;
-  }
-  const averageGain = wilderKernel(gains, period, 1);
-  const averageLoss = wilderKernel(losses, period, 1);
-  const out = nanArray(n);
-  for (let i = period; i < n; i++) {
-    const loss = averageLoss[i];
-    out[i] = loss === 0 ? 100 : 100 - 100 / (averageGain[i] / loss + 1);
+    const gain = change > 0 ? change : 0;
+    const loss = change > 0 ? 0 : -change;
+    if (i < period) {
+      averageGain += gain; // seed sums
+      averageLoss += loss;
+      continue;
+    }
+    if (i === period) {
+      averageGain = (averageGain + gain) / period;
+      averageLoss = (averageLoss + loss) / period;
+    } else {
+      averageGain = (gain - averageGain) * factor + averageGain;
+      averageLoss = (loss - averageLoss) * factor + averageLoss;
+    }
+    out[i] = averageLoss === 0 ? 100 : 100 - 100 / (averageGain / averageLoss + 1);
   }
   return out;
 }
@@ -115,23 +126,67 @@ function emaUnmasked(values: Float64Array, period: number): Float64Array {
 
 export type BollingerColumns = { middle: Float64Array; upper: Float64Array; lower: Float64Array };
 
+/** Rows between exact recomputations in the sliding-window kernels: bounds their rounding drift. */
+const EXACT_EVERY = 256;
+
+/**
+ * Mean and sum of squared deviations (M2) of each trailing window of `window` values (inclusive); NaN
+ * while the window is incomplete or holds a NaN. O(1) per row: a sliding Welford update, with an exact
+ * two-pass recomputation every few hundred rows and whenever M2 is near zero relative to the mean (flat
+ * windows give exactly what two passes give). Accurate for large levels with small spread (prices, OBV),
+ * where E[x²] − E[x]² would lose every digit.
+ */
+export function rollingMoments(values: Float64Array, window: number): { mean: Float64Array; m2: Float64Array } {
+  const n = values.length;
+  const mean = nanArray(n);
+  const m2 = nanArray(n);
+  let nans = 0;
+  let mu = 0;
+  let s = 0;
+  let since = EXACT_EVERY;
+  for (let i = 0; i < n; i++) {
+    const x = values[i];
+    if (x !== x) nans++;
+    if (i >= window && values[i - window] !== values[i - window]) nans--;
+    if (i < window - 1) continue;
+    if (nans > 0) {
+      since = EXACT_EVERY;
+      continue;
+    }
+    let exact = since >= EXACT_EVERY;
+    if (!exact) {
+      const y = values[i - window];
+      const next = mu + (x - y) / window;
+      s += (x - y) * (x - next + y - mu);
+      mu = next;
+      since++;
+      exact = s <= 1e-9 * window * mu * mu;
+    }
+    if (exact) {
+      // two passes over the window (no closure: the running state stays in registers)
+      let sum = 0;
+      for (let j = i - window + 1; j <= i; j++) sum += values[j];
+      mu = sum / window;
+      s = 0;
+      for (let j = i - window + 1; j <= i; j++) s += (values[j] - mu) * (values[j] - mu);
+      since = 0;
+    }
+    mean[i] = mu;
+    m2[i] = s;
+  }
+  return { mean, m2 };
+}
+
 /** Bollinger bands: mean ± k population standard deviations over `period` closes. */
 export function bollingerKernel(close: Float64Array, period: number, deviations: number): BollingerColumns {
   const n = close.length;
-  const middle = nanArray(n);
   const upper = nanArray(n);
   const lower = nanArray(n);
+  const { mean: middle, m2 } = rollingMoments(close, period);
   for (let i = period - 1; i < n; i++) {
-    // Two passes per window: the one-pass E[x²] − E[x]² loses digits when prices are large.
-    let sum = 0;
-    for (let j = i - period + 1; j <= i; j++) sum += close[j];
-    const mean = sum / period;
-    let squares = 0;
-    for (let j = i - period + 1; j <= i; j++) squares += (close[j] - mean) * (close[j] - mean);
-    const deviation = Math.sqrt(squares / period);
-    middle[i] = mean;
-    upper[i] = mean + deviation * deviations;
-    lower[i] = mean - deviation * deviations;
+    const deviation = Math.sqrt(m2[i] / period);
+    upper[i] = middle[i] + deviation * deviations;
+    lower[i] = middle[i] - deviation * deviations;
   }
   return { middle, upper, lower };
 }
@@ -173,19 +228,29 @@ export function wmaKernel(values: Float64Array, period: number): Float64Array {
   return out;
 }
 
-/** Highest high and lowest low over the trailing `period` bars (inclusive); NaN before. */
+/** Highest high and lowest low over the trailing `period` bars (inclusive); NaN before. O(n): monotonic deques. */
 export function rollingExtremes(high: Float64Array, low: Float64Array, period: number): { highest: Float64Array; lowest: Float64Array } {
-  const highest = nanArray(high.length);
-  const lowest = nanArray(low.length);
-  for (let i = period - 1; i < high.length; i++) {
-    let h = high[i - period + 1];
-    let l = low[i - period + 1];
-    for (let j = i - period + 2; j <= i; j++) {
-      if (high[j] > h) h = high[j];
-      if (low[j] < l) l = low[j];
+  const n = high.length;
+  const highest = nanArray(n);
+  const lowest = nanArray(n);
+  // queues of row indexes (each row enters once, so plain arrays need no wrap-around); values along
+  // each queue are decreasing (highs) / increasing (lows), the front is the window's extreme
+  const maxQ = new Int32Array(n);
+  const minQ = new Int32Array(n);
+  let maxHead = 0, maxTail = 0, minHead = 0, minTail = 0;
+  for (let i = 0; i < n; i++) {
+    const h = high[i];
+    const l = low[i];
+    while (maxTail > maxHead && high[maxQ[maxTail - 1]] <= h) maxTail--;
+    maxQ[maxTail++] = i;
+    if (maxQ[maxHead] <= i - period) maxHead++;
+    while (minTail > minHead && low[minQ[minTail - 1]] >= l) minTail--;
+    minQ[minTail++] = i;
+    if (minQ[minHead] <= i - period) minHead++;
+    if (i >= period - 1) {
+      highest[i] = high[maxQ[maxHead]];
+      lowest[i] = low[minQ[minHead]];
     }
-    highest[i] = h;
-    lowest[i] = l;
   }
   return { highest, lowest };
 }
@@ -320,45 +385,64 @@ export function vwapKernel(high: Float64Array, low: Float64Array, close: Float64
 /** z-score of each value against the trailing `period` values (inclusive; sample deviation); 0 when flat. */
 export function zScoreKernel(values: Float64Array, period: number): Float64Array {
   const out = nanArray(values.length);
+  const { mean, m2 } = rollingMoments(values, period);
   for (let i = period - 1; i < values.length; i++) {
-    let sum = 0;
-    for (let j = i - period + 1; j <= i; j++) sum += values[j];
-    const mean = sum / period;
-    let squares = 0;
-    for (let j = i - period + 1; j <= i; j++) squares += (values[j] - mean) ** 2;
-    const deviation = Math.sqrt(squares / (period - 1));
-    out[i] = deviation > 0 ? (values[i] - mean) / deviation : 0;
+    const deviation = Math.sqrt(m2[i] / (period - 1));
+    out[i] = deviation > 0 ? (values[i] - mean[i]) / deviation : 0;
   }
   return out;
 }
 
 /** Sample standard deviation of log returns over the trailing `period` returns; NaN before. */
 export function volatilityKernel(close: Float64Array, period: number): Float64Array {
-  const out = nanArray(close.length);
-  for (let i = period; i < close.length; i++) {
-    let sum = 0;
-    for (let j = i - period + 1; j <= i; j++) sum += Math.log(close[j] / close[j - 1]);
-    const mean = sum / period;
-    let squares = 0;
-    for (let j = i - period + 1; j <= i; j++) squares += (Math.log(close[j] / close[j - 1]) - mean) ** 2;
-    out[i] = Math.sqrt(squares / (period - 1));
-  }
+  const n = close.length;
+  const out = nanArray(n);
+  if (n < 2) return out;
+  const returns = new Float64Array(n - 1);
+  for (let i = 1; i < n; i++) returns[i - 1] = Math.log(close[i] / close[i - 1]);
+  const { m2 } = rollingMoments(returns, period);
+  for (let i = period; i < n; i++) out[i] = Math.sqrt(m2[i - 1] / (period - 1));
   return out;
 }
 
-/** Least-squares slope of log close over the trailing `period` bars, times (period − 1): the fitted log change. */
+/**
+ * Least-squares slope of log close over the trailing `period` bars, times (period − 1): the fitted log
+ * change. O(1) per row: sliding sums Σy and Σk·y over the window, on logs shifted by a recent level
+ * (the slope does not change with a shift; small numbers keep the sums exact), recomputed every few
+ * hundred rows.
+ */
 export function trendSlopeKernel(close: Float64Array, period: number): Float64Array {
-  const out = nanArray(close.length);
+  const n = close.length;
+  const out = nanArray(n);
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) y[i] = Math.log(close[i]);
   const meanX = (period - 1) / 2;
   let varianceX = 0;
   for (let x = 0; x < period; x++) varianceX += (x - meanX) ** 2;
-  for (let i = period - 1; i < close.length; i++) {
-    let meanY = 0;
-    for (let x = 0; x < period; x++) meanY += Math.log(close[i - period + 1 + x]);
-    meanY /= period;
-    let covariance = 0;
-    for (let x = 0; x < period; x++) covariance += (x - meanX) * (Math.log(close[i - period + 1 + x]) - meanY);
-    out[i] = (covariance / varianceX) * (period - 1);
+  let anchor = 0;
+  let sum = 0; // Σ (y − anchor) over the window
+  let weighted = 0; // Σ k·(y − anchor), k = 0 … period − 1 from the oldest
+  let since = EXACT_EVERY;
+  for (let i = period - 1; i < n; i++) {
+    if (since >= EXACT_EVERY) {
+      anchor = y[i];
+      sum = 0;
+      weighted = 0;
+      for (let k = 0; k < period; k++) {
+        const v = y[i - period + 1 + k] - anchor;
+        sum += v;
+        weighted += k * v;
+      }
+      since = 0;
+    } else {
+      // slide by one: every weight drops by one, the oldest leaves, the newest enters with weight period − 1
+      const oldest = y[i - period] - anchor;
+      const newest = y[i] - anchor;
+      weighted += -(sum - oldest) + (period - 1) * newest;
+      sum += newest - oldest;
+      since++;
+    }
+    out[i] = ((weighted - meanX * sum) / varianceX) * (period - 1);
   }
   return out;
 }
