@@ -1,0 +1,145 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, DataError } from '../../errors';
+import { checkQuality, type QualityReport } from '../../quality/check-quality';
+import { computeFeatures } from '../../features/compute-features';
+import { createRegistry } from '../../plugins/core-plugin';
+import { runSpec } from '../../runner/run-spec';
+import { writeArrowFile } from '../arrow-file';
+import { readStore, storeFile, symbolFolder } from '../store';
+import { writeFileAtomic } from '../../util/atomic';
+import { openWorkspace } from '../../workspace';
+import type { ProgressMode } from '../../util/progress';
+import { fetchCandles, parseTime, type FetchCandlesResult, type TimeInput } from './fetch-candles';
+import type { ExchangeConnection } from './ccxt-client';
+import type { RetryPolicy } from './retry';
+
+export type AddCoinsOptions = ExchangeConnection & {
+  symbols: string[];
+  /** Default '1h'. */
+  timeframe?: string;
+  /** Default: 365 days before `to`. */
+  from?: TimeInput;
+  /** Default: the exchange's now. */
+  to?: TimeInput;
+  /** Train the base spec's pipeline on each coin (default true). */
+  train?: boolean;
+  /** The spec whose features, labels, model and strategy every coin gets (default <workspace>/specs/quickstart.json). */
+  baseSpec?: string;
+  /** Where each coin's spec is written (default <workspace>/specs/coins). */
+  specsDir?: string;
+  dataDir?: string;
+  runsDir?: string;
+  modelsDir?: string;
+  retry?: RetryPolicy;
+  progress?: ProgressMode;
+  log?: (line: string) => void;
+};
+
+/** What happened to one coin. */
+export type CoinResult = {
+  symbol: string;
+  ok: boolean;
+  error?: string;
+  download?: FetchCandlesResult;
+  quality?: QualityReport;
+  /** The candles with the base spec's feature columns (Arrow), beside the candles in the store. */
+  featuresFile?: string;
+  features?: string[];
+  /** The coin's spec (the base spec reading the stored candles). */
+  specFile?: string;
+  run?: { runId: string; runDir: string; fingerprint: string; totalReturn: number | null; testAccuracy: number | null };
+};
+
+/**
+ * Add coins in one call: for each symbol, download its candles into the store, check their quality,
+ * compute the base spec's features (written beside the candles), write the coin's spec (the base spec
+ * reading the stored candles), and unless `train: false`, run that spec (train, backtest, register).
+ * A failing coin does not stop the others; its result carries the one-line error.
+ */
+export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> {
+  if (options.symbols.length === 0) throw new ConfigError('give at least one symbol, e.g. candlelab coin add BTC/USDT ETH/USDT');
+  const workspace = openWorkspace({ dataDir: options.dataDir, runsDir: options.runsDir, modelsDir: options.modelsDir });
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const timeframe = options.timeframe ?? '1h';
+  const baseSpecFile = path.resolve(options.baseSpec ?? path.join(workspace.root, 'specs', 'quickstart.json'));
+  if (!fs.existsSync(baseSpecFile)) throw new ConfigError(`base spec ${baseSpecFile} does not exist; pass --spec <file.json>`);
+  const baseSpec = JSON.parse(fs.readFileSync(baseSpecFile, 'utf8')) as Record<string, unknown> & { features: Array<{ id: string; params?: Record<string, unknown> }>; plugins?: string[] };
+  const specsDir = path.resolve(options.specsDir ?? path.join(workspace.root, 'specs', 'coins'));
+  const to = options.to === undefined ? undefined : parseTime(options.to, 'to');
+  const from = options.from ?? (to ?? Date.now()) - 365 * 86_400_000;
+  const registry = createRegistry(baseSpec.plugins ?? [], workspace.root);
+
+  const results: CoinResult[] = [];
+  for (const requested of options.symbols) {
+    const result: CoinResult = { symbol: requested, ok: false };
+    results.push(result);
+    try {
+      const download = await fetchCandles({ ...options, symbol: requested, timeframe, from, to, dataDir: workspace.dataDir, extras: true });
+      result.download = download;
+      result.symbol = download.key.symbol;
+      log(`${download.storeId}: ${download.added} new candles, ${download.total} stored (${download.first} … ${download.last})`);
+      const candles = readStore(download.key, workspace.dataDir);
+      if (!candles || candles.length === 0) throw new DataError(`${download.storeId}: the exchange returned no candles in the range; check --from/--to and the symbol's listing date`);
+      const quality = checkQuality(candles);
+      result.quality = quality;
+      log(`  quality: ${quality.ok ? 'ok' : 'NOT USABLE'}${quality.issues.map((i) => `; ${i.severity} ${i.kind} ×${i.count} (first at ${i.first[0]})`).join('')}`);
+      if (!quality.ok) throw new DataError(`${download.storeId} failed the quality check (${quality.issues.filter((i) => i.severity === 'error').map((i) => i.kind).join(', ')}); see candlelab data check ${download.file}`);
+
+      const set = computeFeatures(candles, baseSpec.features.map((f) => ({ id: f.id, params: f.params ?? {} })), registry);
+      const columns: Record<string, Float64Array> = {};
+      for (const name of set.names) columns[name] = set.frame.column(name);
+      const featuresFile = path.join(path.dirname(download.file), `${timeframe}-features.arrow`);
+      writeArrowFile(featuresFile, candles.select(['open', 'high', 'low', 'close', 'volume']).withColumns(columns));
+      result.featuresFile = featuresFile;
+      result.features = set.names;
+      log(`  features: ${set.names.length} columns (warm-up ${set.lookback} rows) → ${path.relative(process.cwd(), featuresFile)}`);
+
+      const name = `coin-${download.key.exchange}-${download.key.market}-${symbolFolder(download.key.symbol)}-${timeframe}`.replace(/[^\w.-]/g, '-');
+      const specFile = path.join(specsDir, `${name}.json`);
+      const spec = {
+        ...baseSpec,
+        name,
+        data: {
+          source: 'file',
+          path: path.relative(specsDir, storeFile(download.key, workspace.dataDir)),
+          symbol: download.key.symbol,
+          timeframe,
+          exchange: download.key.exchange,
+        },
+      };
+      writeFileAtomic(specFile, JSON.stringify(spec, null, 2) + '\n');
+      result.specFile = specFile;
+      log(`  spec: ${path.relative(process.cwd(), specFile)}`);
+
+      if (options.train !== false) {
+        const { record, runDir } = await runSpec(specFile, {
+          progress: options.progress,
+          log,
+          workspace: { dataDir: workspace.dataDir, runsDir: workspace.runsDir, modelsDir: workspace.modelsDir },
+        });
+        result.run = {
+          runId: record.runId,
+          runDir,
+          fingerprint: record.fingerprint,
+          totalReturn: record.metrics.backtest.totalReturn,
+          testAccuracy: record.metrics.classification.test.accuracy,
+        };
+        log(`  trained: run ${record.runId}, fingerprint ${record.fingerprint.slice(0, 12)}…`);
+      }
+      result.ok = true;
+    } catch (error) {
+      result.error = error instanceof Error ? error.message : String(error);
+      log(`  ${requested}: error: ${result.error}`);
+    }
+  }
+  return results;
+}
+
+/** One summary line per coin. */
+export function formatCoinResult(r: CoinResult): string {
+  if (!r.ok) return `${r.symbol}: FAILED: ${r.error}`;
+  const d = r.download!;
+  const trained = r.run ? `; run ${r.run.runId}` : '';
+  return `${r.symbol}: ${d.total} candles (${d.first?.slice(0, 16)} … ${d.last?.slice(0, 16)}), ${r.features?.length ?? 0} features, spec ${path.relative(process.cwd(), r.specFile!)}${trained}`;
+}
