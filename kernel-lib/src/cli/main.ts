@@ -19,6 +19,7 @@ import { classBalance } from '../labels/core-labelers';
 import { formatParams } from '../plugins/describe';
 import type { Frame } from '../frame/frame';
 import type { BacktestSettingsInput } from '../backtest/settings';
+import { registerExchangeCommands } from './exchange-commands';
 
 /** Collect a repeatable option into an array. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -302,6 +303,7 @@ export function buildProgram(): Command {
       console.log(JSON.stringify(models.get(name, version === undefined ? undefined : Number(version)), null, 2));
     });
 
+  registerExchangeCommands(program); // data fetch, data stream, coin add
   registerDataCommands(program); // data import, export, check, list, resample
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
