@@ -89,13 +89,13 @@ export function confusionMatrixFigure(metrics: ClassificationMetrics, title = 'C
   };
 }
 
-/** Training and validation loss per boosting round. */
-export function trainingCurveFigure(history: Array<{ round: number; train: number; valid: number }>, metric = 'log-loss'): Figure {
+/** Training and validation loss per boosting round (or per epoch: `step`). */
+export function trainingCurveFigure(history: Array<{ round: number; train: number; valid: number }>, metric = 'log-loss', step = 'round'): Figure {
   return {
     data: [
       { type: 'scatter', mode: 'lines', name: 'train', x: history.map((h) => h.round), y: history.map((h) => h.train) },
       { type: 'scatter', mode: 'lines', name: 'valid', x: history.map((h) => h.round), y: history.map((h) => h.valid) },
     ],
-    layout: { ...BASE_LAYOUT, title: { text: `Training curve (${metric})` }, xaxis: { title: { text: 'round' } }, yaxis: { title: { text: metric } } },
+    layout: { ...BASE_LAYOUT, title: { text: `Training curve (${metric})` }, xaxis: { title: { text: step } }, yaxis: { title: { text: metric } } },
   };
 }

@@ -290,7 +290,10 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
     {
       title: 'Classification (test segment)',
       html: recordsTable(test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support, predicted: c.predicted }))),
-      figures: [confusionMatrixFigure(test), ...(history.length ? [trainingCurveFigure(history)] : [])],
+      figures: [
+        confusionMatrixFigure(test),
+        ...(history.length ? [trainingCurveFigure(history, (record.model.info.historyMetric as string | undefined) ?? 'log-loss', (record.model.info.historyStep as string | undefined) ?? 'round')] : []),
+      ],
     },
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
   ]);

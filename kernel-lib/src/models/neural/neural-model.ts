@@ -271,6 +271,7 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       stoppedEarly: result.stoppedEarly,
       finalLearningRate: result.finalLearningRate,
       historyMetric: kind.task === 'classification' ? 'log-loss' : 'MSE (standardized target)',
+      historyStep: 'epoch',
       history: result.history,
       seed: context.seed,
     };

@@ -190,7 +190,8 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
           throw new ModelError(`training diverged: the loss is ${loss} at epoch ${epoch}; lower learningRate or check the features for extreme values`);
         }
         lossSum += loss * n;
-        options.progress?.tick(1, `epoch ${epoch}/${options.epochs} loss ${loss.toFixed(4)}`);
+        const last = history[history.length - 1];
+        options.progress?.tick(1, `epoch ${epoch}/${options.epochs} loss ${loss.toFixed(4)}${last ? ` (epoch ${last.round} valid ${last.valid.toFixed(4)})` : ''}`);
       }
       const validLoss = validationLoss(tf, model, valid, task, outputs);
       history.push({ round: epoch, train: lossSum / train.count, valid: validLoss, learningRate });
