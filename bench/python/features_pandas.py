@@ -100,7 +100,28 @@ def main() -> None:
         out = features(df)
         best = min(best, (time.perf_counter() - start) * 1000)
     tails = {name: [None if np.isnan(value) else float(value) for value in np.asarray(series)[-tail:]] for name, series in out.items()}
-    print(json.dumps({"ms": best, "pandas": pd.__version__, "numpy": np.__version__, "columns": list(out), "tail": tails}))
+    print(json.dumps({"ms": best, "pandas": pd.__version__, "numpy": np.__version__, "columns": list(out), "tail": tails, "exact": exact_tails(df, tail)}))
+
+
+def exact_tails(df: pd.DataFrame, tail: int) -> dict:
+    """The rolling-deviation columns by exact two passes per window (not timed): pandas' rolling std is a
+    one-pass online algorithm whose rounding shows on large levels with a small spread (prices, OBV)."""
+    c, v = df["close"].to_numpy(), df["volume"].to_numpy()
+
+    def zscore(x: np.ndarray, w: int) -> np.ndarray:
+        windows = sliding_window_view(x[-(tail + w - 1):], w)
+        mean = windows.mean(axis=1)
+        return (windows[:, -1] - mean) / np.sqrt(((windows - mean[:, None]) ** 2).sum(axis=1) / (w - 1))
+
+    def pctb(w: int) -> np.ndarray:
+        windows = sliding_window_view(c[-(tail + w - 1):], w)
+        mean = windows.mean(axis=1)
+        sd = np.sqrt(((windows - mean[:, None]) ** 2).sum(axis=1) / w)
+        return (c[-tail:] - (mean - 2 * sd)) / (4 * sd)
+
+    obv = np.concatenate([[0.0], np.cumsum(np.sign(np.diff(c)) * v[1:])])
+    exact = {"bb_pctb_20": pctb(20), "bb_pctb_50": pctb(50), "obv_z_100": zscore(obv, 100), "volume_z_24": zscore(v, 24)}
+    return {name: [float(value) for value in values] for name, values in exact.items()}
 
 
 if __name__ == "__main__":
