@@ -13,9 +13,18 @@ export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'fil
   const children: arrow.Data[] = [
     arrow.makeData({ type: new arrow.TimestampMillisecond(), data: epochMsToInt64(frame.time) }),
   ];
+  // apache-arrow 21 writes a corrupt body when one buffer backs several columns (frames may share
+  // columns, e.g. open = close): a column overlapping an earlier one's bytes is copied.
+  const used: Float64Array[] = [];
   for (const name of frame.names) {
+    let values = frame.column(name);
+    const overlaps = used.some(
+      (other) => other.buffer === values.buffer && values.byteOffset < other.byteOffset + other.byteLength && other.byteOffset < values.byteOffset + values.byteLength,
+    );
+    if (overlaps) values = values.slice();
+    used.push(values);
     fields.push(new arrow.Field(name, new arrow.Float64(), true));
-    children.push(arrow.makeData({ type: new arrow.Float64(), data: frame.column(name) }));
+    children.push(arrow.makeData({ type: new arrow.Float64(), data: values }));
   }
   const metadata = new Map<string, string>();
   for (const [key, value] of Object.entries(frame.meta)) if (value !== undefined) metadata.set(key, String(value));
