@@ -99,7 +99,8 @@ export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, o
       options.format === 'binance' ||
       (options.format !== 'generic' && header.includes('open_time') && header.includes('close_time') && header.includes('taker_buy_volume'));
   }
-  const needed = Math.max(timeIndex, ...indexes) + 1;
+  // A Binance row must have all 12 cells (fewer means a cut-off line), other files what they use.
+  const needed = binance && headerless ? BINANCE_KLINE_COLUMNS.length : Math.max(timeIndex, ...indexes) + 1;
   // Where each cell of a row goes: -1 skipped, 0 time, 1…5 open…volume.
   const target = new Int8Array(needed).fill(-1);
   target[timeIndex] = 0;
