@@ -32,14 +32,14 @@ export type ExchangeConnection = {
   rateLimitMs?: number;
 };
 
-/** The `n` names closest to `name` (edit distance; prefix and substring matches first). */
+/** The `n` names closest to `name`: edit distance, with a shared prefix counting in favour. */
 export function closestNames(name: string, candidates: readonly string[], n = 5): string[] {
   const lower = name.toLowerCase();
   const score = (candidate: string): number => {
     const c = candidate.toLowerCase();
-    if (c === lower) return -2;
-    if (c.startsWith(lower) || lower.startsWith(c)) return -1 + editDistance(lower, c) / 1000;
-    return editDistance(lower, c);
+    let prefix = 0;
+    while (prefix < c.length && prefix < lower.length && c[prefix] === lower[prefix]) prefix++;
+    return editDistance(lower, c) - prefix / 2;
   };
   return [...candidates].sort((a, b) => score(a) - score(b) || a.localeCompare(b)).slice(0, n);
 }
