@@ -27,6 +27,7 @@ const APT_PACKAGES = [
   'python3-ipykernel', // Jupyter's kernel machinery
   'chromium', // headless check that report.html renders its charts
   'python3-pandas', // the Python peer the benchmarks compare against (bench/)
+  'python3-xgboost', // Python's xgboost: the tests load our model.json with it; the training bench's peer
 ];
 
 function run(command, args, options = {}) {

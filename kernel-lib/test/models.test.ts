@@ -51,7 +51,7 @@ function withMissing(X: Matrix): Matrix {
 describe('XGBoost classifier (libxgboost) served through ONNX Runtime', () => {
   let model: XgboostClassifierModel;
   beforeAll(async () => {
-    model = (await xgboostClassifier.fit(data, xgboostClassifier.params.parse({ rounds: 120, maxDepth: 5, earlyStoppingRounds: 0 }), {
+    model = (await xgboostClassifier.fit(data, xgboostClassifier.params.parse({ rounds: 120, maxDepth: 5, earlyStoppingRounds: 20 }), {
       seed: 3,
     })) as XgboostClassifierModel;
   });

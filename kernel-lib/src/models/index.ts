@@ -1,8 +1,25 @@
 export type { Matrix, Segment, TrainingData, ModelContext, Artifact, FittedModel } from './model';
-export { classificationMetrics, type ClassificationMetrics } from './classification-metrics';
-export { xgboostClassifier, xgboostClassifierParams, balancedWeights, type XgboostClassifierParams, type XgboostClassifierModel } from './xgboost/xgboost-classifier';
+export { classificationMetrics, rocAuc, type ClassificationMetrics, type ClassMetrics } from './classification-metrics';
+export { regressionMetrics, type RegressionMetrics } from './regression-metrics';
+export { measureInference, assertFeatureNames, type InferenceTimings } from './inference';
+export {
+  xgboostClassifier,
+  xgboostRegressor,
+  xgboostClassifierParams,
+  xgboostRegressorParams,
+  balancedWeights,
+  featureImportance,
+  type FeatureImportance,
+  type XgboostClassifierParams,
+  type XgboostRegressorParams,
+  type XgboostClassifierModel,
+  type XgboostRegressorModel,
+} from './xgboost/xgboost-model';
 export { Booster, DMatrix, libxgboostVersion } from './xgboost/libxgboost';
 export { xgboostJsonToOnnx } from './onnx/tree-ensemble';
 export { OnnxSession } from './onnx/onnx-session';
 export * as neural from './neural';
 export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, NeuralSequenceModel, loadTf } from './neural';
+export type { ModelRef, ResolvedModel } from './model';
+export * as ensemble from './ensemble';
+export { ensembleClassifier, ensembleRegressor, EnsembleModel } from './ensemble';

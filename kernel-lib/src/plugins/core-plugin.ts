@@ -6,8 +6,9 @@ import { crossAssetFeature } from '../features/cross-asset';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { patternLabeler } from '../labels/pattern-labeler';
-import { xgboostClassifier } from '../models/xgboost/xgboost-classifier';
+import { xgboostClassifier, xgboostRegressor } from '../models/xgboost/xgboost-model';
 import { neuralModels } from '../models/neural/neural-model';
+import { ensembleModels } from '../models/ensemble/ensemble-model';
 import { coreStrategies } from '../strategy/core-strategies';
 import { definePlugin, type Plugin } from './define';
 import { PluginRegistry, loadPluginModule } from './registry';
@@ -20,7 +21,7 @@ export const corePlugin = definePlugin({
   version: CORE_PLUGIN_VERSION,
   features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature],
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
-  models: [xgboostClassifier, ...neuralModels],
+  models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels],
   strategies: coreStrategies,
 });
 

@@ -149,6 +149,11 @@ export class Booster {
     return booster;
   }
 
+  /** Replace this booster's model with a saved one (JSON or UBJSON bytes), keeping its cached matrices: warm start. */
+  load(bytes: Uint8Array): void {
+    check(api().boosterLoadFromBuffer(this.native, bytes, bytes.length), 'XGBoosterLoadModelFromBuffer');
+  }
+
   private get native(): Handle {
     if (this.handle === null) throw new ModelError('booster used after free()');
     return this.handle;
