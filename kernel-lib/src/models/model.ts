@@ -1,4 +1,5 @@
 import type { Progress } from '../util/progress';
+import type { ModelDefinition } from '../plugins/define';
 
 /** A dense row-major float32 matrix: what tree libraries and ONNX Runtime consume without copying. */
 export type Matrix = {
@@ -20,13 +21,29 @@ export type TrainingData = {
   readonly classes?: readonly string[];
   readonly train: Segment;
   readonly valid: Segment;
+  /**
+   * How many bars ahead a label looks (the labeler's horizon), when known; the runner fills it. Models
+   * that cross-validate inside the train rows (stacking) purge this many rows around each held-out fold.
+   */
+  readonly horizon?: number;
 };
 
 /** Ambient services for models: a seed and progress reporting (no hidden globals, no wall clock). */
 export type ModelContext = {
   readonly seed: number;
   readonly progress?: (label: string, total: number) => Progress;
+  /**
+   * Resolve another registered model and validate its params (ensembles resolve their members with it);
+   * the runner provides it from its plugin registry.
+   */
+  readonly resolveModel?: (ref: ModelRef) => ResolvedModel;
 };
+
+/** A reference to a registered model: id, optionally a pinned version, raw params. */
+export type ModelRef = { readonly id: string; readonly version?: string; readonly params?: Record<string, unknown> };
+
+/** A resolved model reference: the definition and its validated params. */
+export type ResolvedModel = { readonly definition: ModelDefinition; readonly params: unknown };
 
 /** A file a model wrote, relative to the folder it saved into. */
 export type Artifact = { path: string; kind: string; sha256: string; bytes: number };

@@ -210,11 +210,13 @@ export async function trainModel(context: RunContext, features: FeatureSet, labe
     classes: labels.classes,
     train: trainingSegment(features.frame, labels.target, split.train),
     valid: trainingSegment(features.frame, labels.target, split.valid),
+    horizon: labels.horizon,
   };
   const started = performance.now();
   const model = await definition.fit(data, params, {
     seed: context.spec.seed,
     progress: (label, total) => createProgress(label, total, context.progress),
+    resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
   });
   return { model, definition, params, trainingMs: performance.now() - started };
 }
