@@ -20,6 +20,7 @@ import { formatParams } from '../plugins/describe';
 import type { Frame } from '../frame/frame';
 import type { BacktestSettingsInput } from '../backtest/settings';
 import { registerExchangeCommands } from './exchange-commands';
+import { registerRegistryCommands } from './registry-commands';
 
 /** Collect a repeatable option into an array. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -78,7 +79,11 @@ export function buildProgram(): Command {
         report: path.join(runDir, 'report.html'),
         fingerprint: record.fingerprint,
         registered: record.model.registered ?? null,
-        metrics: { backtest: m, test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, logLoss: test.logLoss } },
+        metrics: {
+          backtest: m,
+          test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, logLoss: test.logLoss, rocAucMacro: test.rocAucMacro, flags: test.flags },
+        },
+        timings: record.timings,
         seconds,
       };
       if (options.json) {
@@ -91,8 +96,10 @@ export function buildProgram(): Command {
       console.log(`  total return: ${percent(m.totalReturn)}   buy and hold: ${percent(m.buyHoldReturn)}`);
       console.log(`  sharpe:       ${number(m.sharpe)}   max drawdown: ${percent(m.maxDrawdown)}`);
       console.log(`  trades:       ${m.numTrades}   win rate: ${percent(m.winRate)}   profit factor: ${number(m.profitFactor)}`);
-      console.log(`  test accuracy ${percent(test.accuracy)}, balanced ${percent(test.balancedAccuracy)}, macro F1 ${number(test.macroF1, 3)}`);
-      if (test.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment`);
+      console.log(`  test accuracy ${percent(test.accuracy)}, balanced ${percent(test.balancedAccuracy)}, macro F1 ${number(test.macroF1, 3)}, ROC-AUC ${number(test.rocAucMacro, 3)}`);
+      if (test.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment (${test.flags.join(', ')})`);
+      const inference = record.timings.inference;
+      console.log(`  timing:       training ${(record.timings.trainingMs / 1000).toFixed(2)} s` + (inference ? `, inference ${Math.round(inference.batchRowsPerSecond)} rows/s batched, one row p50 ${inference.singleRowP50Ms.toFixed(3)} ms / p99 ${inference.singleRowP99Ms.toFixed(3)} ms` : ''));
       if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);
       console.log(`  fingerprint:  ${record.fingerprint}`);
     });
@@ -302,6 +309,7 @@ export function buildProgram(): Command {
       if (version !== undefined && !/^\d+$/.test(version)) throw new ConfigError(`version '${version}' must be a number`);
       console.log(JSON.stringify(models.get(name, version === undefined ? undefined : Number(version)), null, 2));
     });
+  registerRegistryCommands(registry); // registry promote, rollback, compare, history
 
   registerExchangeCommands(program); // data fetch, data stream, coin add
   registerDataCommands(program); // data import, export, check, list, resample

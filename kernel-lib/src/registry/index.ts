@@ -1,1 +1,19 @@
-export { ModelRegistry, type ModelVersion, type ModelStage, type RegisterRequest } from './model-registry';
+export {
+  ModelRegistry,
+  MODEL_STAGES,
+  isModelStage,
+  parseModelStage,
+  codeVersionOf,
+  type ModelVersion,
+  type ModelStage,
+  type ModelTimings,
+  type RegisterRequest,
+  type StageEvent,
+  type StageState,
+  type VersionSelector,
+  type VersionComparison,
+  type MetricChange,
+  type ValueChange,
+  type ModelRegistryOptions,
+  type LoadModelOptions,
+} from './model-registry';

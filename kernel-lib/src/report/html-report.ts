@@ -83,6 +83,7 @@ th { background: #f7fafc; text-align: left; }
 .chart { min-height: 360px; }
 pre { background: #f7fafc; padding: 8px; overflow: auto; font-size: 0.8rem; }
 .warning { color: #c05621; }
+.alert { background: #fff5f5; border: 2px solid #c53030; color: #742a2a; padding: 10px 14px; margin: 12px 0; border-radius: 4px; font-size: 1rem; }
 </style>
 <script>${scriptSafe(plotlyJs())}</script>
 </head>

@@ -10,14 +10,16 @@ import type { EngineTrade } from '../backtest/engine';
 import type { PerformanceMetrics, RegimeBreakdown } from '../backtest/metrics';
 import type { StrategyBacktest } from '../backtest/strategy-backtest';
 import type { Artifact } from '../models/model';
-import { ModelRegistry, type ModelVersion } from '../registry/model-registry';
+import { ModelRegistry, type ModelTimings, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson, Sha256, sha256Hex } from '../util/hash';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic';
 import { specHash } from '../spec/spec';
 import { CANDLELAB_VERSION } from '../version';
+import { gitRevision, type GitRevision } from '../util/git';
+import type { InferenceTimings } from '../models/inference';
 import { confusionMatrixFigure, trainingCurveFigure } from '../report/charts';
 import { backtestSections } from '../report/backtest-sections';
-import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml } from '../report/html-report';
+import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue } from '../report/html-report';
 import {
   dataFingerprint,
   type Evaluation,
@@ -66,8 +68,10 @@ export type RunRecord = {
   metrics: RunMetrics;
   /** Why risk monitors acted (exposure caps, circuit breaker, kill switch, …). */
   riskEvents: StrategyBacktest['result']['riskEvents'];
+  /** The git commit of the code (when run in a git checkout) and whether tracked files differed from it. */
+  git?: GitRevision;
   /** Wall times, for information; not part of the fingerprint. */
-  timings: { trainingMs: number; predictionMicrosecondsPerRow: number };
+  timings: { trainingMs: number; predictionMicrosecondsPerRow: number; inference?: InferenceTimings };
   artifacts: Artifact[];
   /** sha256 over the predictions, the trades and the metrics: equal runs have equal fingerprints. */
   fingerprint: string;
@@ -162,7 +166,8 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
     },
     metrics,
     riskEvents: backtest.result.riskEvents,
-    timings: { trainingMs: trained.trainingMs, predictionMicrosecondsPerRow: predictions.microsecondsPerRow },
+    git: gitRevision(context.workspace.root),
+    timings: { trainingMs: trained.trainingMs, predictionMicrosecondsPerRow: predictions.microsecondsPerRow, inference: predictions.inference },
     artifacts: [],
     fingerprint,
   };
@@ -179,6 +184,9 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
         specHash: hash,
         runId,
         codeVersion: CANDLELAB_VERSION,
+        gitCommit: record.git?.commit,
+        gitDirty: record.git?.dirty,
+        timings: modelTimings(trained.trainingMs, predictions.inference),
         model: trained.model,
       });
       record.model.registered = { name: registered.name, version: registered.version };
@@ -237,9 +245,34 @@ export function fileArtifact(dir: string, file: string, kind: string): Artifact 
   return { path: file, kind, sha256: sha256Hex(bytes), bytes: bytes.length };
 }
 
-/** The headline classification numbers (for the registry record). */
-function pick(metrics: Evaluation['test']): Record<string, number> {
-  return { accuracy: metrics.accuracy, balancedAccuracy: metrics.balancedAccuracy, macroF1: metrics.macroF1, logLoss: metrics.logLoss };
+/** The classification numbers a registry version records (headline, per class, flags). */
+function pick(metrics: Evaluation['test']): Record<string, unknown> {
+  return {
+    accuracy: metrics.accuracy,
+    balancedAccuracy: metrics.balancedAccuracy,
+    macroPrecision: metrics.macroPrecision,
+    macroRecall: metrics.macroRecall,
+    macroF1: metrics.macroF1,
+    logLoss: metrics.logLoss,
+    rocAucMacro: metrics.rocAucMacro,
+    perClass: metrics.perClass.map(({ name, precision, recall, f1, rocAuc, support, predicted }) => ({ name, precision, recall, f1, rocAuc, support, predicted })),
+    flags: metrics.flags,
+  };
+}
+
+/** Training time and inference latency as a registry version records them. */
+function modelTimings(trainingMs: number, inference: InferenceTimings | undefined): ModelTimings {
+  return {
+    trainingMs,
+    ...(inference
+      ? {
+          batchRowsPerSecond: inference.batchRowsPerSecond,
+          singleRowP50Ms: inference.singleRowP50Ms,
+          singleRowP99Ms: inference.singleRowP99Ms,
+          singleRowSamples: inference.singleRowSamples,
+        }
+      : {}),
+  };
 }
 
 /** Predictions per predicted row with the true label and the segment (0 train, 1 valid, 2 test, −1 purged). */
@@ -265,14 +298,16 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
   const { backtest, evaluation, split } = results;
   const test = evaluation.test;
   const history = (record.model.info.history as Array<{ round: number; train: number; valid: number }> | undefined) ?? [];
+  // Shown first, in a banner: a model that never predicts a class is the seeds' classic failure.
   const warnings = test.neverPredicted.length
-    ? `<p class="warning">The model never predicted ${test.neverPredicted.map(escapeHtml).join(', ')} on the test segment.</p>`
+    ? `<div class="alert" data-flags="${escapeHtml(test.flags.join(' '))}"><strong>Warning: the model never predicted ${test.neverPredicted.map(escapeHtml).join(', ')} on the test segment</strong> (${test.rows} rows; argmax never chose ${test.neverPredicted.length === 1 ? 'it' : 'them'}). Its signals for ${test.neverPredicted.length === 1 ? 'that class' : 'those classes'} are missing; check the label balance and class weights.</div>`
     : '';
+  const inference = record.timings.inference;
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
   return renderHtmlReport(`candlelab run ${record.runId}`, [
     {
       title: 'Run',
-      html: `${keyValueTable([
+      html: `${warnings}${keyValueTable([
         ['symbol', record.data.symbol],
         ['timeframe', record.data.timeframe],
         ['test segment (traded)', `${split.test.from} … ${split.test.to}`],
@@ -282,14 +317,26 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
         ['test accuracy', pct(test.accuracy)],
         ['test balanced accuracy', pct(test.balancedAccuracy)],
         ['test macro F1', test.macroF1],
+        ['test macro precision / recall', `${formatValue(test.macroPrecision)} / ${formatValue(test.macroRecall)}`],
         ['test log-loss', test.logLoss],
+        ['test ROC-AUC (one-vs-rest, macro)', test.rocAucMacro],
+        ['training time', `${(record.timings.trainingMs / 1000).toFixed(2)} s`],
+        ...(inference
+          ? ([
+              ['inference, batched', `${Math.round(inference.batchRowsPerSecond).toLocaleString('en-US')} rows/s (${inference.batchRows} rows)`],
+              ['inference, one row', `p50 ${inference.singleRowP50Ms.toFixed(3)} ms, p99 ${inference.singleRowP99Ms.toFixed(3)} ms (${inference.singleRowSamples} calls)`],
+            ] as Array<[string, unknown]>)
+          : []),
+        ['code', record.git ? `${record.candlelabVersion} (git ${record.git.commit.slice(0, 12)}${record.git.dirty ? ', modified' : ''})` : record.candlelabVersion],
         ['fingerprint', record.fingerprint.slice(0, 16) + '…'],
-      ])}${warnings}`,
+      ])}`,
     },
     ...backtestSections(backtest),
     {
       title: 'Classification (test segment)',
-      html: recordsTable(test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, support: c.support, predicted: c.predicted }))),
+      html: recordsTable(
+        test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, 'ROC-AUC': c.rocAuc, support: c.support, predicted: c.predicted, 'false positives': c.falsePositives })),
+      ),
       figures: [
         confusionMatrixFigure(test),
         ...(history.length ? [trainingCurveFigure(history, (record.model.info.historyMetric as string | undefined) ?? 'log-loss', (record.model.info.historyStep as string | undefined) ?? 'round')] : []),

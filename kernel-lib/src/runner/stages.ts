@@ -15,6 +15,7 @@ import { strategyOutput, type LabelerDefinition, type ModelDefinition, type Stra
 import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit } from '../validation/split';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import type { FittedModel } from '../models/model';
+import { assertFeatureNames, measureInference, type InferenceTimings } from '../models/inference';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
 import { createProgress, type ProgressMode } from '../util/progress';
 import { openWorkspace, type Workspace, type WorkspaceOverrides } from '../workspace';
@@ -231,17 +232,27 @@ export type Predictions = {
   values: Float32Array;
   /** Wall time per row, for the record. */
   microsecondsPerRow: number;
+  /** Batched rows/s and single-row p50/p99 latency, for the record (never part of the fingerprint). */
+  inference: InferenceTimings;
 };
 
-/** Stage 7 — predict every row after the warm-up (train, valid and test), in one batch. */
-export async function predictRows(model: FittedModel, features: FeatureSet, split: ChronologicalSplit): Promise<Predictions> {
+/**
+ * Stage 7 — predict every row after the warm-up (train, valid and test), in one batch. The model's
+ * feature names must match the frame's columns (a model loaded from the registry against another
+ * feature set fails here, naming the missing and extra columns). Then single-row latency is timed over
+ * the last `latencySamples` rows (default 256; 0 skips it).
+ */
+export async function predictRows(model: FittedModel, features: FeatureSet, split: ChronologicalSplit, options: { latencySamples?: number } = {}): Promise<Predictions> {
   const start = split.firstRow;
-  const X = featureMatrix(features.frame, start, features.frame.length);
+  const names = assertFeatureNames(model, features.frame.names);
+  const frame = names.every((name, i) => features.frame.names[i] === name) ? features.frame : features.frame.select(names);
+  const X = featureMatrix(frame, start, frame.length);
   const started = performance.now();
   const values = await model.predict(X);
   const elapsed = performance.now() - started;
+  const inference = await measureInference(model, X, { samples: options.latencySamples ?? 256, batch: { ms: elapsed } });
   const columns = model.classes ? [...model.classes] : ['value'];
-  return { start, rows: X.rows, columns, values, microsecondsPerRow: (elapsed * 1000) / Math.max(1, X.rows) };
+  return { start, rows: X.rows, columns, values, microsecondsPerRow: (elapsed * 1000) / Math.max(1, X.rows), inference };
 }
 
 /** The predictions of candle rows [from, to). */
