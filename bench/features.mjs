@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STANDARD_FEATURES } from './standard-features.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -30,30 +31,6 @@ function best(fn, repeat = REPEAT) {
   return min;
 }
 
-/** The 50 columns: the catalogue's standard indicators at common periods. */
-export const STANDARD_FEATURES = [
-  { id: 'core/returns', params: { periods: [1, 2, 4, 8, 16, 32, 64] } },
-  { id: 'core/returns', params: { periods: [1, 4, 16], log: true } },
-  ...[7, 14, 28].map((period) => ({ id: 'core/rsi', params: { period } })),
-  ...[10, 20, 50, 100, 200].map((period) => ({ id: 'core/ema', params: { period } })),
-  ...[10, 20, 50, 100, 200].map((period) => ({ id: 'core/sma', params: { period } })),
-  { id: 'core/wma', params: { period: 20 } },
-  { id: 'core/macd', params: {} },
-  { id: 'core/bollinger', params: { period: 20 } },
-  { id: 'core/bollinger', params: { period: 50 } },
-  { id: 'core/atr', params: {} },
-  { id: 'core/stochastic', params: {} },
-  { id: 'core/williams-r', params: {} },
-  { id: 'core/cci', params: {} },
-  { id: 'core/roc', params: {} },
-  { id: 'core/obv', params: {} },
-  { id: 'core/adx', params: {} },
-  { id: 'core/vwap', params: {} },
-  { id: 'core/volume', params: {} },
-  { id: 'core/trend-slope', params: {} },
-  { id: 'core/volatility', params: {} },
-  { id: 'core/candle-shape', params: {} },
-];
 
 console.log(`candlelab features bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model}`);
 let t = now();

@@ -1,0 +1,71 @@
+#!/usr/bin/env node
+// XGBoost training benchmark (printed figures, not a test). Run: npm run bench, or node bench/xgboost.mjs [rows] [rounds]
+//   200k rows × 50 features (the features bench's 50 standard columns on synthetic 1m candles),
+//   SELL/HOLD/BUY labels, the same parameters on both sides: candlelab's libxgboost binding (koffi →
+//   libxgboost 1.7) against Python's xgboost (Debian's python3-xgboost, the same C++ library), run side
+//   by side from this script. Both time DMatrix creation + training; the train log-loss must match.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { STANDARD_FEATURES } from './standard-features.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(path.join(root, 'package.json'));
+const cl = require('candlelab');
+
+const ROWS = Number(process.argv[2] ?? 200_000);
+const ROUNDS = Number(process.argv[3] ?? 100);
+const REPEAT = 3;
+const now = () => performance.now();
+const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+console.log(`candlelab xgboost bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model} · libxgboost ${cl.models.libxgboostVersion()}`);
+const candles = cl.data.generateSyntheticCandles({ seed: 8, timeframe: '1m', bars: ROWS + 400 });
+const set = cl.features.computeFeatures(candles, STANDARD_FEATURES, cl.createRegistry());
+const labels = cl.labels.directionLabels(candles.column('close'), 5, 0.001);
+const start = set.lookback;
+const X = cl.validation.featureMatrix(set.frame, start, start + ROWS);
+const y = Float64Array.from(labels.subarray(start, start + ROWS));
+console.log(`   ${fmt(X.rows, 0)} rows × ${X.cols} features, ${ROUNDS} rounds, classes ${[0, 1, 2].map((c) => `${(100 * y.filter((v) => v === c).length / y.length).toFixed(0)}%`).join('/')}`);
+
+const params = { objective: 'multi:softprob', num_class: 3, eval_metric: 'mlogloss', max_depth: 6, eta: 0.1, subsample: 0.8, colsample_bytree: 0.8, min_child_weight: 1, tree_method: 'hist', max_bin: 256, nthread: 2, seed: 1, verbosity: 0 };
+let tsMs = Infinity;
+let tsLoss;
+for (let r = 0; r < REPEAT; r++) {
+  const t = now();
+  const train = new cl.models.DMatrix(X, y);
+  const booster = cl.models.Booster.create([train], params);
+  for (let round = 0; round < ROUNDS; round++) booster.update(round, train);
+  tsMs = Math.min(tsMs, now() - t);
+  tsLoss = booster.evaluate(ROUNDS - 1, [['train', train]])['train-mlogloss'];
+  booster.free();
+  train.free();
+}
+console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}`);
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-bench-xgb-'));
+fs.writeFileSync(path.join(dir, 'X.f32'), Buffer.from(X.values.buffer, X.values.byteOffset, X.values.byteLength));
+fs.writeFileSync(path.join(dir, 'y.f32'), Buffer.from(Float32Array.from(y).buffer));
+const python = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'python', 'xgboost_train.py'), path.join(dir, 'X.f32'), path.join(dir, 'y.f32'), String(X.rows), String(X.cols), String(ROUNDS), String(REPEAT), JSON.stringify(params)], { encoding: 'utf8' });
+fs.rmSync(dir, { recursive: true, force: true });
+if (python.status !== 0) {
+  console.log(/No module named 'xgboost'/.test(python.stderr) ? '   Python xgboost: not installed — apt-get install python3-xgboost' : `   Python xgboost failed: ${python.stderr.trim().split('\n').pop()}`);
+} else {
+  const result = JSON.parse(python.stdout.trim().split('\n').pop());
+  console.log(`   Python xgboost ${result.version}:        ${fmt(result.ms, 0)} ms  (${fmt(result.ms / ROUNDS, 1)} ms/round), train log-loss ${result.train_loss.toFixed(6)}`);
+  console.log(`   ratio candlelab / Python: ${fmt(tsMs / result.ms, 3)} (aim ≤ 1.05)   same model: ${Math.abs(result.train_loss - tsLoss) < 1e-5 ? 'yes' : 'NO'}`);
+}
+
+// The plugin's full fit: per-round validation, early stopping bookkeeping, JSON + ONNX export, ORT session.
+{
+  const cut = Math.floor(ROWS * 0.85);
+  const rows = (from, to) => ({ values: X.values.subarray(from * X.cols, to * X.cols), rows: to - from, cols: X.cols });
+  const data = { featureNames: set.names, classes: ['SELL', 'HOLD', 'BUY'], train: { X: rows(0, cut), y: y.subarray(0, cut) }, valid: { X: rows(cut, ROWS), y: y.subarray(cut) } };
+  const t = now();
+  const model = await cl.models.xgboostClassifier.fit(data, cl.models.xgboostClassifier.params.parse({ rounds: ROUNDS, maxDepth: 6, learningRate: 0.1, earlyStoppingRounds: 0 }), { seed: 1 });
+  console.log(`   plugin fit (train ${fmt(cut, 0)} rows + validation every round + ONNX export): ${fmt(now() - t, 0)} ms`);
+  model.dispose();
+}
