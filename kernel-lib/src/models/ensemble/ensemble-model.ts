@@ -566,6 +566,9 @@ async function loadEnsemble(modelId: string, task: Task, dir: string, context: M
   const loaded: FittedModel[] = [];
   const loadRef = async (ref: { id: string; version: string; params: unknown; seed: number; dir: string }, where: string): Promise<FittedModel> => {
     const { definition } = resolveRef(resolve, { id: ref.id, version: ref.version, params: ref.params as Record<string, unknown> }, where, task);
+    if (!fs.existsSync(path.join(dir, ref.dir))) {
+      throw new ModelError(`${where}: ${path.join(dir, ref.dir)} is missing; the ensemble folder is incomplete (train and save it again)`);
+    }
     let model: FittedModel;
     try {
       model = await definition.load(path.join(dir, ref.dir), { ...context, seed: ref.seed, resolveModel: resolve });
