@@ -94,8 +94,11 @@ describe('stacking never shows the meta-learner in-fold predictions (leakage)', 
       const without = rowsWhere(data.train, (row) => row < fold.valid.start - HORIZON || row >= fold.valid.end + HORIZON);
       const foldRows = rowsWhere(data.train, (row) => row >= fold.valid.start && row < fold.valid.end);
       const foldData = { ...data, train: without };
-      for (const [m, definition] of [[0, columnLogistic], [1, memorizer]] as const) {
-        const ref = await definition.fit(foldData, definition.params.parse(m === 0 ? { columns: [0] } : {}), testContext());
+      const refits = [
+        await columnLogistic.fit(foldData, columnLogistic.params.parse({ columns: [0] }), testContext()),
+        await memorizer.fit(foldData, {}, testContext()),
+      ];
+      for (const [m, ref] of refits.entries()) {
         const expected = await ref.predict(foldRows.X);
         const seen = s.memberPredictions[m].subarray(fold.valid.start * 3, fold.valid.end * 3);
         expect(Array.from(seen)).toEqual(Array.from(expected));
