@@ -55,9 +55,15 @@ describe('candlelab data fetch', () => {
     const killed = tempDir('cli-killed');
     const start = fake.requests.length;
     const child = spawn(process.execPath, [CLI, ...fetchArgs(killed)], { stdio: 'ignore' });
-    const exit = new Promise<number | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal === 'SIGKILL' ? -9 : _code)));
+    let exited = false;
+    const exit = new Promise<number | null>((resolve) =>
+      child.on('exit', (code, signal) => {
+        exited = true;
+        resolve(signal === 'SIGKILL' ? -9 : code);
+      }),
+    );
     // SIGKILL after 12 pages were requested: somewhere inside a page or a store write.
-    while (klines(start).length < 12) await new Promise((resolve) => setTimeout(resolve, 2));
+    while (klines(start).length < 12 && !exited) await new Promise((resolve) => setTimeout(resolve, 2));
     child.kill('SIGKILL');
     expect(await exit).toBe(-9);
     const partial = readStore({ exchange: 'binance', market: 'spot', symbol: 'BTC/USDT', timeframe: '1h' }, killed)!;
@@ -111,7 +117,9 @@ describe('candlelab data stream', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    while (stdout.split('\n').length < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    let exited = false;
+    child.on('exit', () => (exited = true));
+    while (stdout.split('\n').length < 4 && !exited) await new Promise((resolve) => setTimeout(resolve, 5));
     child.kill('SIGINT');
     expect(await exit).toBe(0);
     expect(stderr).toMatch(/stopped after \d+ closed candles\n$/);
@@ -146,7 +154,7 @@ describe('candlelab coin add', () => {
       expect(features.names).toEqual(['open', 'high', 'low', 'close', 'volume', ...expected.names]);
       expect(expected.names).toContain('rsi_14');
       for (const name of expected.names) expect(Array.from(features.column(name))).toEqual(Array.from(expected.frame.column(name)));
-      expect(spec.data).toMatchObject({ symbol, timeframe: '1h', exchange: 'binance' });
+      expect(spec.data).toEqual({ source: 'store', exchange: 'binance', market: 'spot', symbol, timeframe: '1h', start: '2023-01-01T00:00:00.000Z', end: '2023-02-01T00:00:00.000Z' });
       expect(spec.features).toEqual(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'specs', 'quickstart.json'), 'utf8')).features);
     }
     expect(fs.existsSync(path.join(dir, 'runs'))).toBe(false);

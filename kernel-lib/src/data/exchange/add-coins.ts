@@ -6,7 +6,8 @@ import { computeFeatures } from '../../features/compute-features';
 import { createRegistry } from '../../plugins/core-plugin';
 import { runSpec } from '../../runner/run-spec';
 import { writeArrowFile } from '../arrow-file';
-import { readStore, storeFile, symbolFolder } from '../store';
+import { readStore, symbolFolder } from '../store';
+import { isoTime } from '../../frame/frame';
 import { writeFileAtomic } from '../../util/atomic';
 import { openWorkspace } from '../../workspace';
 import type { ProgressMode } from '../../util/progress';
@@ -46,7 +47,7 @@ export type CoinResult = {
   /** The candles with the base spec's feature columns (Arrow), beside the candles in the store. */
   featuresFile?: string;
   features?: string[];
-  /** The coin's spec (the base spec reading the stored candles). */
+  /** The coin's spec: the base spec with a store data source over the downloaded range. */
   specFile?: string;
   run?: { runId: string; runDir: string; fingerprint: string; totalReturn: number | null; testAccuracy: number | null };
 };
@@ -54,7 +55,7 @@ export type CoinResult = {
 /**
  * Add coins in one call: for each symbol, download its candles into the store, check their quality,
  * compute the base spec's features (written beside the candles), write the coin's spec (the base spec
- * reading the stored candles), and unless `train: false`, run that spec (train, backtest, register).
+ * with a `store` data source over the downloaded range), and unless `train: false`, run that spec (train, backtest, register).
  * A failing coin does not stop the others; its result carries the one-line error.
  */
 export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> {
@@ -95,17 +96,22 @@ export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> 
       result.features = set.names;
       log(`  features: ${set.names.length} columns (warm-up ${set.lookback} rows) → ${path.relative(process.cwd(), featuresFile)}`);
 
-      const name = `coin-${download.key.exchange}-${download.key.market}-${symbolFolder(download.key.symbol)}-${timeframe}`.replace(/[^\w.-]/g, '-');
-      const specFile = path.join(specsDir, `${name}.json`);
+      const fileName = `coin-${download.key.exchange}-${download.key.market}-${symbolFolder(download.key.symbol)}-${timeframe}`.replace(/[^\w.-]/g, '-');
+      const specFile = path.join(specsDir, `${fileName}.json`);
+      // Runs and the model are named <base name>-<exchange>-<market>(-<symbol>-<timeframe>, added by the runner).
+      const baseName = typeof baseSpec.name === 'string' ? baseSpec.name : 'run';
       const spec = {
         ...baseSpec,
-        name,
+        name: `${baseName}-${download.key.exchange}-${download.key.market}`.replace(/[^\w.-]/g, '-'),
+        // The store source reads data/<exchange>/<market>/<symbol>/<timeframe>.arrow over the downloaded range.
         data: {
-          source: 'file',
-          path: path.relative(specsDir, storeFile(download.key, workspace.dataDir)),
+          source: 'store',
+          exchange: download.key.exchange,
+          market: download.key.market,
           symbol: download.key.symbol,
           timeframe,
-          exchange: download.key.exchange,
+          start: isoTime(parseTime(from, 'from')),
+          ...(to !== undefined ? { end: isoTime(to) } : {}),
         },
       };
       writeFileAtomic(specFile, JSON.stringify(spec, null, 2) + '\n');
