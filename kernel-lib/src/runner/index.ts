@@ -1,3 +1,4 @@
 export * from './stages';
 export * from './run-record';
 export * from './run-spec';
+export * from './multi-coin';

@@ -1,0 +1,161 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Candles } from '../frame/frame';
+import { ConfigError } from '../errors';
+import { computeFeatures, type FeatureSet } from '../features/compute-features';
+import { createRegistry } from '../plugins/core-plugin';
+import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
+import type { ModelDefinition } from '../plugins/define';
+import type { FittedModel, Matrix, Segment, TrainingData } from '../models/model';
+import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
+import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit, type SplitFractions } from '../validation/split';
+import { createProgress, type ProgressMode } from '../util/progress';
+
+/**
+ * Several coins in one training stage (the seeds' per-coin and universal models):
+ * - 'per-coin': one model per coin, trained on that coin's rows only;
+ * - 'universal': one model trained on every coin's training rows together (add `core/coin-identity` to
+ *   the features so it can tell the coins apart), evaluated on each coin's own test rows;
+ * - 'fine-tune': the universal model, then, per coin, training continued from it on that coin's rows
+ *   (transfer learning; needs a model with warm start, i.e. an `initModel` param, like core/xgboost).
+ * Every coin gets the same features, labeler and chronological split; segments never mix times of one
+ * coin across train/valid/test.
+ */
+
+export type CoinInput = { candles: Candles; /** Defaults to the candles' symbol. */ name?: string };
+export type MultiCoinMode = 'per-coin' | 'universal' | 'fine-tune';
+
+export type MultiCoinOptions = {
+  coins: readonly CoinInput[];
+  features: readonly DefinitionRef[];
+  label: DefinitionRef;
+  model: DefinitionRef;
+  mode: MultiCoinMode;
+  split?: SplitFractions;
+  /** fine-tune: the params that override the model's for the fine-tuning rounds (e.g. fewer rounds, a lower learning rate). */
+  fineTuneParams?: Record<string, unknown>;
+  seed?: number;
+  registry?: PluginRegistry;
+  /** Where the universal model is saved for fine-tuning (default: a temp folder, removed afterwards). */
+  workDir?: string;
+  progress?: ProgressMode;
+  log?: (line: string) => void;
+};
+
+export type CoinResult = {
+  coin: string;
+  features: FeatureSet;
+  target: Float64Array;
+  classes?: string[];
+  split: ChronologicalSplit;
+  /** The model that predicts this coin: its own, the universal one, or the fine-tuned one. */
+  model: FittedModel;
+  /** Test-segment predictions (rows × outputs) and, for classification, metrics. */
+  testPredictions: Float32Array;
+  testMetrics?: ClassificationMetrics;
+  trainingRows: number;
+};
+
+export type MultiCoinResult = { mode: MultiCoinMode; coins: CoinResult[]; universal?: FittedModel };
+
+type Prepared = Omit<CoinResult, 'model' | 'testPredictions' | 'testMetrics' | 'trainingRows'> & { train: Segment; valid: Segment; testX: Matrix };
+
+/** Rows of several segments stacked in order (same columns). */
+function stackSegments(segments: readonly Segment[]): Segment {
+  const cols = segments[0].X.cols;
+  const rows = segments.reduce((sum, s) => sum + s.X.rows, 0);
+  const values = new Float32Array(rows * cols);
+  const y = new Float64Array(rows);
+  let at = 0;
+  for (const s of segments) {
+    values.set(s.X.values, at * cols);
+    y.set(s.y, at);
+    at += s.X.rows;
+  }
+  return { X: { values, rows, cols }, y };
+}
+
+/** Train and evaluate models over several coins: per coin, one universal model, or universal then fine-tuned. */
+export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinResult> {
+  if (options.coins.length < 2 && options.mode !== 'per-coin') throw new ConfigError(`mode '${options.mode}' needs at least two coins; use 'per-coin' for one`);
+  const registry = options.registry ?? createRegistry();
+  const log = options.log ?? (() => {});
+  const seed = options.seed ?? 42;
+  const fractions = options.split ?? { train: 0.7, valid: 0.15, test: 0.15 };
+  const { definition: model, params } = registry.resolveWithParams('model', options.model);
+  const { definition: labeler, params: labelParams } = registry.resolveWithParams('labeler', options.label);
+  if (model.task !== labeler.task) throw new ConfigError(`model ${model.id} does ${model.task} but labeler ${labeler.id} makes ${labeler.task} targets; pick a matching pair`);
+  const names = options.coins.map((c) => c.name ?? c.candles.meta.symbol);
+  if (new Set(names).size !== names.length) throw new ConfigError(`coins must be distinct, got ${names.join(', ')}`);
+
+  const prepared: Prepared[] = options.coins.map((coin, k) => {
+    const features = computeFeatures(coin.candles, options.features, registry);
+    const output = labeler.label(coin.candles, labelParams);
+    const split = splitChronological(coin.candles.length, Math.max(features.lookback, labeler.lookback?.(labelParams) ?? 0), labeler.horizon(labelParams), fractions, coin.candles.time);
+    return {
+      coin: names[k],
+      features,
+      target: output.target,
+      classes: output.classes,
+      split,
+      train: trainingSegment(features.frame, output.target, split.train),
+      valid: trainingSegment(features.frame, output.target, split.valid),
+      testX: featureMatrix(features.frame, split.test.start, split.test.end),
+    };
+  });
+  const featureNames = prepared[0].features.names;
+  for (const p of prepared) {
+    if (p.features.names.join() !== featureNames.join()) throw new ConfigError(`coin ${p.coin} has features ${p.features.names.join(', ')}, ${prepared[0].coin} has ${featureNames.join(', ')}; coins need the same feature columns`);
+  }
+  if (options.mode !== 'per-coin' && !options.features.some((f) => f.id === 'core/coin-identity')) {
+    log(`note: a ${options.mode} model without core/coin-identity features cannot tell the coins apart`);
+  }
+  const context = (label: string) => ({ seed, progress: (name: string, total: number) => createProgress(`${label} ${name}`, total, options.progress ?? 'quiet') });
+  const fit = (def: ModelDefinition, fitParams: unknown, data: TrainingData, label: string) => def.fit(data, fitParams, context(label));
+  const dataOf = (train: Segment, valid: Segment): TrainingData => ({ featureNames, classes: prepared[0].classes, train, valid });
+
+  const results: CoinResult[] = [];
+  const finish = async (p: Prepared, fitted: FittedModel, trainingRows: number) => {
+    const testPredictions = await fitted.predict(p.testX);
+    const testMetrics = p.classes ? classificationMetrics(testPredictions, p.target.subarray(p.split.test.start, p.split.test.end), p.classes) : undefined;
+    const { train, valid, testX, ...rest } = p;
+    results.push({ ...rest, model: fitted, testPredictions, testMetrics, trainingRows });
+  };
+
+  if (options.mode === 'per-coin') {
+    for (const p of prepared) {
+      log(`training ${model.id} on ${p.coin} (${p.train.X.rows} rows)`);
+      await finish(p, await fit(model, params, dataOf(p.train, p.valid), p.coin), p.train.X.rows);
+    }
+    return { mode: options.mode, coins: results };
+  }
+
+  const train = stackSegments(prepared.map((p) => p.train));
+  const valid = stackSegments(prepared.map((p) => p.valid));
+  log(`training a universal ${model.id} on ${prepared.length} coins (${train.X.rows} rows)`);
+  const universal = await fit(model, params, dataOf(train, valid), 'universal');
+  if (options.mode === 'universal') {
+    for (const p of prepared) await finish(p, universal, train.X.rows);
+    return { mode: options.mode, coins: results, universal };
+  }
+
+  // fine-tune: continue from the universal model's saved files on each coin's own rows
+  const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-universal-'));
+  try {
+    const folder = path.join(workDir, 'universal');
+    fs.mkdirSync(folder, { recursive: true });
+    await universal.save(folder);
+    const tuneParams = model.params.safeParse({ ...(options.model.params ?? {}), ...(options.fineTuneParams ?? {}), initModel: folder });
+    if (!tuneParams.success || !(tuneParams.data as { initModel?: string }).initModel) {
+      throw new ConfigError(`model ${model.id} has no warm start (an initModel param), so it cannot be fine-tuned; use core/xgboost or core/xgboost-regressor, or mode 'universal'`);
+    }
+    for (const p of prepared) {
+      log(`fine-tuning the universal model on ${p.coin} (${p.train.X.rows} rows)`);
+      await finish(p, await fit(model, tuneParams.data, dataOf(p.train, p.valid), `${p.coin} fine-tune`), p.train.X.rows);
+    }
+  } finally {
+    if (!options.workDir) fs.rmSync(workDir, { recursive: true, force: true });
+  }
+  return { mode: options.mode, coins: results, universal };
+}
