@@ -89,7 +89,7 @@ describe('core/lstm (tfjs)', () => {
 
   it('stops early, reduces the learning rate on plateau and restores the best epoch (its validation loss)', async () => {
     // A large learning rate and a short patience make the validation loss wander, so training stops early.
-    const early = await fit({ epochs: 40, learningRate: 0.05, patience: 3, lrPatience: 1, lrFactor: 0.5, dropout: 0 }, 3);
+    const early = await fit({ epochs: 40, units: 8, batchSize: 128, learningRate: 0.05, patience: 3, lrPatience: 1, lrFactor: 0.5, dropout: 0 }, 3);
     try {
       const history = early.info.history as EpochRecord[];
       const best = Math.min(...history.map((h) => h.valid));

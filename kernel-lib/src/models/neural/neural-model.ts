@@ -133,11 +133,17 @@ export class NeuralSequenceModel implements FittedModel {
     return this.classes?.length ?? 1;
   }
 
+  /** tfjs on this model's backend again, in case another model switched the process-wide engine since. */
+  private ready(): Promise<TfRuntime> {
+    return this.runtime.tf.getBackend() === (this.runtime.backend === 'tensorflow-gpu' ? 'tensorflow' : this.runtime.backend) ? Promise.resolve(this.runtime) : loadTf(this.params.backend);
+  }
+
   /** rows × classes probabilities or rows × 1 values, one per input row (see the class doc for the first rows). */
   async predict(X: Matrix): Promise<Float32Array> {
     checkMatrix('the prediction input', X, this.featureNames);
     if (X.rows === 0) return new Float32Array(0);
-    const values = predictWindows(this.runtime.tf, this.network, windowsOf(X, this.scaler, this.seqLen, true), this.outputs);
+    const { tf } = await this.ready();
+    const values = predictWindows(tf, this.network, windowsOf(X, this.scaler, this.seqLen, true), this.outputs);
     if (this.target) for (let i = 0; i < values.length; i++) values[i] = values[i] * this.target.std + this.target.mean;
     return values;
   }
@@ -149,7 +155,8 @@ export class NeuralSequenceModel implements FittedModel {
   async validationLoss(segment: Segment): Promise<number> {
     checkMatrix('the segment', segment.X, this.featureNames);
     const y = this.target ? segment.y.map((v) => (v - this.target!.mean) / this.target!.std) : segment.y;
-    return validationLoss(this.runtime.tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y), this.task, this.outputs);
+    const { tf } = await this.ready();
+    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y), this.task, this.outputs);
   }
 
   /** Write model.json (tfjs layers format: topology + weights manifest), weights.bin and model-card.json. */
