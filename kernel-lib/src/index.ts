@@ -24,6 +24,7 @@ export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear 
 export { openWorkspace, type Workspace } from './workspace';
 export { readStore, mergeIntoStore, listStore, storeFile, readStoreSeries, mergeSeriesIntoStore, type StoreKey } from './data/store';
 export { importCandlesFiles, exportCandles } from './data/import-export';
+export { fetchCandles, streamCandles, addCoins, startFakeExchange, type FetchCandlesOptions, type StreamedCandle } from './data/exchange';
 export { checkQuality, type QualityReport } from './quality/check-quality';
 export { applyMissingDataPolicy, type MissingDataPolicy } from './quality/missing-data';
 export { resampleCandles, alignFrames } from './features/resample';

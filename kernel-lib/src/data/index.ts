@@ -27,3 +27,4 @@ export {
   type MergeResult,
   type MergeOptions,
 } from './store';
+export * as exchange from './exchange';
