@@ -33,7 +33,7 @@ export async function measureInference(model: FittedModel, X: Matrix, options: {
   const samples = Math.min(options.samples ?? 256, X.rows);
   const times: number[] = [];
   const first = X.rows - samples;
-  const row = (r: number): Matrix => ({ values: X.values.subarray(r * X.cols, (r + 1) * X.cols), rows: 1, cols: X.cols });
+  const row = (r: number): Matrix => ({ values: X.values.slice(r * X.cols, (r + 1) * X.cols), rows: 1, cols: X.cols });
   if (samples > 0) await model.predict(row(first)); // warm-up: lazy initialisation is not latency
   for (let r = first; r < X.rows; r++) {
     const started = performance.now();

@@ -432,7 +432,8 @@ export class ModelRegistry {
     const plugins = options.plugins ?? createRegistry();
     const definition = plugins.resolve('model', record.modelId, record.modelVersion);
     try {
-      return await definition.load(dir, options.context ?? { seed: 0 });
+      // Ensembles resolve their members through the same plugin registry.
+      return await definition.load(dir, options.context ?? { seed: 0, resolveModel: (ref) => plugins.resolveWithParams('model', ref) });
     } catch (error) {
       if (error instanceof CandlelabError) throw error;
       throw new RegistryError(`could not load ${name} v${record.version} (${record.modelId}@${record.modelVersion}) from ${dir}: ${(error as Error).message}`, { cause: error });
