@@ -62,6 +62,8 @@ export type FetchCandlesResult = {
   first?: string;
   last?: string;
   pages: number;
+  /** Candles asked per request. */
+  pageSize: number;
   requests: number;
   /** The exchange clock used to decide which candles were closed. */
   exchangeNow: number;
@@ -206,20 +208,32 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
     buffered = 0;
     lastFlush = performance.now();
   };
+  // One page: fetched, checked (a garbled page is retried like a network error) and cut to closed candles.
+  const requestPage = (since: number, rangeEnd: number): Promise<Candles> =>
+    counted('fetchOHLCV', async () => {
+      const rows = await exchange.fetchOHLCV(market.symbol, options.timeframe, since, pageSize, { until: rangeEnd - 1 });
+      return closedRows(ohlcvToCandles(rows, meta), since, rangeEnd, stepMs, now);
+    });
+  // A candle opening at `cursor` cannot have closed when cursor + step is past the exchange's now.
+  const more = (cursor: number, rangeEnd: number): boolean => cursor < rangeEnd && cursor + stepMs <= now;
+  let inflight: Promise<Candles> | undefined;
   try {
     for (const [rangeStart, rangeEnd] of ranges) {
-      let cursor = rangeStart;
-      // A candle opening at `cursor` cannot have closed when cursor + step is past the exchange's now.
-      while (cursor < rangeEnd && cursor + stepMs <= now) {
-        const since = cursor;
-        const rows = await counted('fetchOHLCV', () => exchange.fetchOHLCV(market.symbol, options.timeframe, since, pageSize, { until: rangeEnd - 1 }));
-        const page = closedRows(ohlcvToCandles(rows, meta), since, rangeEnd, stepMs, now);
+      inflight = more(rangeStart, rangeEnd) ? requestPage(rangeStart, rangeEnd) : undefined;
+      while (inflight) {
+        const page = await inflight;
+        inflight = undefined;
         pages++;
         if (page.length === 0) break; // nothing more in this range (or only the forming candle)
+        const cursor = page.time[page.length - 1] + stepMs;
+        // Ask for the next page before writing this one: the store write overlaps the request.
+        if (more(cursor, rangeEnd)) {
+          inflight = requestPage(cursor, rangeEnd);
+          inflight.catch(() => undefined); // awaited above; this only keeps an abandoned one quiet
+        }
         buffer.push(page);
         buffered += page.length;
         fetched += page.length;
-        cursor = page.time[page.length - 1] + stepMs;
         if (buffered * 8 >= total || performance.now() - lastFlush >= 2000) flush();
         bar.tick(page.length, isoTime(page.time[page.length - 1]).slice(0, 16));
         options.onProgress?.({ storeId: id, fetched, expected, pages, requests, lastTime: cursor - stepMs });
@@ -246,6 +260,7 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
     first: final && final.length ? isoTime(final.time[0]) : undefined,
     last: final && final.length ? isoTime(final.time[final.length - 1]) : undefined,
     pages,
+    pageSize,
     requests,
     exchangeNow: now,
     funding,
