@@ -540,7 +540,7 @@ export class FakeExchange {
         // Final messages for candles closing in (from, to]; one update for the candle forming at `to`.
         const closesInside = t + stepMs > from && t + stepMs <= to;
         const forming = t <= to && to < t + stepMs;
-        if (!closesInside && !(forming && (to > from || from === to))) continue;
+        if (!closesInside && !forming) continue;
         const k = this.candleAt(candles, i, stepMs);
         client.ws.send(JSON.stringify(this.klineEvent(id.toUpperCase(), channel.slice(6), k, stepMs)));
       }
