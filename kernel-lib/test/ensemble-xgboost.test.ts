@@ -103,6 +103,29 @@ describe('ensembles of XGBoost members', () => {
   });
 });
 
+describe('a neural member (core/lstm) beside an XGBoost one', () => {
+  it('stacks (walk-forward folds), saves the tfjs files in member-0/ and loads with identical predictions', async () => {
+    const lstm = { id: 'core/lstm', params: { seqLen: 8, units: 4, denseUnits: 4, epochs: 1, batchSize: 256, batchNorm: false, dropout: 0 } };
+    const model = await fit({ method: 'stacking', members: [lstm, members[0]], folds: 2, cv: 'walk-forward' });
+    try {
+      const p = await model.predict(testX);
+      expect(p.every(Number.isFinite)).toBe(true);
+      expect(model.stacking!.rows[0]).toBe(Math.floor(data.train.y.length / 2));
+      const target = path.join(dir, 'neural');
+      await model.save(target);
+      expect(listDir(path.join(target, 'member-0'))).toEqual(['model-card.json', 'model.json', 'weights.bin']);
+      const loaded = await ensembleClassifier.load(target, context(0));
+      try {
+        expect(Array.from(await loaded.predict(testX))).toEqual(Array.from(p));
+      } finally {
+        loaded.dispose();
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
 describe('specs/ensemble.json through the runner (two XGBoost members, stacking)', () => {
   const workspace = { dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
   const small = ['data.bars=2500', 'model.params.members.0.params.rounds=15', 'model.params.members.1.params.rounds=15', 'model.params.folds=3'];
