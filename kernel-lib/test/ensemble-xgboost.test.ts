@@ -9,6 +9,7 @@ import { featureMatrix, splitChronological, trainingSegment } from '../src/valid
 import { ensembleClassifier, type EnsembleModel } from '../src/models/ensemble/ensemble-model';
 import type { ModelContext, TrainingData } from '../src/models/model';
 import { runSpec, type SpecRun } from '../src/runner/run-spec';
+import { createRunContext } from '../src/runner/stages';
 import type { RunRecord } from '../src/runner/run-record';
 import { listDir, ROOT, tempDir } from './helpers';
 
@@ -157,17 +158,14 @@ describe('specs/ensemble.json through the runner (two XGBoost members, stacking)
     }
   });
 
-  it('an unknown member id in a spec is a one-line error naming the member', async () => {
-    const error = await runSpec(path.join(ROOT, 'specs', 'ensemble.json'), {
-      overrides: [...small, 'model.params.members.1.id=core/xgbost'],
-      workspace,
-      progress: 'quiet',
-      log: () => {},
-    }).then(
-      () => undefined,
-      (e: Error) => e,
+  it('an unknown member id, or a member of the other task, fails when the spec is validated, before any data is read', () => {
+    const options = { workspace, progress: 'quiet' as const, log: () => {} };
+    const spec = path.join(ROOT, 'specs', 'ensemble.json');
+    expect(() => createRunContext(spec, { ...options, overrides: [...small, 'model.params.members.1.id=core/xgbost'] })).toThrow(
+      /^core\/ensemble member 1: unknown model 'core\/xgbost' \(did you mean 'core\/xgboost'\?\)[^\n]*$/,
     );
-    expect(error?.message).toMatch(/^core\/ensemble member 1: unknown model 'core\/xgbost' \(did you mean 'core\/xgboost'\?\)/);
-    expect(error?.message).not.toContain('\n');
+    expect(() => createRunContext(spec, { ...options, overrides: [...small, 'model.params.members.0.id=core/xgboost-regressor'] })).toThrow(
+      /^core\/ensemble member 0 'core\/xgboost-regressor' does regression but the ensemble does classification/,
+    );
   });
 });

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Candles, Frame } from '../frame/frame';
-import type { FittedModel, ModelContext, TrainingData } from '../models/model';
+import type { FittedModel, ModelContext, ModelRef, ResolvedModel, TrainingData } from '../models/model';
 
 /** Fields every plugin-provided definition has. */
 interface DefinitionBase<S extends z.ZodTypeAny> {
@@ -72,6 +72,11 @@ export interface ModelDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends 
   fit(data: TrainingData, params: z.output<S>, context: ModelContext): Promise<FittedModel>;
   /** Load a fitted model from the folder its `save` wrote. */
   load(dir: string, context: ModelContext): Promise<FittedModel>;
+  /**
+   * Optional: check the model references inside the params (an ensemble's members) when the spec is
+   * validated, before anything runs; throws a one-line error.
+   */
+  checkReferences?(params: z.output<S>, resolveModel: (ref: ModelRef) => ResolvedModel): void;
 }
 
 /** What a strategy sees: the candles of the traded segment and, aligned row by row, the predictions. */

@@ -82,7 +82,9 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
 export function validateSpecReferences(spec: Spec, registry: PluginRegistry): void {
   for (const feature of spec.features) registry.resolveWithParams('feature', feature);
   const labeler = registry.resolveWithParams('labeler', spec.label).definition;
-  const model = registry.resolveWithParams('model', spec.model).definition;
+  const resolvedModel = registry.resolveWithParams('model', spec.model);
+  const model = resolvedModel.definition;
+  model.checkReferences?.(resolvedModel.params, (ref) => registry.resolveWithParams('model', ref));
   const strategy = registry.resolveWithParams('strategy', spec.strategy).definition;
   if (model.task !== labeler.task) {
     throw new ConfigError(`model ${model.id} does ${model.task} but labeler ${labeler.id} makes ${labeler.task} targets; pick a matching pair`);

@@ -609,6 +609,7 @@ export const ensembleClassifier = defineModel({
   params: ensembleClassifierParams,
   fit: (data, params, context) => fitEnsemble('core/ensemble', 'classification', data, params, context),
   load: (dir, context) => loadEnsemble('core/ensemble', 'classification', dir, context),
+  checkReferences: (params, resolveModel) => void checkRefs('core/ensemble', 'classification', params, resolveModel),
 });
 
 export const ensembleRegressor = defineModel({
@@ -619,6 +620,7 @@ export const ensembleRegressor = defineModel({
   params: ensembleRegressorParams,
   fit: (data, params, context) => fitEnsemble('core/ensemble-regressor', 'regression', data, params, context),
   load: (dir, context) => loadEnsemble('core/ensemble-regressor', 'regression', dir, context),
+  checkReferences: (params, resolveModel) => void checkRefs('core/ensemble-regressor', 'regression', params, resolveModel),
 });
 
 ensembleDefinitions.add(ensembleClassifier).add(ensembleRegressor);
