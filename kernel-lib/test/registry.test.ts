@@ -137,7 +137,14 @@ describe('registry compare and load', () => {
   it('compare: metric differences and percent change, params, features, data fingerprint', async () => {
     const registry = await registryWith('compare', 1);
     await registry.register({ ...request(2, 'run-2'), model: fakeModel(2, ['a', 'c']) });
+    await registry.register({ ...request(3, 'run-3'), timings: { trainingMs: 200, singleRowP50Ms: 0.5 } });
+    await registry.register({ ...request(4, 'run-4'), timings: { trainingMs: 300, singleRowP50Ms: 0.25 } });
+    expect(registry.compare('eth-return', 3, 4).timings).toEqual([
+      { metric: 'trainingMs', a: 200, b: 300, difference: 100, percentChange: 50 },
+      { metric: 'singleRowP50Ms', a: 0.5, b: 0.25, difference: -0.25, percentChange: -50 },
+    ]);
     const c = registry.compare('eth-return', 1, 2);
+    expect(c.timings).toEqual([]);
     const byName = Object.fromEntries(c.metrics.map((m) => [m.metric, m]));
     expect(byName['test.mae'].difference).toBeCloseTo(0.02, 12);
     expect(byName['test.mae'].percentChange).toBeCloseTo(100, 9);
@@ -270,7 +277,7 @@ describe('a spec run records timings, code version and full metrics; the registe
     const version = new ModelRegistry(workspace.modelsDir).get(saved.model.registered!.name, saved.model.registered!.version);
     expect(version.timings).toMatchObject({ trainingMs: saved.timings.trainingMs, singleRowP50Ms: inference.singleRowP50Ms, singleRowSamples: 256 });
     expect(version.gitCommit).toBe(saved.git?.commit);
-    expect(version.metrics).toMatchObject({ test: { rocAucMacro: saved.metrics.classification.test.rocAucMacro, flags: saved.metrics.classification.test.flags } });
+    expect(version.metrics).toMatchObject({ test: { rocAucMacro: saved.metrics.classification!.test.rocAucMacro, flags: saved.metrics.classification!.test.flags } });
     // wall times differ from run to run; the fingerprint does not
     expect(second.record.timings.trainingMs).not.toBe(first.record.timings.trainingMs);
     expect(second.record.fingerprint).toBe(first.record.fingerprint);
@@ -300,11 +307,11 @@ describe('a spec run records timings, code version and full metrics; the registe
     const report = fs.readFileSync(path.join(first.runDir, 'report.html'), 'utf8');
     expect(report).toContain('test ROC-AUC (one-vs-rest, macro)');
     expect(report).toContain('inference, one row');
-    const test = first.record.metrics.classification.test;
+    const test = first.record.metrics.classification!.test;
     expect(report.includes('class="alert"')).toBe(test.neverPredicted.length > 0);
     // force the case: a test segment where BUY is never the argmax
     const flagged = { ...test, neverPredicted: ['BUY'], flags: ['never-predicted:BUY'] };
-    const html = buildRunReport(first.record, { ...first.results, evaluation: { ...first.results.evaluation, test: flagged } });
+    const html = buildRunReport(first.record, { ...first.results, evaluation: { task: 'classification', valid: test, test: flagged } });
     expect(html).toContain('<div class="alert" data-flags="never-predicted:BUY"><strong>Warning: the model never predicted BUY on the test segment</strong>');
     expect(html.indexOf('class="alert"')).toBeLessThan(html.indexOf('<table'));
   });

@@ -26,11 +26,13 @@ export function formatComparison(c: VersionComparison): string[] {
     `label: ${c.label.length ? c.label.map((p) => `${p.path} ${JSON.stringify(p.a)} → ${JSON.stringify(p.b)}`).join(', ') : 'same'}`,
     'metrics (b − a, % change):',
   ];
-  const width = Math.max(8, ...c.metrics.map((m) => m.metric.length));
-  for (const m of c.metrics) {
+  const width = Math.max(8, ...[...c.metrics, ...c.timings].map((m) => m.metric.length));
+  const row = (m: VersionComparison['metrics'][number]): string => {
     const pct = m.percentChange === null ? '—' : `${signed(m.percentChange, 2)}%`;
-    lines.push(`  ${m.metric.padEnd(width)}  ${m.a.toPrecision(6).padStart(12)}  ${m.b.toPrecision(6).padStart(12)}  ${signed(m.difference).padStart(12)}  ${pct.padStart(10)}`);
-  }
+    return `  ${m.metric.padEnd(width)}  ${m.a.toPrecision(6).padStart(12)}  ${m.b.toPrecision(6).padStart(12)}  ${signed(m.difference).padStart(12)}  ${pct.padStart(10)}`;
+  };
+  lines.push(...c.metrics.map(row));
+  if (c.timings.length) lines.push('timings (wall time, b − a, % change):', ...c.timings.map(row));
   if (c.onlyInA.length) lines.push(`  only in v${c.a.version}: ${c.onlyInA.join(', ')}`);
   if (c.onlyInB.length) lines.push(`  only in v${c.b.version}: ${c.onlyInB.join(', ')}`);
   return lines;

@@ -104,6 +104,8 @@ export type VersionComparison = {
   b: { version: number; stage: ModelStage; model: string; createdAt: string; runId: string };
   /** Metrics present in both versions. */
   metrics: MetricChange[];
+  /** Training time and inference latency, when both versions recorded them (wall times: noisy). */
+  timings: MetricChange[];
   /** Metric paths only one version has. */
   onlyInA: string[];
   onlyInB: string[];
@@ -382,12 +384,7 @@ export class ModelRegistry {
     const vb = this.get(name, b);
     const ma = flattenNumbers(va.metrics);
     const mb = flattenNumbers(vb.metrics);
-    const metrics: MetricChange[] = [];
-    for (const [metric, x] of ma) {
-      const y = mb.get(metric);
-      if (y === undefined) continue;
-      metrics.push({ metric, a: x, b: y, difference: y - x, percentChange: x !== 0 && Number.isFinite(x) ? ((y - x) / Math.abs(x)) * 100 : null });
-    }
+    const metrics = numericChanges(ma, mb);
     const summary = (v: ModelVersion) => ({ version: v.version, stage: v.stage, model: `${v.modelId}@${v.modelVersion}`, createdAt: v.createdAt, runId: v.runId });
     const setA = new Set(va.featureNames);
     const setB = new Set(vb.featureNames);
@@ -399,6 +396,7 @@ export class ModelRegistry {
       a: summary(va),
       b: summary(vb),
       metrics,
+      timings: numericChanges(flattenNumbers(va.timings ?? {}), flattenNumbers(vb.timings ?? {})),
       onlyInA: [...ma.keys()].filter((k) => !mb.has(k)),
       onlyInB: [...mb.keys()].filter((k) => !ma.has(k)),
       params: valueChanges(va.params, vb.params),
@@ -515,6 +513,17 @@ function flattenNumbers(value: unknown, prefix = '', out = new Map<string, numbe
     for (const [key, item] of Object.entries(value)) flattenNumbers(item, prefix ? `${prefix}.${key}` : key, out);
   }
   return out;
+}
+
+/** b − a and the percent change against |a| for every path both maps hold. */
+function numericChanges(a: Map<string, number>, b: Map<string, number>): MetricChange[] {
+  const changes: MetricChange[] = [];
+  for (const [metric, x] of a) {
+    const y = b.get(metric);
+    if (y === undefined) continue;
+    changes.push({ metric, a: x, b: y, difference: y - x, percentChange: x !== 0 && Number.isFinite(x) ? ((y - x) / Math.abs(x)) * 100 : null });
+  }
+  return changes;
 }
 
 /** Leaves that differ between two JSON values, by dotted path. */
