@@ -117,7 +117,7 @@ describe('reference alignment', () => {
     const holed = eth.slice(0, 500).withColumns({}) as Candles;
     const rest = eth.slice(510);
     const gapFile = path.join(dir, 'gap.csv');
-    fs.writeFileSync(gapFile, ['time,open,high,low,close,volume', ...[holed, rest].flatMap((c) => Array.from(c.time, (t, i) => [t, ...['open', 'high', 'low', 'close', 'volume'].map((k) => c.column(k)[i])].join(',')))].join('\n'));
+    fs.writeFileSync(gapFile, ['time,open,high,low,close,volume', ...[holed, rest].flatMap((c) => Array.from(c.time, (t, i) => [t, ...(['open', 'high', 'low', 'close', 'volume'] as const).map((k) => c.column(k)[i])].join(',')))].join('\n'));
     const withGap = referenceCloses(btc, { path: gapFile, timeframe: '1h' });
     for (let r = 500; r < 510; r++) expect(withGap[r]).toBe(eth.column('close')[499]);
     expect(withGap[510]).toBe(eth.column('close')[510]);

@@ -138,7 +138,7 @@ describe('class balance', () => {
     expect(record.label.id).toBe('core/triple-barrier');
     expect(record.label.balance?.classes.map((c) => c.name)).toEqual(['SELL', 'HOLD', 'BUY']);
     expect(record.label.balance!.rows).toBeGreaterThan(20_000);
-    expect(record.metrics.classification.test.rows).toBeGreaterThan(3000);
+    expect(record.metrics.classification!.test.rows).toBeGreaterThan(3000);
     const skewed = await runSpec(path.join(ROOT, 'specs', 'quickstart.json'), {
       overrides: ['label.params.threshold=0.05', 'register=false', 'model.params.rounds=20'],
       progress: 'quiet',

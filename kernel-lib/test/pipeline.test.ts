@@ -69,7 +69,7 @@ describe('candlelab run specs/quickstart.json', () => {
     expect(signals[0].reasoning).toMatch(/^P\(BUY\)=0\.\d+ > 0\.45$/);
     expect(signals[0].confidence).toBeGreaterThan(0.45);
     expect(record.metrics.backtest.numTrades).toBeGreaterThan(0);
-    expect(record.metrics.classification.test.confusion).toHaveLength(3);
+    expect(record.metrics.classification!.test.confusion).toHaveLength(3);
   });
 
   it('its fingerprint is the sha256 of the predictions, trades and metrics it wrote', async () => {

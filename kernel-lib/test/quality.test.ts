@@ -238,7 +238,7 @@ describe('resampling and alignment', () => {
       const build = (rows: number): Frame => {
         const base = base1m.slice(0, rows);
         // The higher bars come from the prefix itself, so the last one may still be forming: it must not leak.
-        const inputs = (['15m', '1h', '4h'] as const).map((tf) => ({ frame: resampleCandles(base, tf, 'keep').candles.select(['close', 'high']), prefix: `${tf}_` }));
+        const inputs: Array<{ frame: Frame; prefix: string }> = (['15m', '1h', '4h'] as const).map((tf) => ({ frame: resampleCandles(base, tf, 'keep').candles.select(['close', 'high']), prefix: `${tf}_` }));
         inputs.push({ frame: resampleCandles(other1m.slice(0, rows), '5m', 'keep').candles.select(['close']), prefix: 'eth5m_' });
         return alignFrames(base.select(['close']), inputs);
       };

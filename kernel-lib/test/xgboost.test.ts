@@ -10,6 +10,7 @@ import { futureValues } from '../src/labels/core-labelers';
 import { featureMatrix, splitChronological, trainingSegment } from '../src/validation/split';
 import { featureImportance, xgboostClassifier, xgboostRegressor, type XgboostClassifierModel, type XgboostRegressorModel } from '../src/models/xgboost/xgboost-model';
 import type { Matrix, TrainingData } from '../src/models/model';
+import { runSpec } from '../src/runner/run-spec';
 import { tempDir } from './helpers';
 
 const dir = tempDir('xgboost');
@@ -199,5 +200,34 @@ print(json.dumps({'version': xgb.__version__, 'pred': p.ravel().tolist(), 'score
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe('a regression spec, end to end', () => {
+  it('future-return labels → xgboost regressor → return-threshold strategy: regression metrics in run.json, the registry and the report', async () => {
+    const workspace = { dataDir: path.join(dir, 'spec', 'data'), modelsDir: path.join(dir, 'spec', 'models'), runsDir: path.join(dir, 'spec', 'runs') };
+    const spec = {
+      name: 'regression',
+      seed: 3,
+      data: { source: 'sample' as const, symbol: 'BTC/USDT', timeframe: '1h', seed: 42, bars: 3000 },
+      features: [{ id: 'core/returns' }, { id: 'core/rsi' }, { id: 'core/volatility' }],
+      label: { id: 'core/future-return', params: { bars: 5 } },
+      model: { id: 'core/xgboost-regressor', params: { rounds: 30 } },
+      strategy: { id: 'core/return-threshold', params: { threshold: 0.0005 } },
+    };
+    const { record, runDir } = await runSpec(spec, { progress: 'quiet', log: () => {}, workspace });
+    const test = record.metrics.regression!.test;
+    expect(record.metrics.classification).toBeUndefined();
+    expect(test.rows).toBeGreaterThan(300);
+    expect(test.rmse).toBeGreaterThanOrEqual(test.mae);
+    expect(test.directionAccuracy).not.toBeNull();
+    const report = fs.readFileSync(path.join(runDir, 'report.html'), 'utf8');
+    expect(report).toContain('Regression (validation and test segments)');
+    expect(report).toContain('test MAE / RMSE');
+    const version = JSON.parse(fs.readFileSync(path.join(workspace.modelsDir, record.model.registered!.name, 'versions', '1', 'version.json'), 'utf8'));
+    expect(version.metrics.test.rmse).toBe(test.rmse);
+    // same spec, same fingerprint
+    const again = await runSpec(spec, { progress: 'quiet', log: () => {}, workspace });
+    expect(again.record.fingerprint).toBe(record.fingerprint);
   });
 });

@@ -72,7 +72,8 @@ export function buildProgram(): Command {
       });
       const seconds = (performance.now() - started) / 1000;
       const m = record.metrics.backtest;
-      const test = record.metrics.classification.test;
+      const test = record.metrics.classification?.test;
+      const regression = record.metrics.regression?.test;
       const summary = {
         runId: record.runId,
         runDir,
@@ -81,7 +82,9 @@ export function buildProgram(): Command {
         registered: record.model.registered ?? null,
         metrics: {
           backtest: m,
-          test: { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, logLoss: test.logLoss, rocAucMacro: test.rocAucMacro, flags: test.flags },
+          test: test
+            ? { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, logLoss: test.logLoss, rocAucMacro: test.rocAucMacro, flags: test.flags }
+            : regression,
         },
         timings: record.timings,
         seconds,
@@ -96,8 +99,9 @@ export function buildProgram(): Command {
       console.log(`  total return: ${percent(m.totalReturn)}   buy and hold: ${percent(m.buyHoldReturn)}`);
       console.log(`  sharpe:       ${number(m.sharpe)}   max drawdown: ${percent(m.maxDrawdown)}`);
       console.log(`  trades:       ${m.numTrades}   win rate: ${percent(m.winRate)}   profit factor: ${number(m.profitFactor)}`);
-      console.log(`  test accuracy ${percent(test.accuracy)}, balanced ${percent(test.balancedAccuracy)}, macro F1 ${number(test.macroF1, 3)}, ROC-AUC ${number(test.rocAucMacro, 3)}`);
-      if (test.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment (${test.flags.join(', ')})`);
+      if (test) console.log(`  test accuracy ${percent(test.accuracy)}, balanced ${percent(test.balancedAccuracy)}, macro F1 ${number(test.macroF1, 3)}, ROC-AUC ${number(test.rocAucMacro, 3)}`);
+      if (regression) console.log(`  test MAE ${number(regression.mae, 6)}, RMSE ${number(regression.rmse, 6)}, R² ${number(regression.r2, 3)}, direction accuracy ${percent(regression.directionAccuracy)}`);
+      if (test?.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment (${test.flags.join(', ')})`);
       const inference = record.timings.inference;
       console.log(`  timing:       training ${(record.timings.trainingMs / 1000).toFixed(2)} s` + (inference ? `, inference ${Math.round(inference.batchRowsPerSecond)} rows/s batched, one row p50 ${inference.singleRowP50Ms.toFixed(3)} ms / p99 ${inference.singleRowP99Ms.toFixed(3)} ms` : ''));
       if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);

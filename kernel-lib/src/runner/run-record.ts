@@ -19,10 +19,12 @@ import { gitRevision, type GitRevision } from '../util/git';
 import type { InferenceTimings } from '../models/inference';
 import { confusionMatrixFigure, trainingCurveFigure } from '../report/charts';
 import { backtestSections } from '../report/backtest-sections';
-import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue } from '../report/html-report';
+import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue, type ReportSection } from '../report/html-report';
 import {
   dataFingerprint,
   type Evaluation,
+  type RegressionEvaluation,
+  type RunEvaluation,
   type LabelSet,
   type Predictions,
   type RunContext,
@@ -39,7 +41,7 @@ export type RunResults = {
   split: ChronologicalSplit;
   trained: TrainedModel;
   predictions: Predictions;
-  evaluation: Evaluation;
+  evaluation: RunEvaluation;
   strategy: StrategyRun;
   backtest: StrategyBacktest;
 };
@@ -48,7 +50,10 @@ export type RunResults = {
 export type RunMetrics = {
   backtest: PerformanceMetrics;
   regimes: RegimeBreakdown;
-  classification: { valid: Evaluation['valid']; test: Evaluation['test'] };
+  /** Classification runs (SELL/HOLD/BUY and other class labelers). */
+  classification?: { valid: Evaluation['valid']; test: Evaluation['test'] };
+  /** Regression runs (future return, future price). */
+  regression?: { valid: RegressionEvaluation['valid']; test: RegressionEvaluation['test'] };
 };
 
 export type RunRecord = {
@@ -81,7 +86,9 @@ export function runMetrics(results: Pick<RunResults, 'backtest' | 'evaluation'>)
   return {
     backtest: results.backtest.report.metrics,
     regimes: results.backtest.report.regimes,
-    classification: { valid: results.evaluation.valid, test: results.evaluation.test },
+    ...(results.evaluation.task === 'regression'
+      ? { regression: { valid: results.evaluation.valid, test: results.evaluation.test } }
+      : { classification: { valid: results.evaluation.valid, test: results.evaluation.test } }),
   };
 }
 
@@ -179,7 +186,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
         createdAt: record.createdAt,
         params: trained.params,
         label: record.label,
-        metrics: { test: pick(evaluation.test), valid: pick(evaluation.valid), backtest: backtest.report.metrics },
+        metrics: { test: pick(evaluation, 'test'), valid: pick(evaluation, 'valid'), backtest: backtest.report.metrics },
         dataFingerprint: data.fingerprint,
         specHash: hash,
         runId,
@@ -245,8 +252,10 @@ export function fileArtifact(dir: string, file: string, kind: string): Artifact 
   return { path: file, kind, sha256: sha256Hex(bytes), bytes: bytes.length };
 }
 
-/** The classification numbers a registry version records (headline, per class, flags). */
-function pick(metrics: Evaluation['test']): Record<string, unknown> {
+/** The numbers a registry version records: classification (headline, per class, flags) or regression. */
+function pick(evaluation: RunEvaluation, segment: 'valid' | 'test'): Record<string, unknown> {
+  if (evaluation.task === 'regression') return { ...evaluation[segment] };
+  const metrics = evaluation[segment];
   return {
     accuracy: metrics.accuracy,
     balancedAccuracy: metrics.balancedAccuracy,
@@ -296,14 +305,47 @@ function predictionsFrame(candles: Candles, predictions: Predictions, labels: La
 /** report.html: classification results, the backtest sections (metrics, regimes, charts, logs), the spec. */
 export function buildRunReport(record: RunRecord, results: RunResults): string {
   const { backtest, evaluation, split } = results;
-  const test = evaluation.test;
   const history = (record.model.info.history as Array<{ round: number; train: number; valid: number }> | undefined) ?? [];
-  // Shown first, in a banner: a model that never predicts a class is the seeds' classic failure.
-  const warnings = test.neverPredicted.length
-    ? `<div class="alert" data-flags="${escapeHtml(test.flags.join(' '))}"><strong>Warning: the model never predicted ${test.neverPredicted.map(escapeHtml).join(', ')} on the test segment</strong> (${test.rows} rows; argmax never chose ${test.neverPredicted.length === 1 ? 'it' : 'them'}). Its signals for ${test.neverPredicted.length === 1 ? 'that class' : 'those classes'} are missing; check the label balance and class weights.</div>`
-    : '';
-  const inference = record.timings.inference;
+  const curve = history.length ? [trainingCurveFigure(history, (record.model.info.historyMetric as string | undefined) ?? (record.model.info.metric as string | undefined) ?? 'log-loss', (record.model.info.historyStep as string | undefined) ?? 'round')] : [];
   const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+  let warnings = '';
+  let modelRows: Array<[string, unknown]>;
+  let modelSection: ReportSection;
+  if (evaluation.task === 'regression') {
+    const test = evaluation.test;
+    modelRows = [
+      ['test MAE / RMSE', `${formatValue(test.mae)} / ${formatValue(test.rmse)}`],
+      ['test R²', test.r2],
+      ['test direction accuracy', test.directionAccuracy === null ? 'n/a' : pct(test.directionAccuracy)],
+    ];
+    modelSection = {
+      title: 'Regression (validation and test segments)',
+      html: recordsTable((['valid', 'test'] as const).map((name) => ({ segment: name, rows: evaluation[name].rows, MAE: evaluation[name].mae, RMSE: evaluation[name].rmse, 'R²': evaluation[name].r2, 'direction accuracy': evaluation[name].directionAccuracy }))),
+      figures: curve,
+    };
+  } else {
+    const test = evaluation.test;
+    // Shown first, in a banner: a model that never predicts a class is the seeds' classic failure.
+    warnings = test.neverPredicted.length
+      ? `<div class="alert" data-flags="${escapeHtml(test.flags.join(' '))}"><strong>Warning: the model never predicted ${test.neverPredicted.map(escapeHtml).join(', ')} on the test segment</strong> (${test.rows} rows; argmax never chose ${test.neverPredicted.length === 1 ? 'it' : 'them'}). Its signals for ${test.neverPredicted.length === 1 ? 'that class' : 'those classes'} are missing; check the label balance and class weights.</div>`
+      : '';
+    modelRows = [
+      ['test accuracy', pct(test.accuracy)],
+      ['test balanced accuracy', pct(test.balancedAccuracy)],
+      ['test macro F1', test.macroF1],
+      ['test macro precision / recall', `${formatValue(test.macroPrecision)} / ${formatValue(test.macroRecall)}`],
+      ['test log-loss', test.logLoss],
+      ['test ROC-AUC (one-vs-rest, macro)', test.rocAucMacro],
+    ];
+    modelSection = {
+      title: 'Classification (test segment)',
+      html: recordsTable(
+        test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, 'ROC-AUC': c.rocAuc, support: c.support, predicted: c.predicted, 'false positives': c.falsePositives })),
+      ),
+      figures: [confusionMatrixFigure(test), ...curve],
+    };
+  }
+  const inference = record.timings.inference;
   return renderHtmlReport(`candlelab run ${record.runId}`, [
     {
       title: 'Run',
@@ -314,12 +356,7 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
         ['model', `${record.model.id}@${record.model.version}`],
         ['registered as', record.model.registered ? `${record.model.registered.name} v${record.model.registered.version}` : 'not registered'],
         ['strategy', `${record.strategy.id}@${record.strategy.version}`],
-        ['test accuracy', pct(test.accuracy)],
-        ['test balanced accuracy', pct(test.balancedAccuracy)],
-        ['test macro F1', test.macroF1],
-        ['test macro precision / recall', `${formatValue(test.macroPrecision)} / ${formatValue(test.macroRecall)}`],
-        ['test log-loss', test.logLoss],
-        ['test ROC-AUC (one-vs-rest, macro)', test.rocAucMacro],
+        ...modelRows,
         ['training time', `${(record.timings.trainingMs / 1000).toFixed(2)} s`],
         ...(inference
           ? ([
@@ -332,16 +369,7 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
       ])}`,
     },
     ...backtestSections(backtest),
-    {
-      title: 'Classification (test segment)',
-      html: recordsTable(
-        test.perClass.map((c) => ({ class: c.name, precision: c.precision, recall: c.recall, f1: c.f1, 'ROC-AUC': c.rocAuc, support: c.support, predicted: c.predicted, 'false positives': c.falsePositives })),
-      ),
-      figures: [
-        confusionMatrixFigure(test),
-        ...(history.length ? [trainingCurveFigure(history, (record.model.info.historyMetric as string | undefined) ?? 'log-loss', (record.model.info.historyStep as string | undefined) ?? 'round')] : []),
-      ],
-    },
+    modelSection,
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
   ]);
 }

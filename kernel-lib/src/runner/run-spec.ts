@@ -6,7 +6,7 @@ import {
   buildLabels,
   checkCandles,
   createRunContext,
-  evaluatePredictions,
+  evaluateRun,
   loadCandles,
   predictRows,
   runStrategy,
@@ -32,7 +32,7 @@ export async function runSpec(source: string | LoadedSpec | SpecInput, options: 
   const trained = await trainModel(context, features, labels, split);
   try {
     const predictions = await predictRows(trained.model, features, split);
-    const evaluation = evaluatePredictions(predictions, labels, split);
+    const evaluation = evaluateRun(predictions, labels, split);
     const strategy = runStrategy(context, candles, features, predictions, split);
     const backtest = backtestStrategy(context, candles, strategy);
     const results: RunResults = { candles, quality, features, labels, split, trained, predictions, evaluation, strategy, backtest };

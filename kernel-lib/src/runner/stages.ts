@@ -14,6 +14,7 @@ import type { PluginRegistry } from '../plugins/registry';
 import { strategyOutput, type LabelerDefinition, type ModelDefinition, type StrategyDefinition, type StrategyOutput } from '../plugins/define';
 import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit } from '../validation/split';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
+import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
 import type { FittedModel } from '../models/model';
 import { assertFeatureNames, measureInference, type InferenceTimings } from '../models/inference';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
@@ -235,7 +236,7 @@ export type Predictions = {
   /** Wall time per row, for the record. */
   microsecondsPerRow: number;
   /** Batched rows/s and single-row p50/p99 latency, for the record (never part of the fingerprint). */
-  inference: InferenceTimings;
+  inference?: InferenceTimings;
 };
 
 /**
@@ -263,14 +264,29 @@ export function predictionsOf(predictions: Predictions, from: number, to: number
   return predictions.values.subarray((from - predictions.start) * k, (to - predictions.start) * k);
 }
 
-export type Evaluation = { valid: ClassificationMetrics; test: ClassificationMetrics };
+export type Evaluation = { task: 'classification'; valid: ClassificationMetrics; test: ClassificationMetrics };
+export type RegressionEvaluation = { task: 'regression'; valid: RegressionMetrics; test: RegressionMetrics };
+/** What stage 8 gives a run: classification or regression metrics, by the labeler's task. */
+export type RunEvaluation = Evaluation | RegressionEvaluation;
 
 /** Stage 8 — classification metrics on the validation and test segments. */
 export function evaluatePredictions(predictions: Predictions, labels: LabelSet, split: ChronologicalSplit): Evaluation {
-  if (!labels.classes) throw new ConfigError('evaluation needs a classification labeler');
+  if (!labels.classes) throw new ConfigError('evaluatePredictions needs a classification labeler; use evaluateRegression (or evaluateRun) for regression targets');
   const of = (range: ChronologicalSplit['valid']) =>
     classificationMetrics(predictionsOf(predictions, range.start, range.end), labels.target.subarray(range.start, range.end), labels.classes!);
-  return { valid: of(split.valid), test: of(split.test) };
+  return { task: 'classification', valid: of(split.valid), test: of(split.test) };
+}
+
+/** Stage 8 for regression targets — MAE, RMSE, R² and direction accuracy on the validation and test segments. */
+export function evaluateRegression(predictions: Predictions, labels: LabelSet, split: ChronologicalSplit): RegressionEvaluation {
+  if (labels.classes) throw new ConfigError('evaluateRegression needs a regression labeler; use evaluatePredictions for classes');
+  const of = (range: ChronologicalSplit['valid']) => regressionMetrics(predictionsOf(predictions, range.start, range.end), labels.target.subarray(range.start, range.end));
+  return { task: 'regression', valid: of(split.valid), test: of(split.test) };
+}
+
+/** Stage 8 for either task: the labeler decides. */
+export function evaluateRun(predictions: Predictions, labels: LabelSet, split: ChronologicalSplit): RunEvaluation {
+  return labels.task === 'regression' ? evaluateRegression(predictions, labels, split) : evaluatePredictions(predictions, labels, split);
 }
 
 export type StrategyRun = {

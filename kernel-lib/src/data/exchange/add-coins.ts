@@ -129,7 +129,7 @@ export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> 
           runDir,
           fingerprint: record.fingerprint,
           totalReturn: record.metrics.backtest.totalReturn,
-          testAccuracy: record.metrics.classification.test.accuracy,
+          testAccuracy: record.metrics.classification?.test.accuracy ?? null,
         };
         log(`  trained: run ${record.runId}, fingerprint ${record.fingerprint.slice(0, 12)}…`);
       }

@@ -287,6 +287,14 @@ async function fitXgboost(task: Task, data: TrainingData, params: XgboostParams,
       seed: context.seed,
       verbosity: 0,
     };
+    // regression starts from the training targets' mean (xgboost 1.7's default of 0.5 suits probabilities,
+    // not returns); a warm start keeps the saved model's own base score
+    if (task === 'regression' && !init) {
+      const y = data.train.y;
+      let sum = 0;
+      for (let i = 0; i < y.length; i++) sum += y[i];
+      Object.assign(settings, { base_score: y.length ? sum / y.length : 0 });
+    }
     for (const [name, value] of Object.entries(settings)) full.setParam(name, String(value));
     const initialRounds = init ? full.boostedRounds : 0;
     const progress = context.progress?.('xgboost', params.rounds);
