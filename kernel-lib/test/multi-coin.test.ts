@@ -66,6 +66,20 @@ describe('several coins in one training stage', () => {
     }
   });
 
+  it('regression targets: per-coin regressors with test MAE/RMSE/R²/direction', async () => {
+    const result = await trainCoins({ coins: coins.slice(0, 2), features, label: { id: 'core/future-return', params: { bars: 5 } }, model: { id: 'core/xgboost-regressor', params: { rounds: 10 } }, mode: 'fine-tune', fineTuneParams: { rounds: 3 } });
+    try {
+      for (const c of result.coins) {
+        expect(c.testMetrics).toBeUndefined();
+        expect(c.testRegression!.rows).toBeGreaterThan(300);
+        expect(c.testRegression!.rmse).toBeGreaterThanOrEqual(c.testRegression!.mae);
+      }
+    } finally {
+      result.coins.forEach((c) => c.model.dispose());
+      result.universal!.dispose();
+    }
+  });
+
   it('refuses what cannot work, with the fix named', async () => {
     const noWarmStart = defineModel({
       id: 'test/constant',

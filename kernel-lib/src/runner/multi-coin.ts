@@ -9,6 +9,7 @@ import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { ModelDefinition } from '../plugins/define';
 import type { FittedModel, Matrix, Segment, TrainingData } from '../models/model';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
+import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
 import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit, type SplitFractions } from '../validation/split';
 import { createProgress, type ProgressMode } from '../util/progress';
 
@@ -54,6 +55,8 @@ export type CoinResult = {
   /** Test-segment predictions (rows × outputs) and, for classification, metrics. */
   testPredictions: Float32Array;
   testMetrics?: ClassificationMetrics;
+  /** Regression targets: MAE, RMSE, R², direction accuracy on the test rows. */
+  testRegression?: RegressionMetrics;
   trainingRows: number;
 };
 
@@ -118,9 +121,11 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   const results: CoinResult[] = [];
   const finish = async (p: Prepared, fitted: FittedModel, trainingRows: number) => {
     const testPredictions = await fitted.predict(p.testX);
-    const testMetrics = p.classes ? classificationMetrics(testPredictions, p.target.subarray(p.split.test.start, p.split.test.end), p.classes) : undefined;
+    const actual = p.target.subarray(p.split.test.start, p.split.test.end);
+    const testMetrics = p.classes ? classificationMetrics(testPredictions, actual, p.classes) : undefined;
+    const testRegression = p.classes ? undefined : regressionMetrics(testPredictions, actual);
     const { train, valid, testX, ...rest } = p;
-    results.push({ ...rest, model: fitted, testPredictions, testMetrics, trainingRows });
+    results.push({ ...rest, model: fitted, testPredictions, testMetrics, testRegression, trainingRows });
   };
 
   if (options.mode === 'per-coin') {
