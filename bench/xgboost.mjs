@@ -32,8 +32,14 @@ const y = Float64Array.from(labels.subarray(start, start + ROWS));
 console.log(`   ${fmt(X.rows, 0)} rows × ${X.cols} features, ${ROUNDS} rounds, classes ${[0, 1, 2].map((c) => `${(100 * y.filter((v) => v === c).length / y.length).toFixed(0)}%`).join('/')}`);
 
 const params = { objective: 'multi:softprob', num_class: 3, eval_metric: 'mlogloss', max_depth: 6, eta: 0.1, subsample: 0.8, colsample_bytree: 0.8, min_child_weight: 1, tree_method: 'hist', max_bin: 256, nthread: 2, seed: 1, verbosity: 0 };
+// Alternate the two sides (candlelab, Python, candlelab, …) so drifting machine load hits both alike.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-bench-xgb-'));
+fs.writeFileSync(path.join(dir, 'X.f32'), Buffer.from(X.values.buffer, X.values.byteOffset, X.values.byteLength));
+fs.writeFileSync(path.join(dir, 'y.f32'), Buffer.from(Float32Array.from(y).buffer));
 let tsMs = Infinity;
 let tsLoss;
+let py = { ms: Infinity };
+let pythonError;
 for (let r = 0; r < REPEAT; r++) {
   const t = now();
   const train = new cl.models.DMatrix(X, y);
@@ -43,20 +49,20 @@ for (let r = 0; r < REPEAT; r++) {
   tsLoss = booster.evaluate(ROUNDS - 1, [['train', train]])['train-mlogloss'];
   booster.free();
   train.free();
+  if (pythonError) continue;
+  const python = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'python', 'xgboost_train.py'), path.join(dir, 'X.f32'), path.join(dir, 'y.f32'), String(X.rows), String(X.cols), String(ROUNDS), '1', JSON.stringify(params)], { encoding: 'utf8' });
+  if (python.status !== 0) pythonError = /No module named 'xgboost'/.test(python.stderr) ? 'not installed — apt-get install python3-xgboost' : `failed: ${python.stderr.trim().split('\n').pop()}`;
+  else {
+    const result = JSON.parse(python.stdout.trim().split('\n').pop());
+    if (result.ms < py.ms) py = result;
+  }
 }
-console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}`);
-
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-bench-xgb-'));
-fs.writeFileSync(path.join(dir, 'X.f32'), Buffer.from(X.values.buffer, X.values.byteOffset, X.values.byteLength));
-fs.writeFileSync(path.join(dir, 'y.f32'), Buffer.from(Float32Array.from(y).buffer));
-const python = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'python', 'xgboost_train.py'), path.join(dir, 'X.f32'), path.join(dir, 'y.f32'), String(X.rows), String(X.cols), String(ROUNDS), String(REPEAT), JSON.stringify(params)], { encoding: 'utf8' });
 fs.rmSync(dir, { recursive: true, force: true });
-if (python.status !== 0) {
-  console.log(/No module named 'xgboost'/.test(python.stderr) ? '   Python xgboost: not installed — apt-get install python3-xgboost' : `   Python xgboost failed: ${python.stderr.trim().split('\n').pop()}`);
-} else {
-  const result = JSON.parse(python.stdout.trim().split('\n').pop());
-  console.log(`   Python xgboost ${result.version}:        ${fmt(result.ms, 0)} ms  (${fmt(result.ms / ROUNDS, 1)} ms/round), train log-loss ${result.train_loss.toFixed(6)}`);
-  console.log(`   ratio candlelab / Python: ${fmt(tsMs / result.ms, 3)} (aim ≤ 1.05)   same model: ${Math.abs(result.train_loss - tsLoss) < 1e-5 ? 'yes' : 'NO'}`);
+console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}   (best of ${REPEAT})`);
+if (pythonError) console.log(`   Python xgboost: ${pythonError}`);
+else {
+  console.log(`   Python xgboost ${py.version}:        ${fmt(py.ms, 0)} ms  (${fmt(py.ms / ROUNDS, 1)} ms/round), train log-loss ${py.train_loss.toFixed(6)}   (best of ${REPEAT})`);
+  console.log(`   ratio candlelab / Python: ${fmt(tsMs / py.ms, 3)} (aim ≤ 1.05)   same model: ${Math.abs(py.train_loss - tsLoss) < 1e-5 ? 'yes' : 'NO'}`);
 }
 
 // The plugin's full fit: per-round validation, early stopping bookkeeping, JSON + ONNX export, ORT session.
