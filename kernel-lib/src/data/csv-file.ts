@@ -107,9 +107,10 @@ export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, o
   indexes.forEach((index, c) => (target[index] = c + 1));
 
   let capacity = Math.max(16, Math.ceil(bytes.length / 40));
-  let time = new Float64Array(capacity);
-  let line = new Int32Array(capacity);
-  let columns = OHLCV_COLUMNS.map(() => new Float64Array(capacity));
+  // typed as the plain array types (not Float64Array<ArrayBuffer>) so grow() results fit under any @types/node
+  let time: Float64Array = new Float64Array(capacity);
+  let line: Int32Array = new Int32Array(capacity);
+  let columns: Float64Array[] = OHLCV_COLUMNS.map(() => new Float64Array(capacity));
   let n = 0;
   let timeIsIso: boolean | undefined;
   const values = new Float64Array(6);
