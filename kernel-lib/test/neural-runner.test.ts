@@ -56,6 +56,26 @@ describe('a spec with core/lstm through the runner', () => {
   });
 });
 
+describe('a regression spec with core/tcn-regressor', () => {
+  it('runs end to end: one finite predicted value per row after the warm-up', async () => {
+    const workspace = { dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models-regression'), runsDir: path.join(dir, 'runs-regression') };
+    const overrides = [
+      'data.bars=1500',
+      'model.id=core/tcn-regressor',
+      'model.params={"seqLen":12,"filters":8,"dilations":[1,2],"epochs":2}',
+      'label={"id":"core/future-return"}',
+      'strategy={"id":"core/return-threshold"}',
+    ];
+    const run = await runSpec(SPEC, { overrides, workspace, progress: 'quiet', log: () => {} });
+    const { predictions, candles, split } = run.results;
+    expect(run.record.model).toMatchObject({ id: 'core/tcn-regressor', info: { architecture: 'tcn', historyMetric: 'MSE (standardized target)' } });
+    expect(predictions.columns).toEqual(['value']);
+    expect(predictions.rows).toBe(candles.length - split.firstRow);
+    expect(predictions.values.every(Number.isFinite)).toBe(true);
+    expect(listDir(path.join(run.runDir, 'model'))).toEqual(['model-card.json', 'model.json', 'weights.bin']);
+  });
+});
+
 describe('candlelab run specs/lstm.json (CLI)', () => {
   it('prints the backend choice and a progress bar over the epochs, then the headline metrics', async () => {
     const args = SMALL.flatMap((value) => ['--set', value]);
