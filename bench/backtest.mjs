@@ -4,17 +4,11 @@
 //   2. the vectorized fast path sweeping parameter sets, and its ratio to one Float64Array pass
 //   3. the same strategy in a plain Python/pandas event loop, side by side (same data, same rules)
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, cl, now, fmt } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
-const cl = require('candlelab');
-const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const now = () => performance.now();
 const BARS = Number(process.env.BENCH_BARS ?? 10_000_000);
 // costs a 1m strategy can survive (maker-like fees, a tick of slippage), so both peers keep trading
 const costs = { initialCash: 10_000, commissionBps: 1, slippageBps: 1 };

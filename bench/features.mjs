@@ -5,31 +5,16 @@
 //      the same candles; the last values of every column are compared, so both did the same work.
 //   2. RSI and EMA kernels against a tight hand-written Float64Array loop (the practical limit).
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { STANDARD_FEATURES } from './standard-features.mjs';
+import { root, cl, now, fmt, best } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
-const cl = require('candlelab');
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const REPEAT = 3;
 const TAIL = 2000;
-const now = () => performance.now();
-const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-function best(fn, repeat = REPEAT) {
-  let min = Infinity;
-  for (let i = 0; i < repeat; i++) {
-    const t = now();
-    fn();
-    min = Math.min(min, now() - t);
-  }
-  return min;
-}
 
 
 console.log(`candlelab features bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model}`);

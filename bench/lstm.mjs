@@ -5,14 +5,10 @@
 // Environment: BENCH_LSTM_SAMPLES (default 20000), BENCH_LSTM_CPU_SAMPLES (default 640: the pure-JS cpu
 // backend is measured on fewer samples and scaled to BENCH_LSTM_SAMPLES; the output says so).
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, cl, now, fmt, require } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
-const cl = require('candlelab');
 const { createProgress } = require('candlelab/dist/util/progress.js');
 const { SeededRng } = require('candlelab/dist/util/rng.js');
 const { loadTf, buildNetwork, trainNetwork } = cl.models.neural;
@@ -24,7 +20,6 @@ const SEQ = 60;
 const FEATURES = 32;
 const UNITS = 64;
 const BATCH = 64;
-const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 /** Seeded N(0, 1) features and random class labels for `samples` windows (samples + SEQ − 1 rows). */
 function dataset(samples, seed) {

@@ -3,29 +3,13 @@
 //   1. the main job, stage by stage (wall time of each stage function)
 //   2. indicator kernels (typed-array loops) vs trading-signals' streaming classes on 1M candles
 //   3. inference: ONNX Runtime vs libxgboost, batched rows/s and single-row latency
-import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { root, cl, now, fmt, best } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
-const cl = require('candlelab');
 const ts = await import('trading-signals');
 
-const now = () => performance.now();
-const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-/** Best of `repeat` runs, in ms (the least disturbed measurement). */
-function best(fn, repeat = 3) {
-  let min = Infinity;
-  for (let i = 0; i < repeat; i++) {
-    const t = now();
-    fn();
-    min = Math.min(min, now() - t);
-  }
-  return min;
-}
 
 console.log(`candlelab ${cl.CANDLELAB_VERSION} bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model}`);
 

@@ -3,17 +3,11 @@
 //   1. write and read 10M 1m candles in the Arrow store: MB/s, and the ratio to a plain fs copy of the same bytes
 //   2. import of a large CSV (2M rows of the seeded generator) against Python pandas.read_csv on the same file
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { root, cl, now, fmt } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
-const cl = require('candlelab');
-const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
-const now = () => performance.now();
 const BARS = Number(process.env.BENCH_STORE_BARS ?? 10_000_000);
 const CSV_ROWS = Number(process.env.BENCH_CSV_ROWS ?? 2_000_000);
 const PYTHON = process.env.CANDLELAB_PYTHON ?? '/usr/bin/python3';

@@ -5,22 +5,16 @@
 //   libxgboost 1.7) against Python's xgboost (Debian's python3-xgboost, the same C++ library), run side
 //   by side from this script. Both time DMatrix creation + training; the train log-loss must match.
 import { spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { STANDARD_FEATURES } from './standard-features.mjs';
+import { root, cl, now, fmt } from './lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(path.join(root, 'package.json'));
-const cl = require('candlelab');
 
 const ROWS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 100);
 const REPEAT = 3;
-const now = () => performance.now();
-const fmt = (n, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 console.log(`candlelab xgboost bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model} · libxgboost ${cl.models.libxgboostVersion()}`);
 const candles = cl.data.generateSyntheticCandles({ seed: 8, timeframe: '1m', bars: ROWS + 400 });

@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
 import * as arrow from 'apache-arrow';
 import { Frame, type FrameMeta } from '../frame/frame';
 import { DataError } from '../errors';
 import { writeFileAtomic } from '../util/atomic';
+import { readDataFile } from './raw-candles';
 
 /**
  * Frames ↔ Arrow IPC files. `time` is stored as an Arrow timestamp[ms] (pandas and polars read it as a
@@ -49,12 +49,7 @@ export function readArrowFile(file: string, fallbackMeta?: Partial<FrameMeta>): 
 
 /** The columns of an Arrow IPC file as stored, without requiring ordered times (quality check, import). */
 export function readArrowFileRaw(file: string, fallbackMeta?: Partial<FrameMeta>): ArrowColumns {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (error) {
-    throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
-  }
+  const bytes = readDataFile(file);
   let table: arrow.Table;
   try {
     table = arrow.tableFromIPC(bytes);

@@ -1,8 +1,7 @@
-import * as fs from 'node:fs';
 import { Frame, type Candles, type FrameMeta, OHLCV_COLUMNS } from '../frame/frame';
 import { DataError } from '../errors';
 import { writeFileAtomic } from '../util/atomic';
-import type { RawCandles } from './raw-candles';
+import { readDataFile, type RawCandles } from './raw-candles';
 
 const TIME_HEADERS = ['time', 'timestamp', 'date', 'datetime', 'open_time', 'unix'];
 
@@ -54,12 +53,7 @@ function reverseRows(raw: RawCandles): void {
  * and line.
  */
 export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, options: CsvReadOptions = {}): RawCandles {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (error) {
-    throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
-  }
+  const bytes = readDataFile(file);
   const lines = new LineReader(bytes);
   const first = lines.peekNonEmpty();
   if (!first) throw new DataError(`${file} is empty; expected a header or candle rows`);

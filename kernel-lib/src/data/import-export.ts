@@ -55,10 +55,7 @@ function concatRaw(tables: RawCandles[], key: StoreKey): RawCandles {
 export function importCandlesFiles(files: readonly string[], key: StoreKey, options: ImportOptions = {}): ImportReport {
   if (files.length === 0) throw new ConfigError('give at least one file to import');
   const meta = { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe };
-  const tables = files.map((file) => {
-    if (!fs.existsSync(file)) throw new DataError(`cannot read data file ${file}: ENOENT; check the path`);
-    return readCandlesFileRaw(file, { ...meta, source: file }, options);
-  });
+  const tables = files.map((file) => readCandlesFileRaw(file, { ...meta, source: file }, options));
   const { candles, duplicatesDropped, sorted } = rawToCandles(concatRaw(tables, key));
   const merge = mergeIntoStore(key, candles, options.dataDir);
   return {

@@ -1,10 +1,10 @@
-import * as fs from 'node:fs';
 import * as arrow from 'apache-arrow';
 import type * as ParquetWasm from 'parquet-wasm/node/parquet_wasm';
 import { Frame, type FrameMeta } from '../frame/frame';
 import { DataError } from '../errors';
 import { writeFileAtomic } from '../util/atomic';
 import { arrowTableToColumns, frameToArrowBytes, type ArrowColumns } from './arrow-file';
+import { readDataFile } from './raw-candles';
 
 /**
  * Frames ↔ Parquet files, through parquet-wasm (Rust's arrow-rs parquet, compiled to WebAssembly):
@@ -41,12 +41,7 @@ export function writeParquetFile(file: string, frame: Frame): void {
 
 /** The columns of a Parquet file as stored (time as epoch ms, numeric columns as float64). */
 export function readParquetFileRaw(file: string, fallbackMeta?: Partial<FrameMeta>): ArrowColumns {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (error) {
-    throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
-  }
+  const bytes = readDataFile(file);
   let table: arrow.Table;
   try {
     const wasmTable = parquet().readParquet(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));

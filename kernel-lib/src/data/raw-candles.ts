@@ -1,4 +1,5 @@
 import { Frame, type Candles, type FrameMeta, isoTime, OHLCV_COLUMNS, type OhlcvColumn } from '../frame/frame';
+import * as fs from 'node:fs';
 import { DataError } from '../errors';
 
 /**
@@ -83,5 +84,14 @@ export function rawToCandles(raw: RawCandles, options: RawToCandlesOptions = {})
 export function assertOhlcv(raw: { columns: Record<string, Float64Array> }, source: string): void {
   for (const column of OHLCV_COLUMNS) {
     if (!raw.columns[column]) throw new DataError(`${source}: no '${column}' column; candles need time, open, high, low, close, volume`);
+  }
+}
+
+/** A data file's bytes, or one clear error naming the file and why it could not be read. */
+export function readDataFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (error) {
+    throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
   }
 }

@@ -8,6 +8,7 @@ import { defineFeature } from '../plugins/define';
 import { readCandlesFile } from '../data/read-candles-file';
 import { readStore, storeId } from '../data/store';
 import { alignToBase } from './resample';
+import { zScoreKernel } from './kernels';
 
 /**
  * Cross-asset and cross-exchange features: the traded series against a reference series (BTC for an
@@ -101,7 +102,7 @@ export type CrossAssetColumns = { spread: Float64Array; ratio: Float64Array; rat
 export function crossAssetKernel(close: Float64Array, reference: Float64Array, window: number, horizon: number): CrossAssetColumns {
   const n = close.length;
   const nan = () => new Float64Array(n).fill(NaN);
-  const out: CrossAssetColumns = { spread: nan(), ratio: nan(), ratioZ: nan(), corr: nan(), beta: nan() };
+  const out = { spread: nan(), ratio: nan(), corr: nan(), beta: nan() };
   const logRatio = new Float64Array(n);
   const x = nan(); // asset log returns
   const y = nan(); // reference log returns
@@ -115,40 +116,28 @@ export function crossAssetKernel(close: Float64Array, reference: Float64Array, w
     }
   }
   for (let t = window - 1; t < n; t++) {
-    // two passes over the window: exact for returns and for log ratios far from zero
-    let mr = 0;
+    // two passes over the window: exact for returns near zero
     let mx = 0;
     let my = 0;
-    let bad = false;
     for (let i = t - window + 1; i <= t; i++) {
-      mr += logRatio[i];
       mx += x[i];
       my += y[i];
     }
-    mr /= window;
     mx /= window;
     my /= window;
-    let vr = 0;
+    if (!Number.isFinite(mx) || !Number.isFinite(my)) continue; // a window holding a NaN
     let vx = 0;
     let vy = 0;
     let cxy = 0;
     for (let i = t - window + 1; i <= t; i++) {
-      vr += (logRatio[i] - mr) ** 2;
       vx += (x[i] - mx) ** 2;
       vy += (y[i] - my) ** 2;
       cxy += (x[i] - mx) * (y[i] - my);
     }
-    if (Number.isFinite(mr)) {
-      const sd = Math.sqrt(vr / (window - 1));
-      out.ratioZ[t] = sd > 0 ? (logRatio[t] - mr) / sd : 0;
-    }
-    bad = !Number.isFinite(mx) || !Number.isFinite(my);
-    if (!bad) {
-      out.corr[t] = vx > 0 && vy > 0 ? cxy / Math.sqrt(vx * vy) : 0;
-      out.beta[t] = vy > 0 ? cxy / vy : 0;
-    }
+    out.corr[t] = vx > 0 && vy > 0 ? cxy / Math.sqrt(vx * vy) : 0;
+    out.beta[t] = vy > 0 ? cxy / vy : 0;
   }
-  return out;
+  return { ...out, ratioZ: zScoreKernel(logRatio, window) };
 }
 
 export const crossAssetFeature = defineFeature({

@@ -10,6 +10,7 @@ import type { EngineTrade } from '../backtest/engine';
 import type { PerformanceMetrics, RegimeBreakdown } from '../backtest/metrics';
 import type { StrategyBacktest } from '../backtest/strategy-backtest';
 import type { Artifact } from '../models/model';
+import { writeArtifact } from '../models/artifact';
 import { ModelRegistry, type ModelTimings, type ModelVersion } from '../registry/model-registry';
 import { canonicalJson, Sha256, sha256Hex } from '../util/hash';
 import { writeDirAtomic, writeFileAtomic } from '../util/atomic';
@@ -201,9 +202,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
     await writeDirAtomic(runDir, async (dir) => {
       const artifacts: Artifact[] = [];
       const add = (file: string, kind: string, content: string | Uint8Array): void => {
-        writeFileAtomic(path.join(dir, file), content);
-        const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-        artifacts.push({ path: file, kind, sha256: sha256Hex(bytes), bytes: bytes.length });
+        artifacts.push(writeArtifact(dir, file, kind, content));
       };
       for (const artifact of await trained.model.save(path.join(dir, 'model'))) {
         artifacts.push({ ...artifact, path: `model/${artifact.path}` });

@@ -2,7 +2,7 @@ import type { Exchange, OHLCV } from 'ccxt';
 import { Frame, type Candles, isoTime, timeframeMs } from '../../frame/frame';
 import { ConfigError } from '../../errors';
 import { createProgress, type ProgressMode } from '../../util/progress';
-import { mergeIntoStore, mergeSeriesIntoStore, readStore, readStoreSeries, storeFile, storeId, type StoreKey } from '../store';
+import { mergeIntoStore, mergeSeriesIntoStore, readStore, readStoreSeries, storeFile, storeId, type StoreKey, type StoreSeriesName } from '../store';
 import { callExchange, createExchange, MalformedResponseError, oneLine, resolveMarket, type ExchangeConnection, type MarketKind } from './ccxt-client';
 import { withRetry, type RetryPolicy } from './retry';
 
@@ -271,25 +271,33 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
 
 type Counted = <T>(what: string, call: () => Promise<T>) => Promise<T>;
 
-/** Funding-rate history in [from, end) into the store's funding table, resuming after what is stored. */
-async function fetchFunding(exchange: Exchange, key: StoreKey, symbol: string, from: number, end: number, counted: Counted, dataDir?: string): Promise<SeriesResult> {
+/** One page of a side series: rows from `since`, before `until`, as time + named columns. */
+type SeriesPage = (since: number, until: number) => Promise<{ time: number[]; columns: Record<string, number[]> }>;
+
+/**
+ * A side series (funding, open interest) in [from, end) into its store table: only the ranges not yet
+ * stored, page by page, each page merged as it arrives. Failures are reported, not thrown: the candles
+ * were the point of the download.
+ */
+async function fetchSeries(key: StoreKey, name: StoreSeriesName, from: number, end: number, page: SeriesPage, dataDir?: string): Promise<SeriesResult> {
   try {
-    const stored = readStoreSeries(key, 'funding', dataDir);
+    const stored = readStoreSeries(key, name, dataDir);
     const range = stored && stored.length ? { first: stored.time[0], last: stored.time[stored.length - 1] } : undefined;
     let added = 0;
     let total = stored?.length ?? 0;
     for (const [start, stop] of missingRanges(range, from, end, 1)) {
-      let cursor = start;
-      while (cursor < stop) {
-        const since = cursor;
-        const rows = await counted('fetchFundingRateHistory', () => exchange.fetchFundingRateHistory(symbol, since, 1000, { until: stop - 1 }));
-        const kept = rows.filter((r) => typeof r.timestamp === 'number' && r.timestamp >= since && r.timestamp < stop && Number.isFinite(r.fundingRate));
-        if (kept.length === 0) break;
-        const frame = Frame.fromColumns(Float64Array.from(kept, (r) => r.timestamp as number), { funding_rate: Float64Array.from(kept, (r) => r.fundingRate as number) }, { ...key, source: undefined });
-        const result = mergeSeriesIntoStore(key, 'funding', frame, dataDir);
+      for (let cursor = start; cursor < stop; ) {
+        const { time, columns } = await page(cursor, stop);
+        if (time.length === 0) break;
+        const frame = Frame.fromColumns(
+          Float64Array.from(time),
+          Object.fromEntries(Object.entries(columns).map(([column, values]) => [column, Float64Array.from(values)])),
+          { ...key, source: undefined },
+        );
+        const result = mergeSeriesIntoStore(key, name, frame, dataDir);
         added += result.added;
         total = result.total;
-        cursor = frame.time[frame.length - 1] + 1;
+        cursor = time[time.length - 1] + 1;
       }
     }
     return { added, total };
@@ -298,38 +306,28 @@ async function fetchFunding(exchange: Exchange, key: StoreKey, symbol: string, f
   }
 }
 
+/** Funding-rate history in [from, end) into the store's funding table, resuming after what is stored. */
+function fetchFunding(exchange: Exchange, key: StoreKey, symbol: string, from: number, end: number, counted: Counted, dataDir?: string): Promise<SeriesResult> {
+  return fetchSeries(key, 'funding', from, end, async (since, stop) => {
+    const rows = await counted('fetchFundingRateHistory', () => exchange.fetchFundingRateHistory(symbol, since, 1000, { until: stop - 1 }));
+    const kept = rows.filter((r) => typeof r.timestamp === 'number' && r.timestamp >= since && r.timestamp < stop && Number.isFinite(r.fundingRate));
+    return { time: kept.map((r) => r.timestamp as number), columns: { funding_rate: kept.map((r) => r.fundingRate as number) } };
+  }, dataDir);
+}
+
 /** Binance-style open-interest periods; the candle timeframe when offered, else the nearest longer one. */
 const OI_PERIODS = ['5m', '15m', '30m', '1h', '2h', '4h', '6h', '12h', '1d'];
 
 /** Open-interest history in [from, end) into the store's open-interest table. */
-async function fetchOpenInterest(exchange: Exchange, key: StoreKey, symbol: string, from: number, end: number, counted: Counted, dataDir?: string): Promise<SeriesResult> {
+function fetchOpenInterest(exchange: Exchange, key: StoreKey, symbol: string, from: number, end: number, counted: Counted, dataDir?: string): Promise<SeriesResult> {
   const step = timeframeMs(key.timeframe);
   const period = OI_PERIODS.find((p) => timeframeMs(p) >= step) ?? '1d';
-  try {
-    const stored = readStoreSeries(key, 'open-interest', dataDir);
-    const range = stored && stored.length ? { first: stored.time[0], last: stored.time[stored.length - 1] } : undefined;
-    let added = 0;
-    let total = stored?.length ?? 0;
-    for (const [start, stop] of missingRanges(range, from, end, 1)) {
-      let cursor = start;
-      while (cursor < stop) {
-        const since = cursor;
-        const rows = await counted('fetchOpenInterestHistory', () => exchange.fetchOpenInterestHistory(symbol, period, since, 500, { until: stop - 1 }));
-        const kept = rows.filter((r) => typeof r.timestamp === 'number' && r.timestamp >= since && r.timestamp < stop);
-        if (kept.length === 0) break;
-        const frame = Frame.fromColumns(
-          Float64Array.from(kept, (r) => r.timestamp as number),
-          { open_interest: Float64Array.from(kept, (r) => r.openInterestAmount ?? NaN), open_interest_value: Float64Array.from(kept, (r) => r.openInterestValue ?? NaN) },
-          { ...key, source: undefined },
-        );
-        const result = mergeSeriesIntoStore(key, 'open-interest', frame, dataDir);
-        added += result.added;
-        total = result.total;
-        cursor = frame.time[frame.length - 1] + 1;
-      }
-    }
-    return { added, total };
-  } catch (error) {
-    return { error: oneLine(error) };
-  }
+  return fetchSeries(key, 'open-interest', from, end, async (since, stop) => {
+    const rows = await counted('fetchOpenInterestHistory', () => exchange.fetchOpenInterestHistory(symbol, period, since, 500, { until: stop - 1 }));
+    const kept = rows.filter((r) => typeof r.timestamp === 'number' && r.timestamp >= since && r.timestamp < stop);
+    return {
+      time: kept.map((r) => r.timestamp as number),
+      columns: { open_interest: kept.map((r) => r.openInterestAmount ?? NaN), open_interest_value: kept.map((r) => r.openInterestValue ?? NaN) },
+    };
+  }, dataDir);
 }

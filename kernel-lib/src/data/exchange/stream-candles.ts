@@ -1,4 +1,4 @@
-import type { Exchange, OHLCV, Trade } from 'ccxt';
+import type { OHLCV, Trade } from 'ccxt';
 import { Frame, type Candles, isoTime, timeframeMs } from '../../frame/frame';
 import { ConfigError, DataError } from '../../errors';
 import { mergeIntoStore, readStore, storeId, type StoreKey } from '../store';

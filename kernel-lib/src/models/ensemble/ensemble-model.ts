@@ -3,8 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { CandlelabError, ConfigError, ModelError } from '../../errors';
 import { defineModel, type ModelDefinition } from '../../plugins/define';
-import { writeFileAtomic } from '../../util/atomic';
-import { sha256Hex } from '../../util/hash';
+import { writeArtifact } from '../artifact';
 import type { Artifact, FittedModel, Matrix, ModelContext, ModelRef, ResolvedModel, Segment, TrainingData } from '../model';
 import { purgedFolds, type Fold, type OofScheme, type RowRange } from './folds';
 import { fitLogistic, fitRidge, predictLogistic, predictRidge, type LogisticModel, type RidgeModel } from './linear';
@@ -364,8 +363,7 @@ export class EnsembleModel implements FittedModel {
       info: this.info,
     };
     const text = JSON.stringify(file, null, 2) + '\n';
-    writeFileAtomic(path.join(dir, ENSEMBLE_FILE), text);
-    artifacts.push({ path: ENSEMBLE_FILE, kind: 'ensemble', sha256: sha256Hex(text), bytes: Buffer.byteLength(text) });
+    artifacts.push(writeArtifact(dir, ENSEMBLE_FILE, 'ensemble', text));
     return artifacts;
   }
 

@@ -84,17 +84,23 @@ export function choleskySolve(A: Float64Array, b: Float64Array, n: number): Floa
   return x;
 }
 
+/** Row r's logits into `logits` (class-major theta, intercept last); returns the largest, for a stable softmax. */
+function rowLogits(Z: Float64Array, r: number, d: number, K: number, theta: Float64Array, logits: Float64Array): number {
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) {
+    let z = theta[k * (d + 1) + d];
+    for (let j = 0; j < d; j++) z += theta[k * (d + 1) + j] * Z[r * d + j];
+    logits[k] = z;
+    if (z > max) max = z;
+  }
+  return max;
+}
+
 /** Softmax probabilities of standardized rows Z under parameters theta (class-major, d + 1 per class, intercept last). */
 function softmaxRows(Z: Float64Array, rows: number, d: number, K: number, theta: Float64Array, out: Float64Array): void {
   const logits = new Float64Array(K);
   for (let r = 0; r < rows; r++) {
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) {
-      let z = theta[k * (d + 1) + d];
-      for (let j = 0; j < d; j++) z += theta[k * (d + 1) + j] * Z[r * d + j];
-      logits[k] = z;
-      if (z > max) max = z;
-    }
+    const max = rowLogits(Z, r, d, K, theta, logits);
     let sum = 0;
     for (let k = 0; k < K; k++) sum += (logits[k] = Math.exp(logits[k] - max));
     for (let k = 0; k < K; k++) out[r * K + k] = logits[k] / sum;
@@ -106,13 +112,7 @@ function objective(Z: Float64Array, rows: number, d: number, K: number, theta: F
   let loss = 0;
   const logits = new Float64Array(K);
   for (let r = 0; r < rows; r++) {
-    let max = -Infinity;
-    for (let k = 0; k < K; k++) {
-      let z = theta[k * (d + 1) + d];
-      for (let j = 0; j < d; j++) z += theta[k * (d + 1) + j] * Z[r * d + j];
-      logits[k] = z;
-      if (z > max) max = z;
-    }
+    const max = rowLogits(Z, r, d, K, theta, logits);
     let sum = 0;
     for (let k = 0; k < K; k++) sum += Math.exp(logits[k] - max);
     loss += w[r] * (max + Math.log(sum) - logits[y[r]]);

@@ -6,8 +6,6 @@ import { ModelError } from '../../errors';
 import { defineModel, type ModelDefinition } from '../../plugins/define';
 import { fitScaler, transform, type FittedScaler } from '../../preprocessing/scalers';
 import { SequenceWindows } from '../../preprocessing/sequences';
-import { writeFileAtomic } from '../../util/atomic';
-import { sha256Hex } from '../../util/hash';
 import type { Artifact, FittedModel, Matrix, ModelContext, Segment, TrainingData } from '../model';
 import { balancedWeights } from '../xgboost/xgboost-classifier';
 import { buildNetwork } from './architectures';
@@ -23,6 +21,7 @@ import {
 } from './params';
 import { loadTf, type TfRuntime } from './tf';
 import { predictWindows, trainNetwork, validationLoss, windowTargets } from './training';
+import { writeArtifact } from '../artifact';
 
 export const NEURAL_MODEL_VERSION = '1.0.0';
 
@@ -196,11 +195,7 @@ export class NeuralSequenceModel implements FittedModel {
       [NEURAL_FILES.topology, 'tfjs-layers-model', JSON.stringify(topology) + '\n'],
       [NEURAL_FILES.card, 'model-card', JSON.stringify(card, null, 2) + '\n'],
     ];
-    return files.map(([name, kind, content]) => {
-      writeFileAtomic(path.join(dir, name), content);
-      const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-      return { path: name, kind, sha256: sha256Hex(bytes), bytes: bytes.length };
-    });
+    return files.map(([name, kind, content]) => writeArtifact(dir, name, kind, content));
   }
 
   dispose(): void {

@@ -3,12 +3,11 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { ModelError } from '../../errors';
 import { defineModel } from '../../plugins/define';
-import { sha256Hex } from '../../util/hash';
-import { writeFileAtomic } from '../../util/atomic';
 import { OnnxSession } from '../onnx/onnx-session';
 import { ONNX_PROBABILITIES_OUTPUT, ONNX_VALUE_OUTPUT, xgboostJsonToOnnx } from '../onnx/tree-ensemble';
 import type { Artifact, FittedModel, Matrix, ModelContext, TrainingData } from '../model';
 import { Booster, DMatrix, libxgboostVersion } from './libxgboost';
+import { writeArtifact } from '../artifact';
 
 export const XGBOOST_CLASSIFIER_VERSION = '1.0.0';
 export const XGBOOST_REGRESSOR_VERSION = '1.0.0';
@@ -68,6 +67,12 @@ type ModelCard = {
   info: Record<string, unknown>;
 };
 
+/** XGBoost's JSON model as an object (bytes and text are parsed; an object is returned as is). */
+function parseModelJson(model: Uint8Array | string | object): any {
+  if (typeof model === 'string') return JSON.parse(model);
+  return model instanceof Uint8Array ? JSON.parse(new TextDecoder().decode(model)) : model;
+}
+
 export type FeatureImportance = { feature: string; gain: number; totalGain: number; splits: number; cover: number };
 
 /**
@@ -75,8 +80,8 @@ export type FeatureImportance = { feature: string; gain: number; totalGain: numb
  * gain = average loss reduction of the feature's splits, totalGain = their sum, splits = how many
  * ('weight'), cover = average hessian sum at those splits. Sorted by gain; unused features are left out.
  */
-export function featureImportance(nativeJson: Uint8Array | string, featureNames: readonly string[]): FeatureImportance[] {
-  const model = JSON.parse(typeof nativeJson === 'string' ? nativeJson : new TextDecoder().decode(nativeJson));
+export function featureImportance(nativeJson: Uint8Array | string | object, featureNames: readonly string[]): FeatureImportance[] {
+  const model = parseModelJson(nativeJson);
   const trees: Array<{ left_children: number[]; split_indices: number[]; loss_changes: number[]; sum_hessian: number[] }> = model.learner.gradient_booster.model.trees;
   const total = new Float64Array(featureNames.length);
   const cover = new Float64Array(featureNames.length);
@@ -191,11 +196,7 @@ class XgboostModel implements FittedModel {
       [FILES.onnx, 'onnx', this.onnxBytes],
       [FILES.card, 'model-card', JSON.stringify(card, null, 2) + '\n'],
     ];
-    return files.map(([name, kind, content]) => {
-      writeFileAtomic(path.join(dir, name), content);
-      const bytes = typeof content === 'string' ? Buffer.from(content) : content;
-      return { path: name, kind, sha256: sha256Hex(bytes), bytes: bytes.length };
-    });
+    return files.map(([name, kind, content]) => writeArtifact(dir, name, kind, content));
   }
 
   dispose(): void {
@@ -208,10 +209,16 @@ class XgboostModel implements FittedModel {
 export type XgboostClassifierModel = XgboostModel;
 export type XgboostRegressorModel = XgboostModel;
 
-async function buildModel(task: Task, booster: Booster, nativeJson: Uint8Array, card: Omit<ModelCard, 'modelId' | 'modelVersion' | 'task'>): Promise<XgboostModel> {
+async function buildModel(
+  task: Task,
+  booster: Booster,
+  nativeJson: Uint8Array,
+  card: Omit<ModelCard, 'modelId' | 'modelVersion' | 'task'>,
+  parsed: object = parseModelJson(nativeJson),
+): Promise<XgboostModel> {
   const id = task === 'classification' ? 'core/xgboost' : 'core/xgboost-regressor';
   const version = task === 'classification' ? XGBOOST_CLASSIFIER_VERSION : XGBOOST_REGRESSOR_VERSION;
-  const onnxBytes = xgboostJsonToOnnx(nativeJson, {
+  const onnxBytes = xgboostJsonToOnnx(parsed, {
     producerVersion: version,
     metadata: { feature_names: JSON.stringify(card.featureNames), ...(card.classes ? { classes: JSON.stringify(card.classes) } : {}) },
   });
@@ -320,6 +327,7 @@ async function fitXgboost(task: Task, data: TrainingData, params: XgboostParams,
     full = undefined;
     booster.setAttr('best_iteration', String(best.round));
     const nativeJson = booster.toJson();
+    const parsed = parseModelJson(nativeJson); // once, for the importance and the ONNX export
     return await buildModel(task, booster, nativeJson, {
       featureNames: [...data.featureNames],
       classes: task === 'classification' ? [...data.classes!] : undefined,
@@ -334,10 +342,10 @@ async function fitXgboost(task: Task, data: TrainingData, params: XgboostParams,
         ...(task === 'classification' ? { bestValidLogLoss: best.loss } : {}),
         stoppedEarly: history.length < params.rounds,
         history,
-        importance: featureImportance(nativeJson, data.featureNames),
+        importance: featureImportance(parsed, data.featureNames),
         seed: context.seed,
       },
-    });
+    }, parsed);
   } finally {
     full?.free();
     train.free();
