@@ -70,24 +70,40 @@ function ensureAptPackages() {
   run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], { env });
 }
 
+/** Where npm links the `candlelab` command, and the committed file it must point at. */
+const binLink = path.join(root, 'node_modules', '.bin', 'candlelab');
+const binTarget = path.join(root, 'kernel-lib', 'bin', 'candlelab.js');
+
+function binLinked() {
+  try {
+    return fs.realpathSync(binLink) === fs.realpathSync(binTarget);
+  } catch {
+    return false;
+  }
+}
+
+function npmInstall(reason) {
+  say(`${reason}: npm install (pinned by package-lock.json)`);
+  // onnxruntime-node's install script downloads CUDA libraries (and fails offline). package.json's
+  // allowScripts denies it on npm 11; this documented variable makes older npm skip it too.
+  run('npm', ['install', '--no-audit', '--no-fund'], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+}
+
 function ensureNpmPackages() {
   const installedLock = path.join(root, 'node_modules', '.package-lock.json');
   const lock = path.join(root, 'package-lock.json');
   // `npm install` rather than `npm ci`: both install the locked versions, but `npm ci` rejects a lock
   // that lacks optional platform packages (e.g. rollup's macOS/Windows builds) which some registries
   // do not serve, while `npm install` skips them as the optional packages they are.
-  if (!fs.existsSync(installedLock)) {
-    say('installing npm packages (npm install, pinned by package-lock.json)');
-    run('npm', ['install', '--no-audit', '--no-fund']);
-  } else if (fs.statSync(lock).mtimeMs > fs.statSync(installedLock).mtimeMs) {
-    say('package-lock.json changed: npm install');
-    run('npm', ['install', '--no-audit', '--no-fund']);
-  }
+  if (!fs.existsSync(installedLock)) npmInstall('installing npm packages');
+  else if (fs.statSync(lock).mtimeMs > fs.statSync(installedLock).mtimeMs) npmInstall('package-lock.json changed');
+  // A checkout installed before the `candlelab` bin was a committed file has no (or a stale) link.
+  else if (!binLinked()) npmInstall('the candlelab command is not linked');
+  if (!binLinked()) fail(`npm did not link the candlelab command (${binLink} → ${binTarget}); run npm install and check its output`);
 }
 
 function build() {
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-b', 'kernel-lib', 'plugins/example']);
-  fs.chmodSync(path.join(root, 'kernel-lib', 'dist', 'cli', 'main.js'), 0o755);
 }
 
 /** Jupyter's per-user data folder (where kernel specs live). */

@@ -8,7 +8,7 @@ import { readArrowFile } from '../src/data/arrow-file';
 import { readStore } from '../src/data/store';
 import { computeFeatures } from '../src/features/compute-features';
 import { createRegistry } from '../src/plugins/core-plugin';
-import { CLI, cli, tempDir, workspaceEnv } from './helpers';
+import { CLI_BIN, cli, tempDir, workspaceEnv } from './helpers';
 
 const HOUR = 3_600_000;
 const btc = generateSyntheticCandles({ seed: 21, bars: 3000, timeframe: '1h', start: '2023-01-01T00:00:00Z' });
@@ -54,7 +54,7 @@ describe('candlelab data fetch', () => {
 
     const killed = tempDir('cli-killed');
     const start = fake.requests.length;
-    const child = spawn(process.execPath, [CLI, ...fetchArgs(killed)], { stdio: 'ignore' });
+    const child = spawn(CLI_BIN, [...fetchArgs(killed)], { stdio: 'ignore' });
     let exited = false;
     const exit = new Promise<number | null>((resolve) =>
       child.on('exit', (code, signal) => {
@@ -111,7 +111,7 @@ describe('candlelab data stream', () => {
 
   it('stops cleanly on Ctrl-C (SIGINT)', async () => {
     const dir = tempDir('cli-stream-int');
-    const child = spawn(process.execPath, [CLI, 'data', 'stream', 'binance', 'BTC/USDT', '1m', '--api-url', streaming.url], { env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(CLI_BIN, ['data', 'stream', 'binance', 'BTC/USDT', '1m', '--api-url', streaming.url], { env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));

@@ -5,7 +5,11 @@ import * as path from 'node:path';
 import { Frame, type Candles } from '../src/frame/frame';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
-export const CLI = path.join(ROOT, 'kernel-lib', 'dist', 'cli', 'main.js');
+/**
+ * The `candlelab` command as npm linked it (node_modules/.bin → kernel-lib/bin/candlelab.js): what
+ * `npx candlelab` runs. Spawned directly only where a test must signal the process itself.
+ */
+export const CLI_BIN = path.join(ROOT, 'node_modules', '.bin', 'candlelab');
 
 /** A fresh temp folder, removed by the caller (or left for inspection on failure). */
 export function tempDir(prefix: string): string {
@@ -30,9 +34,13 @@ export function exec(command: string, args: string[], env: Record<string, string
   });
 }
 
-/** Run the built CLI (`npm test` builds it first) with the given environment additions. */
+/**
+ * Run the CLI the way README shows it, `npx candlelab …`, from the project (`npm test` builds it
+ * first). `npm_config_yes=false` makes npx fail instead of looking for a registry package when the
+ * local command is not linked.
+ */
 export function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliResult> {
-  return exec(process.execPath, [CLI, ...args], env, cwd);
+  return exec('npx', ['candlelab', ...args], { npm_config_yes: 'false', ...env }, cwd);
 }
 
 /** Environment that sends a run's data, models and runs into `dir`. */

@@ -378,13 +378,6 @@ describe('candlelab features / label', () => {
 });
 
 describe('the CLI', () => {
-  const commands = [[], ['run'], ['backtest'], ['features'], ['label'], ['notebook'], ['data'], ['data', 'sample'], ['data', 'check'], ['plugins'], ['plugins', 'list'], ['registry'], ['registry', 'list'], ['registry', 'show']];
-  it.each(commands.map((c) => [c.join(' ') || '(top level)', c]))('%s --help', async (_name, command) => {
-    const result = await cli([...(command as string[]), '--help']);
-    expect(result.status).toBe(0);
-    expect(result.stdout).toMatch(/^Usage: candlelab/);
-  });
-
   it('data sample writes the same bytes for the same seed; data check reports on it', async () => {
     const a = path.join(dir, 'a.arrow');
     const b = path.join(dir, 'b.arrow');
