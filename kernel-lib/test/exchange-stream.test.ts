@@ -76,7 +76,10 @@ describe('streamCandles against the fake exchange', () => {
     const stored = readStore({ exchange: 'binance', market: 'spot', symbol: 'BTC/USDT', timeframe: '1m' }, dataDir)!;
     expect(Array.from(stored.time)).toEqual(delivered.map((c) => c.time));
     expect(Array.from(stored.column('close'))).toEqual(delivered.map((c) => c.close));
-    expect(fake.webSocketCount).toBe(0);
+    // The stream has closed its socket when it returns (the closing handshake is done, so the server
+    // is past OPEN); the server's own 'close' event follows a moment later.
+    expect(fake.openWebSocketCount).toBe(0);
+    await fake.waitForWebSocketCount(0, 2000);
   });
 
   it('reconnects after a dropped socket and backfills the hole through REST: the stored series has no gap', async () => {
@@ -159,7 +162,10 @@ describe('streamCandles against the fake exchange', () => {
       if (delivered.length === 2) setTimeout(() => controller.abort(), 5);
     }
     expect(delivered.length).toBeGreaterThanOrEqual(2);
-    expect(fake.webSocketCount).toBe(0);
+    // The stream has closed its socket when it returns (the closing handshake is done, so the server
+    // is past OPEN); the server's own 'close' event follows a moment later.
+    expect(fake.openWebSocketCount).toBe(0);
+    await fake.waitForWebSocketCount(0, 2000);
   });
 
   it('rejects an unknown symbol with the closest choices', async () => {

@@ -89,6 +89,8 @@ export class FakeExchange {
   private readonly faults: Array<{ match: string; fault: FakeFault; remaining: number }> = [];
   private readonly sockets = new Set<{ ws: WsSocket; futures: boolean; streams: Set<string> }>();
   private readonly httpSockets = new Set<Duplex>();
+  /** Called whenever a websocket opens or closes (waitForWebSocketCount). */
+  private readonly socketWatchers = new Set<() => void>();
   private readonly latencyMs: number;
   private timer?: NodeJS.Timeout;
   private tradeId = 1;
@@ -213,11 +215,44 @@ export class FakeExchange {
   dropWebSockets(): void {
     for (const client of this.sockets) client.ws.terminate();
     this.sockets.clear();
+    this.notifySockets();
   }
 
   /** Number of open websocket connections. */
   get webSocketCount(): number {
     return this.sockets.size;
+  }
+
+  /**
+   * Websocket connections still open, not counting those whose closing handshake has begun (a client
+   * that has finished closing has always received the server's close frame, so it is not counted).
+   */
+  get openWebSocketCount(): number {
+    let open = 0;
+    for (const client of this.sockets) if (client.ws.readyState === 1) open++;
+    return open;
+  }
+
+  /**
+   * Resolves when the server holds exactly `count` websocket connections (a client's close reaches the
+   * server a moment after the client sees it); rejects after `timeoutMs`, naming the count, so a
+   * leaked socket fails a test instead of hanging it.
+   */
+  waitForWebSocketCount(count: number, timeoutMs = 5000): Promise<void> {
+    if (this.sockets.size === count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.sockets.size !== count) return;
+        clearTimeout(timer);
+        this.socketWatchers.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.socketWatchers.delete(check);
+        reject(new Error(`fake exchange: ${this.sockets.size} websocket(s) still open after ${timeoutMs} ms, expected ${count}`));
+      }, timeoutMs);
+      this.socketWatchers.add(check);
+    });
   }
 
   /** Stop the server and every connection. */
@@ -278,6 +313,10 @@ export class FakeExchange {
     }
     res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/html' : 'application/json', 'x-mbx-used-weight-1m': '2' });
     res.end(text);
+  }
+
+  private notifySockets(): void {
+    for (const watcher of [...this.socketWatchers]) watcher();
   }
 
   private takeFault(pathname: string): FakeFault | undefined {
@@ -492,6 +531,7 @@ export class FakeExchange {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const client = { ws, futures, streams: new Set<string>() };
       this.sockets.add(client);
+      this.notifySockets();
       // Raw streams in the path (/ws/btcusdt@kline_1m) or combined (/stream?streams=a/b).
       const last = url.pathname.split('/').pop() ?? '';
       for (const name of [...(last.includes('@') ? [last] : []), ...(url.searchParams.get('streams')?.split('/') ?? [])]) this.subscribe(client, name);
@@ -515,7 +555,10 @@ export class FakeExchange {
           ws.send(JSON.stringify({ error: { code: 2, msg: `Invalid request: unknown variant \`${message.method}\`` }, id: message.id ?? null }));
         }
       });
-      ws.on('close', () => this.sockets.delete(client));
+      ws.on('close', () => {
+        this.sockets.delete(client);
+        this.notifySockets();
+      });
     });
   }
 

@@ -53,7 +53,11 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
   const kind: MarketKind = options.market ?? 'spot';
   const stepMs = timeframeMs(options.timeframe);
   const exchange = createExchange({ ...options, market: kind }, true);
-  const abort = (): void => void exchange.close();
+  // One close for the abort and the finally below: a second ccxt close() finds the clients already
+  // removed and resolves at once, so awaiting it would return while the socket is still open.
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= exchange.close().then(() => undefined, () => undefined));
+  const abort = (): void => void close();
   options.signal?.addEventListener('abort', abort);
   try {
     const { symbol, market } = await withRetry(`${exchange.id} loadMarkets`, () => resolveMarket(exchange, kind, options.symbol, options.timeframe), options.retry, exchange);
@@ -161,7 +165,7 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', abort);
-    await exchange.close().catch(() => undefined);
+    await close(); // resolves once every websocket of this stream has closed
   }
 }
 
