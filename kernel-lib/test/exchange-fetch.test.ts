@@ -115,6 +115,74 @@ describe('fetchCandles against the fake exchange', () => {
     expect(Number(next.query.startTime) - Number(truncated.query.startTime)).toBe(37 * HOUR);
   });
 
+  // Binance documents HTTP 5xx as "execution status unknown": a read is retried. ccxt files Binance's
+  // body codes under classes that differ by URL and market (-1001 → OperationFailed, not a network
+  // error), so the retry decision is taken from the response itself.
+  const transientCases: Array<{ market: 'spot' | 'futures'; status: number; code?: number }> = [
+    ...(['spot', 'futures'] as const).flatMap((market) => [
+      { market, status: 500, code: -1001 }, // DISCONNECTED: "Internal error; unable to process your request. Please try again."
+      { market, status: 500, code: -1000 }, // UNKNOWN
+      { market, status: 503, code: -1008 }, // SERVER_BUSY / throttled by system-level protection
+      { market, status: 503, code: -1006 }, // UNEXPECTED_RESP: execution status unknown
+      { market, status: 504, code: -1007 }, // TIMEOUT: execution status unknown
+      { market, status: 429, code: -1003 }, // TOO_MANY_REQUESTS
+      { market, status: 400, code: -1001 }, // the code decides even under a 4xx status
+      { market, status: 500 }, // an HTML error page
+      { market, status: 502 },
+      { market, status: 503 },
+      { market, status: 505 }, // not in ccxt's status table: would pass as a body
+      { market, status: 599 },
+    ]),
+    { market: 'spot', status: 503, code: -1004 }, // spot's -1004: "Server is busy, please wait and try again"
+  ];
+  it.each(transientCases.map((c) => [`${c.market} HTTP ${c.status}${c.code !== undefined ? ` code ${c.code}` : ''}`, c] as const))(
+    'retries a read answered with %s, then completes',
+    async (_name, { market, status, code }) => {
+      const dataDir = tempDir('fetch-transient');
+      fake.fault('klines', { kind: 'status', status, code }, 2);
+      const retries: string[] = [];
+      const to = (market === 'spot' ? spot : futures).time[300];
+      const result = await fetchCandles({
+        ...FAST,
+        apiUrl: fake.url,
+        market,
+        symbol: 'BTC/USDT',
+        timeframe: '1h',
+        from: '2022-01-01',
+        to,
+        extras: false,
+        dataDir,
+        retry: { ...FAST.retry, onRetry: (info) => retries.push(info.error) },
+      });
+      expect(retries.length).toBe(2);
+      expect(fake.clearFaults()).toBe(0);
+      expectSameCandles(readStore(result.key, dataDir), fake.candles(market, 'BTC/USDT', '1h').slice(0, 300));
+    },
+  );
+
+  const permanentCases: Array<{ market: 'spot' | 'futures'; status: number; code?: number; error: RegExp }> = [
+    { market: 'spot', status: 400, code: -1100, error: /Illegal characters/ },
+    { market: 'futures', status: 400, code: -1004, error: /binance fetchOHLCV failed: .*-1004/ }, // futures' -1004 is DUPLICATE_IP
+    { market: 'spot', status: 404, error: /binance fetchOHLCV failed: .*404/ },
+    { market: 'spot', status: 403, error: /binance fetchOHLCV failed: .*403/ }, // WAF limit: retrying does not help
+  ];
+  it.each(permanentCases.map((c) => [`${c.market} HTTP ${c.status}${c.code !== undefined ? ` code ${c.code}` : ''}`, c] as const))(
+    'stops at once on a request error (%s) with one line, storing nothing',
+    async (_name, { market, status, code, error }) => {
+      const dataDir = tempDir('fetch-permanent');
+      fake.fault('klines', { kind: 'status', status, code }, 3);
+      const before = fake.requests.length;
+      const retries: string[] = [];
+      await expect(
+        fetchCandles({ ...FAST, apiUrl: fake.url, market, symbol: 'BTC/USDT', timeframe: '1h', from: '2022-01-01', extras: false, dataDir, retry: { ...FAST.retry, onRetry: (info) => retries.push(info.error) } }),
+      ).rejects.toThrow(error);
+      expect(retries).toEqual([]);
+      expect(klineRequests(before)).toBe(1);
+      expect(fake.clearFaults()).toBe(2);
+      expect(fs.existsSync(`${dataDir}/binance`)).toBe(false);
+    },
+  );
+
   it('gives up after the configured retries with a one-line error saying how to resume', async () => {
     const dataDir = tempDir('fetch-giveup');
     fake.fault('klines', { kind: 'status', status: 503 }, 10);

@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import type { Exchange, MarketInterface } from 'ccxt';
 import { ConfigError, DataError, editDistance } from '../../errors';
+import { classifyResponseErrors, responseFailure } from './transient-errors';
 
 /** The ccxt module (loaded on first use: it is large, and most commands never need it). */
 export type CcxtModule = typeof import('ccxt');
@@ -111,7 +112,9 @@ export function createExchange(connection: ExchangeConnection, pro = false): Exc
     // ccxt needs an explicit agent for plain http:// and ws:// endpoints.
     if (connection.apiUrl.startsWith('http:')) config.httpAgent = new http.Agent({ keepAlive: true });
   }
-  return new classes[id](config);
+  const exchange = new classes[id](config);
+  classifyResponseErrors(exchange, market, ccxt);
+  return exchange;
 }
 
 /** What `resolveMarket` found: the ccxt market and the unified symbol stored under. */
@@ -169,8 +172,14 @@ export async function callExchange<T>(exchange: Exchange, what: string, call: ()
   }
 }
 
-/** Errors worth retrying: network failures, timeouts, rate limits, exchange unavailable, malformed pages. */
+/**
+ * Errors worth retrying (for reads): a failed response as its status and exchange code say (HTTP 5xx,
+ * 408/418/429, codes meaning overload, timeout or disconnect; see transient-errors.ts), otherwise
+ * network failures, timeouts, malformed pages.
+ */
 export function isTransient(error: unknown): boolean {
+  const failure = responseFailure(error);
+  if (failure) return failure.transient;
   const ccxt = loadCcxt();
   if (error instanceof ccxt.NetworkError || error instanceof MalformedResponseError) return true;
   if (error instanceof ccxt.BaseError || !(error instanceof Error)) return false;

@@ -20,8 +20,12 @@ export type FakeDataset = {
 
 /** A fault applied to the next matching request(s). */
 export type FakeFault =
-  /** An HTTP error status; 429/418 carry Binance's error body and `Retry-After` (seconds). */
-  | { kind: 'status'; status: number; retryAfterSeconds?: number }
+  /**
+   * An HTTP error status. With `code`, the body is Binance's JSON error {"code", "msg"} (`msg` defaults
+   * to Binance's text for the code); without, 429/418 carry -1003 and 5xx an HTML error page.
+   * `Retry-After` (seconds) when given.
+   */
+  | { kind: 'status'; status: number; retryAfterSeconds?: number; code?: number; msg?: string }
   /** Answer after `delayMs`. */
   | { kind: 'slow'; delayMs: number }
   /** Never answer (the socket stays open until the client gives up or the server closes). */
@@ -62,6 +66,19 @@ type WsServer = {
 // `ws` ships no type declarations; this is the part of its API used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { WebSocketServer } = require('ws') as { WebSocketServer: new (options: { noServer: true }) => WsServer };
+
+/** Binance's messages for the general server and network error codes (10xx). */
+const BINANCE_ERROR_TEXT: Record<number, string> = {
+  [-1000]: 'An unknown error occurred while processing the request.',
+  [-1001]: 'Internal error; unable to process your request. Please try again.',
+  [-1003]: 'Too many requests queued.',
+  [-1004]: 'Server is busy, please wait and try again',
+  [-1006]: 'An unexpected response was received from the message bus. Execution status unknown.',
+  [-1007]: 'Timeout waiting for response from backend server. Send status unknown; execution status unknown.',
+  [-1008]: 'Server is currently overloaded with other requests. Please try again in a few minutes.',
+  [-1100]: "Illegal characters found in parameter 'symbol'; legal range is '^[A-Z0-9-_.]{1,20}$'.",
+  [-1121]: 'Invalid symbol.',
+};
 
 /** Binance kline intervals. */
 export const BINANCE_INTERVALS = ['1s', '1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d', '3d', '1w', '1M'];
@@ -281,7 +298,9 @@ export class FakeExchange {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
       const message =
-        fault.status === 429
+        fault.code !== undefined
+          ? { code: fault.code, msg: fault.msg ?? BINANCE_ERROR_TEXT[fault.code] ?? 'An unknown error occurred while processing the request.' }
+          : fault.status === 429
           ? { code: -1003, msg: 'Too many requests; current limit of IP is 6000 requests per minute. Please use WebSocket Streams for live updates to avoid polling the API.' }
           : fault.status === 418
             ? { code: -1003, msg: 'Way too many requests; IP banned until ' + (Date.now() + 1000) + '. Please use WebSocket Streams for live updates to avoid bans.' }
