@@ -29,7 +29,7 @@ const server = spawn(
     '-e',
     `const cl = require('candlelab');
      const candles = cl.data.generateSyntheticCandles({ seed: 5, bars: ${BARS}, timeframe: '1m', start: '2024-01-01T00:00:00Z' });
-     cl.startFakeExchange({ latencyMs: ${LATENCY_MS}, datasets: [
+     require('candlelab/testing').startFakeExchange({ latencyMs: ${LATENCY_MS}, datasets: [
        { market: 'spot', symbol: 'BTC/USDT', timeframe: '1m', candles },
        { market: 'futures', symbol: 'BTC/USDT', timeframe: '1m', candles } ] }).then((f) => console.log(f.url));`,
   ],

@@ -24,7 +24,8 @@ export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear 
 export { openWorkspace, type Workspace } from './workspace';
 export { readStore, mergeIntoStore, listStore, storeFile, readStoreSeries, mergeSeriesIntoStore, type StoreKey } from './data/store';
 export { importCandlesFiles, exportCandles } from './data/import-export';
-export { fetchCandles, streamCandles, addCoins, startFakeExchange, type FetchCandlesOptions, type StreamedCandle } from './data/exchange';
+export { fetchCandles, streamCandles, type FetchCandlesOptions, type StreamedCandle } from './data/exchange';
+export { loadCandleSource, type CandleSource } from './data/load-candles';
 export { checkQuality, type QualityReport } from './quality/check-quality';
 export { applyMissingDataPolicy, type MissingDataPolicy } from './quality/missing-data';
 export { resampleCandles, alignFrames } from './features/resample';
@@ -51,6 +52,8 @@ export {
 } from './runner/stages';
 export { writeRun, runFingerprint, type RunRecord, type RunResults } from './runner/run-record';
 export { runSpec, type SpecRun } from './runner/run-spec';
+export { resolveRunPlan, type RunPlan } from './runner/run-plan';
+export { addCoins, type AddCoinsOptions, type AddedCoin } from './runner/add-coins';
 export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, type Plugin } from './plugins/define';
 export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';

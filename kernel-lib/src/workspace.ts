@@ -51,3 +51,12 @@ export function openWorkspace(overrides: WorkspaceOverrides = {}, start: string 
     path.resolve(root, overrides[key] || process.env[environment[key]] || settings[key] || fallback);
   return { root, dataDir: pick('dataDir', 'data'), modelsDir: pick('modelsDir', 'models'), runsDir: pick('runsDir', 'runs') };
 }
+
+/**
+ * Where a run looks for its workspace: the working folder when it is inside one (a user standing in a
+ * project runs `candlelab run ../elsewhere/spec.json` and expects that project's runs/ and models/),
+ * else the spec's folder (a spec inside another project, run from outside any).
+ */
+export function workspaceStart(specDir: string, cwd: string = process.cwd()): string {
+  return findWorkspaceRoot(cwd) !== undefined ? cwd : specDir;
+}

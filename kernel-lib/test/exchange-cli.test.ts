@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { startFakeExchange, type FakeExchange } from '../src/data/exchange/fake-exchange';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
 import { readArrowFile } from '../src/data/arrow-file';
 import { readStore } from '../src/data/store';
 import { computeFeatures } from '../src/features/compute-features';

@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { startFakeExchange, type FakeExchange } from '../src/data/exchange/fake-exchange';
-import { addCoins } from '../src/data/exchange/add-coins';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
+import { addCoins } from '../src/runner/add-coins';
 import { runSpec } from '../src/runner/run-spec';
 import { tempDir } from './helpers';
 

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { startFakeExchange, type FakeExchange } from '../src/data/exchange/fake-exchange';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
 import { fetchCandles, missingRanges, parseTime } from '../src/data/exchange/fetch-candles';
 import { closestNames, rewriteApiUrls } from '../src/data/exchange/ccxt-client';
 import { backoffDelay } from '../src/data/exchange/retry';
-import { readStore, readStoreSeries } from '../src/data/store';
+import { readStore, readStoreSeries, storeRepairRecord } from '../src/data/store';
 import type { Candles } from '../src/frame/frame';
 import { tempDir } from './helpers';
 
@@ -233,6 +233,33 @@ describe('fetchCandles against the fake exchange', () => {
     expect(Array.from(oi.column('open_interest_value'))).toEqual(expectedOi.map((r) => r.value));
     expect(result.funding).toEqual({ added: 150, total: 150 });
     expect(result.openInterest).toEqual({ added: 1200, total: 1200 });
+  });
+
+  it('stops at an impossible candle from the exchange (time named, pages before it kept), or leaves it out with --repair drop', async () => {
+    // An exchange serving one candle whose high is below its low, in the second page.
+    const bad = generateSyntheticCandles({ seed: 3, bars: 400, timeframe: '1h', start: '2022-01-01T00:00:00Z' });
+    const high = bad.column('high').slice();
+    high[250] = bad.column('low')[250] - 1;
+    const broken = bad.withColumns({ high }) as Candles;
+    const exchange = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles: broken }] });
+    try {
+      const base = { ...FAST, apiUrl: exchange.url, symbol: 'BTC/USDT', timeframe: '1h', from: '2022-01-01', pageSize: 200 };
+      const dataDir = tempDir('fetch-impossible');
+      await expect(fetchCandles({ ...base, dataDir })).rejects.toThrow(
+        /^binance\/spot\/BTC-USDT\/1h from binance row 51 \(2022-01-11T10:00:00\.000Z\): high [\d.]+ is below max\(open, close\) = [\d.]+, which no real candle has; .*--repair drop/,
+      );
+      const kept = readStore({ exchange: 'binance', market: 'spot', symbol: 'BTC/USDT', timeframe: '1h' }, dataDir)!;
+      expect(kept.length).toBe(200); // the first page; nothing of the page holding the bad candle
+      const repairedDir = tempDir('fetch-repaired');
+      const result = await fetchCandles({ ...base, dataDir: repairedDir, repair: 'drop' });
+      expect(result.repaired).toEqual({ rows: 1, first: ['2022-01-11T10:00:00.000Z'] });
+      const stored = readStore(result.key, repairedDir)!;
+      expect(stored.length).toBe(399);
+      expect(stored.time.includes(bad.time[250])).toBe(false);
+      expect(storeRepairRecord(result.key, repairedDir)).toMatchObject({ policy: 'drop', rowsDropped: 1, sources: [{ source: 'binance fetchOHLCV', rows: 1 }] });
+    } finally {
+      await exchange.close();
+    }
   });
 
   it('rejects an unknown exchange, symbol or timeframe with the closest valid choices', async () => {

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { startFakeExchange, type FakeExchange } from '../src/data/exchange/fake-exchange';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
 import { streamCandles, type StreamedCandle, type StreamEvent } from '../src/data/exchange/stream-candles';
 import { aggregateTrades, TradeCandleBuilder } from '../src/data/exchange/aggregate-trades';
-import { readStore } from '../src/data/store';
+import { readStore, storeRepairRecord } from '../src/data/store';
 import { tempDir } from './helpers';
 
 const MINUTE = 60_000;
@@ -166,6 +166,41 @@ describe('streamCandles against the fake exchange', () => {
     // is past OPEN); the server's own 'close' event follows a moment later.
     expect(fake.openWebSocketCount).toBe(0);
     await fake.waitForWebSocketCount(0, 2000);
+  });
+
+  it('refuses an impossible closed candle (the stream stops, nothing stored for it), or leaves it out with repair: drop', async () => {
+    const high = dataset.column('high').slice();
+    high[1105] = dataset.column('low')[1105] - 5; // high below low
+    const broken = dataset.withColumns({ high }) as typeof dataset;
+    const exchange = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1m', candles: broken }], now: dataset.time[1100] + 25_000 });
+    let clock: NodeJS.Timeout | undefined;
+    try {
+      const key = { exchange: 'binance', market: 'spot' as const, symbol: 'BTC/USDT', timeframe: '1m' };
+      const stream = (dataDir: string, repair?: 'drop') =>
+        streamCandles({ ...FAST, apiUrl: exchange.url, symbol: 'BTC/USDT', timeframe: '1m', dataDir, backfillFrom: dataset.time[1100], maxCandles: 8, repair });
+      clock = setInterval(() => exchange.setNow(exchange.now + 20_000), 10);
+      const refusedDir = tempDir('stream-impossible');
+      const seen: number[] = [];
+      await expect(
+        (async () => {
+          for await (const candle of stream(refusedDir)) seen.push(candle.time);
+        })(),
+      ).rejects.toThrow(/^binance\/spot\/BTC-USDT\/1m 2023-03-01T18:25:00\.000Z: the stream sent an impossible candle \(high [\d.]+ is below max\(open, close\)/);
+      expect(seen).toEqual([1100, 1101, 1102, 1103, 1104].map((i) => dataset.time[i]));
+      expect(Array.from(readStore(key, refusedDir)!.time)).toEqual(seen);
+      await exchange.waitForWebSocketCount(0, 2000);
+
+      const repairedDir = tempDir('stream-repaired');
+      const delivered: number[] = [];
+      for await (const candle of stream(repairedDir, 'drop')) delivered.push(candle.time);
+      const rows = [1100, 1101, 1102, 1103, 1104, 1106, 1107, 1108].map((i) => dataset.time[i]);
+      expect(delivered).toEqual(rows);
+      expect(Array.from(readStore(key, repairedDir)!.time)).toEqual(rows);
+      expect(storeRepairRecord(key, repairedDir)).toMatchObject({ policy: 'drop', rowsDropped: 1, sources: [{ first: ['2023-03-01T18:25:00.000Z'] }] });
+    } finally {
+      if (clock) clearInterval(clock);
+      await exchange.close();
+    }
   });
 
   it('rejects an unknown symbol with the closest choices', async () => {

@@ -7,7 +7,7 @@ import { readCandlesCsv, writeCandlesCsv } from '../src/data/csv-file';
 import { frameToArrowBytes, readArrowFile, writeArrowFile } from '../src/data/arrow-file';
 import { readParquetFile, writeParquetFile } from '../src/data/parquet-file';
 import { exportCandles, importCandlesFiles } from '../src/data/import-export';
-import { readStore, storeFile, type StoreKey } from '../src/data/store';
+import { listStore, mergeIntoStore, readStore, storeFile, storeRepairRecord, type StoreKey } from '../src/data/store';
 import { parseSpec, specHash } from '../src/spec/spec';
 import { createRunContext, loadCandles } from '../src/runner/stages';
 import { DataError } from '../src/errors';
@@ -97,7 +97,7 @@ describe('import into the store', () => {
   });
 
   it('two different rows with one time are an error naming both rows', () => {
-    const conflict = write('conflict.csv', `${binanceLine(5, 'ms')}\n${binanceLine(5, 'ms').replace(',105,', ',999,')}\n`);
+    const conflict = write('conflict.csv', `${binanceLine(5, 'ms')}\n${binanceLine(5, 'ms').replace(',106,', ',106.5,')}\n`);
     expect(() => importCandlesFiles([conflict], key, { dataDir: data })).toThrow(/conflict\.csv:2: time 2025-01-01T05:00:00.000Z repeats .*conflict\.csv:1 with different values/);
   });
 
@@ -207,6 +207,67 @@ describe('the store as a spec data source', () => {
   });
 });
 
+describe('impossible candles never reach the store', () => {
+  const header = 'time,open,high,low,close,volume';
+  const good = (h: number): string => `${T + h * H},${100 + h},${102 + h},${99 + h},${101 + h},${10 + h}`;
+  const cases: Array<[string, string, RegExp]> = [
+    ['Infinity', `${T + 2 * H},102,Infinity,101,103,12`, /high is Infinity \(not a finite number\)/],
+    ['a number with a million digits (read as Infinity)', `${T + 2 * H},102,104,101,${'9'.repeat(1_000_000)},12`, /close is Infinity \(not a finite number\)/],
+    ['high below low', `${T + 2 * H},102,100,101,101,12`, /high 100 is below max\(open, close\) = 102/],
+    ['low above min(open, close)', `${T + 2 * H},102,104,102.5,103,12`, /low 102\.5 is above min\(open, close\) = 102/],
+    ['negative volume', `${T + 2 * H},102,104,101,103,-1`, /volume -1 is negative/],
+    ['a zero price', `${T + 2 * H},0,104,0,103,12`, /open 0 is not a positive price/],
+  ];
+  it.each(cases)('refuses %s with file:line and the time, writing nothing', (_name, row, message) => {
+    const data = tempDir('impossible');
+    const file = write('impossible.csv', [header, good(0), good(1), row, good(3)].join('\n') + '\n');
+    expect(() => importCandlesFiles([file], key, { dataDir: data })).toThrow(
+      new RegExp(`impossible\\.csv:4 \\(2025-01-01T02:00:00\\.000Z\\): ${message.source}, which no real candle has; fix or remove the row, or use --repair drop`),
+    );
+    expect(fs.existsSync(storeFile(key, data))).toBe(false);
+  });
+
+  it('--repair drop keeps the other rows and the store records that rows were left out', () => {
+    const data = tempDir('repair');
+    const file = write('repair.csv', [header, good(0), good(1), cases[2][1], good(3), cases[4][1].replace(`${T + 2 * H}`, `${T + 4 * H}`)].join('\n') + '\n');
+    const report = importCandlesFiles([file], key, { dataDir: data, repair: 'drop' });
+    expect(report.repaired).toEqual({ rows: 2, first: ['2025-01-01T02:00:00.000Z', '2025-01-01T04:00:00.000Z'] });
+    expect(Array.from(readStore(key, data)!.time)).toEqual([T, T + H, T + 3 * H]);
+    const record = storeRepairRecord(key, data)!;
+    expect(record).toMatchObject({ policy: 'drop', rowsDropped: 2, sources: [{ rows: 2, first: ['2025-01-01T02:00:00.000Z', '2025-01-01T04:00:00.000Z'] }] });
+    expect(record.sources[0].source).toMatch(/repair\.csv/);
+    expect(listStore(data)[0].repair).toEqual(record);
+    // A later clean merge keeps the record; another repaired one adds to it.
+    importCandlesFiles([write('more.csv', [header, good(5)].join('\n'))], key, { dataDir: data });
+    expect(storeRepairRecord(key, data)!.rowsDropped).toBe(2);
+    importCandlesFiles([write('more-bad.csv', [header, good(6), cases[5][1].replace(`${T + 2 * H}`, `${T + 7 * H}`)].join('\n'))], key, { dataDir: data, repair: 'drop' });
+    expect(storeRepairRecord(key, data)!.rowsDropped).toBe(3);
+    expect(storeRepairRecord(key, data)!.sources).toHaveLength(2);
+  });
+
+  it('the store itself refuses impossible candles from any writer', () => {
+    const data = tempDir('store-guard');
+    const bad = Frame.fromColumns(Float64Array.of(T, T + H), { open: Float64Array.of(1, 2), high: Float64Array.of(2, 1.5), low: Float64Array.of(1, 1), close: Float64Array.of(2, 2), volume: Float64Array.of(1, 1) }, { symbol: 'BTC/USDT', timeframe: '1h' });
+    expect(() => mergeIntoStore(key, bad as never, data)).toThrow(/^binance\/spot\/BTC-USDT\/1h row 2 \(2025-01-01T01:00:00\.000Z\): high 1\.5 is below max\(open, close\) = 2/);
+    expect(fs.existsSync(storeFile(key, data))).toBe(false);
+    expect(mergeIntoStore(key, bad as never, { dataDir: data, repair: 'drop' })).toEqual({ added: 1, replaced: 0, total: 1 });
+    expect(storeRepairRecord(key, data)).toMatchObject({ rowsDropped: 1 });
+  });
+
+  it('odd but valid files import exactly: columns in any order, capitalized headers, a BOM, CRLF, ISO times with offsets', () => {
+    const data = tempDir('odd');
+    const expected = [0, 1, 2].map((h) => ({ time: T + h * H, open: 100 + h, high: 102 + h, low: 99 + h, close: 101 + h, volume: 10 + h }));
+    const iso = (t: number): string => new Date(t + 2 * H).toISOString().replace('.000Z', '+02:00'); // the same instant, written at UTC+2
+    const lines = ['Volume,Close,Low,High,Open,Timestamp', ...expected.map((r) => `${r.volume},${r.close},${r.low},${r.high},${r.open},${iso(r.time)}`)];
+    const file = path.join(dir, 'odd.csv');
+    fs.writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(lines.join('\r\n') + '\r\n')]));
+    importCandlesFiles([file], key, { dataDir: data });
+    const stored = readStore(key, data)!;
+    expect(Array.from(stored.time)).toEqual(expected.map((r) => r.time));
+    for (const name of ['open', 'high', 'low', 'close', 'volume'] as const) expect(Array.from(stored.column(name))).toEqual(expected.map((r) => r[name]));
+  });
+});
+
 describe('candlelab data import / export / list (CLI)', () => {
   it('imports a headerless CSV, lists it and exports it to Parquet', async () => {
     const data = path.join(dir, 'cli-store');
@@ -214,7 +275,8 @@ describe('candlelab data import / export / list (CLI)', () => {
     const csv = path.join(dir, 'cli.csv');
     writeCandlesCsv(csv, candles);
     const headerless = write('cli-headerless.csv', fs.readFileSync(csv, 'utf8').split('\n').slice(1).join('\n'));
-    const imported = await cli(['data', 'import', headerless, '--exchange', 'binance', '--market', 'spot', '--symbol', 'BTC/USDT', '--timeframe', '1h', '--data-dir', data]);
+    // --market defaults to spot, as in data fetch
+    const imported = await cli(['data', 'import', headerless, '--exchange', 'binance', '--symbol', 'BTC/USDT', '--timeframe', '1h', '--data-dir', data]);
     expect(imported.stderr).toBe('');
     expect(imported.stdout).toMatch(/imported 48 rows from 1 file\(s\) into binance\/spot\/BTC-USDT\/1h/);
     const listed = await cli(['data', 'list', '--data-dir', data]);
@@ -227,6 +289,20 @@ describe('candlelab data import / export / list (CLI)', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/^candlelab: error: .*cli-bad\.csv/);
+    // An impossible candle: refused with file:line, exit 1, nothing written; --repair drop imports the rest.
+    const rows = fs.readFileSync(headerless, 'utf8').trim().split('\n');
+    rows[9] = rows[9].split(',').map((cell, i) => (i === 5 ? '-3' : cell)).join(',');
+    const impossible = write('cli-impossible.csv', rows.join('\n') + '\n');
+    const other = path.join(dir, 'cli-store-2');
+    const refused = await cli(['data', 'import', impossible, '--exchange', 'binance', '--symbol', 'ETH/USDT', '--timeframe', '1h', '--data-dir', other]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/^candlelab: error: .*cli-impossible\.csv:10 \(2021-01-01T09:00:00\.000Z\): volume -3 is negative, .*--repair drop/);
+    expect(fs.existsSync(other)).toBe(false);
+    const repaired = await cli(['data', 'import', impossible, '--exchange', 'binance', '--symbol', 'ETH/USDT', '--timeframe', '1h', '--data-dir', other, '--repair', 'drop']);
+    expect(repaired.status).toBe(0);
+    expect(repaired.stdout).toMatch(/imported 48 rows .* into binance\/spot\/ETH-USDT\/1h[\s\S]*--repair drop left out 1 impossible candle\(s\), first at 2021-01-01T09:00:00\.000Z/);
+    const listedJson = JSON.parse((await cli(['data', 'list', '--data-dir', other, '--json'])).stdout);
+    expect(listedJson[0]).toMatchObject({ market: 'spot', rows: 47, repair: { policy: 'drop', rowsDropped: 1 } });
   });
 });
 

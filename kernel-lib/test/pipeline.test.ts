@@ -203,7 +203,7 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
   });
 
   it('a missing data file', async () => {
-    await expectCleanFailure([specFile('no-data', (s) => (s.data = { source: 'file', path: 'nowhere.arrow' }))], /nowhere\.arrow does not exist; check data\.path/);
+    await expectCleanFailure([specFile('no-data', (s) => (s.data = { source: 'file', path: 'nowhere.arrow' }))], /nowhere\.arrow does not exist; check the path \(relative paths start at .*bad\)/);
   });
 
   it('a corrupt data file', async () => {
@@ -215,7 +215,7 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     const candles = generateSyntheticCandles({ seed: 2, bars: 3000 });
     candles.column('high')[1234] = 1; // high far below open/close
     writeCandlesCsv(path.join(workspace, 'broken-ohlc.csv'), candles);
-    await expectCleanFailure([specFile('broken-ohlc', (s) => (s.data = { source: 'file', path: 'broken-ohlc.csv' }))], /1 row\(s\) with ohlc-inconsistent data, first at 2021-02-21T10:00/);
+    await expectCleanFailure([specFile('broken-ohlc', (s) => (s.data = { source: 'file', path: 'broken-ohlc.csv' }))], /broken-ohlc\.csv:\d+ \(2021-02-21T10:00:00\.000Z\): high 1 is below max\(open, close\) = [\d.]+, which no real candle has; fix or remove the row, or use data\.repair: "drop" in the spec/);
   });
 
   it('missing libxgboost names the apt package to install', async () => {
@@ -284,7 +284,7 @@ describe('candlelab backtest', () => {
       expect(result.stderr).toMatch(message);
     }
     const missing = await cli(['backtest', 'binance/spot/BTC-USDT/1h', '--strategy', 'core/buy-and-hold'], env);
-    expect(missing.stderr).toMatch(/store id binance\/spot\/BTC-USDT\/1h: .* does not exist/);
+    expect(missing.stderr).toMatch(/binance\/spot\/BTC-USDT\/1h is not in the store; the store \(.*\) is empty/);
   });
 });
 

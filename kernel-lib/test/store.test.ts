@@ -147,7 +147,7 @@ describe('concurrent writers', () => {
           for (let step = 0; step < 10; step++) {
             const n = 40, start = ${w} * 150 + step * 40;
             const time = Float64Array.from({ length: n }, (_, k) => ${T0} + (start + k) * ${M});
-            const v = Float64Array.from({ length: n }, (_, k) => start + k);
+            const v = Float64Array.from({ length: n }, (_, k) => 1 + start + k); // prices > 0
             const frame = Frame.fromColumns(time, { open: v, high: v, low: v, close: v, volume: Float64Array.from({ length: n }, () => ${w}) }, { symbol: 'BTC/USDT', timeframe: '1m' });
             store.mergeIntoStore(key, frame, ${JSON.stringify(data)});
           }`),
@@ -159,7 +159,7 @@ describe('concurrent writers', () => {
     // Every minute written by anyone is there, once, in order: [0, 3*150 + 400).
     expect(stored.length).toBe(850);
     expect(Array.from(stored.time, (t) => (t - T0) / M)).toEqual(range(0, 850));
-    expect(Array.from(stored.column('close'))).toEqual(range(0, 850));
+    expect(Array.from(stored.column('close'))).toEqual(range(1, 851));
     const leftovers = fs.readdirSync(path.dirname(storeFile(key as StoreKey, data))).filter((name) => name !== '1m.arrow');
     expect(leftovers).toEqual([]);
   });

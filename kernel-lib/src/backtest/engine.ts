@@ -2,7 +2,7 @@ import { type Candles, isoTime, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { atrKernel, rollingDeviation } from '../features/kernels';
 import {
-  backtestSettingsSchema,
+  parseBacktestSettings,
   commissionModel,
   slippageModel,
   type BacktestSettings,
@@ -212,14 +212,12 @@ const NO_RISK = { valueAtRisk: NaN, conditionalValueAtRisk: NaN } as const;
 /** Positions below this many units are treated as closed (float dust from partial fills). */
 const DUST = 1e-12;
 
-/** Run the engine. `settings` are validated (defaults filled) here. */
+/**
+ * Run the engine. Settings from `parseBacktestSettings` (a spec's plan, the CLI) are used as they are;
+ * raw settings from a direct call are validated here, once.
+ */
 export function runEngine(assets: EngineAsset[], sleeves: Sleeve[], settingsInput: BacktestSettingsInput | BacktestSettings = {}): EngineResult {
-  const parsed = backtestSettingsSchema.safeParse(settingsInput);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`backtest settings: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
-  }
-  const settings = parsed.data;
+  const settings = parseBacktestSettings(settingsInput);
   if (assets.length === 0) throw new ConfigError('the backtest needs at least one asset');
   if (sleeves.length === 0) throw new ConfigError('the backtest needs at least one strategy');
   const symbols = assets.map((a) => a.symbol);

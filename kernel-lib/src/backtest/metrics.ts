@@ -102,8 +102,17 @@ function alignRows(eventTimes: Float64Array, closeTimes: Float64Array): Int32Arr
   return out;
 }
 
+export type AnalyzeOptions = {
+  /**
+   * Closes of the first asset before its first traded bar (e.g. the train and valid segments before a
+   * test segment): the regime of each traded bar is classified from the full history before it, not
+   * from the traded slice alone (whose first window would all be "sideways").
+   */
+  regimeHistory?: Float64Array;
+};
+
 /** Metrics, regimes, buy-and-hold and drawdown of an engine run over these assets. */
-export function analyzeBacktest(result: EngineResult, assets: EngineAsset[]): BacktestReport {
+export function analyzeBacktest(result: EngineResult, assets: EngineAsset[], options: AnalyzeOptions = {}): BacktestReport {
   const { settings, equity, time, trades } = result;
   const n = equity.length;
   const step = Math.min(...assets.map((a) => barLength(a.candles)));
@@ -187,7 +196,7 @@ export function analyzeBacktest(result: EngineResult, assets: EngineAsset[]): Ba
     totalFunding: trades.reduce((sum, t) => sum + t.funding, 0),
     periodsPerYear,
   };
-  return { metrics, regimes: regimeBreakdown(result, assets[0], aligned[0].rows, buyHoldEquity, periodsPerYear), buyHoldEquity, drawdown };
+  return { metrics, regimes: regimeBreakdown(result, assets[0], aligned[0].rows, buyHoldEquity, periodsPerYear, options.regimeHistory), buyHoldEquity, drawdown };
 }
 
 /**
@@ -206,10 +215,20 @@ export function classifyRegimes(close: Float64Array, window: number, threshold: 
 
 const REGIME_NAMES: RegimeName[] = ['bull', 'bear', 'sideways'];
 
-function regimeBreakdown(result: EngineResult, asset: EngineAsset, rows: Int32Array, buyHold: Float64Array, periodsPerYear: number): RegimeBreakdown {
+function concatCloses(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function regimeBreakdown(result: EngineResult, asset: EngineAsset, rows: Int32Array, buyHold: Float64Array, periodsPerYear: number, history?: Float64Array): RegimeBreakdown {
   const step = barLength(asset.candles);
   const window = result.settings.regime.window ?? Math.max(2, Math.round((30 * 86_400_000) / step));
-  const regimes = classifyRegimes(asset.candles.column('close'), window, result.settings.regime.threshold);
+  // Classified over the history and the traded bars together, then read from the traded bars' offset.
+  const traded = asset.candles.column('close');
+  const closes = history?.length ? concatCloses(history, traded) : traded;
+  const regimes = classifyRegimes(closes, window, result.settings.regime.threshold).subarray(closes.length - traded.length);
   const buckets = REGIME_NAMES.map(() => ({ returns: [] as number[], strategy: 1, buyHold: 1 }));
   const { equity } = result;
   for (let i = 1; i < equity.length; i++) {

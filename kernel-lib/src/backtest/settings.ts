@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseConfig } from '../util/parse-config';
 
 /**
  * Backtest settings: one schema for the spec's `backtest` section, the CLI and the library. Every field
@@ -133,6 +134,28 @@ export type SlippageModel = z.output<typeof slippage>;
 export type SizingRule = z.output<typeof sizing>;
 export type ExitRules = z.output<typeof exits>;
 export type RiskSettings = z.output<typeof risk>;
+
+const PARSED = Symbol('candlelab.parsedBacktestSettings');
+
+/**
+ * Validate backtest settings once, at the boundary (spec, CLI, portfolio file, notebook call). The
+ * result is marked, so the engine and the stages downstream take it as it is instead of parsing again.
+ */
+export function parseBacktestSettings(input: BacktestSettingsInput | BacktestSettings = {}, where = 'backtest settings'): BacktestSettings {
+  if (isParsedBacktestSettings(input)) return input;
+  return parseConfig(markedBacktestSettingsSchema, input, where);
+}
+
+/** The settings schema whose output is marked as parsed (the spec's `backtest` section uses it). */
+export const markedBacktestSettingsSchema = backtestSettingsSchema.transform((settings): BacktestSettings => {
+  Object.defineProperty(settings, PARSED, { value: true, enumerable: false });
+  return settings;
+});
+
+/** Whether these settings came from parseBacktestSettings (or the spec schema, which marks them too). */
+export function isParsedBacktestSettings(settings: unknown): settings is BacktestSettings {
+  return typeof settings === 'object' && settings !== null && PARSED in settings;
+}
 
 /** The commission model in force (the explicit one, else the commissionBps shorthand). */
 export function commissionModel(settings: BacktestSettings): CommissionModel {

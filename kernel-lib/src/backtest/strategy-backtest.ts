@@ -43,13 +43,18 @@ export function runStrategyBacktest(input: StrategyBacktestInput): StrategyBackt
   return backtestStrategyOutput(candles, definition.id, output, input.settings, input.funding);
 }
 
-/** Run a strategy's already computed output (targets, confidence, reasoning) on one asset. */
+/**
+ * Run a strategy's already computed output (targets, confidence, reasoning) on one asset. `history`:
+ * the candles before the traded ones (a run's train and valid segments), for causal context only
+ * (the regime of each traded bar); nothing is traded on them.
+ */
 export function backtestStrategyOutput(
   candles: Candles,
   name: string,
   output: StrategyOutput,
   settings: BacktestSettingsInput | BacktestSettings,
   funding?: FundingSeries,
+  history?: Candles,
 ): StrategyBacktest {
   const symbol = candles.meta.symbol;
   const assets: EngineAsset[] = [{ symbol, candles, funding }];
@@ -65,5 +70,5 @@ export function backtestStrategyOutput(
     ],
     settings,
   );
-  return { assets, result, report: analyzeBacktest(result, assets), targets: output.targets };
+  return { assets, result, report: analyzeBacktest(result, assets, { regimeHistory: history?.column('close') }), targets: output.targets };
 }

@@ -5,10 +5,15 @@ import { isoTime } from '../frame/frame';
 import { openWorkspace } from '../workspace';
 import { checkQuality } from '../quality/check-quality';
 import { readCandlesFileRaw } from '../data/read-candles-file';
-import { exportCandles, importCandlesFiles, readCandlesSource, writeCandlesFile } from '../data/import-export';
+import { exportCandles, importCandlesFiles, writeCandlesFile } from '../data/import-export';
+import { loadNamedCandles } from '../data/load-candles';
 import { describeStore, listStore, mergeIntoStore, parseStoreId, readStore, storeId, type StoreKey } from '../data/store';
 import { resampleCandles } from '../features/resample';
 import type { CsvFormat } from '../data/csv-file';
+
+/** --repair drop: keep the rows that could be real when some candles cannot be (recorded in the store). */
+export const repairOption = (): Option =>
+  new Option('--repair <policy>', "'drop': leave out impossible candles (non-finite, price ≤ 0, volume < 0, high/low outside open/close) instead of refusing").choices(['drop']);
 
 /** The store folder: --data-dir, else the workspace's (CANDLELAB_DATA_DIR, package.json, data/). */
 function dataDirOf(options: { dataDir?: string }): string {
@@ -35,19 +40,21 @@ export function registerDataCommands(program: Command): void {
     .description('import candle files (CSV with or without header, Binance kline dumps, Parquet, Arrow) into the store')
     .argument('<files...>', '.csv, .parquet or .arrow files; all are checked before anything is written')
     .requiredOption('--exchange <name>', 'exchange, e.g. binance')
-    .addOption(new Option('--market <market>', 'spot or futures').choices(['spot', 'futures']).makeOptionMandatory())
+    .addOption(new Option('--market <market>', 'spot or futures').choices(['spot', 'futures']).default('spot'))
     .requiredOption('--symbol <symbol>', 'symbol, e.g. BTC/USDT (BTC/USDT:USDT for a perpetual)')
     .requiredOption('--timeframe <tf>', 'bar length, e.g. 1m, 1h, 1d')
     .addOption(new Option('--format <format>', "CSV flavour: 'binance' forces Binance's kline rules").choices(['auto', 'generic', 'binance']).default('auto'))
+    .addOption(repairOption())
     .addOption(dataDirOption())
     .option('--json', 'print the import report as JSON')
     .action((files: string[], options) => {
       const key = storeKeyOf(options);
-      const report = importCandlesFiles(files, key, { dataDir: dataDirOf(options), format: options.format as CsvFormat });
+      const report = importCandlesFiles(files, key, { dataDir: dataDirOf(options), format: options.format as CsvFormat, repair: options.repair });
       if (options.json) return console.log(JSON.stringify(report, null, 2));
       const rows = report.files.reduce((sum, f) => sum + f.rows, 0);
       console.log(`imported ${rows} rows from ${report.files.length} file(s) into ${storeId(key)} (${isoTime(report.first)} … ${isoTime(report.last)})`);
       console.log(`  added ${report.merge.added}, replaced ${report.merge.replaced}, total ${report.merge.total}${report.duplicatesDropped ? `; ${report.duplicatesDropped} exact duplicate row(s) dropped` : ''}${report.sorted ? '; rows were sorted by time' : ''}`);
+      if (report.repaired.rows) console.log(`  --repair drop left out ${report.repaired.rows} impossible candle(s), first at ${report.repaired.first.join(', ')} (recorded in the store's metadata)`);
     });
 
   data
@@ -71,9 +78,10 @@ export function registerDataCommands(program: Command): void {
     .option('--json', 'print the report as JSON')
     .action((source: string, options) => {
       // Files are checked as stored (duplicates and unordered rows are findings, not read errors).
-      const raw = fs.existsSync(source)
-        ? readCandlesFileRaw(source, { symbol: 'UNKNOWN', timeframe: options.timeframe ?? 'unknown', source })
-        : readCandlesSource(source, dataDirOf(options));
+      const key = fs.existsSync(source) ? undefined : parseStoreId(source);
+      const stored = key ? readStore(key, dataDirOf(options)) : undefined;
+      if (key && !stored) throw new DataError(`${source} is not in the store; ${describeStore(dataDirOf(options))}`);
+      const raw = stored ?? readCandlesFileRaw(source, { symbol: 'UNKNOWN', timeframe: options.timeframe ?? 'unknown', source });
       const report = checkQuality(raw, { timeframe: options.timeframe, outlierZ: options.outlierZ });
       if (options.json) console.log(JSON.stringify(report, null, 2));
       else {
@@ -109,7 +117,7 @@ export function registerDataCommands(program: Command): void {
       const dataDir = dataDirOf(options);
       const targets = String(options.to).split(',').map((t) => t.trim()).filter(Boolean);
       const key = fs.existsSync(source) ? undefined : parseStoreId(source);
-      const candles = key ? readStore(key, dataDir) : readCandlesSource(source, dataDir);
+      const candles = key ? readStore(key, dataDir) : loadNamedCandles(source, { dataDir });
       if (!candles) throw new DataError(`${source} is not in the store; ${describeStore(dataDir)}`);
       if (options.out && targets.length !== 1) throw new ConfigError('--out takes one target timeframe; drop --out to write several into the store');
       if (!key && !options.out) throw new ConfigError('a file source needs --out (only store ids resample into the store)');

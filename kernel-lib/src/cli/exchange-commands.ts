@@ -4,7 +4,8 @@ import { isoTime } from '../frame/frame';
 import { openWorkspace } from '../workspace';
 import { fetchCandles } from '../data/exchange/fetch-candles';
 import { formatStreamedCandle, streamCandles } from '../data/exchange/stream-candles';
-import { addCoins, formatCoinResult } from '../data/exchange/add-coins';
+import { addCoins, formatAddedCoin } from '../runner/add-coins';
+import { repairOption } from './data-commands';
 
 const positiveInt = (name: string) => (value: string): number => {
   const n = Number(value);
@@ -34,6 +35,7 @@ export function registerExchangeCommands(program: Command): void {
     .addOption(apiUrlOption())
     .option('--page-size <n>', "candles per request (default: the exchange's page limit)", positiveInt('--page-size'))
     .option('--no-extras', 'skip funding-rate and open-interest history on futures')
+    .addOption(repairOption())
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .option('--json', 'print the result as JSON')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'))
@@ -48,6 +50,7 @@ export function registerExchangeCommands(program: Command): void {
         apiUrl: options.apiUrl,
         pageSize: options.pageSize,
         extras: options.extras,
+        repair: options.repair,
         dataDir: openWorkspace({ dataDir: options.dataDir }).dataDir,
         progress: options.progress,
       });
@@ -57,6 +60,7 @@ export function registerExchangeCommands(program: Command): void {
       }
       console.log(`${result.storeId}: ${result.added} new candles, ${result.total} stored (${result.first ?? '—'} … ${result.last ?? '—'}) in ${result.pages} pages, ${result.seconds.toFixed(1)} s`);
       console.log(`  file: ${result.file}`);
+      if (result.repaired.rows) console.log(`  --repair drop left out ${result.repaired.rows} impossible candle(s), first at ${result.repaired.first.join(', ')} (recorded in the store's metadata)`);
       for (const [name, series] of [['funding', result.funding], ['open interest', result.openInterest]] as const) {
         if (!series) continue;
         console.log('error' in series ? `  ${name}: not stored (${series.error})` : `  ${name}: ${series.added} new rows, ${series.total} stored`);
@@ -74,6 +78,7 @@ export function registerExchangeCommands(program: Command): void {
     .addOption(new Option('--mode <mode>', 'candle stream, or trades aggregated into candles').choices(['auto', 'ohlcv', 'trades']).default('auto'))
     .option('--max-candles <n>', 'stop after N closed candles', positiveInt('--max-candles'))
     .option('--from <date>', 'backfill from this date first (default: after the last stored candle)')
+    .addOption(repairOption())
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .option('--json', 'print each candle as a JSON line')
     .action(async (exchange: string, symbol: string, timeframe: string, options) => {
@@ -92,6 +97,7 @@ export function registerExchangeCommands(program: Command): void {
           mode: options.mode,
           maxCandles: options.maxCandles,
           backfillFrom: options.from,
+          repair: options.repair,
           dataDir: openWorkspace({ dataDir: options.dataDir }).dataDir,
           signal: controller.signal,
           onEvent: (event) => {
@@ -147,7 +153,7 @@ export function registerExchangeCommands(program: Command): void {
         progress: options.progress,
       });
       if (options.json) console.log(JSON.stringify(results, null, 2));
-      else for (const r of results) console.log(formatCoinResult(r));
+      else for (const r of results) console.log(formatAddedCoin(r));
       const failed = results.filter((r) => !r.ok);
       if (failed.length) {
         console.error(`candlelab: error: ${failed.length} of ${results.length} coins failed: ${failed.map((r) => `${r.symbol} (${r.error})`).join('; ')}`);

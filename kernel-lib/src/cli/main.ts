@@ -13,10 +13,11 @@ import { createRegistry } from '../plugins/core-plugin';
 import { ModelRegistry } from '../registry/model-registry';
 import { openWorkspace } from '../workspace';
 import { ConfigError } from '../errors';
-import { loadCandlesFrom, parseDefinitionArg, parseSizing, runBacktestCommand, runPortfolioCommand, type BacktestRunRecord } from '../runner/backtest-run';
-import { computeFeatures } from '../features/compute-features';
+import { parseDefinitionArg, parseSizing, runBacktestCommand, runPortfolioCommand, type BacktestRunRecord } from '../runner/backtest-run';
+import { loadNamedCandles } from '../data/load-candles';
+import { computeFeatures, featureContext } from '../features/compute-features';
 import { classBalance } from '../labels/core-labelers';
-import { formatParams } from '../plugins/describe';
+import { catalogueEntry, formatParams } from '../plugins/describe';
 import type { Frame } from '../frame/frame';
 import type { BacktestSettingsInput } from '../backtest/settings';
 import { registerExchangeCommands } from './exchange-commands';
@@ -206,7 +207,15 @@ export function buildProgram(): Command {
       else throw new ConfigError(`--out ${options.out}: use a .arrow or .csv file name`);
       console.log(`wrote ${candles.length} bars of ${candles.meta.symbol} ${candles.meta.timeframe} → ${options.out}`);
     });
-  const catalogue = (kind: 'feature' | 'labeler', plugins: string[]): void => {
+  /** The machine-readable catalogue of some kinds (see CatalogueEntry), as one JSON array. */
+  const printCatalogueJson = (kinds: Array<'feature' | 'labeler' | 'model' | 'strategy'>, plugins: string[]): void => {
+    const workspace = openWorkspace();
+    const registry = createRegistry(plugins, workspace.root);
+    const context = featureContext(registry, '1h', { dataDir: workspace.dataDir });
+    console.log(JSON.stringify(kinds.flatMap((kind) => registry.list(kind).map((definition) => catalogueEntry(definition, context))), null, 2));
+  };
+  const catalogue = (kind: 'feature' | 'labeler', plugins: string[], json: boolean): void => {
+    if (json) return printCatalogueJson([kind], plugins);
     const registry = createRegistry(plugins, openWorkspace().root);
     for (const definition of registry.list(kind)) {
       const extra = kind === 'labeler' ? ` [${(definition as { task: string }).task}]` : '';
@@ -228,16 +237,18 @@ export function buildProgram(): Command {
     .option('--feature <id[:k=v,...]>', 'a feature and its params, e.g. core/rsi:period=21 (repeatable)', collect, [])
     .option('--out <file>', 'output file (.csv or .arrow): the candles with the feature columns')
     .option('--list', 'print every registered feature with its params and defaults')
+    .option('--json', 'with --list: the catalogue as JSON (id, version, params with types and defaults, outputs, lookback, doc)')
     .option('--plugin <package>', 'load a plugin package (repeatable)', collect, [])
     .option('--symbol <symbol>', 'symbol (default: from the file)')
     .option('--timeframe <tf>', 'bar length (default: from the file or the bar spacing)')
+    .option('--data-dir <dir>', 'the data store, for store ids and store references (default: <workspace>/data)')
     .action((input: string | undefined, options) => {
-      if (options.list) return catalogue('feature', options.plugin);
+      if (options.list) return catalogue('feature', options.plugin, !!options.json);
       if (!input || !options.out || options.feature.length === 0) throw new ConfigError('give <input>, at least one --feature and --out (or --list)');
-      const workspace = openWorkspace();
-      const candles = loadCandlesFrom(input, workspace, { symbol: options.symbol, timeframe: options.timeframe });
+      const workspace = openWorkspace({ dataDir: options.dataDir });
+      const candles = loadNamedCandles(input, { dataDir: workspace.dataDir, symbol: options.symbol, timeframe: options.timeframe });
       const registry = createRegistry(options.plugin, workspace.root);
-      const set = computeFeatures(candles, (options.feature as string[]).map(parseDefinitionArg), registry);
+      const set = computeFeatures(candles, (options.feature as string[]).map(parseDefinitionArg), registry, { dataDir: workspace.dataDir });
       const columns: Record<string, Float64Array> = {};
       for (const name of set.names) columns[name] = set.frame.column(name);
       writeTable(options.out, candles.select(['open', 'high', 'low', 'close', 'volume']).withColumns(columns));
@@ -251,14 +262,16 @@ export function buildProgram(): Command {
     .option('--labeler <id[:k=v,...]>', 'the labeler and its params, e.g. core/triple-barrier:bars=24')
     .option('--out <file>', "output file (.csv or .arrow): the candles with 'label' (and 'event_end') columns")
     .option('--list', 'print every registered labeler with its params and defaults')
+    .option('--json', 'with --list: the catalogue as JSON (id, version, task, params with types and defaults, horizon, lookback, doc)')
     .option('--plugin <package>', 'load a plugin package (repeatable)', collect, [])
     .option('--symbol <symbol>', 'symbol (default: from the file)')
     .option('--timeframe <tf>', 'bar length (default: from the file or the bar spacing)')
+    .option('--data-dir <dir>', 'the data store, for store ids (default: <workspace>/data)')
     .action((input: string | undefined, options) => {
-      if (options.list) return catalogue('labeler', options.plugin);
+      if (options.list) return catalogue('labeler', options.plugin, !!options.json);
       if (!input || !options.out || !options.labeler) throw new ConfigError('give <input>, --labeler and --out (or --list)');
-      const workspace = openWorkspace();
-      const candles = loadCandlesFrom(input, workspace, { symbol: options.symbol, timeframe: options.timeframe });
+      const workspace = openWorkspace({ dataDir: options.dataDir });
+      const candles = loadNamedCandles(input, { dataDir: workspace.dataDir, symbol: options.symbol, timeframe: options.timeframe });
       const registry = createRegistry(options.plugin, workspace.root);
       const { definition, params } = registry.resolveWithParams('labeler', parseDefinitionArg(options.labeler));
       const output = definition.label(candles, params);
@@ -277,7 +290,9 @@ export function buildProgram(): Command {
     .command('list')
     .description('list registered features, labelers, models and strategies with their docs')
     .option('--plugin <package>', 'also load this plugin package (repeatable)', collect, [])
+    .option('--json', 'the whole catalogue as JSON: kind, id, version, plugin, params with types and defaults, outputs, lookback/horizon, doc')
     .action((options) => {
+      if (options.json) return printCatalogueJson(['feature', 'labeler', 'model', 'strategy'], options.plugin);
       const registry = createRegistry(options.plugin, openWorkspace().root);
       const headings = { feature: 'features', labeler: 'labelers', model: 'models', strategy: 'strategies' } as const;
       for (const kind of ['feature', 'labeler', 'model', 'strategy'] as const) {

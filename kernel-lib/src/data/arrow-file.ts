@@ -8,7 +8,7 @@ import { readDataFile } from './raw-candles';
  * Frames ↔ Arrow IPC files. `time` is stored as an Arrow timestamp[ms] (pandas and polars read it as a
  * datetime); every other column as float64; the frame's meta goes into the schema metadata.
  */
-export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'file'): Uint8Array {
+export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'file', extraMetadata: Readonly<Record<string, string>> = {}): Uint8Array {
   const fields: arrow.Field[] = [new arrow.Field('time', new arrow.TimestampMillisecond(), false)];
   const children: arrow.Data[] = [
     arrow.makeData({ type: new arrow.TimestampMillisecond(), data: epochMsToInt64(frame.time) }),
@@ -28,6 +28,7 @@ export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'fil
   }
   const metadata = new Map<string, string>();
   for (const [key, value] of Object.entries(frame.meta)) if (value !== undefined) metadata.set(key, String(value));
+  for (const [key, value] of Object.entries(extraMetadata)) metadata.set(key, value);
   const schema = new arrow.Schema(fields, metadata);
   const batch = new arrow.RecordBatch(
     schema,
@@ -36,9 +37,9 @@ export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'fil
   return arrow.tableToIPC(new arrow.Table([batch]), format);
 }
 
-/** Write a frame as an Arrow IPC file, atomically. */
-export function writeArrowFile(file: string, frame: Frame): void {
-  writeFileAtomic(file, frameToArrowBytes(frame));
+/** Write a frame as an Arrow IPC file, atomically; `extraMetadata` joins the frame's meta in the schema metadata. */
+export function writeArrowFile(file: string, frame: Frame, extraMetadata?: Readonly<Record<string, string>>): void {
+  writeFileAtomic(file, frameToArrowBytes(frame, 'file', extraMetadata));
 }
 
 /** Read an Arrow IPC file (file or stream format) written by candlelab, pandas/pyarrow or polars. */
@@ -62,8 +63,8 @@ export function readArrowFileRaw(file: string, fallbackMeta?: Partial<FrameMeta>
   return arrowTableToColumns(table, file, fallbackMeta);
 }
 
-/** A table's time index (epoch ms) and float64 columns, with its meta. */
-export type ArrowColumns = { time: Float64Array; columns: Record<string, Float64Array>; meta: FrameMeta };
+/** A table's time index (epoch ms) and float64 columns, with its meta and the whole schema metadata. */
+export type ArrowColumns = { time: Float64Array; columns: Record<string, Float64Array>; meta: FrameMeta; metadata: Record<string, string> };
 
 /** Time and numeric columns of an Arrow table (from an IPC or Parquet file); nulls become NaN. */
 export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMeta?: Partial<FrameMeta>): ArrowColumns {
@@ -89,7 +90,7 @@ export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMe
     if (vector.nullCount > 0) for (let i = 0; i < column.length; i++) if (!vector.isValid(i)) column[i] = NaN;
     columns[field.name] = column;
   }
-  return { time, columns, meta };
+  return { time, columns, meta, metadata: Object.fromEntries(metadata) };
 }
 
 /** Epoch ms (integers below 2^53) as int64, through 32-bit halves: BigInt per value is ~20× slower. */

@@ -4,11 +4,18 @@ import { ConfigError, DataError } from '../errors';
 import { writeArrowFile } from './arrow-file';
 import { writeCandlesCsv, type CsvReadOptions } from './csv-file';
 import { writeParquetFile } from './parquet-file';
-import { candlesFileFormat, readCandlesFile, readCandlesFileRaw } from './read-candles-file';
+import { candlesFileFormat, readCandlesFileRaw } from './read-candles-file';
+import { loadNamedCandles } from './load-candles';
+import { openWorkspace } from '../workspace';
 import { rawToCandles, type RawCandles } from './raw-candles';
-import { describeStore, mergeIntoStore, parseStoreId, readStore, storeId, type MergeResult, type StoreKey } from './store';
+import { validateCandleRows, type CandleRepair } from './candle-validation';
+import { mergeIntoStore, type MergeResult, type StoreKey } from './store';
 
-export type ImportOptions = CsvReadOptions & { dataDir?: string };
+export type ImportOptions = CsvReadOptions & {
+  dataDir?: string;
+  /** 'drop': leave impossible candles out and import the other rows (the store records it). */
+  repair?: CandleRepair;
+};
 
 export type ImportReport = {
   key: StoreKey;
@@ -17,6 +24,8 @@ export type ImportReport = {
   duplicatesDropped: number;
   /** Whether the rows had to be sorted by time. */
   sorted: boolean;
+  /** Impossible candles left out under `repair: 'drop'`, and the times of the first ones. */
+  repaired: { rows: number; first: string[] };
   /** First and last bar open times of the imported rows (epoch ms). */
   first: number;
   last: number;
@@ -55,14 +64,20 @@ function concatRaw(tables: RawCandles[], key: StoreKey): RawCandles {
 export function importCandlesFiles(files: readonly string[], key: StoreKey, options: ImportOptions = {}): ImportReport {
   if (files.length === 0) throw new ConfigError('give at least one file to import');
   const meta = { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe };
-  const tables = files.map((file) => readCandlesFileRaw(file, { ...meta, source: file }, options));
+  const read = files.map((file) => readCandlesFileRaw(file, { ...meta, source: file }, options));
+  // Impossible candles are refused (or dropped) with their file and line, before anything is written.
+  const checked = read.map((table) => validateCandleRows(table, { repair: options.repair }));
+  const tables = checked.map((c) => c.raw);
+  const repaired = { rows: checked.reduce((sum, c) => sum + c.dropped, 0), first: checked.flatMap((c) => c.firstDropped).slice(0, 5) };
   const { candles, duplicatesDropped, sorted } = rawToCandles(concatRaw(tables, key));
-  const merge = mergeIntoStore(key, candles, options.dataDir);
+  const source = files.length === 1 ? `import ${files[0]}` : `import of ${files.length} files`;
+  const merge = mergeIntoStore(key, candles, { dataDir: options.dataDir, repaired: repaired.rows ? { source, ...repaired } : undefined });
   return {
     key,
-    files: tables.map((table) => ({ file: table.source, rows: table.time.length })),
+    files: read.map((table) => ({ file: table.source, rows: table.time.length })),
     duplicatesDropped,
     sorted,
+    repaired,
     first: candles.time[0],
     last: candles.time[candles.length - 1],
     merge,
@@ -78,25 +93,11 @@ export function writeCandlesFile(file: string, frame: Frame): void {
   else throw new ConfigError(`--out ${file}: use a .csv, .arrow or .parquet file name`);
 }
 
-/**
- * Candles from a store id (exchange/market/BASE-QUOTE/timeframe) or a file. A missing store key is an
- * error listing what the store holds.
- */
-export function readCandlesSource(source: string, dataDir?: string, options: CsvReadOptions = {}): Candles {
-  if (fs.existsSync(source) && fs.statSync(source).isFile()) return readCandlesFile(source, { source }, options);
-  const key = parseStoreId(source);
-  if (!key) {
-    throw new DataError(`'${source}' is neither a file nor a store id; pass a .csv/.arrow/.parquet path or <exchange>/<market>/<BASE-QUOTE>/<timeframe>`);
-  }
-  const candles = readStore(key, dataDir);
-  if (!candles) throw new DataError(`${storeId(key)} is not in the store; ${describeStore(dataDir)} (import with candlelab data import)`);
-  return candles;
-}
-
 /** Export candles from a store id or a file to .csv, .arrow or .parquet; returns the row count. */
 export function exportCandles(source: string, out: string, dataDir?: string): { rows: number; file: string } {
   if (!candlesFileFormat(out)) throw new ConfigError(`--out ${out}: use a .csv, .arrow or .parquet file name`);
-  const candles = readCandlesSource(source, dataDir);
+  // The stored candles as they are (OHLCV): side tables are a join for runs, not part of the series.
+  const candles = loadNamedCandles(source, { dataDir: dataDir ?? openWorkspace().dataDir }).select([...OHLCV_COLUMNS]);
   writeCandlesFile(out, candles);
   return { rows: candles.length, file: out };
 }

@@ -4,7 +4,9 @@ export { readCandlesCsv, readCandlesCsvRaw, writeCandlesCsv, frameToCsvBytes, bi
 export { readParquetFile, readParquetFileRaw, writeParquetFile, frameToParquetBytes } from './parquet-file';
 export { readCandlesFile, readCandlesFileRaw, candlesFileFormat, type CandlesFileFormat } from './read-candles-file';
 export { rawToCandles, candlesToRaw, type RawCandles } from './raw-candles';
-export { importCandlesFiles, exportCandles, writeCandlesFile, readCandlesSource, type ImportOptions, type ImportReport } from './import-export';
+export { importCandlesFiles, exportCandles, writeCandlesFile, type ImportOptions, type ImportReport } from './import-export';
+export { loadCandleSource, loadNamedCandles, parseCandleSource, sampleFile, withSideTables, type CandleSource, type SampleSource, type FileSource, type StoreSource, type LoadCandlesOptions } from './load-candles';
+export { validateCandleRows, candleDefect, CANDLE_REPAIRS, type CandleRepair, type CandleValidation, type CandleValidationOptions } from './candle-validation';
 export {
   storeFile,
   storeSeriesFile,
@@ -16,6 +18,7 @@ export {
   readStoreSeries,
   mergeIntoStore,
   mergeSeriesIntoStore,
+  storeRepairRecord,
   mergeFrames,
   listStore,
   validateStoreKey,
@@ -24,6 +27,7 @@ export {
   type StoreKey,
   type StoreEntry,
   type StoreSeriesName,
+  type StoreRepairRecord,
   type MergeResult,
   type MergeOptions,
 } from './store';

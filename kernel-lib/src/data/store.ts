@@ -3,8 +3,10 @@ import * as path from 'node:path';
 import { Frame, type Candles, isoTime, OHLCV_COLUMNS, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { openWorkspace } from '../workspace';
-import { readArrowFile, writeArrowFile } from './arrow-file';
+import { readArrowFile, readArrowFileRaw, writeArrowFile } from './arrow-file';
 import { acquireStoreLock, type StoreLockOptions } from './store-lock';
+import { validateCandleRows, type CandleRepair } from './candle-validation';
+import { candlesToRaw } from './raw-candles';
 
 /**
  * The local market-data store. One Arrow IPC file per exchange, market, symbol and timeframe:
@@ -25,7 +27,16 @@ export type StoreSeriesName = 'funding' | 'open-interest';
 /** The column each side table must carry (what core/funding and core/open-interest read). */
 export const STORE_SERIES_COLUMNS: Readonly<Record<StoreSeriesName, string>> = { funding: 'funding_rate', 'open-interest': 'open_interest' };
 
-export type StoreEntry = StoreKey & { file: string; rows: number; first: number; last: number };
+export type StoreEntry = StoreKey & { file: string; rows: number; first: number; last: number; repair?: StoreRepairRecord };
+
+/**
+ * Kept in a candles file's metadata once rows were left out by `repair: 'drop'` (import, fetch or
+ * stream with --repair drop): the data is not all the source sent.
+ */
+export type StoreRepairRecord = { policy: CandleRepair; rowsDropped: number; sources: Array<{ source: string; rows: number; first: string[] }> };
+
+/** The schema-metadata key of the repair record. */
+export const STORE_REPAIR_METADATA = 'candlelab.repair';
 export type MergeResult = { added: number; replaced: number; total: number };
 
 const EXCHANGE = /^[a-z0-9][a-z0-9_.-]*$/i;
@@ -206,29 +217,61 @@ export function mergeFrames(existing: Frame | undefined, incoming: Frame): { fra
   return { frame: Frame.fromColumns(time, columns, { ...existing.meta, ...incoming.meta }), added: total - a.length, replaced };
 }
 
-export type MergeOptions = StoreLockOptions & { dataDir?: string };
+export type MergeOptions = StoreLockOptions & {
+  dataDir?: string;
+  /** 'drop': impossible candles are left out (recorded in the file's metadata) instead of refusing the write. */
+  repair?: CandleRepair;
+  /** Rows the caller already left out under `repair` (an importer that checked its files first), for the record. */
+  repaired?: { source: string; rows: number; first: string[] };
+};
 
 /** Merge `incoming` into `file` under its writer lock; `check` sees the stored frame first. */
-function mergeFile(file: string, incoming: Frame, meta: { exchange: string; symbol: string; timeframe: string }, check: (existing: Frame | undefined) => void, lockOptions: StoreLockOptions): MergeResult {
+function mergeFile(
+  file: string,
+  incoming: Frame,
+  meta: { exchange: string; symbol: string; timeframe: string },
+  check: (existing: Frame | undefined) => void,
+  options: MergeOptions,
+): MergeResult {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const lock = acquireStoreLock(file, lockOptions);
+  const lock = acquireStoreLock(file, options);
   try {
     removeDeadTempFiles(file);
-    const existing = fs.existsSync(file) ? readArrowFile(file, { ...meta, source: file }) : undefined;
+    const stored = fs.existsSync(file) ? readArrowFileRaw(file, { ...meta, source: file }) : undefined;
+    const existing = stored ? Frame.fromColumns(stored.time, stored.columns, stored.meta) : undefined;
     check(existing);
     const { frame, added, replaced } = mergeFrames(existing, incoming.withMeta({ ...meta, source: undefined }));
+    const repair = addRepair(stored?.metadata[STORE_REPAIR_METADATA], options.repaired);
     lock.assertHeld();
-    writeArrowFile(file, frame);
+    writeArrowFile(file, frame, repair ? { [STORE_REPAIR_METADATA]: repair } : undefined);
     return { added, replaced, total: frame.length };
   } finally {
     lock.release();
   }
 }
 
+/** The repair record after this write: the stored one plus the rows this write left out. */
+function addRepair(stored: string | undefined, repaired: MergeOptions['repaired']): string | undefined {
+  if (!repaired || repaired.rows === 0) return stored;
+  const record: StoreRepairRecord = stored ? JSON.parse(stored) : { policy: 'drop', rowsDropped: 0, sources: [] };
+  record.rowsDropped += repaired.rows;
+  record.sources = [...record.sources, repaired].slice(-20);
+  return JSON.stringify(record);
+}
+
+/** The repair record of a stored candles file, when rows were ever left out of it. */
+export function storeRepairRecord(key: StoreKey, dataDir?: string): StoreRepairRecord | undefined {
+  const file = storeFile(key, dataDir);
+  if (!fs.existsSync(file)) return undefined;
+  const text = readArrowFileRaw(file).metadata[STORE_REPAIR_METADATA];
+  return text ? (JSON.parse(text) as StoreRepairRecord) : undefined;
+}
+
 /**
  * Merge candles into the store: rows are deduplicated by time (new rows win), kept in time order, and
- * the file is replaced atomically under a writer lock. Throws when the new rows' spacing disagrees
- * with the key's timeframe, or when OHLCV columns are missing.
+ * the file is replaced atomically under a writer lock. Throws, writing nothing, when a candle is
+ * impossible (see validateCandleRows; `repair: 'drop'` leaves such rows out instead), when the new
+ * rows' spacing disagrees with the key's timeframe, or when OHLCV columns are missing.
  */
 export function mergeIntoStore(key: StoreKey, candles: Candles, dataDirOrOptions?: string | MergeOptions): MergeResult {
   const options: MergeOptions = typeof dataDirOrOptions === 'string' ? { dataDir: dataDirOrOptions } : dataDirOrOptions ?? {};
@@ -236,8 +279,19 @@ export function mergeIntoStore(key: StoreKey, candles: Candles, dataDirOrOptions
   for (const column of OHLCV_COLUMNS) {
     if (!candles.has(column)) throw new DataError(`cannot store ${storeId(key)}: the candles have no '${column}' column`);
   }
+  const checked = validateCandleRows({ ...candlesToRaw(candles), source: storeId(key) }, { repair: options.repair });
+  let incoming = candles;
+  let repaired = options.repaired;
+  if (checked.dropped > 0) {
+    incoming = Frame.fromColumns(checked.raw.time, checked.raw.columns, candles.meta) as Candles;
+    repaired = {
+      source: repaired?.source ?? candles.meta.source ?? storeId(key),
+      rows: (repaired?.rows ?? 0) + checked.dropped,
+      first: [...(repaired?.first ?? []), ...checked.firstDropped].slice(0, 5),
+    };
+  }
   const meta = { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe };
-  return mergeFile(file, candles, meta, (existing) => assertSpacing(key, candles, existing), options);
+  return mergeFile(file, incoming, meta, (existing) => assertSpacing(key, incoming, existing), { ...options, repaired });
 }
 
 /** Merge a funding-rate or open-interest series (any times; deduplicated by time, new rows win) into the store. */
@@ -247,7 +301,7 @@ export function mergeSeriesIntoStore(key: StoreKey, name: StoreSeriesName, frame
   const column = STORE_SERIES_COLUMNS[name];
   if (!frame.has(column)) throw new DataError(`cannot store ${name} of ${storeId(key)}: the frame has no '${column}' column (it has: ${frame.names.join(', ') || 'none'})`);
   const meta = { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe };
-  return mergeFile(file, frame, meta, () => undefined, options);
+  return mergeFile(file, frame, meta, () => undefined, { ...options, repaired: undefined });
 }
 
 /** Every candles file in the store with its row count and first/last bar open times (epoch ms). */
@@ -265,8 +319,10 @@ export function listStore(dataDir?: string): StoreEntry[] {
           const match = /^(\d+[smhdw])\.arrow$/.exec(name);
           if (!match) continue;
           const file = path.join(dir, name);
-          const frame = readArrowFile(file, { symbol: folder, timeframe: match[1], exchange, source: file });
+          const stored = readArrowFileRaw(file, { symbol: folder, timeframe: match[1], exchange, source: file });
+          const frame = { meta: stored.meta, length: stored.time.length, time: stored.time };
           const symbol = frame.meta.symbol !== 'UNKNOWN' && SYMBOL.test(frame.meta.symbol) ? frame.meta.symbol : folderSymbol(folder);
+          const repair = stored.metadata[STORE_REPAIR_METADATA];
           entries.push({
             exchange,
             market,
@@ -276,6 +332,7 @@ export function listStore(dataDir?: string): StoreEntry[] {
             rows: frame.length,
             first: frame.length ? frame.time[0] : NaN,
             last: frame.length ? frame.time[frame.length - 1] : NaN,
+            ...(repair ? { repair: JSON.parse(repair) as StoreRepairRecord } : {}),
           });
         }
       }

@@ -1,7 +1,9 @@
+import * as path from 'node:path';
 import { Frame, type Candles } from '../frame/frame';
 import { PluginError } from '../errors';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
-import type { FeatureContext } from '../plugins/define';
+import type { FeatureContext, FeatureDefinition } from '../plugins/define';
+import { openWorkspace } from '../workspace';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
 export type FeatureSet = {
@@ -14,14 +16,31 @@ export type FeatureSet = {
   resolved: Array<{ id: string; version: string; params: unknown; outputs: string[] }>;
 };
 
-/**
- * Compute the features a spec lists. Each definition is resolved from the registry, its params
- * validated, and its output checked against what it declares (names and length).
- */
-/** The context features receive: the base timeframe and access to other registered features. */
-export function featureContext(registry: PluginRegistry, timeframe: string): FeatureContext {
+/** A feature of a run plan: resolved once, params validated once, its outputs and warm-up known. */
+export type PlannedFeature = {
+  definition: FeatureDefinition;
+  params: unknown;
+  outputs: string[];
+  /** Columns beyond OHLCV it reads (made by earlier features or present in the data). */
+  inputs: string[];
+  /** Its declared lookback, or more when an input column has a longer warm-up. */
+  lookback: number;
+};
+
+/** Where features that read other data (core/cross-asset) find it. */
+export type FeatureDataOptions = {
+  /** The data store (default: the workspace's). */
+  dataDir?: string;
+  /** Where relative file paths start: a spec's folder in a run (default: the working folder). */
+  baseDir?: string;
+};
+
+/** The context features receive: the base timeframe, where data lives, and access to other registered features. */
+export function featureContext(registry: PluginRegistry, timeframe: string, options: FeatureDataOptions = {}): FeatureContext {
   const context: FeatureContext = {
     timeframe,
+    dataDir: path.resolve(options.dataDir ?? openWorkspace().dataDir),
+    baseDir: path.resolve(options.baseDir ?? process.cwd()),
     computeFeature(ref, candles) {
       const { definition, params } = registry.resolveWithParams('feature', ref);
       const inner = { ...context, timeframe: candles.meta.timeframe };
@@ -39,16 +58,30 @@ export function featureContext(registry: PluginRegistry, timeframe: string): Fea
   return context;
 }
 
-export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry): FeatureSet {
-  const context = featureContext(registry, candles.meta.timeframe);
-  const columns: Record<string, Float64Array> = {};
-  const columnLookback: Record<string, number> = {};
-  const resolved: FeatureSet['resolved'] = [];
-  let lookback = 0;
-  for (const ref of refs) {
+/**
+ * Resolve a feature list once: each definition from the registry, its params validated by its schema,
+ * its outputs and warm-up (through the input columns it reads) derived. Two features making one
+ * column is an error here, before anything is computed.
+ */
+export function planFeatures(refs: readonly DefinitionRef[], registry: PluginRegistry, context: FeatureContext): PlannedFeature[] {
+  const columnLookback = new Map<string, number>();
+  return refs.map((ref) => {
     const { definition, params } = registry.resolveWithParams('feature', ref);
-    const declared = definition.outputs(params, context);
+    const outputs = definition.outputs(params, context);
     const inputs = definition.inputs?.(params) ?? [];
+    const lookback = Math.max(definition.lookback(params, context), ...inputs.map((input) => columnLookback.get(input) ?? 0));
+    for (const name of outputs) {
+      if (columnLookback.has(name)) throw new PluginError(`feature column '${name}' is produced twice (by ${definition.id} and an earlier feature); change a param`);
+      columnLookback.set(name, lookback);
+    }
+    return { definition, params, outputs, inputs, lookback };
+  });
+}
+
+/** Compute planned features over the candles, checking each output against what it declared. */
+export function computePlannedFeatures(candles: Candles, planned: readonly PlannedFeature[], context: FeatureContext): FeatureSet {
+  const columns: Record<string, Float64Array> = {};
+  for (const { definition, params, outputs, inputs } of planned) {
     for (const input of inputs) {
       if (!(input in columns) && !candles.has(input)) {
         throw new PluginError(`feature ${definition.id} needs column '${input}', which neither the data nor an earlier feature provides; list the feature that makes it first, or load data with that column (available: ${[...candles.names, ...Object.keys(columns)].join(', ')})`);
@@ -56,19 +89,27 @@ export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[]
     }
     // features with inputs see the candles plus the columns made before them
     const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params, context);
-    const ownLookback = Math.max(definition.lookback(params, context), ...inputs.map((input) => columnLookback[input] ?? 0));
-    for (const name of declared) {
+    for (const name of outputs) {
       const values = computed[name];
       if (!(values instanceof Float64Array) || values.length !== candles.length) {
         throw new PluginError(`feature ${definition.id} declared output '${name}' but did not return a Float64Array of ${candles.length} rows`);
       }
-      if (name in columns) throw new PluginError(`feature column '${name}' is produced twice (by ${definition.id} and an earlier feature); change a param`);
       columns[name] = values;
-      columnLookback[name] = ownLookback;
     }
-    lookback = Math.max(lookback, ownLookback);
-    resolved.push({ id: definition.id, version: definition.version, params, outputs: declared });
   }
-  const names = Object.keys(columns);
-  return { frame: Frame.fromColumns(candles.time, columns, candles.meta), names, lookback, resolved };
+  return {
+    frame: Frame.fromColumns(candles.time, columns, candles.meta),
+    names: Object.keys(columns),
+    lookback: Math.max(0, ...planned.map((f) => f.lookback)),
+    resolved: planned.map((f) => ({ id: f.definition.id, version: f.definition.version, params: f.params, outputs: f.outputs })),
+  };
+}
+
+/**
+ * Compute the features a list names (notebooks, the CLI): resolved and validated, then computed, each
+ * output checked against what its definition declares (names and length).
+ */
+export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry, options: FeatureDataOptions = {}): FeatureSet {
+  const context = featureContext(registry, candles.meta.timeframe, options);
+  return computePlannedFeatures(candles, planFeatures(refs, registry, context), context);
 }

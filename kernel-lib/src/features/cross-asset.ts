@@ -5,8 +5,9 @@ import type { Candles } from '../frame/frame';
 import { timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { defineFeature } from '../plugins/define';
-import { readCandlesFile } from '../data/read-candles-file';
+import { loadCandleSource } from '../data/load-candles';
 import { readStore, storeId } from '../data/store';
+import { openWorkspace } from '../workspace';
 import { alignToBase } from './resample';
 import { zScoreKernel } from './kernels';
 
@@ -31,7 +32,7 @@ const referenceSchema = z.union([
 export type ReferenceSource = z.output<typeof referenceSchema>;
 
 const crossAssetParams = z.object({
-  /** A column of the data (`{column}`), a candles file (`{path}`, relative to the working folder) or a store entry. */
+  /** A column of the data (`{column}`), a candles file (`{path}`, relative to the spec's folder in a run) or a store entry (in the run's store). */
   reference: referenceSchema,
   /** Column prefix: x_<name>_…; default from the reference (its symbol, file or column name). */
   name: z.string().regex(/^[a-z0-9_]+$/).optional(),
@@ -57,36 +58,31 @@ const outputNames = (p: CrossAssetParams) => {
   return { spread: `${x}_ret_spread_${p.horizon}`, ratio: `${x}_ratio`, ratioZ: `${x}_ratio_z_${p.window}`, corr: `${x}_corr_${p.window}`, beta: `${x}_beta_${p.window}` };
 };
 
-/** The typical spacing of a time index (its smallest step), for files that do not say their timeframe. */
-function smallestStep(time: Float64Array): number {
-  let step = Infinity;
-  for (let i = 1; i < time.length; i++) step = Math.min(step, time[i] - time[i - 1]);
-  return step;
-}
-
-/** The reference closes on the base rows, as of each base bar's close (NaN before its first bar closed). */
-export function referenceCloses(candles: Candles, reference: ReferenceSource): Float64Array {
+/**
+ * The reference closes on the base rows, as of each base bar's close (NaN before its first bar closed).
+ * A file is read relative to `where.baseDir` (a spec's folder in a run) and a store entry from
+ * `where.dataDir` (the run's store, --data-dir included), both through the one candle loader.
+ */
+export function referenceCloses(candles: Candles, reference: ReferenceSource, where: { dataDir?: string; baseDir?: string } = {}): Float64Array {
   if ('column' in reference) {
     if (!candles.has(reference.column)) {
       throw new ConfigError(`core/cross-asset: the data has no column '${reference.column}' (columns: ${candles.names.join(', ')}); load data with the reference column or use {path} / a store entry`);
     }
     return candles.column(reference.column); // already on the base rows
   }
+  const baseDir = where.baseDir ?? process.cwd();
+  const dataDir = where.dataDir ?? openWorkspace().dataDir;
   let ref: Candles;
-  let refStep: number;
   if ('path' in reference) {
-    const file = path.resolve(reference.path);
-    if (!fs.existsSync(file)) throw new DataError(`core/cross-asset: reference file ${file} does not exist; check reference.path (relative to the working folder)`);
-    ref = readCandlesFile(file, reference.timeframe ? { timeframe: reference.timeframe } : {});
-    refStep = reference.timeframe ? timeframeMs(reference.timeframe) : smallestStep(ref.time);
+    const file = path.resolve(baseDir, reference.path);
+    if (!fs.existsSync(file)) throw new DataError(`core/cross-asset: reference file ${file} does not exist; check reference.path (relative to ${baseDir})`);
+    ref = loadCandleSource({ source: 'file', path: file, timeframe: reference.timeframe }, { dataDir, baseDir });
   } else {
     const key = { exchange: reference.exchange, market: reference.market, symbol: reference.symbol, timeframe: reference.timeframe ?? candles.meta.timeframe };
-    const stored = readStore(key);
-    if (!stored) throw new DataError(`core/cross-asset: ${storeId(key)} is not in the data store; fetch or import it first (candlelab data fetch / data import)`);
-    ref = stored;
-    refStep = timeframeMs(key.timeframe);
+    if (!readStore(key, dataDir)) throw new DataError(`core/cross-asset: ${storeId(key)} is not in the data store; fetch or import it first (candlelab data fetch / data import; store: ${dataDir})`);
+    ref = loadCandleSource({ source: 'store', ...key }, { dataDir });
   }
-  if (!ref.has('close')) throw new DataError(`core/cross-asset: the reference ${ref.meta.source ?? ''} has no close column`);
+  const refStep = timeframeMs(ref.meta.timeframe);
   const baseStep = timeframeMs(candles.meta.timeframe);
   const baseClose = Float64Array.from(candles.time, (t) => t + baseStep);
   const refClose = Float64Array.from(ref.time, (t) => t + refStep);
@@ -148,8 +144,8 @@ export const crossAssetFeature = defineFeature({
   lookback: (p) => Math.max(p.window, p.horizon),
   inputs: (p) => ('column' in p.reference ? [p.reference.column] : []),
   outputs: (p) => Object.values(outputNames(p)),
-  compute: (candles, p) => {
-    const reference = referenceCloses(candles, p.reference);
+  compute: (candles, p, context) => {
+    const reference = referenceCloses(candles, p.reference, { dataDir: context?.dataDir, baseDir: context?.baseDir });
     const columns = crossAssetKernel(candles.column('close'), reference, p.window, p.horizon);
     const names = outputNames(p);
     return { [names.spread]: columns.spread, [names.ratio]: columns.ratio, [names.ratioZ]: columns.ratioZ, [names.corr]: columns.corr, [names.beta]: columns.beta };

@@ -1,6 +1,6 @@
-import type { AnyDefinition } from './define';
+import type { AnyDefinition, FeatureContext } from './define';
 
-export type ParamDescription = { name: string; type: string; default: unknown };
+export type ParamDescription = { name: string; type: string; default: unknown; required: boolean };
 
 /** The zod type of a schema, in words (number, boolean, string, enum a|b, array, …). */
 function typeName(schema: any): string {
@@ -26,7 +26,7 @@ export function describeParams(definition: AnyDefinition): ParamDescription[] {
   // each field's own default (a required field elsewhere must not hide the others')
   return Object.entries(node.shape as Record<string, any>).map(([name, schema]) => {
     const parsed = schema.safeParse(undefined);
-    return { name, type: typeName(schema), default: parsed.success ? parsed.data : undefined };
+    return { name, type: typeName(schema), default: parsed.success ? parsed.data : undefined, required: !parsed.success };
   });
 }
 
@@ -35,4 +35,66 @@ export function formatParams(definition: AnyDefinition): string {
   return describeParams(definition)
     .map((p) => `${p.name}: ${p.type}${p.default === undefined ? '' : ` = ${JSON.stringify(p.default)}`}`)
     .join(', ');
+}
+
+/**
+ * One entry of the machine-readable catalogue (`candlelab plugins list --json`, `features --list
+ * --json`): what a tool or a notebook needs to offer a definition. `outputs`, `lookback` and `horizon`
+ * are those of the default params (null when a param has no default), features on 1h candles.
+ */
+export type CatalogueEntry = {
+  kind: AnyDefinition['kind'];
+  id: string;
+  version: string;
+  plugin: string;
+  doc: string;
+  params: Array<ParamDescription>;
+  /** Features: column names; labelers: the target and event-end columns they return. */
+  outputs: string[] | null;
+  /** Features and labelers: rows of warm-up at the start. */
+  lookback?: number | null;
+  /** Labelers: bars the label looks ahead. */
+  horizon?: number | null;
+  /** Labelers and models: classification or regression. */
+  task?: string;
+  /** Features: columns beyond OHLCV they read. */
+  inputs?: string[] | null;
+  /** Strategies: whether they need predictions, and of which task. */
+  needs?: unknown;
+};
+
+/** The catalogue entry of a definition (see CatalogueEntry); `context` is what features see (timeframe). */
+export function catalogueEntry(definition: AnyDefinition & { pluginId?: string }, context: FeatureContext): CatalogueEntry {
+  const parsed = definition.params.safeParse({});
+  const params = parsed.success ? parsed.data : undefined;
+  const attempt = <T>(f: () => T): T | null => {
+    if (!parsed.success) return null;
+    try {
+      return f();
+    } catch {
+      return null;
+    }
+  };
+  const base = { kind: definition.kind, id: definition.id, version: definition.version, plugin: definition.pluginId ?? '', doc: definition.doc, params: describeParams(definition) };
+  switch (definition.kind) {
+    case 'feature':
+      return {
+        ...base,
+        outputs: attempt(() => definition.outputs(params, context)),
+        lookback: attempt(() => definition.lookback(params, context)),
+        inputs: attempt(() => definition.inputs?.(params) ?? []),
+      };
+    case 'labeler':
+      return {
+        ...base,
+        task: definition.task,
+        outputs: ['label'],
+        horizon: attempt(() => definition.horizon(params)),
+        lookback: attempt(() => definition.lookback?.(params) ?? 0),
+      };
+    case 'model':
+      return { ...base, task: definition.task, outputs: null };
+    case 'strategy':
+      return { ...base, needs: definition.needs, outputs: ['target'] };
+  }
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import { PluginError, ConfigError, didYouMean } from '../errors';
+import { parseConfig } from '../util/parse-config';
 import type {
   AnyDefinition,
   DefinitionKind,
@@ -116,12 +117,7 @@ export function parseParams(definition: AnyDefinition, raw: Record<string, unkno
       }
     }
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`${definition.kind} ${definition.id}: param '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
-  }
-  return parsed.data;
+  return parseConfig(schema, raw, `${definition.kind} ${definition.id}`, { field: 'param' });
 }
 
 /**

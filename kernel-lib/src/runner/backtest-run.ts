@@ -3,11 +3,11 @@ import * as path from 'node:path';
 import { type Candles, isoTime, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { readArrowFile, writeArrowFile } from '../data/arrow-file';
-import { readCandlesFile } from '../data/read-candles-file';
-import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION } from '../data/synthetic';
+import { loadNamedCandles } from '../data/load-candles';
 import { assertQuality } from '../quality/check-quality';
 import { createRegistry } from '../plugins/core-plugin';
-import { backtestSettingsSchema, type BacktestSettings, type BacktestSettingsInput } from '../backtest/settings';
+import { parseBacktestSettings, type BacktestSettings, type BacktestSettingsInput } from '../backtest/settings';
+import { parseConfig } from '../util/parse-config';
 import { runStrategyBacktest, type StrategyBacktest } from '../backtest/strategy-backtest';
 import { runEngine, type EngineAsset, type FundingSeries, type Sleeve } from '../backtest/engine';
 import { analyzeBacktest } from '../backtest/metrics';
@@ -26,65 +26,42 @@ import type { Workspace } from '../workspace';
 import { backtestSeriesFrame, fileArtifact, tradesCsv } from './run-record';
 import { dataFingerprint } from './stages';
 
-/** The timeframe name of the smallest step between bars when it is a whole number of m/h/d; else undefined. */
-export function inferTimeframe(candles: Candles): string | undefined {
-  let step = Infinity;
-  for (let i = 1; i < candles.length; i++) step = Math.min(step, candles.time[i] - candles.time[i - 1]);
-  if (!Number.isFinite(step)) return undefined;
-  for (const [unit, ms] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) {
-    if (step % ms === 0) return `${step / ms}${unit}`;
-  }
-  return undefined;
-}
-
-/**
- * Candles from a data file (.csv, .arrow) or a store id: `sample` (the seeded synthetic market) or
- * `<exchange>/<market>/<BASE-QUOTE>/<timeframe>` in the data store (data/<exchange>/<market>/<symbol>/<timeframe>.arrow).
- * The timeframe comes from the file, the option, or the bar spacing.
- */
-export function loadCandlesFrom(source: string, workspace: Workspace, meta: { symbol?: string; timeframe?: string } = {}): Candles {
-  let candles: Candles;
-  if (fs.existsSync(source)) {
-    const fallback = { symbol: meta.symbol ?? path.basename(source).replace(/\.\w+$/, ''), timeframe: meta.timeframe ?? 'unknown', source };
-    candles = readCandlesFile(source, fallback);
-  } else if (/^sample(:\w+)?(:\d+)?$/.test(source)) {
-    // sample[:timeframe[:seed]]: the seeded synthetic market, three years of bars (generated once, stored)
-    const [, timeframe = '1h', seed = '42'] = source.split(':');
-    timeframeMs(timeframe);
-    const file = path.join(workspace.dataDir, 'sample', `cli-sample_BTC-USDT_${timeframe}_seed${seed}_gen${SYNTHETIC_GENERATOR_VERSION}.arrow`);
-    if (!fs.existsSync(file)) writeArrowFile(file, generateSyntheticCandles({ seed: Number(seed), timeframe }));
-    candles = readArrowFile(file) as Candles;
-  } else {
-    const parts = source.split('/');
-    if (parts.length !== 4) {
-      throw new DataError(`'${source}' is neither a data file nor a store id; pass a .csv/.arrow path, 'sample[:timeframe[:seed]]', or <exchange>/<market>/<BASE-QUOTE>/<timeframe>`);
-    }
-    const [exchange, market, symbol, timeframe] = parts;
-    const file = path.join(workspace.dataDir, exchange, market, symbol.replace('/', '-'), `${timeframe}.arrow`);
-    if (!fs.existsSync(file)) throw new DataError(`store id ${source}: ${file} does not exist; download the data first`);
-    candles = readArrowFile(file, { symbol: symbol.replace('-', '/'), timeframe, exchange }) as Candles;
-  }
-  if (candles.meta.timeframe === 'unknown' || meta.timeframe || meta.symbol) {
-    const timeframe = meta.timeframe ?? (candles.meta.timeframe !== 'unknown' ? candles.meta.timeframe : inferTimeframe(candles) ?? 'unknown');
-    if (timeframe !== 'unknown') timeframeMs(timeframe); // validates
-    candles = candles.withMeta({ timeframe, symbol: meta.symbol ?? candles.meta.symbol });
-  }
-  return candles;
-}
-
-/** `id[:k=v,k=v]` → id and params (values read as JSON when they parse, else strings). */
+/** `id[:k=v,k=v]` → id and params (values read as JSON when they parse, else strings; JSON values may hold commas). */
 export function parseDefinitionArg(text: string): { id: string; params: Record<string, unknown> } {
   const colon = text.indexOf(':');
   const id = colon < 0 ? text : text.slice(0, colon);
   const params: Record<string, unknown> = {};
   if (colon >= 0 && text.length > colon + 1) {
-    for (const pair of text.slice(colon + 1).split(',')) {
+    for (const pair of splitTopLevel(text.slice(colon + 1))) {
       const eq = pair.indexOf('=');
       if (eq <= 0) throw new ConfigError(`'${pair}' in '${text}' must look like name=value, e.g. core/sma-crossover:fast=10,slow=30`);
       params[pair.slice(0, eq)] = parseLooseValue(pair.slice(eq + 1));
     }
   }
   return { id, params };
+}
+
+/** Split at commas outside JSON brackets and quotes: `a=1,b={"x":1,"y":2},c=[1,2]` → three pairs. */
+function splitTopLevel(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 /** `--size` text → a sizing rule: fraction:F, units:N, atr:RISK[:MULTIPLE], kelly:CAP. */
@@ -140,12 +117,7 @@ export type BacktestRunOptions = {
 };
 
 function parseSettings(input: unknown, overrides: readonly string[] = []): BacktestSettings {
-  const result = backtestSettingsSchema.safeParse(applyOverrides(input ?? {}, overrides));
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new ConfigError(`backtest settings: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
-  }
-  return result.data;
+  return parseBacktestSettings(applyOverrides(input ?? {}, overrides) as BacktestSettingsInput);
 }
 
 function dataInfo(candles: Candles, source: string): DataInfo {
@@ -172,7 +144,7 @@ export async function runBacktestCommand(source: string, options: BacktestRunOpt
     throw new ConfigError(`strategy ${definition.id} needs model predictions; run it from a spec (candlelab run) or pick one that trades on prices (core/sma-crossover, core/rsi-mean-reversion, core/buy-and-hold)`);
   }
   const settings = parseSettings(options.settings, options.overrides);
-  const candles = loadCandlesFrom(source, workspace, { symbol: options.symbol, timeframe: options.timeframe });
+  const candles = loadNamedCandles(source, { dataDir: workspace.dataDir, symbol: options.symbol, timeframe: options.timeframe });
   assertQuality(candles, source);
   const backtest = runStrategyBacktest({ candles, definition, params, settings });
   const strategies = [{ name: definition.id, id: definition.id, version: definition.version, params, weight: 1, assets: [candles.meta.symbol] }];
@@ -255,18 +227,13 @@ export async function runPortfolioCommand(file: string, workspace: Workspace, op
   } catch (error) {
     throw new ConfigError(`portfolio file ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `not valid JSON (${(error as Error).message})`}`);
   }
-  const parsed = portfolioSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`portfolio file ${file}: '${issue.path.join('.')}' ${issue.message.toLowerCase()}`);
-  }
-  const portfolio = parsed.data;
+  const portfolio = parseConfig(portfolioSchema, raw, `portfolio file ${file}`);
   const baseDir = path.dirname(path.resolve(file));
   const registry = createRegistry(portfolio.plugins, workspace.root);
   const settings = parseSettings(portfolio.settings, options.overrides);
-  const resolve = (p: string): string => (fs.existsSync(path.resolve(baseDir, p)) ? path.resolve(baseDir, p) : p);
   const assets: EngineAsset[] = portfolio.assets.map((asset) => {
-    const candles = loadCandlesFrom(resolve(asset.data), workspace, { symbol: asset.symbol, timeframe: asset.timeframe });
+    // A file relative to the portfolio file, 'sample', or a store id.
+    const candles = loadNamedCandles(asset.data, { dataDir: workspace.dataDir, baseDir, symbol: asset.symbol, timeframe: asset.timeframe });
     assertQuality(candles, asset.data);
     return { symbol: asset.symbol, candles, funding: asset.funding ? readFundingCsv(path.resolve(baseDir, asset.funding)) : undefined };
   });

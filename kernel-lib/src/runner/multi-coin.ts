@@ -95,7 +95,7 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   const prepared: Prepared[] = options.coins.map((coin, k) => {
     const features = computeFeatures(coin.candles, options.features, registry);
     const output = labeler.label(coin.candles, labelParams);
-    const split = splitChronological(coin.candles.length, Math.max(features.lookback, labeler.lookback?.(labelParams) ?? 0), labeler.horizon(labelParams), fractions, coin.candles.time);
+    const split = splitChronological(coin.candles.length, Math.max(features.lookback, labeler.lookback?.(labelParams) ?? 0), labeler.horizon(labelParams), fractions, coin.candles.time, output.eventEnd);
     return {
       coin: names[k],
       features,

@@ -1,17 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { type Candles } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
-import { readArrowFile, writeArrowFile } from '../data/arrow-file';
-import { readCandlesFile } from '../data/read-candles-file';
-import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION } from '../data/synthetic';
+import { loadCandleSource } from '../data/load-candles';
 import { assertQuality, type QualityReport } from '../quality/check-quality';
-import { applyMissingDataPolicy } from '../quality/missing-data';
-import { requireStore } from '../data/store';
-import { computeFeatures, type FeatureSet } from '../features/compute-features';
+import { computePlannedFeatures, type FeatureSet } from '../features/compute-features';
 import { createRegistry } from '../plugins/core-plugin';
 import type { PluginRegistry } from '../plugins/registry';
-import { strategyOutput, type LabelerDefinition, type ModelDefinition, type StrategyDefinition, type StrategyOutput } from '../plugins/define';
+import { strategyOutput, type LabelerDefinition, type ModelDefinition, type Plugin, type StrategyDefinition, type StrategyOutput } from '../plugins/define';
 import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit } from '../validation/split';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
@@ -19,19 +13,22 @@ import type { FittedModel } from '../models/model';
 import { assertFeatureNames, measureInference, type InferenceTimings } from '../models/inference';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
 import { createProgress, type ProgressMode } from '../util/progress';
-import { openWorkspace, type Workspace, type WorkspaceOverrides } from '../workspace';
-import { loadSpec, parseSpec, type DataSpec, type LoadedSpec, type Spec, type SpecInput } from '../spec/spec';
+import { openWorkspace, workspaceStart, type Workspace, type WorkspaceOverrides } from '../workspace';
+import { loadSpec, parseSpec, type LoadedSpec, type Spec, type SpecInput } from '../spec/spec';
 import { Sha256 } from '../util/hash';
 import { classBalance, type ClassBalance } from '../labels/core-labelers';
+import { resolveRunPlan, type RunPlan } from './run-plan';
 
 /**
  * The stages of a research run. A notebook calls them one at a time and inspects each result;
  * `runSpec` calls the very same functions in the same order. Same spec → same numbers.
  */
 
-/** What every stage may need: the validated spec, the plugin registry, folders, clock and progress. */
+/** What every stage may need: the validated spec resolved into a plan, the registry, folders, clock and progress. */
 export type RunContext = {
   readonly spec: Spec;
+  /** The spec resolved once (definitions, params, lookback, horizon, settings): the stages read it. */
+  readonly plan: RunPlan;
   readonly registry: PluginRegistry;
   readonly workspace: Workspace;
   /** Relative data paths in the spec are resolved from here (the spec file's folder). */
@@ -49,11 +46,15 @@ export type RunContextOptions = {
   log?: (line: string) => void;
   /** `--set path=value` overrides applied before validation (when a file path is given). */
   overrides?: readonly string[];
+  /** Plugin objects to register besides the spec's `plugins` packages (e.g. defined in a notebook cell). */
+  plugins?: readonly Plugin[];
 };
 
 /**
- * Set up a run from a spec file path, a loaded spec, or a spec object. Plugins named in the spec are
- * loaded from the workspace root (where npm installs them).
+ * Set up a run from a spec file path, a loaded spec, or a spec object: validate it, open the workspace
+ * (the one the working folder is in, else the spec's; see workspaceStart), load the plugins it names
+ * from the workspace root, and resolve it into the run plan, so a typo fails in milliseconds instead
+ * of after training.
  */
 export function createRunContext(source: string | LoadedSpec | SpecInput, options: RunContextOptions = {}): RunContext {
   const loaded: LoadedSpec =
@@ -62,11 +63,12 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
       : 'spec' in source && 'baseDir' in source
         ? source
         : { spec: parseSpec(source), file: '', baseDir: process.cwd() };
-  const workspace = openWorkspace(options.workspace, loaded.baseDir);
-  const registry = createRegistry(loaded.spec.plugins, workspace.root);
-  validateSpecReferences(loaded.spec, registry);
+  const workspace = openWorkspace(options.workspace, workspaceStart(loaded.baseDir));
+  const registry = createRegistry([...loaded.spec.plugins, ...(options.plugins ?? [])], workspace.root);
+  const plan = resolveRunPlan(loaded.spec, registry, { baseDir: loaded.baseDir, dataDir: workspace.dataDir });
   return {
     spec: loaded.spec,
+    plan,
     registry,
     workspace,
     baseDir: loaded.baseDir,
@@ -77,68 +79,19 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
 }
 
 /**
- * Resolve every plugin reference of the spec and validate its params now, so a typo fails in
- * milliseconds instead of after training.
- */
-export function validateSpecReferences(spec: Spec, registry: PluginRegistry): void {
-  for (const feature of spec.features) registry.resolveWithParams('feature', feature);
-  const labeler = registry.resolveWithParams('labeler', spec.label).definition;
-  const resolvedModel = registry.resolveWithParams('model', spec.model);
-  const model = resolvedModel.definition;
-  model.checkReferences?.(resolvedModel.params, (ref) => registry.resolveWithParams('model', ref));
-  const strategy = registry.resolveWithParams('strategy', spec.strategy).definition;
-  if (model.task !== labeler.task) {
-    throw new ConfigError(`model ${model.id} does ${model.task} but labeler ${labeler.id} makes ${labeler.task} targets; pick a matching pair`);
-  }
-  if (strategy.needs.predictions && strategy.needs.task !== model.task) {
-    throw new ConfigError(`strategy ${strategy.id} needs ${strategy.needs.task} predictions but model ${model.id} does ${model.task}`);
-  }
-}
-
-/** Where the embedded sample dataset of these settings lives in the store. */
-export function sampleDataPath(workspace: Workspace, data: Extract<DataSpec, { source: 'sample' }>): string {
-  const symbol = data.symbol.replace(/[/:]/g, '-');
-  const name = `${symbol}_${data.timeframe}_seed${data.seed}_${data.bars}_${Date.parse(data.start)}_gen${SYNTHETIC_GENERATOR_VERSION}.arrow`;
-  return path.join(workspace.dataDir, 'sample', name);
-}
-
-/**
- * Stage 1 — data. The sample source is generated by the seeded synthetic market on first use and
- * stored as Arrow IPC; files are read from Arrow IPC, Parquet or CSV; the store source reads the
- * local store. The spec's missing-data policy, when given, is applied here.
+ * Stage 1 — data, through the one candle loader: the seeded sample (generated into data/sample/ on
+ * first use), a file (Arrow IPC, Parquet or CSV; impossible candles refused with file:line unless
+ * `data.repair` is 'drop'), or the store (with its funding and open-interest tables as columns). The
+ * spec's missing-data policy, when given, is applied here.
  */
 export function loadCandles(context: RunContext): Candles {
-  const data = context.spec.data;
-  let candles: Candles;
-  if (data.source === 'sample') {
-    const file = sampleDataPath(context.workspace, data);
-    if (!fs.existsSync(file)) {
-      const shown = path.relative(context.workspace.root, file).startsWith('..') ? file : path.relative(context.workspace.root, file);
-      context.log(`generating sample data (seed ${data.seed}, ${data.bars} bars) → ${shown}`);
-      writeArrowFile(file, generateSyntheticCandles({ seed: data.seed, symbol: data.symbol, timeframe: data.timeframe, bars: data.bars, start: data.start }));
-    }
-    candles = readArrowFile(file) as Candles;
-  } else if (data.source === 'store') {
-    const key = { exchange: data.exchange, market: data.market, symbol: data.symbol, timeframe: data.timeframe };
-    candles = requireStore(key, context.workspace.dataDir, data.start, data.end);
-  } else {
-    const file = path.resolve(context.baseDir, data.path);
-    const meta = { symbol: data.symbol, timeframe: data.timeframe, exchange: data.exchange, source: file };
-    if (!fs.existsSync(file)) throw new DataError(`data file ${file} does not exist; check data.path in the spec`);
-    candles = readCandlesFile(file, meta);
-  }
-  for (const column of ['open', 'high', 'low', 'close', 'volume']) {
-    if (!candles.has(column)) throw new DataError(`${candles.meta.source}: no '${column}' column; candles need open, high, low, close, volume`);
-  }
-  if (data.missing) {
-    // The spec's missing-data policy; its effect shows in the quality report ('filled' rows, gaps) of run.json.
-    const timeframe = candles.meta.timeframe !== 'unknown' ? candles.meta.timeframe : data.timeframe;
-    const applied = applyMissingDataPolicy(candles, data.missing, timeframe);
-    const r = applied.report;
-    context.log(`missing data (${r.policy}): ${r.filled} bar(s) filled in ${r.gaps} gap(s), ${r.dropped} row(s) dropped`);
-    candles = applied.candles;
-  }
-  return candles;
+  return loadCandleSource(context.plan.data, {
+    dataDir: context.workspace.dataDir,
+    baseDir: context.baseDir,
+    missing: context.plan.missing,
+    repairHint: 'data.repair: "drop" in the spec',
+    log: context.log,
+  });
 }
 
 /** A fingerprint of the candles (time and OHLCV bytes): recorded with every run and model version. */
@@ -153,9 +106,9 @@ export function checkCandles(candles: Candles): QualityReport {
   return assertQuality(candles);
 }
 
-/** Stage 3 — features, from the spec's feature list. */
+/** Stage 3 — features, from the plan's feature list. */
 export function buildFeatures(context: RunContext, candles: Candles): FeatureSet {
-  return computeFeatures(candles, context.spec.features, context.registry);
+  return computePlannedFeatures(candles, context.plan.features, context.plan.featureContext);
 }
 
 export type LabelSet = {
@@ -174,7 +127,7 @@ export type LabelSet = {
 
 /** Stage 4 — labels (the only look-ahead; never joined to the features). */
 export function buildLabels(context: RunContext, candles: Candles): LabelSet {
-  const { definition, params } = context.registry.resolveWithParams('labeler', context.spec.label);
+  const { definition, params, horizon, lookback } = context.plan.label;
   const output = definition.label(candles, params);
   if (output.target.length !== candles.length) {
     throw new DataError(`labeler ${definition.id} returned ${output.target.length} labels for ${candles.length} candles`);
@@ -185,17 +138,20 @@ export function buildLabels(context: RunContext, candles: Candles): LabelSet {
     target: output.target,
     classes: output.classes,
     eventEnd: output.eventEnd,
-    horizon: definition.horizon(params),
-    lookback: definition.lookback?.(params) ?? 0,
+    horizon,
+    lookback,
     task: definition.task,
     resolved: { id: definition.id, version: definition.version, params },
     balance,
   };
 }
 
-/** Stage 5 — chronological train/validation/test split after the warm-up, purged by the label horizon. */
+/**
+ * Stage 5 — chronological train/validation/test split after the warm-up, purged by each label's event
+ * end when the labeler gives them, else by the label horizon.
+ */
 export function splitData(context: RunContext, candles: Candles, features: FeatureSet, labels: LabelSet): ChronologicalSplit {
-  return splitChronological(candles.length, Math.max(features.lookback, labels.lookback), labels.horizon, context.spec.split, candles.time);
+  return splitChronological(candles.length, Math.max(features.lookback, labels.lookback), labels.horizon, context.spec.split, candles.time, labels.eventEnd);
 }
 
 export type TrainedModel = {
@@ -208,7 +164,7 @@ export type TrainedModel = {
 
 /** Stage 6 — train the spec's model on the train segment, early-stopping on the validation segment. */
 export async function trainModel(context: RunContext, features: FeatureSet, labels: LabelSet, split: ChronologicalSplit): Promise<TrainedModel> {
-  const { definition, params } = context.registry.resolveWithParams('model', context.spec.model);
+  const { definition, params } = context.plan.model;
   const data = {
     featureNames: features.names,
     classes: labels.classes,
@@ -308,7 +264,7 @@ export function runStrategy(
   predictions: Predictions | undefined,
   split: ChronologicalSplit,
 ): StrategyRun {
-  const { definition, params } = context.registry.resolveWithParams('strategy', context.spec.strategy);
+  const { definition, params } = context.plan.strategy;
   const { start, end } = split.test;
   if (definition.needs.predictions && !predictions) throw new ConfigError(`strategy ${definition.id} needs model predictions`);
   const output = strategyOutput(
@@ -325,9 +281,12 @@ export function runStrategy(
   return { targets: output.targets, output, definition, params, start, end };
 }
 
-/** Stage 10 — backtest the strategy on the test segment with the spec's backtest settings (event-driven engine). */
+/**
+ * Stage 10 — backtest the strategy on the test segment with the plan's backtest settings (event-driven
+ * engine). The bars before the segment give each traded bar its market regime, causally.
+ */
 export function backtestStrategy(context: RunContext, candles: Candles, strategy: StrategyRun): StrategyBacktest {
-  return backtestStrategyOutput(candles.slice(strategy.start, strategy.end), strategy.definition.id, strategy.output, context.spec.backtest);
+  return backtestStrategyOutput(candles.slice(strategy.start, strategy.end), strategy.definition.id, strategy.output, context.plan.backtest, undefined, candles.slice(0, strategy.start));
 }
 
 export { createRegistry };

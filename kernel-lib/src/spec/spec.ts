@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, didYouMean } from '../errors';
+import { ConfigError } from '../errors';
+import { parseConfig } from '../util/parse-config';
 import { canonicalJson, sha256Hex } from '../util/hash';
-import { backtestSettingsSchema } from '../backtest/settings';
+import { markedBacktestSettingsSchema } from '../backtest/settings';
 
 /** A reference to a plugin definition: id, optional pinned version, params (validated by the plugin). */
 const definitionRef = z
@@ -32,6 +33,8 @@ const sampleData = z
     /** Bars to generate (default: three years of hourly bars). */
     bars: z.number().int().min(100).max(50_000_000).default(26_280),
     start: z.string().default('2021-01-01T00:00:00Z'),
+    /** 'learnable' (default): the generator's weak documented edge; 'random-walk': nothing to learn (a null test). */
+    structure: z.enum(['learnable', 'random-walk']).optional(),
     missing,
   })
   .strict();
@@ -44,6 +47,8 @@ const fileData = z
     symbol,
     timeframe,
     exchange: z.string().optional(),
+    /** Impossible candles (non-finite, price ≤ 0, volume < 0, high/low outside open/close) stop the run; 'drop' leaves them out. */
+    repair: z.enum(['drop']).optional(),
     missing,
   })
   .strict();
@@ -81,7 +86,7 @@ export const specSchema = z
     model: definitionRef.extend({ name: z.string().regex(/^[\w.-]+$/).optional() }).strict(),
     strategy: definitionRef,
     /** Backtest settings (see docs/backtest.md): costs, fills, sizing, exits, risk monitors. */
-    backtest: backtestSettingsSchema.default({}),
+    backtest: markedBacktestSettingsSchema.default({}),
     /** Register the trained model in the model registry (models/). */
     register: z.boolean().default(true),
   })
@@ -95,33 +100,7 @@ export type DataSpec = Spec['data'];
 
 /** Validate a spec object; the error names the first offending field and what it must be. */
 export function parseSpec(raw: unknown, where = 'spec'): Spec {
-  const result = specSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const at = issue.path.length ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') {
-    const parent = issue.path.reduce<unknown>((node, key) => (node as Record<string | number, unknown>)?.[key], raw);
-    const allowed = parent && typeof parent === 'object' ? knownKeys(issue.path) : [];
-    const key = issue.keys[0];
-    throw new ConfigError(`${where}: unknown field '${[...issue.path, key].join('.')}'${didYouMean(key, allowed)}`);
-  }
-  throw new ConfigError(`${where}: '${at}' ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}`);
-}
-
-/** The field names the schema allows at a path (for "did you mean"). */
-function knownKeys(pathParts: ReadonlyArray<string | number>): string[] {
-  let schema: z.ZodTypeAny = specSchema;
-  for (const part of pathParts) {
-    while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) schema = schema._def.innerType;
-    if (schema instanceof z.ZodObject) schema = schema.shape[part];
-    else if (schema instanceof z.ZodArray) schema = schema.element;
-    else return [];
-    if (!schema) return [];
-  }
-  while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) schema = schema._def.innerType;
-  if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
-  if (schema instanceof z.ZodDiscriminatedUnion) return [...new Set(schema.options.flatMap((o: z.ZodObject<any>) => Object.keys(o.shape)))] as string[];
-  return [];
+  return parseConfig(specSchema, raw, where);
 }
 
 /**

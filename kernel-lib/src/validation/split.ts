@@ -9,8 +9,12 @@ export type ChronologicalSplit = {
   train: SegmentRange;
   valid: SegmentRange;
   test: SegmentRange;
-  /** Rows dropped at the end of train and of valid so that no label looks into the next segment. */
+  /** The label horizon in bars (the purge when the labeler gives no event ends). */
   purge: number;
+  /** Rows dropped at the end of train and of valid so that no label looks into the next segment. */
+  purged: { train: number; valid: number };
+  /** 'event-end': by each label's event end (the labeler gave them); 'horizon': the last `purge` rows. */
+  purgeBy: 'event-end' | 'horizon';
   /** First row with every feature past its warm-up. */
   firstRow: number;
 };
@@ -21,10 +25,13 @@ export const MIN_SEGMENT_ROWS = 30;
 export type SplitFractions = { train: number; valid: number; test: number };
 
 /**
- * Chronological train/validation/test split, no shuffle. Rows start after the features' warm-up;
- * between segments `horizon` rows are purged (their labels would use prices from the next segment).
- * The test segment runs to the last candle: labels there may be NaN (metrics skip them) but the
- * strategy still trades those bars.
+ * Chronological train/validation/test split, no shuffle. Rows start after the features' warm-up.
+ * Training and validation labels must not look into the next segment: with `eventEnd` (when each
+ * row's label was decided, as a bar open time, from labelers like the triple barrier) a segment ends
+ * before its first row whose event ends in the next segment (so segments stay contiguous for sequence
+ * models; at most the rows whose event could reach across are dropped); without it the last `horizon`
+ * rows are purged. The test segment runs to the last candle: labels there may be NaN (metrics skip
+ * them) but the strategy still trades those bars.
  */
 export function splitChronological(
   rows: number,
@@ -32,14 +39,28 @@ export function splitChronological(
   horizon: number,
   fractions: SplitFractions,
   time?: Float64Array,
+  eventEnd?: Float64Array,
 ): ChronologicalSplit {
   const total = fractions.train + fractions.valid + fractions.test;
   if (Math.abs(total - 1) > 1e-9 || fractions.train <= 0 || fractions.valid <= 0 || fractions.test <= 0) {
     throw new ConfigError(`split fractions must be positive and sum to 1, got ${fractions.train}/${fractions.valid}/${fractions.test}`);
   }
+  if (eventEnd && (!time || eventEnd.length !== rows || time.length !== rows)) {
+    throw new ConfigError(`purging by event end needs the bar times and one event end per row (${rows} rows, got ${eventEnd.length})`);
+  }
   const usable = rows - lookback - horizon;
   const trainEnd = lookback + Math.floor(usable * fractions.train);
   const validEnd = trainEnd + Math.floor(usable * fractions.valid);
+  /** End of a segment [start, next): before the first row whose label reaches the row `next`. */
+  const purgedEnd = (start: number, next: number): number => {
+    if (!eventEnd || !time) return next - horizon;
+    const boundary = time[next];
+    for (let r = start; r < next; r++) {
+      // an unknown event end (no label) is treated as reaching across
+      if (!(eventEnd[r] < boundary)) return r;
+    }
+    return next;
+  };
   const range = (name: SegmentRange['name'], start: number, end: number): SegmentRange => ({
     name,
     start,
@@ -48,8 +69,8 @@ export function splitChronological(
     to: time ? isoTime(time[end - 1]) : String(end - 1),
   });
   const segments = [
-    { name: 'train' as const, start: lookback, end: trainEnd - horizon },
-    { name: 'valid' as const, start: trainEnd, end: validEnd - horizon },
+    { name: 'train' as const, start: lookback, end: purgedEnd(lookback, trainEnd) },
+    { name: 'valid' as const, start: trainEnd, end: purgedEnd(trainEnd, validEnd) },
     { name: 'test' as const, start: validEnd, end: rows },
   ];
   for (const segment of segments) {
@@ -60,7 +81,15 @@ export function splitChronological(
     }
   }
   const [train, valid, test] = segments.map((s) => range(s.name, s.start, s.end));
-  return { train, valid, test, purge: horizon, firstRow: lookback };
+  return {
+    train,
+    valid,
+    test,
+    purge: horizon,
+    purged: { train: trainEnd - train.end, valid: validEnd - valid.end },
+    purgeBy: eventEnd ? 'event-end' : 'horizon',
+    firstRow: lookback,
+  };
 }
 
 /**

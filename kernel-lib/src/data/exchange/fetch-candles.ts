@@ -5,6 +5,8 @@ import { createProgress, type ProgressMode } from '../../util/progress';
 import { mergeIntoStore, mergeSeriesIntoStore, readStore, readStoreSeries, storeFile, storeId, type StoreKey, type StoreSeriesName } from '../store';
 import { callExchange, createExchange, MalformedResponseError, oneLine, resolveMarket, type ExchangeConnection, type MarketKind } from './ccxt-client';
 import { withRetry, type RetryPolicy } from './retry';
+import { validateCandleRows, type CandleRepair } from '../candle-validation';
+import { candlesToRaw } from '../raw-candles';
 
 /** A point in time: epoch ms, a Date, or ISO-8601 text ('2024-01-01' is midnight UTC; no zone means UTC). */
 export type TimeInput = number | string | Date;
@@ -47,6 +49,8 @@ export type FetchCandlesOptions = ExchangeConnection & {
   progress?: ProgressMode;
   /** Use this ccxt instance (already configured) instead of creating one. */
   client?: Exchange;
+  /** 'drop': leave out impossible candles the exchange sends (recorded in the store) instead of stopping. */
+  repair?: CandleRepair;
 };
 
 export type SeriesResult = { added: number; total: number } | { error: string };
@@ -69,6 +73,10 @@ export type FetchCandlesResult = {
   exchangeNow: number;
   funding?: SeriesResult;
   openInterest?: SeriesResult;
+  /** Impossible candles left out under `repair: 'drop'`. */
+  repaired: { rows: number; first: string[] };
+  /** Open time of the last closed candle the exchange sent (stored, or left out under repair). */
+  lastSeen?: number;
   seconds: number;
 };
 
@@ -89,7 +97,12 @@ export async function exchangeNow(exchange: Exchange, retry: RetryPolicy = {}): 
   return typeof time === 'number' && Number.isFinite(time) ? Math.min(time, Date.now()) : Date.now();
 }
 
-/** ccxt OHLCV rows → candles, checking every row (a garbled page is a transient failure). */
+/**
+ * ccxt OHLCV rows → candles. A page that is not a list of [time, open, high, low, close, volume]
+ * number rows in time order is garbled (a transient failure, retried); numbers that make an
+ * impossible candle (non-finite, price ≤ 0, …) are what the exchange sent, and are judged by
+ * validateCandleRows like every other source.
+ */
 export function ohlcvToCandles(rows: unknown, meta: { exchange: string; symbol: string; timeframe: string }): Candles {
   if (!Array.isArray(rows)) throw new MalformedResponseError(`expected a list of candles, got ${typeof rows}`);
   const n = rows.length;
@@ -97,7 +110,7 @@ export function ohlcvToCandles(rows: unknown, meta: { exchange: string; symbol: 
   const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)];
   for (let i = 0; i < n; i++) {
     const row = rows[i] as OHLCV;
-    if (!Array.isArray(row) || row.length < 6 || !row.slice(0, 6).every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    if (!Array.isArray(row) || row.length < 6 || !row.slice(0, 6).every((x) => typeof x === 'number') || !Number.isFinite(row[0])) {
       throw new MalformedResponseError(`candle row ${i} is malformed: ${JSON.stringify(row)?.slice(0, 80)}`);
     }
     time[i] = row[0] as number;
@@ -197,11 +210,16 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
   let buffer: Candles[] = [];
   let buffered = 0;
   let lastFlush = performance.now();
+  const repaired = { rows: 0, first: [] as string[] };
+  let lastSeen: number | undefined;
+  let unrecorded = { rows: 0, first: [] as string[] }; // dropped rows not yet recorded in the store
   // Merge as pages arrive; once the file is large, batch pages so rewrites stay a constant factor of
   // the final size (at most 1/8 of the progress, or 2 s of pages, is lost to a kill).
   const flush = (): void => {
-    if (buffered === 0) return;
-    const result = mergeIntoStore(key, concatFrames(buffer), options.dataDir);
+    if (buffered === 0 && unrecorded.rows === 0) return;
+    const frame = buffered ? concatFrames(buffer) : (Frame.fromColumns(new Float64Array(0), { open: new Float64Array(0), high: new Float64Array(0), low: new Float64Array(0), close: new Float64Array(0), volume: new Float64Array(0) }, meta) as Candles);
+    const result = mergeIntoStore(key, frame, { dataDir: options.dataDir, repaired: unrecorded.rows ? { source: `${exchange.id} fetchOHLCV`, ...unrecorded } : undefined });
+    unrecorded = { rows: 0, first: [] };
     added += result.added;
     total = result.total;
     buffer = [];
@@ -214,6 +232,16 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
       const rows = await exchange.fetchOHLCV(market.symbol, options.timeframe, since, pageSize, { until: rangeEnd - 1 });
       return closedRows(ohlcvToCandles(rows, meta), since, rangeEnd, stepMs, now);
     });
+  // Impossible candles stop the download before they are stored (pages before them are kept), or
+  // are left out and counted under repair: 'drop'.
+  const checkPage = (page: Candles): Candles => {
+    const checked = validateCandleRows({ ...candlesToRaw(page), source: `${id} from ${exchange.id}` }, { repair: options.repair });
+    if (checked.dropped === 0) return page;
+    repaired.rows += checked.dropped;
+    repaired.first = [...repaired.first, ...checked.firstDropped].slice(0, 5);
+    unrecorded = { rows: unrecorded.rows + checked.dropped, first: [...unrecorded.first, ...checked.firstDropped].slice(0, 5) };
+    return Frame.fromColumns(checked.raw.time, checked.raw.columns, page.meta) as Candles;
+  };
   // A candle opening at `cursor` cannot have closed when cursor + step is past the exchange's now.
   const more = (cursor: number, rangeEnd: number): boolean => cursor < rangeEnd && cursor + stepMs <= now;
   let inflight: Promise<Candles> | undefined;
@@ -221,11 +249,13 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
     for (const [rangeStart, rangeEnd] of ranges) {
       inflight = more(rangeStart, rangeEnd) ? requestPage(rangeStart, rangeEnd) : undefined;
       while (inflight) {
-        const page = await inflight;
+        const fetchedPage = await inflight;
         inflight = undefined;
         pages++;
-        if (page.length === 0) break; // nothing more in this range (or only the forming candle)
-        const cursor = page.time[page.length - 1] + stepMs;
+        if (fetchedPage.length === 0) break; // nothing more in this range (or only the forming candle)
+        const cursor = fetchedPage.time[fetchedPage.length - 1] + stepMs;
+        lastSeen = Math.max(lastSeen ?? -Infinity, cursor - stepMs);
+        const page = checkPage(fetchedPage);
         // Ask for the next page before writing this one: the store write overlaps the request.
         if (more(cursor, rangeEnd)) {
           inflight = requestPage(cursor, rangeEnd);
@@ -233,9 +263,9 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
         }
         buffer.push(page);
         buffered += page.length;
-        fetched += page.length;
+        fetched += fetchedPage.length;
         if (buffered * 8 >= total || performance.now() - lastFlush >= 2000) flush();
-        bar.tick(page.length, isoTime(page.time[page.length - 1]).slice(0, 16));
+        bar.tick(fetchedPage.length, isoTime(cursor - stepMs).slice(0, 16));
         options.onProgress?.({ storeId: id, fetched, expected, pages, requests, lastTime: cursor - stepMs });
       }
     }
@@ -265,6 +295,8 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
     exchangeNow: now,
     funding,
     openInterest,
+    repaired,
+    lastSeen,
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -1,7 +1,5 @@
-export { startFakeExchange, FakeExchange, BINANCE_INTERVALS, type FakeDataset, type FakeFault, type FakeExchangeOptions, type FakeRequest } from './fake-exchange';
 export { createExchange, resolveMarket, assertTimeframe, assertExchangeId, closestNames, rewriteApiUrls, type ExchangeConnection, type MarketKind } from './ccxt-client';
 export { withRetry, backoffDelay, retryAfterMs, type RetryPolicy } from './retry';
 export { fetchCandles, parseTime, missingRanges, ohlcvPageLimit, type FetchCandlesOptions, type FetchCandlesResult, type FetchProgress, type TimeInput } from './fetch-candles';
 export { streamCandles, formatStreamedCandle, type StreamCandlesOptions, type StreamedCandle, type StreamEvent } from './stream-candles';
 export { aggregateTrades, TradeCandleBuilder, type TradeTick, type CandleRow } from './aggregate-trades';
-export { addCoins, formatCoinResult, type AddCoinsOptions, type CoinResult } from './add-coins';

@@ -6,6 +6,7 @@ import { callExchange, createExchange, isTransient, oneLine, resolveMarket, type
 import { TradeCandleBuilder, type CandleRow } from './aggregate-trades';
 import { fetchCandles, parseTime, type TimeInput } from './fetch-candles';
 import { backoffDelay, withRetry, type RetryPolicy } from './retry';
+import { candleDefect, type CandleRepair } from '../candle-validation';
 
 /** A closed candle delivered by `streamCandles`. */
 export type StreamedCandle = CandleRow & {
@@ -40,6 +41,11 @@ export type StreamCandlesOptions = ExchangeConnection & {
   reconnect?: RetryPolicy;
   /** REST retries for the backfill. */
   retry?: RetryPolicy;
+  /**
+   * An impossible closed candle (non-finite, price ≤ 0, volume < 0, high/low outside open/close) stops
+   * the stream with an error; 'drop' leaves it out (recorded in the store) and streams on.
+   */
+  repair?: CandleRepair;
 };
 
 /**
@@ -73,6 +79,18 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
     const limit = options.maxCandles ?? Infinity;
     const done = (): boolean => delivered >= limit || options.signal?.aborted === true;
 
+    /** A streamed closed candle that cannot be real: an error, or left out (and recorded) under repair. */
+    const refused = (row: CandleRow): boolean => {
+      const defect = candleDefect(row.open, row.high, row.low, row.close, row.volume);
+      if (defect === undefined) return false;
+      if (options.repair !== 'drop') {
+        throw new DataError(`${id} ${isoTime(row.time)}: the stream sent an impossible candle (${defect}); nothing was stored for it — start again with --repair drop to leave such candles out`);
+      }
+      const empty = rowsToCandles([], key);
+      mergeIntoStore(key, empty, { dataDir: options.dataDir, repaired: { source: `${exchange.id} stream`, rows: 1, first: [isoTime(row.time)] } });
+      lastEmitted = row.time;
+      return true;
+    };
     const deliver = async (row: CandleRow, source: StreamedCandle['source']): Promise<StreamedCandle> => {
       if (source === 'stream') mergeIntoStore(key, rowsToCandles([row], key), options.dataDir);
       lastEmitted = row.time;
@@ -86,7 +104,7 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
       if (!Number.isFinite(lastEmitted)) return;
       const from = lastEmitted + stepMs;
       if (until !== undefined && until <= from) return;
-      await fetchCandles({ ...options, market: kind, client: exchange, from, to: until, extras: false, progress: 'quiet', onProgress: undefined });
+      const fetched = await fetchCandles({ ...options, market: kind, client: exchange, from, to: until, extras: false, progress: 'quiet', onProgress: undefined, repair: options.repair });
       const all = readStore(key, options.dataDir);
       if (!all) return;
       let count = 0;
@@ -96,6 +114,8 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
         yield await deliver(rowAt(all, i), 'backfill');
         count++;
       }
+      // A candle left out under repair is handled too: never fetched again by the next gap check.
+      if (!done() && fetched.lastSeen !== undefined && fetched.lastSeen > lastEmitted) lastEmitted = fetched.lastSeen;
       options.onEvent?.({ kind: 'backfilled', candles: count, from, to: lastEmitted + stepMs });
     }
 
@@ -157,6 +177,7 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
         if (Number.isFinite(lastEmitted) && row.time > lastEmitted + stepMs) yield* backfill(row.time);
         if (done()) break;
         if (row.time <= lastEmitted) continue;
+        if (refused(row)) continue;
         yield await deliver(row, 'stream');
       }
     }
@@ -169,9 +190,11 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
   }
 }
 
+/** A streamed OHLCV row; values that are not numbers become NaN (an impossible candle, refused on close). */
 function ohlcvRow(raw: OHLCV): CandleRow | undefined {
-  const [time, open, high, low, close, volume] = raw as number[];
-  if (![time, open, high, low, close, volume].every((x) => typeof x === 'number' && Number.isFinite(x))) return undefined;
+  const [time, ...values] = (raw as unknown[]).map((x) => (typeof x === 'number' ? x : NaN));
+  if (!Number.isFinite(time)) return undefined; // no bar time: not a candle at all
+  const [open, high, low, close, volume] = values;
   return { time, open, high, low, close, volume };
 }
 

@@ -1,19 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, DataError } from '../../errors';
-import { checkQuality, type QualityReport } from '../../quality/check-quality';
-import { computeFeatures } from '../../features/compute-features';
-import { createRegistry } from '../../plugins/core-plugin';
-import { runSpec } from '../../runner/run-spec';
-import { writeArrowFile } from '../arrow-file';
-import { readStore, symbolFolder } from '../store';
-import { isoTime } from '../../frame/frame';
-import { writeFileAtomic } from '../../util/atomic';
-import { openWorkspace } from '../../workspace';
-import type { ProgressMode } from '../../util/progress';
-import { fetchCandles, parseTime, type FetchCandlesResult, type TimeInput } from './fetch-candles';
-import type { ExchangeConnection } from './ccxt-client';
-import type { RetryPolicy } from './retry';
+import { ConfigError, DataError } from '../errors';
+import { checkQuality, type QualityReport } from '../quality/check-quality';
+import { computeFeatures } from '../features/compute-features';
+import { createRegistry } from '../plugins/core-plugin';
+import { runSpec } from './run-spec';
+import { writeArrowFile } from '../data/arrow-file';
+import { readStore, symbolFolder } from '../data/store';
+import { loadCandleSource } from '../data/load-candles';
+import { isoTime } from '../frame/frame';
+import { writeFileAtomic } from '../util/atomic';
+import { openWorkspace } from '../workspace';
+import type { ProgressMode } from '../util/progress';
+import { fetchCandles, parseTime, type FetchCandlesResult, type TimeInput } from '../data/exchange/fetch-candles';
+import type { ExchangeConnection } from '../data/exchange/ccxt-client';
+import type { RetryPolicy } from '../data/exchange/retry';
 
 export type AddCoinsOptions = ExchangeConnection & {
   symbols: string[];
@@ -38,7 +39,7 @@ export type AddCoinsOptions = ExchangeConnection & {
 };
 
 /** What happened to one coin. */
-export type CoinResult = {
+export type AddedCoin = {
   symbol: string;
   ok: boolean;
   error?: string;
@@ -58,7 +59,7 @@ export type CoinResult = {
  * with a `store` data source over the downloaded range), and unless `train: false`, run that spec (train, backtest, register).
  * A failing coin does not stop the others; its result carries the one-line error.
  */
-export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> {
+export async function addCoins(options: AddCoinsOptions): Promise<AddedCoin[]> {
   if (options.symbols.length === 0) throw new ConfigError('give at least one symbol, e.g. candlelab coin add BTC/USDT ETH/USDT');
   const workspace = openWorkspace({ dataDir: options.dataDir, runsDir: options.runsDir, modelsDir: options.modelsDir });
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
@@ -71,23 +72,25 @@ export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> 
   const from = options.from ?? (to ?? Date.now()) - 365 * 86_400_000;
   const registry = createRegistry(baseSpec.plugins ?? [], workspace.root);
 
-  const results: CoinResult[] = [];
+  const results: AddedCoin[] = [];
   for (const requested of options.symbols) {
-    const result: CoinResult = { symbol: requested, ok: false };
+    const result: AddedCoin = { symbol: requested, ok: false };
     results.push(result);
     try {
       const download = await fetchCandles({ ...options, symbol: requested, timeframe, from, to, dataDir: workspace.dataDir, extras: true });
       result.download = download;
       result.symbol = download.key.symbol;
       log(`${download.storeId}: ${download.added} new candles, ${download.total} stored (${download.first} … ${download.last})`);
-      const candles = readStore(download.key, workspace.dataDir);
-      if (!candles || candles.length === 0) throw new DataError(`${download.storeId}: the exchange returned no candles in the range; check --from/--to and the symbol's listing date`);
+      const stored = readStore(download.key, workspace.dataDir);
+      if (!stored || stored.length === 0) throw new DataError(`${download.storeId}: the exchange returned no candles in the range; check --from/--to and the symbol's listing date`);
+      // Through the one loader, as the coin's spec will read it (funding and open interest joined on futures).
+      const candles = loadCandleSource({ source: 'store', ...download.key }, { dataDir: workspace.dataDir });
       const quality = checkQuality(candles);
       result.quality = quality;
       log(`  quality: ${quality.ok ? 'ok' : 'NOT USABLE'}${quality.issues.map((i) => `; ${i.severity} ${i.kind} ×${i.count} (first at ${i.first[0]})`).join('')}`);
       if (!quality.ok) throw new DataError(`${download.storeId} failed the quality check (${quality.issues.filter((i) => i.severity === 'error').map((i) => i.kind).join(', ')}); see candlelab data check ${download.file}`);
 
-      const set = computeFeatures(candles, baseSpec.features.map((f) => ({ id: f.id, params: f.params ?? {} })), registry);
+      const set = computeFeatures(candles, baseSpec.features.map((f) => ({ id: f.id, params: f.params ?? {} })), registry, { dataDir: workspace.dataDir, baseDir: path.dirname(baseSpecFile) });
       const columns: Record<string, Float64Array> = {};
       for (const name of set.names) columns[name] = set.frame.column(name);
       const featuresFile = path.join(path.dirname(download.file), `${timeframe}-features.arrow`);
@@ -143,7 +146,7 @@ export async function addCoins(options: AddCoinsOptions): Promise<CoinResult[]> 
 }
 
 /** One summary line per coin. */
-export function formatCoinResult(r: CoinResult): string {
+export function formatAddedCoin(r: AddedCoin): string {
   if (!r.ok) return `${r.symbol}: FAILED: ${r.error}`;
   const d = r.download!;
   const trained = r.run ? `; run ${r.run.runId}` : '';

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Frame, type Candles, timeframeMs } from '../../frame/frame';
+import { Frame, type Candles, timeframeMs } from '../frame/frame';
 
 /**
  * A stand-in for Binance on 127.0.0.1: an HTTP + websocket server speaking Binance's real wire formats

@@ -1,0 +1,6 @@
+/**
+ * Test tools for candlelab users and plugin authors: `import { startFakeExchange } from 'candlelab/testing'`.
+ * The fake exchange is a Binance stand-in on 127.0.0.1 speaking the real wire formats (REST and
+ * websocket streams) over seeded candles, with injectable faults; point ccxt at it with `apiUrl`.
+ */
+export { startFakeExchange, FakeExchange, BINANCE_INTERVALS, type FakeDataset, type FakeFault, type FakeExchangeOptions, type FakeRequest } from './fake-exchange';
