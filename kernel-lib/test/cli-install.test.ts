@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/cli/main';
@@ -54,6 +55,19 @@ describe('the candlelab command on a fresh clone', () => {
     };
     await Promise.all([worker(), worker(), worker()]);
     expect(failures).toEqual([]);
+  });
+});
+
+describe('entry points', () => {
+  it("'candlelab' is the library and 'candlelab/testing' its test tools (the fake exchange is not among the main exports)", () => {
+    const requireFromProject = createRequire(path.join(ROOT, 'package.json'));
+    const library = requireFromProject('candlelab');
+    const testing = requireFromProject('candlelab/testing');
+    expect(typeof library.runSpec).toBe('function');
+    expect(typeof library.addCoins).toBe('function');
+    expect(library.startFakeExchange).toBeUndefined();
+    expect(library.data.exchange.startFakeExchange).toBeUndefined();
+    expect(typeof testing.startFakeExchange).toBe('function');
   });
 });
 
