@@ -328,6 +328,23 @@ describe('portfolio: several assets and strategies sharing cash', () => {
     expect(r.cash.every((c) => c > -1e-6)).toBe(true);
   });
 
+  it("sizes a fill at a bar's open without seeing another asset's close of that bar (no look-ahead across assets)", () => {
+    // A doubles inside bar 1; B is flat. Both sleeves enter at bar 1's open with half the equity each.
+    const bars = (rows: number[][], symbol: string) => hourlyBars(rows, symbol);
+    const a = bars([[100, 100, 100, 100], [100, 200, 100, 200], [200, 200, 200, 200]], 'A');
+    const b = bars([[10, 10, 10, 10], [10, 10, 10, 10], [10, 10, 10, 10]], 'B');
+    const r = runEngine(
+      [{ symbol: 'A', candles: a }, { symbol: 'B', candles: b }],
+      [{ name: 'a', weight: 0.5, targets: { A: ones(3) } }, { name: 'b', weight: 0.5, targets: { B: ones(3) } }],
+      { initialCash: 10_000, leverage: 2, ...zeroCost },
+    );
+    const [first, second] = r.fills;
+    expect([first.asset, first.quantity * first.price]).toEqual(['A', 5000]);
+    // At the open both are worth their opens: equity 10 000, so B gets 5 000 (not 7 500 from A's close).
+    expect(second.asset).toBe('B');
+    expect(second.quantity * second.price).toBeCloseTo(5000, 9);
+  });
+
   it('runs a 1h scalping sleeve and a 1d swing sleeve in one portfolio, events ordered by bar close', () => {
     const hourly = btc.slice(0, 2000);
     const swing = new Float64Array(84);

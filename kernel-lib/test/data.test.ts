@@ -68,11 +68,13 @@ describe('synthetic market', () => {
     expect(m4 / (m2 * m2) - 3).toBeGreaterThan(1);
   });
 
-  it('has volatility clustering: absolute returns are autocorrelated, raw returns are not', () => {
+  it('has volatility clustering, and raw returns only the weak documented order-flow continuation', () => {
     const r = logReturns(candles);
     expect(autocorrelation(r.map(Math.abs), 1)).toBeGreaterThan(0.1);
     expect(autocorrelation(r.map(Math.abs), 24)).toBeGreaterThan(0.05);
-    expect(Math.abs(autocorrelation(r, 1))).toBeLessThan(0.05);
+    // learnable, not blatant: lag-1 autocorrelation 0.09–0.14 over seeds (synthetic-structure.test.ts has the null)
+    expect(autocorrelation(r, 1)).toBeGreaterThan(0.05);
+    expect(autocorrelation(r, 1)).toBeLessThan(0.2);
   });
 
   it('changes regime: there are strongly rising and strongly falling 30-day stretches', () => {

@@ -744,55 +744,74 @@ export function runEngine(assets: EngineAsset[], sleeves: Sleeve[], settingsInpu
   let previousEquity = settings.initialCash;
   let peakEquity = settings.initialCash;
   const breaker = settings.risk.volatilityBreaker;
+  const group = new Int32Array(data.length);
+  let groupSize = 0;
   for (;;) {
-    // the next bar to close across assets (ties: asset order)
-    let a = -1;
-    if (data.length === 1) a = cursor[0] < data[0].closeTime.length ? 0 : -1;
-    else {
-      for (let i = 0; i < data.length; i++) {
-        if (cursor[i] < data[i].closeTime.length && (a < 0 || data[i].closeTime[cursor[i]] < data[a].closeTime[cursor[a]])) a = i;
+    // The bars closing next across assets (ties: asset order). They are handled in phases, so no
+    // asset's close is seen before another asset's fill at the open of a bar that closes at the same
+    // time (sizing reads the whole portfolio's prices).
+    let time = Infinity;
+    groupSize = 0;
+    if (data.length === 1) {
+      if (cursor[0] < data[0].closeTime.length) {
+        time = data[0].closeTime[cursor[0]];
+        groupSize = 1;
       }
-    }
-    if (a < 0) break;
-    const row = cursor[a]++;
-    const d = data[a];
-    const time = d.closeTime[row];
-    lastRow[a] = row;
-
-    // 1–2: held positions' exits, then live orders, against this bar's open and range
-    lastPrice[a] = d.open[row];
-    const holding = hasPositions(a);
-    if (holding) checkExits(a, row, time);
-    fillOrders(a, row, time, false);
-    if (holding || orders.length === 0) updateExtremes(a, row);
-    // 3: funding
-    if (d.funding) applyFunding(a, row);
-    // 4: the close
-    lastPrice[a] = d.close[row];
-    if (breaker && row > 0) {
-      const deviation = deviationOf(a, breaker.window)[row - 1];
-      if (Number.isFinite(deviation) && deviation > 0 && Math.abs(d.returns[row]) > breaker.multiple * deviation) {
-        entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker.pauseBars * d.step);
-        logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * d.returns[row]).toFixed(2)}% in one bar, ${(Math.abs(d.returns[row]) / deviation).toFixed(1)} × its rolling deviation`);
-      }
-    }
-    if (row < d.closeTime.length - 1) {
-      for (let s = 0; s < sleeves.length; s++) {
-        // most bars change nothing: skip the call unless the target moved or the sleeve has a hook
-        const targets = targetArrays[s][a];
-        if (sleeves[s].onBar || (targets && targets[row] !== books[s][a].heldTarget)) decide(s, a, row, time);
-      }
-      if (settings.fill === 'close') fillOrders(a, row, time, true);
     } else {
-      // the asset's last bar: close its positions at the close, drop its orders
-      for (let s = 0; s < sleeves.length; s++) exitNow(s, a, row, time, d.close[row], 'end', 'end');
-      orders = orders.filter((o) => o.asset !== d.symbol);
+      for (let i = 0; i < data.length; i++) {
+        if (cursor[i] >= data[i].closeTime.length) continue;
+        const t = data[i].closeTime[cursor[i]];
+        if (t < time) {
+          time = t;
+          groupSize = 0;
+        }
+        if (t === time) group[groupSize++] = i;
+      }
+    }
+    if (groupSize === 0) break;
+
+    // 1–3, every asset of the group: held positions' exits, then live orders, against the bar's open
+    // and range; funding
+    for (let g = 0; g < groupSize; g++) {
+      const a = group[g];
+      const row = cursor[a];
+      const d = data[a];
+      lastRow[a] = row;
+      lastPrice[a] = d.open[row];
+      const holding = hasPositions(a);
+      if (holding) checkExits(a, row, time);
+      fillOrders(a, row, time, false);
+      if (holding || orders.length === 0) updateExtremes(a, row);
+      if (d.funding) applyFunding(a, row);
+    }
+    // 4: the closes, all of them before any decision
+    for (let g = 0; g < groupSize; g++) lastPrice[group[g]] = data[group[g]].close[cursor[group[g]]];
+    for (let g = 0; g < groupSize; g++) {
+      const a = group[g];
+      const row = cursor[a]++;
+      const d = data[a];
+      if (breaker && row > 0) {
+        const deviation = deviationOf(a, breaker.window)[row - 1];
+        if (Number.isFinite(deviation) && deviation > 0 && Math.abs(d.returns[row]) > breaker.multiple * deviation) {
+          entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker.pauseBars * d.step);
+          logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * d.returns[row]).toFixed(2)}% in one bar, ${(Math.abs(d.returns[row]) / deviation).toFixed(1)} × its rolling deviation`);
+        }
+      }
+      if (row < d.closeTime.length - 1) {
+        for (let s = 0; s < sleeves.length; s++) {
+          // most bars change nothing: skip the call unless the target moved or the sleeve has a hook
+          const targets = targetArrays[s][a];
+          if (sleeves[s].onBar || (targets && targets[row] !== books[s][a].heldTarget)) decide(s, a, row, time);
+        }
+        if (settings.fill === 'close') fillOrders(a, row, time, true);
+      } else {
+        // the asset's last bar: close its positions at the close, drop its orders
+        for (let s = 0; s < sleeves.length; s++) exitNow(s, a, row, time, d.close[row], 'end', 'end');
+        orders = orders.filter((o) => o.asset !== d.symbol);
+      }
     }
 
-    // portfolio bookkeeping once per distinct event time
-    let nextTime = Infinity;
-    for (let i = 0; i < data.length; i++) if (cursor[i] < data[i].closeTime.length && data[i].closeTime[cursor[i]] < nextTime) nextTime = data[i].closeTime[cursor[i]];
-    if (nextTime === time) continue;
+    // portfolio bookkeeping once per event time
     let equity = markToMarket();
     if (series.length > 0) tail.push(previousEquity > 0 ? equity / previousEquity - 1 : 0);
     if (tail.full) tail.read();

@@ -1,4 +1,4 @@
-export { generateSyntheticCandles, type SyntheticMarketOptions } from './synthetic';
+export { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION, type SyntheticMarketOptions, type SyntheticStructure } from './synthetic';
 export { readArrowFile, readArrowFileRaw, writeArrowFile, frameToArrowBytes, arrowTableToColumns, type ArrowColumns } from './arrow-file';
 export { readCandlesCsv, readCandlesCsvRaw, writeCandlesCsv, frameToCsvBytes, binanceTimeMs, BINANCE_KLINE_COLUMNS, type CsvFormat, type CsvReadOptions } from './csv-file';
 export { readParquetFile, readParquetFileRaw, writeParquetFile, frameToParquetBytes } from './parquet-file';

@@ -8,10 +8,7 @@ import { readArrowFile, writeArrowFile } from './arrow-file';
 import { readCandlesFileRaw } from './read-candles-file';
 import { rawToCandles, candlesToRaw } from './raw-candles';
 import { validateCandleRows, type CandleRepair } from './candle-validation';
-import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION } from './synthetic';
-
-/** The sample market's structure: a weak learnable edge, or a pure random walk (nothing to learn). */
-export type SyntheticStructure = 'learnable' | 'random-walk';
+import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION, type SyntheticStructure } from './synthetic';
 import { parseStoreId, readStoreSeries, requireStore, STORE_SERIES_COLUMNS, storeId, type StoreKey, type StoreSeriesName } from './store';
 
 /**

@@ -2,6 +2,9 @@ import { Frame, type Candles, timeframeMs } from '../frame/frame';
 import { ConfigError } from '../errors';
 import { SeededRng } from '../util/rng';
 
+/** 'learnable': the documented weak order-flow edge (see generateSyntheticCandles); 'random-walk': nothing to learn. */
+export type SyntheticStructure = 'learnable' | 'random-walk';
+
 /** Settings of the synthetic market; every field has a default that looks like BTC/USDT 1h. */
 export type SyntheticMarketOptions = {
   seed?: number;
@@ -24,7 +27,7 @@ export type SyntheticMarketOptions = {
    * returns with constant volatility, nothing predictable (a null market for look-ahead checks).
    * Both are described in full on {@link generateSyntheticCandles}.
    */
-  structure?: 'learnable' | 'random-walk';
+  structure?: SyntheticStructure;
   /** Learnable structure only: share w of one-bar return variance from the order-flow component, in [0, 1) (default 0.15; 0 turns the edge off). */
   flowShare?: number;
   /** Learnable structure only: persistence ρ of the order-flow impact, in [0, 1) (default 0.93: builds for ~13 bars, gone after ~100). */
@@ -92,8 +95,7 @@ const DEFAULT_FLOW_PERSISTENCE = 0.93;
  * clustering, no intraday cycle, no order flow: neither the direction nor the size of future moves
  * depends on the past, so any model's out-of-sample ROC-AUC should be 0.5 within noise. (Volatility
  * clustering alone would already make a SELL/HOLD/BUY label with a fixed threshold partly predictable.)
- * Specs' `sample` source is always 'learnable'; to run a spec on the random walk, write it to a file
- * (`writeArrowFile`) and use the `file` source.
+ * A spec asks for it with `"data": {"source": "sample", "structure": "random-walk"}`.
  *
  * Both: wicks reach |N(0,1)|·0.6·σ_t beyond the body on each side (σ̄ for the random walk); volume is
  * 800·exp(0.35·N(0,1) + 0.3·|r_t|/σ̄)·v_R (v_R = 1 for the random walk), rounded to 1e-4: it
