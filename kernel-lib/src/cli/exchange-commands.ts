@@ -116,7 +116,7 @@ export function registerExchangeCommands(program: Command): void {
       console.error(`stopped after ${count} closed candles`);
     });
 
-  const coin = program.command('coin').description('coins: download, check, features, spec and training in one command');
+  const coin = program.command('coin').summary('add coins: download to training').description('coins: download, check, features, spec and training in one command');
   coin
     .command('add')
     .description('add one or many coins: download → quality check → features → spec (specs/coins/) → training (optional)')

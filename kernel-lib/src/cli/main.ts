@@ -56,6 +56,7 @@ export function buildProgram(): Command {
 
   program
     .command('run')
+    .summary('run a pipeline spec into runs/<run-id>/')
     .description('run a pipeline spec: data → features → labels → model → strategy → backtest → runs/<run-id>/')
     .argument('<spec.json>', 'the spec file (see specs/quickstart.json)')
     .option('--set <path=value>', 'override a spec field, e.g. --set strategy.params.buyThreshold=0.5 (repeatable)', collect, [])
@@ -111,6 +112,7 @@ export function buildProgram(): Command {
 
   program
     .command('backtest')
+    .summary('backtest a strategy or a portfolio')
     .description('backtest a strategy on OHLCV data (any CSV/Arrow file, or a store id), or a portfolio file, with the event-driven engine')
     .argument('[data]', "a .csv/.arrow file, 'sample', or a store id <exchange>/<market>/<BASE-QUOTE>/<timeframe>")
     .option('--strategy <id[:k=v,...]>', 'the strategy and its params, e.g. core/sma-crossover:fast=10,slow=30')
@@ -170,6 +172,7 @@ export function buildProgram(): Command {
 
   program
     .command('notebook')
+    .summary('run a notebook headless (tslab)')
     .description('run a notebook headless through the tslab kernel, papermill-style')
     .argument('<notebook.ipynb>', 'the notebook to execute')
     .option('-p, --parameter <name=value>', 'set a parameter of the cell tagged "parameters" (repeatable)', collect, [])
@@ -191,7 +194,7 @@ export function buildProgram(): Command {
       console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}`);
     });
 
-  const data = program.command('data').description('market data: the synthetic sample, the local store (import, export, check, list, resample)');
+  const data = program.command('data').summary('market data and the local store').description('market data: the synthetic sample, the local store (import, export, check, list, resample), downloads and streams');
   data
     .command('sample')
     .description('write the seeded synthetic market (same seed, same bytes) as .arrow or .csv')
@@ -232,6 +235,7 @@ export function buildProgram(): Command {
 
   program
     .command('features')
+    .summary('compute features, or list them')
     .description('compute features for a candles file, or list the feature catalogue')
     .argument('[input]', 'candles: .csv, .arrow, sample[:timeframe[:seed]] or a store id')
     .option('--feature <id[:k=v,...]>', 'a feature and its params, e.g. core/rsi:period=21 (repeatable)', collect, [])
@@ -257,6 +261,7 @@ export function buildProgram(): Command {
 
   program
     .command('label')
+    .summary('label candles, or list labelers')
     .description('label a candles file (the only look-ahead), or list the labelers')
     .argument('[input]', 'candles: .csv, .arrow, sample[:timeframe[:seed]] or a store id')
     .option('--labeler <id[:k=v,...]>', 'the labeler and its params, e.g. core/triple-barrier:bars=24')
