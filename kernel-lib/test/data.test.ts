@@ -8,7 +8,7 @@ import { checkQuality, assertQuality } from '../src/quality/check-quality';
 import { Frame, type Candles } from '../src/frame/frame';
 import { sha256Hex } from '../src/util/hash';
 import { DataError } from '../src/errors';
-import { tempDir } from './helpers';
+import { autocorrelation, tempDir } from './helpers';
 
 const dir = tempDir('data');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -20,16 +20,6 @@ function logReturns(candles: Candles): Float64Array {
   return out;
 }
 
-function autocorrelation(values: Float64Array, lag: number): number {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  let numerator = 0;
-  let denominator = 0;
-  for (let i = 0; i < values.length; i++) {
-    denominator += (values[i] - mean) ** 2;
-    if (i >= lag) numerator += (values[i] - mean) * (values[i - lag] - mean);
-  }
-  return numerator / denominator;
-}
 
 describe('synthetic market', () => {
   const candles = generateSyntheticCandles({ seed: 42 });

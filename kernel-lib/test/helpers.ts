@@ -71,3 +71,15 @@ export function hourlyBars(rows: number[][], symbol = 'BTC/USDT'): Candles {
     { symbol, timeframe: '1h' },
   );
 }
+
+/** Sample autocorrelation at `lag`; under i.i.d. values with finite variance its standard error is 1/√n. */
+export function autocorrelation(values: Float64Array, lag: number): number {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  let numerator = 0;
+  let denominator = 0;
+  for (let i = 0; i < values.length; i++) {
+    denominator += (values[i] - mean) ** 2;
+    if (i >= lag) numerator += (values[i] - mean) * (values[i - lag] - mean);
+  }
+  return numerator / denominator;
+}

@@ -9,7 +9,7 @@ import type { Candles } from '../src/frame/frame';
 import type { SpecInput } from '../src/spec/spec';
 import { ConfigError } from '../src/errors';
 import { sha256Hex } from '../src/util/hash';
-import { ROOT, tempDir } from './helpers';
+import { autocorrelation, ROOT, tempDir } from './helpers';
 
 // The synthetic market's two structures (kernel-lib/src/data/synthetic.ts): 'learnable' carries a
 // documented, modest edge; 'random-walk' carries none. Every statistical threshold below sits at 5
@@ -31,17 +31,6 @@ function diff(values: Float64Array): Float64Array {
   return out;
 }
 
-/** Sample autocorrelation at `lag`; under i.i.d. values with finite variance its standard error is 1/√n. */
-function autocorrelation(values: Float64Array, lag: number): number {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  let numerator = 0;
-  let denominator = 0;
-  for (let i = 0; i < values.length; i++) {
-    denominator += (values[i] - mean) ** 2;
-    if (i >= lag) numerator += (values[i] - mean) * (values[i - lag] - mean);
-  }
-  return numerator / denominator;
-}
 
 /**
  * Sign agreement between a past move, log close[t − pastEnd] − log close[t − pastStart], and the next
