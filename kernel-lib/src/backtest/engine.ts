@@ -1,4 +1,4 @@
-import { type Candles, isoTime, timeframeMs } from '../frame/frame';
+import { type Candles, isoTime, smallestSpacing, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { atrKernel, rollingDeviation } from '../features/kernels';
 import {
@@ -868,8 +868,6 @@ export function barLength(candles: Candles): number {
   try {
     return timeframeMs(candles.meta.timeframe);
   } catch {
-    let step = Infinity;
-    for (let i = 1; i < candles.length; i++) step = Math.min(step, candles.time[i] - candles.time[i - 1]);
-    return Number.isFinite(step) ? step : 86_400_000;
+    return smallestSpacing(candles.time) ?? 86_400_000;
   }
 }

@@ -7,13 +7,14 @@ import { checkQuality } from '../quality/check-quality';
 import { readCandlesFileRaw } from '../data/read-candles-file';
 import { exportCandles, importCandlesFiles, writeCandlesFile } from '../data/import-export';
 import { loadNamedCandles } from '../data/load-candles';
+import { CANDLE_REPAIRS } from '../data/candle-validation';
 import { describeStore, listStore, mergeIntoStore, parseStoreId, readStore, storeId, type StoreKey } from '../data/store';
 import { resampleCandles } from '../features/resample';
 import type { CsvFormat } from '../data/csv-file';
 
 /** --repair drop: keep the rows that could be real when some candles cannot be (recorded in the store). */
 export const repairOption = (): Option =>
-  new Option('--repair <policy>', "'drop': leave out impossible candles (non-finite, price ≤ 0, volume < 0, high/low outside open/close) instead of refusing").choices(['drop']);
+  new Option('--repair <policy>', "'drop': leave out impossible candles (non-finite, price ≤ 0, volume < 0, high/low outside open/close) instead of refusing").choices([...CANDLE_REPAIRS]);
 
 /** The store folder: --data-dir, else the workspace's (CANDLELAB_DATA_DIR, package.json, data/). */
 function dataDirOf(options: { dataDir?: string }): string {

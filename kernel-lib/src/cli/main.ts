@@ -212,9 +212,8 @@ export function buildProgram(): Command {
     });
   /** The machine-readable catalogue of some kinds (see CatalogueEntry), as one JSON array. */
   const printCatalogueJson = (kinds: Array<'feature' | 'labeler' | 'model' | 'strategy'>, plugins: string[]): void => {
-    const workspace = openWorkspace();
-    const registry = createRegistry(plugins, workspace.root);
-    const context = featureContext(registry, '1h', { dataDir: workspace.dataDir });
+    const registry = createRegistry(plugins, openWorkspace().root);
+    const context = featureContext(registry, '1h');
     console.log(JSON.stringify(kinds.flatMap((kind) => registry.list(kind).map((definition) => catalogueEntry(definition, context))), null, 2));
   };
   const catalogue = (kind: 'feature' | 'labeler', plugins: string[], json: boolean): void => {

@@ -11,8 +11,8 @@ import { rowLabel, type RawCandles } from './raw-candles';
  */
 
 /** 'drop': leave impossible rows out and keep the others (recorded where the rows are stored). */
-export type CandleRepair = 'drop';
-export const CANDLE_REPAIRS: readonly CandleRepair[] = ['drop'];
+export const CANDLE_REPAIRS = ['drop'] as const;
+export type CandleRepair = (typeof CANDLE_REPAIRS)[number];
 
 export type CandleValidationOptions = {
   /** Without it, the first impossible row is an error; with 'drop', such rows are left out. */

@@ -1,6 +1,5 @@
-import * as fs from 'node:fs';
-import { type Candles, type Frame, OHLCV_COLUMNS } from '../frame/frame';
-import { ConfigError, DataError } from '../errors';
+import { type Frame, OHLCV_COLUMNS } from '../frame/frame';
+import { ConfigError } from '../errors';
 import { writeArrowFile } from './arrow-file';
 import { writeCandlesCsv, type CsvReadOptions } from './csv-file';
 import { writeParquetFile } from './parquet-file';

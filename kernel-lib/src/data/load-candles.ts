@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Candles, timeframeMs } from '../frame/frame';
+import { type Candles, smallestSpacing, timeframeMs } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
 import { applyMissingDataPolicy, type MissingDataPolicy } from '../quality/missing-data';
 import { alignToBase } from '../features/resample';
@@ -190,12 +190,6 @@ function checkTimeframe(candles: Candles, declared: string | undefined, file: st
     throw new ConfigError(`${file}: bars are ${inferred ?? `${spacing / 60_000} min`} apart but the timeframe is ${declared}; set the timeframe to ${inferred ?? 'the bar length'} (data.timeframe in a spec, --timeframe on the command line)`);
   }
   return declared;
-}
-
-function smallestSpacing(time: Float64Array): number | undefined {
-  let step = Infinity;
-  for (let i = 1; i < time.length; i++) step = Math.min(step, time[i] - time[i - 1]);
-  return Number.isFinite(step) ? step : undefined;
 }
 
 /** 3600000 → '1h', 86400000 → '1d', 300000 → '5m'; undefined when not a whole number of minutes. */

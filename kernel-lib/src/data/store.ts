@@ -320,8 +320,8 @@ export function listStore(dataDir?: string): StoreEntry[] {
           if (!match) continue;
           const file = path.join(dir, name);
           const stored = readArrowFileRaw(file, { symbol: folder, timeframe: match[1], exchange, source: file });
-          const frame = { meta: stored.meta, length: stored.time.length, time: stored.time };
-          const symbol = frame.meta.symbol !== 'UNKNOWN' && SYMBOL.test(frame.meta.symbol) ? frame.meta.symbol : folderSymbol(folder);
+          const { meta, time } = stored;
+          const symbol = meta.symbol !== 'UNKNOWN' && SYMBOL.test(meta.symbol) ? meta.symbol : folderSymbol(folder);
           const repair = stored.metadata[STORE_REPAIR_METADATA];
           entries.push({
             exchange,
@@ -329,9 +329,9 @@ export function listStore(dataDir?: string): StoreEntry[] {
             symbol,
             timeframe: match[1],
             file,
-            rows: frame.length,
-            first: frame.length ? frame.time[0] : NaN,
-            last: frame.length ? frame.time[frame.length - 1] : NaN,
+            rows: time.length,
+            first: time.length ? time[0] : NaN,
+            last: time.length ? time[time.length - 1] : NaN,
             ...(repair ? { repair: JSON.parse(repair) as StoreRepairRecord } : {}),
           });
         }

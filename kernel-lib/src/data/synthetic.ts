@@ -3,7 +3,8 @@ import { ConfigError } from '../errors';
 import { SeededRng } from '../util/rng';
 
 /** 'learnable': the documented weak order-flow edge (see generateSyntheticCandles); 'random-walk': nothing to learn. */
-export type SyntheticStructure = 'learnable' | 'random-walk';
+export const SYNTHETIC_STRUCTURES = ['learnable', 'random-walk'] as const;
+export type SyntheticStructure = (typeof SYNTHETIC_STRUCTURES)[number];
 
 /** Settings of the synthetic market; every field has a default that looks like BTC/USDT 1h. */
 export type SyntheticMarketOptions = {
@@ -117,7 +118,7 @@ export function generateSyntheticCandles(options: SyntheticMarketOptions = {}): 
   if (!Number.isInteger(bars) || bars < 2) throw new ConfigError(`bars must be an integer ≥ 2, got ${bars}`);
   if (!Number.isFinite(startMs)) throw new ConfigError(`start '${options.start}' is not an ISO-8601 date; use e.g. 2021-01-01T00:00:00Z`);
   if (!(tick > 0)) throw new ConfigError(`tick must be positive, got ${tick}`);
-  if (structure !== 'learnable' && structure !== 'random-walk') throw new ConfigError(`structure must be 'learnable' or 'random-walk', got '${structure}'`);
+  if (!SYNTHETIC_STRUCTURES.includes(structure)) throw new ConfigError(`structure must be ${SYNTHETIC_STRUCTURES.map((x) => `'${x}'`).join(' or ')}, got '${structure}'`);
   if (!(flowShare >= 0 && flowShare < 1)) throw new ConfigError(`flowShare must be in [0, 1), got ${flowShare}`);
   if (!(rho >= 0 && rho < 1)) throw new ConfigError(`flowPersistence must be in [0, 1), got ${rho}`);
 

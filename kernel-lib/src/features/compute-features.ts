@@ -3,7 +3,6 @@ import { Frame, type Candles } from '../frame/frame';
 import { PluginError } from '../errors';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { FeatureContext, FeatureDefinition } from '../plugins/define';
-import { openWorkspace } from '../workspace';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
 export type FeatureSet = {
@@ -39,8 +38,9 @@ export type FeatureDataOptions = {
 export function featureContext(registry: PluginRegistry, timeframe: string, options: FeatureDataOptions = {}): FeatureContext {
   const context: FeatureContext = {
     timeframe,
-    dataDir: path.resolve(options.dataDir ?? openWorkspace().dataDir),
-    baseDir: path.resolve(options.baseDir ?? process.cwd()),
+    // resolved here when given; the features that read other data default them themselves
+    dataDir: options.dataDir && path.resolve(options.dataDir),
+    baseDir: options.baseDir && path.resolve(options.baseDir),
     computeFeature(ref, candles) {
       const { definition, params } = registry.resolveWithParams('feature', ref);
       const inner = { ...context, timeframe: candles.meta.timeframe };

@@ -125,6 +125,13 @@ export function timeframeMs(timeframe: string): number {
   return Number(match[1]) * unit;
 }
 
+/** The smallest step between consecutive times (a series' bar length when it has gaps); undefined below two rows. */
+export function smallestSpacing(time: Float64Array): number | undefined {
+  let step = Infinity;
+  for (let i = 1; i < time.length; i++) step = Math.min(step, time[i] - time[i - 1]);
+  return Number.isFinite(step) ? step : undefined;
+}
+
 /** Bars per year for annualizing (crypto trades every hour of every day). */
 export function barsPerYear(timeframe: string): number {
   return (365 * 86_400_000) / timeframeMs(timeframe);

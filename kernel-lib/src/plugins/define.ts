@@ -18,10 +18,10 @@ interface DefinitionBase<S extends z.ZodTypeAny> {
 export type FeatureContext = {
   /** The timeframe of the candles the features are computed on (e.g. '1h'). */
   readonly timeframe: string;
-  /** The data store of the run (for features that read other series, like core/cross-asset). */
-  readonly dataDir: string;
-  /** Where relative file paths in params start: the spec's folder in a run, else the working folder. */
-  readonly baseDir: string;
+  /** The data store of the run, for features that read other series (core/cross-asset); default: the workspace's. */
+  readonly dataDir?: string;
+  /** Where relative file paths in params start: the spec's folder in a run; default: the working folder. */
+  readonly baseDir?: string;
   /** Compute another registered feature (e.g. on resampled candles): its declared outputs and lookback. */
   computeFeature(ref: { id: string; version?: string; params?: Record<string, unknown> }, candles: Candles): { columns: Record<string, Float64Array>; lookback: number };
   /** The declared lookback and output names of another registered feature (at this timeframe). */

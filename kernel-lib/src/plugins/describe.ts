@@ -49,7 +49,7 @@ export type CatalogueEntry = {
   plugin: string;
   doc: string;
   params: Array<ParamDescription>;
-  /** Features: column names; labelers: the target and event-end columns they return. */
+  /** Features: their column names; labelers: ['label'] (class names are known once they run); strategies: ['target']. */
   outputs: string[] | null;
   /** Features and labelers: rows of warm-up at the start. */
   lookback?: number | null;

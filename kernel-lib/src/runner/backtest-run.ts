@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Candles, isoTime, timeframeMs } from '../frame/frame';
+import { type Candles, isoTime } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
-import { readArrowFile, writeArrowFile } from '../data/arrow-file';
+import { writeArrowFile } from '../data/arrow-file';
 import { loadNamedCandles } from '../data/load-candles';
 import { assertQuality } from '../quality/check-quality';
 import { createRegistry } from '../plugins/core-plugin';

@@ -5,6 +5,8 @@ import { ConfigError } from '../errors';
 import { parseConfig } from '../util/parse-config';
 import { canonicalJson, sha256Hex } from '../util/hash';
 import { markedBacktestSettingsSchema } from '../backtest/settings';
+import { CANDLE_REPAIRS } from '../data/candle-validation';
+import { SYNTHETIC_STRUCTURES } from '../data/synthetic';
 
 /** A reference to a plugin definition: id, optional pinned version, params (validated by the plugin). */
 const definitionRef = z
@@ -34,7 +36,7 @@ const sampleData = z
     bars: z.number().int().min(100).max(50_000_000).default(26_280),
     start: z.string().default('2021-01-01T00:00:00Z'),
     /** 'learnable' (default): the generator's weak documented edge; 'random-walk': nothing to learn (a null test). */
-    structure: z.enum(['learnable', 'random-walk']).optional(),
+    structure: z.enum(SYNTHETIC_STRUCTURES).optional(),
     missing,
   })
   .strict();
@@ -48,7 +50,7 @@ const fileData = z
     timeframe,
     exchange: z.string().optional(),
     /** Impossible candles (non-finite, price ≤ 0, volume < 0, high/low outside open/close) stop the run; 'drop' leaves them out. */
-    repair: z.enum(['drop']).optional(),
+    repair: z.enum(CANDLE_REPAIRS).optional(),
     missing,
   })
   .strict();

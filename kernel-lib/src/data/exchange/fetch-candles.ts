@@ -216,9 +216,9 @@ export async function fetchCandles(options: FetchCandlesOptions): Promise<FetchC
   // Merge as pages arrive; once the file is large, batch pages so rewrites stay a constant factor of
   // the final size (at most 1/8 of the progress, or 2 s of pages, is lost to a kill).
   const flush = (): void => {
-    if (buffered === 0 && unrecorded.rows === 0) return;
-    const frame = buffered ? concatFrames(buffer) : (Frame.fromColumns(new Float64Array(0), { open: new Float64Array(0), high: new Float64Array(0), low: new Float64Array(0), close: new Float64Array(0), volume: new Float64Array(0) }, meta) as Candles);
-    const result = mergeIntoStore(key, frame, { dataDir: options.dataDir, repaired: unrecorded.rows ? { source: `${exchange.id} fetchOHLCV`, ...unrecorded } : undefined });
+    // a page emptied by repair still flushes: its merge records the rows left out
+    if (buffer.length === 0) return;
+    const result = mergeIntoStore(key, concatFrames(buffer), { dataDir: options.dataDir, repaired: unrecorded.rows ? { source: `${exchange.id} fetchOHLCV`, ...unrecorded } : undefined });
     unrecorded = { rows: 0, first: [] };
     added += result.added;
     total = result.total;
