@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { fitLogistic, fitRidge, predictLogistic, predictRidge, standardization } from '../src/models/ensemble/linear';
-import { purgedFolds } from '../src/models/ensemble/folds';
+import { purgedFolds } from '../src/validation/purged-kfold';
 import { ensembleWeights } from '../src/models/ensemble/ensemble-model';
 import { normal } from './ensemble-helpers';
 

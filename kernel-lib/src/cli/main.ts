@@ -89,6 +89,7 @@ export function buildProgram(): Command {
             : regression,
         },
         timings: record.timings,
+        ...(record.validation ? { validation: { method: record.validation.method, windows: record.validation.windows.length, paths: record.validation.paths.length, pathSummary: record.validation.pathSummary ?? null } } : {}),
         seconds,
       };
       if (options.json) {
@@ -98,6 +99,11 @@ export function buildProgram(): Command {
       const relative = (p: string): string => path.relative(process.cwd(), p) || '.';
       console.log(`run ${record.runId} (${seconds.toFixed(1)} s)`);
       console.log(`  report:       ${relative(summary.report)}`);
+      const v = record.validation;
+      if (v) {
+        console.log(`  validation:   ${v.method}, ${v.windows.length} ${v.method === 'core/walk-forward' ? 'windows' : 'folds'} refitted, out-of-sample ${v.outOfSample.from.slice(0, 10)} … ${v.outOfSample.to.slice(0, 10)} (numbers below)`);
+        if (v.pathSummary) console.log(`  paths:        ${v.pathSummary.count}, Sharpe ${number(v.pathSummary.sharpeMean)} ± ${number(v.pathSummary.sharpeStd)}, deflated Sharpe P = ${number(v.pathSummary.deflatedSharpe.probability, 3)}`);
+      }
       console.log(`  total return: ${percent(m.totalReturn)}   buy and hold: ${percent(m.buyHoldReturn)}`);
       console.log(`  sharpe:       ${number(m.sharpe)}   max drawdown: ${percent(m.maxDrawdown)}`);
       console.log(`  trades:       ${m.numTrades}   win rate: ${percent(m.winRate)}   profit factor: ${number(m.profitFactor)}`);
@@ -211,7 +217,7 @@ export function buildProgram(): Command {
       console.log(`wrote ${candles.length} bars of ${candles.meta.symbol} ${candles.meta.timeframe} → ${options.out}`);
     });
   /** The machine-readable catalogue of some kinds (see CatalogueEntry), as one JSON array. */
-  const printCatalogueJson = (kinds: Array<'feature' | 'labeler' | 'model' | 'strategy'>, plugins: string[]): void => {
+  const printCatalogueJson = (kinds: Array<'feature' | 'labeler' | 'model' | 'strategy' | 'splitter'>, plugins: string[]): void => {
     const registry = createRegistry(plugins, openWorkspace().root);
     const context = featureContext(registry, '1h');
     console.log(JSON.stringify(kinds.flatMap((kind) => registry.list(kind).map((definition) => catalogueEntry(definition, context))), null, 2));
@@ -292,14 +298,14 @@ export function buildProgram(): Command {
   const plugins = program.command('plugins').description('the plugin registry');
   plugins
     .command('list')
-    .description('list registered features, labelers, models and strategies with their docs')
+    .description('list registered features, labelers, models, strategies and splitters with their docs')
     .option('--plugin <package>', 'also load this plugin package (repeatable)', collect, [])
     .option('--json', 'the whole catalogue as JSON: kind, id, version, plugin, params with types and defaults, outputs, lookback/horizon, doc')
     .action((options) => {
-      if (options.json) return printCatalogueJson(['feature', 'labeler', 'model', 'strategy'], options.plugin);
+      if (options.json) return printCatalogueJson(['feature', 'labeler', 'model', 'strategy', 'splitter'], options.plugin);
       const registry = createRegistry(options.plugin, openWorkspace().root);
-      const headings = { feature: 'features', labeler: 'labelers', model: 'models', strategy: 'strategies' } as const;
-      for (const kind of ['feature', 'labeler', 'model', 'strategy'] as const) {
+      const headings = { feature: 'features', labeler: 'labelers', model: 'models', strategy: 'strategies', splitter: 'splitters (validation.method)' } as const;
+      for (const kind of ['feature', 'labeler', 'model', 'strategy', 'splitter'] as const) {
         console.log(`${headings[kind]}:`);
         for (const definition of registry.list(kind)) console.log(`  ${definition.id}@${definition.version}  ${definition.doc}  [${definition.pluginId}]`);
       }

@@ -132,26 +132,30 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
  * (ω = σ̄²(1 − α − β)) and α, β kept in the stationary region through a logistic reparametrization.
  * @see Bollerslev (1986), Generalized autoregressive conditional heteroskedasticity.
  */
-export function fitGarch(returns: Float64Array): GarchParameters {
-  const n = returns.length;
+export function fitGarch(returns: Float64Array | readonly Float64Array[]): GarchParameters {
+  // Several segments (training rows with gaps): one likelihood, the recursion restarting in each.
+  const segments = returns instanceof Float64Array ? [returns] : returns;
+  const n = segments.reduce((sum, s) => sum + s.length, 0);
   if (n < 50) throw new ConfigError(`GARCH needs at least 50 returns to fit, got ${n}`);
   let mean = 0;
-  for (const r of returns) mean += r;
+  for (const segment of segments) for (const r of segment) mean += r;
   mean /= n;
   let variance = 0;
-  for (const r of returns) variance += (r - mean) ** 2;
+  for (const segment of segments) for (const r of segment) variance += (r - mean) ** 2;
   variance /= n;
   const negativeLogLikelihood = ([u, v]: number[]): number => {
     const persistence = 0.9999 * sigmoid(u);
     const alpha = persistence * sigmoid(v);
     const beta = persistence - alpha;
     const omega = variance * (1 - persistence);
-    let sigma2 = variance;
     let nll = 0;
-    for (let t = 0; t < n; t++) {
-      const e = returns[t] - mean;
-      nll += 0.5 * (Math.log(sigma2) + (e * e) / sigma2);
-      sigma2 = omega + alpha * e * e + beta * sigma2;
+    for (const segment of segments) {
+      let sigma2 = variance;
+      for (let t = 0; t < segment.length; t++) {
+        const e = segment[t] - mean;
+        nll += 0.5 * (Math.log(sigma2) + (e * e) / sigma2);
+        sigma2 = omega + alpha * e * e + beta * sigma2;
+      }
     }
     return nll;
   };
@@ -163,37 +167,60 @@ export function fitGarch(returns: Float64Array): GarchParameters {
 }
 
 /**
- * GARCH(1,1) volatility forecast for the next bar, known at each bar's close: parameters fitted on the
- * leading `fitRows` rows (default: the first fitFraction of the data, the training share), then the
- * variance recursion filtered forward over all rows.
+ * GARCH(1,1) volatility forecast for the next bar, known at each bar's close. Where its parameters come from:
+ * - in a run, the runner's training rows (`context.fitRows`; each walk-forward window's own), then the
+ *   variance recursion is filtered forward over all rows;
+ * - with `fitRows`, the leading `fitRows` rows (a fixed, explicit fit);
+ * - otherwise (e.g. `candlelab features`), causally: refitted every `refitEvery` bars on all rows up to
+ *   then (an expanding window), so no value uses a later bar.
+ * Values start after `minFitRows` rows (or row 1 with an explicit `fitRows`).
  */
 export const garchFeature = defineFeature({
   id: 'core/garch',
-  version: '1.0.0',
-  doc: 'GARCH(1,1) next-bar volatility forecast (per bar, a fraction): MLE on the training rows only, filtered forward.',
+  version: '2.0.0',
+  doc: 'GARCH(1,1) next-bar volatility forecast (per bar, a fraction): MLE on the run\'s training rows (expanding causal refits outside a run), filtered forward.',
   params: z.object({
-    fitFraction: z.number().gt(0).max(1).default(0.7),
-    /** Fit on exactly this many leading rows (overrides fitFraction). */
+    /** Fit on exactly this many leading rows instead. */
     fitRows: z.number().int().min(51).optional(),
+    /** Warm-up: rows before the first value, and the fewest rows a fit may use. */
+    minFitRows: z.number().int().min(51).default(250),
+    /** Outside a run: bars between the expanding-window refits. */
+    refitEvery: z.number().int().min(1).default(500),
   }),
   fittedOnLeadingRows: true,
-  lookback: () => 1,
+  lookback: (p) => (p.fitRows !== undefined ? 1 : p.minFitRows),
   outputs: () => ['garch_vol'],
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
     const n = close.length;
-    // percent log returns: better conditioned for the likelihood
+    // percent log returns: better conditioned for the likelihood; returns[r − 1] is row r's
     const returns = new Float64Array(Math.max(0, n - 1));
     for (let i = 1; i < n; i++) returns[i - 1] = 100 * Math.log(close[i] / close[i - 1]);
-    const fitRows = Math.min(n, p.fitRows ?? Math.floor(p.fitFraction * n));
-    const fit = fitGarch(returns.subarray(0, Math.max(0, fitRows - 1)));
     const out = new Float64Array(n).fill(NaN);
-    let sigma2 = fit.omega / Math.max(1e-12, 1 - fit.alpha - fit.beta);
-    for (let t = 0; t < returns.length; t++) {
-      const e = returns[t] - fit.mean;
-      sigma2 = fit.omega + fit.alpha * e * e + fit.beta * sigma2; // the forecast for the bar after t + 1
-      out[t + 1] = Math.sqrt(sigma2) / 100;
+    const filter = (fit: GarchParameters, from: number, to: number, sigma2: number): number => {
+      for (let t = from; t < to; t++) {
+        const e = returns[t] - fit.mean;
+        sigma2 = fit.omega + fit.alpha * e * e + fit.beta * sigma2; // the forecast for the bar after t + 1
+        out[t + 1] = Math.sqrt(sigma2) / 100;
+      }
+      return sigma2;
+    };
+    const unconditional = (fit: GarchParameters) => fit.omega / Math.max(1e-12, 1 - fit.alpha - fit.beta);
+    if (p.fitRows !== undefined || context?.fitRows) {
+      const segments = p.fitRows !== undefined ? [{ start: 0, end: Math.min(n, p.fitRows) }] : context!.fitRows!;
+      const fit = fitGarch(segments.map((r) => returns.subarray(Math.max(0, r.start - 1), Math.max(0, r.end - 1))).filter((r) => r.length > 0));
+      filter(fit, 0, returns.length, unconditional(fit));
+      if (p.fitRows === undefined) out.fill(NaN, 0, Math.min(n, p.minFitRows));
+      return { garch_vol: out };
     }
+    // Expanding causal refits: the parameters used from row t on were fitted on rows ≤ t.
+    let sigma2 = NaN;
+    for (let at = p.minFitRows; at < n; at += p.refitEvery) {
+      const fit = fitGarch(returns.subarray(0, at));
+      if (Number.isNaN(sigma2)) sigma2 = filter(fit, 0, at - 1, unconditional(fit));
+      sigma2 = filter(fit, at - 1, Math.min(returns.length, at - 1 + p.refitEvery), sigma2);
+    }
+    out.fill(NaN, 0, Math.min(n, p.minFitRows));
     return { garch_vol: out };
   },
 });

@@ -10,6 +10,7 @@ import { xgboostClassifier, xgboostRegressor } from '../models/xgboost/xgboost-m
 import { neuralModels } from '../models/neural/neural-model';
 import { ensembleModels } from '../models/ensemble/ensemble-model';
 import { coreStrategies } from '../strategy/core-strategies';
+import { coreSplitters } from '../validation/core-splitters';
 import { definePlugin, type Plugin } from './define';
 import { PluginRegistry, loadPluginModule } from './registry';
 
@@ -23,6 +24,7 @@ export const corePlugin = definePlugin({
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
   models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels],
   strategies: coreStrategies,
+  splitters: coreSplitters,
 });
 
 /**

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Candles, Frame } from '../frame/frame';
 import type { FittedModel, ModelContext, ModelRef, ResolvedModel, TrainingData } from '../models/model';
+import type { RowRange, Split, SplitIndex } from '../validation/splitter';
 
 /** Fields every plugin-provided definition has. */
 interface DefinitionBase<S extends z.ZodTypeAny> {
@@ -27,6 +28,12 @@ export type FeatureContext = {
   /** The declared lookback and output names of another registered feature (at this timeframe). */
   lookbackOf(ref: { id: string; version?: string; params?: Record<string, unknown> }): number;
   outputsOf(ref: { id: string; version?: string; params?: Record<string, unknown> }): string[];
+  /**
+   * The rows a fitted feature (`fittedOnLeadingRows`) fits its parameters on: the run's training rows
+   * (one walk-forward window's, in validation). Absent when no run gives them (e.g. `candlelab
+   * features`): a fitted feature must then stay causal by itself (e.g. refit on an expanding window).
+   */
+  readonly fitRows?: readonly RowRange[];
 };
 
 /** A feature: causal columns computed from candles (row t uses rows ≤ t only). */
@@ -42,8 +49,9 @@ export interface FeatureDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extend
    */
   inputs?(params: z.output<S>): string[];
   /**
-   * Parameters are fitted on the leading (training) rows, then applied forward: values are causal given
-   * those parameters (e.g. GARCH). Tests fix the fitted rows when checking causality.
+   * Parameters are fitted on the run's training rows (`context.fitRows`), then applied forward: values
+   * are causal given those parameters (e.g. GARCH). The runner recomputes such features for every
+   * walk-forward window with that window's training rows.
    */
   readonly fittedOnLeadingRows?: boolean;
   compute(candles: Candles, params: z.output<S>, context?: FeatureContext): Record<string, Float64Array>;
@@ -120,7 +128,17 @@ export function strategyOutput(value: Float64Array | StrategyOutput): StrategyOu
   return value instanceof Float64Array ? { targets: value } : value;
 }
 
-export type AnyDefinition = FeatureDefinition | LabelerDefinition | ModelDefinition | StrategyDefinition;
+/**
+ * A splitter: cuts the usable rows into folds (training rows, test rows) and says how the folds' test
+ * predictions form backtest paths. It sees only times, the warm-up and the label spans (see SplitIndex),
+ * and must purge training labels that reach into a test block. The spec's `validation.method` names one.
+ */
+export interface SplitterDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
+  readonly kind: 'splitter';
+  split(index: SplitIndex, params: z.output<S>): Split;
+}
+
+export type AnyDefinition = FeatureDefinition | LabelerDefinition | ModelDefinition | StrategyDefinition | SplitterDefinition;
 export type DefinitionKind = AnyDefinition['kind'];
 
 /** A plugin: a named, versioned bundle of definitions. Built-ins are one plugin like any other. */
@@ -131,6 +149,7 @@ export type Plugin = {
   readonly labelers?: readonly LabelerDefinition<any>[];
   readonly models?: readonly ModelDefinition<any>[];
   readonly strategies?: readonly StrategyDefinition<any>[];
+  readonly splitters?: readonly SplitterDefinition<any>[];
 };
 
 // Identity helpers: they only give plain objects their types (as zod's and Vite's defineX do).
@@ -145,6 +164,9 @@ export function defineModel<S extends z.ZodTypeAny>(definition: Omit<ModelDefini
 }
 export function defineStrategy<S extends z.ZodTypeAny>(definition: Omit<StrategyDefinition<S>, 'kind'>): StrategyDefinition<S> {
   return { kind: 'strategy', ...definition };
+}
+export function defineSplitter<S extends z.ZodTypeAny>(definition: Omit<SplitterDefinition<S>, 'kind'>): SplitterDefinition<S> {
+  return { kind: 'splitter', ...definition };
 }
 export function definePlugin(plugin: Plugin): Plugin {
   return plugin;

@@ -96,5 +96,7 @@ export function catalogueEntry(definition: AnyDefinition & { pluginId?: string }
       return { ...base, task: definition.task, outputs: null };
     case 'strategy':
       return { ...base, needs: definition.needs, outputs: ['target'] };
+    case 'splitter':
+      return { ...base, outputs: null };
   }
 }

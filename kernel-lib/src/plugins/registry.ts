@@ -11,6 +11,7 @@ import type {
   ModelDefinition,
   Plugin,
   StrategyDefinition,
+  SplitterDefinition,
 } from './define';
 
 type ByKind = {
@@ -18,6 +19,7 @@ type ByKind = {
   labeler: LabelerDefinition;
   model: ModelDefinition;
   strategy: StrategyDefinition;
+  splitter: SplitterDefinition;
 };
 
 type Entry = { definition: AnyDefinition; pluginId: string };
@@ -48,6 +50,7 @@ export class PluginRegistry {
       ...(plugin.labelers ?? []),
       ...(plugin.models ?? []),
       ...(plugin.strategies ?? []),
+      ...(plugin.splitters ?? []),
     ];
     for (const definition of definitions) {
       const key = `${definition.kind}/${definition.id}@${definition.version}`;

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import type { PluginRegistry } from '../plugins/registry';
-import type { FeatureContext, LabelerDefinition, ModelDefinition, StrategyDefinition } from '../plugins/define';
+import type { FeatureContext, LabelerDefinition, ModelDefinition, SplitterDefinition, StrategyDefinition } from '../plugins/define';
 import { featureContext, planFeatures, type PlannedFeature } from '../features/compute-features';
 import { parseBacktestSettings, type BacktestSettings } from '../backtest/settings';
 import type { CandleSource } from '../data/load-candles';
@@ -26,6 +26,8 @@ export type RunPlan = {
   readonly model: { readonly definition: ModelDefinition; readonly params: unknown };
   readonly strategy: { readonly definition: StrategyDefinition; readonly params: unknown };
   readonly backtest: BacktestSettings;
+  /** The spec's validation splitter and its validated params (absent: one chronological split). */
+  readonly validation?: { readonly definition: SplitterDefinition; readonly params: unknown };
   /** What features see: the timeframe, the run's store and the spec's folder. */
   readonly featureContext: FeatureContext;
 };
@@ -61,8 +63,21 @@ export function resolveRunPlan(spec: Spec, registry: PluginRegistry, where: { ba
     model,
     strategy,
     backtest: parseBacktestSettings(spec.backtest, 'spec: backtest'),
+    validation: spec.validation && resolveSplitter(spec.validation, registry),
     featureContext: context,
   };
+}
+
+/** `validation: {method, ...params}` → the splitter and its params; built-in methods need no `core/` prefix. */
+function resolveSplitter(validation: NonNullable<Spec['validation']>, registry: PluginRegistry): NonNullable<RunPlan['validation']> {
+  const { method, ...params } = validation;
+  const id = method.includes('/') ? method : `core/${method}`;
+  try {
+    return registry.resolveWithParams('splitter', { id, params });
+  } catch (error) {
+    if (error instanceof ConfigError || !(error instanceof Error)) throw error;
+    throw new ConfigError(`validation.method '${method}': ${error.message}`);
+  }
 }
 
 /** The spec's data section as a candle source; a relative file path starts at the spec's folder. */

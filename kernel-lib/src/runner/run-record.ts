@@ -18,8 +18,10 @@ import { specHash } from '../spec/spec';
 import { CANDLELAB_VERSION } from '../version';
 import { gitRevision, type GitRevision } from '../util/git';
 import type { InferenceTimings } from '../models/inference';
+import type { FoldTraining, PathBacktest, ValidationRecord, ValidationSplit } from './validation-run';
 import { confusionMatrixFigure, trainingCurveFigure } from '../report/charts';
 import { backtestSections } from '../report/backtest-sections';
+import { validationSections } from '../report/validation-sections';
 import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue, type ReportSection } from '../report/html-report';
 import {
   dataFingerprint,
@@ -45,6 +47,8 @@ export type RunResults = {
   evaluation: RunEvaluation;
   strategy: StrategyRun;
   backtest: StrategyBacktest;
+  /** Validated runs (spec `validation`): the folds, their models' results, the backtest paths and the record. */
+  validation?: { split: ValidationSplit; training: FoldTraining; paths: PathBacktest[]; record: ValidationRecord };
 };
 
 /** The metrics a run reports; all of them are covered by the fingerprint. */
@@ -72,6 +76,12 @@ export type RunRecord = {
   model: { id: string; version: string; params: unknown; info: Record<string, unknown>; registered?: { name: string; version: number } };
   strategy: { id: string; version: string; params: unknown; segment: { from: string; to: string; bars: number } };
   metrics: RunMetrics;
+  /**
+   * Validated runs (spec `validation`): per window (fold) its train/test times and row counts and its
+   * metrics, the backtest paths, and the stitched out-of-sample numbers. `metrics` then holds the
+   * stitched account (first path) as the run's headline.
+   */
+  validation?: ValidationRecord;
   /** Why risk monitors acted (exposure caps, circuit breaker, kill switch, …). */
   riskEvents: StrategyBacktest['result']['riskEvents'];
   /** The git commit of the code (when run in a git checkout) and whether tracked files differed from it. */
@@ -97,15 +107,17 @@ export function runMetrics(results: Pick<RunResults, 'backtest' | 'evaluation'>)
  * The run's fingerprint: sha256 over the predictions' float32 bytes, the trades and the metrics in
  * canonical JSON. Two runs with one fingerprint made the same predictions, trades and numbers.
  */
-export function runFingerprint(predictions: Predictions, trades: readonly EngineTrade[], metrics: RunMetrics): string {
-  return new Sha256()
+export function runFingerprint(predictions: Predictions, trades: readonly EngineTrade[], metrics: RunMetrics, validation?: ValidationRecord): string {
+  const hash = new Sha256()
     .update('candlelab-run-fingerprint-v1\npredictions\n')
     .update(predictions.values)
     .update('\ntrades\n')
     .update(canonicalJson(trades))
     .update('\nmetrics\n')
-    .update(canonicalJson(metrics))
-    .hex();
+    .update(canonicalJson(metrics));
+  // a validated run: every window's rows and metrics and every path (the other paths' trades are in their metrics)
+  if (validation) hash.update('\nvalidation\n').update(canonicalJson(validation));
+  return hash.hex();
 }
 
 /** The default registry name of a run's model: the spec name, symbol and timeframe (quickstart-BTC-USDT-1h). */
@@ -136,7 +148,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
   const createdAt = context.clock();
   const hash = specHash(context.spec);
   const metrics = runMetrics(results);
-  const fingerprint = runFingerprint(predictions, backtest.result.trades, metrics);
+  const fingerprint = runFingerprint(predictions, backtest.result.trades, metrics, results.validation?.record);
   const baseRunId = `${context.spec.name}-${compactTimestamp(createdAt)}-${fingerprint.slice(0, 8)}`;
   let runId = baseRunId;
   for (let n = 2; fs.existsSync(path.join(context.workspace.runsDir, runId)); n++) runId = `${baseRunId}-${n}`;
@@ -173,6 +185,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
       segment: { from: split.test.from, to: split.test.to, bars: strategy.end - strategy.start },
     },
     metrics,
+    ...(results.validation ? { validation: results.validation.record } : {}),
     riskEvents: backtest.result.riskEvents,
     git: gitRevision(context.workspace.root),
     timings: { trainingMs: trained.trainingMs, predictionMicrosecondsPerRow: predictions.microsecondsPerRow, inference: predictions.inference },
@@ -187,7 +200,13 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
         createdAt: record.createdAt,
         params: trained.params,
         label: record.label,
-        metrics: { test: pick(evaluation, 'test'), valid: pick(evaluation, 'valid'), backtest: backtest.report.metrics },
+        metrics: {
+          test: pick(evaluation, 'test'),
+          valid: pick(evaluation, 'valid'),
+          backtest: backtest.report.metrics,
+          // a validated run: the registered model is the last window's; these are the windows' out-of-sample numbers
+          ...(results.validation ? { validation: validationSummary(results.validation.record) } : {}),
+        },
         dataFingerprint: data.fingerprint,
         specHash: hash,
         runId,
@@ -207,7 +226,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
       for (const artifact of await trained.model.save(path.join(dir, 'model'))) {
         artifacts.push({ ...artifact, path: `model/${artifact.path}` });
       }
-      const predictionFrame = predictionsFrame(candles, predictions, labels, split);
+      const predictionFrame = predictionsFrame(candles, predictions, labels, split, results.validation);
       writeArrowFile(path.join(dir, 'predictions.arrow'), predictionFrame);
       artifacts.push(fileArtifact(dir, 'predictions.arrow', 'predictions'));
       writeArrowFile(path.join(dir, 'backtest.arrow'), backtestSeriesFrame(backtest, strategy.targets));
@@ -283,8 +302,24 @@ function modelTimings(trainingMs: number, inference: InferenceTimings | undefine
   };
 }
 
-/** Predictions per predicted row with the true label and the segment (0 train, 1 valid, 2 test, −1 purged). */
-function predictionsFrame(candles: Candles, predictions: Predictions, labels: LabelSet, split: ChronologicalSplit): Frame {
+/** What a model version records of a validated run: the method, the window count and the out-of-sample headline. */
+function validationSummary(record: ValidationRecord): Record<string, unknown> {
+  const oos = record.outOfSample;
+  return {
+    method: record.method,
+    windows: record.windows.length,
+    paths: record.paths.length,
+    outOfSample: { from: oos.from, to: oos.to, totalReturn: oos.backtest.totalReturn, sharpe: oos.backtest.sharpe, maxDrawdown: oos.backtest.maxDrawdown, numTrades: oos.backtest.numTrades },
+    ...(record.pathSummary ? { pathSharpeMean: record.pathSummary.sharpeMean, deflatedSharpeProbability: record.pathSummary.deflatedSharpe.probability } : {}),
+  };
+}
+
+/**
+ * Predictions per predicted row with the true label and the segment (0 train, 1 valid, 2 test, −1
+ * purged); a validated run's rows are the stitched out-of-sample ones, with the fold (window) that
+ * predicted each row.
+ */
+function predictionsFrame(candles: Candles, predictions: Predictions, labels: LabelSet, split: ChronologicalSplit, validation?: RunResults['validation']): Frame {
   const { start, rows, columns, values } = predictions;
   const out: Record<string, Float64Array> = {};
   columns.forEach((name, c) => {
@@ -298,6 +333,11 @@ function predictionsFrame(candles: Candles, predictions: Predictions, labels: La
     for (let row = range.start; row < range.end; row++) segment[row - start] = id;
   });
   out.segment = segment;
+  if (validation) {
+    const window = new Float64Array(rows).fill(-1);
+    for (const piece of validation.split.paths[0].pieces) window.fill(piece.fold, piece.start - start, piece.end - start);
+    out.window = window;
+  }
   return Frame.fromColumns(candles.time.slice(start, start + rows), out, candles.meta);
 }
 
@@ -351,7 +391,7 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
       html: `${warnings}${keyValueTable([
         ['symbol', record.data.symbol],
         ['timeframe', record.data.timeframe],
-        ['test segment (traded)', `${split.test.from} … ${split.test.to}`],
+        [results.validation ? 'out-of-sample (traded, stitched windows)' : 'test segment (traded)', `${split.test.from} … ${split.test.to}`],
         ['model', `${record.model.id}@${record.model.version}`],
         ['registered as', record.model.registered ? `${record.model.registered.name} v${record.model.registered.version}` : 'not registered'],
         ['strategy', `${record.strategy.id}@${record.strategy.version}`],
@@ -367,6 +407,7 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
         ['fingerprint', record.fingerprint.slice(0, 16) + '…'],
       ])}`,
     },
+    ...(results.validation ? validationSections(results.validation.record, results.validation.paths) : []),
     ...backtestSections(backtest),
     modelSection,
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },

@@ -1,5 +1,7 @@
 import type { LoadedSpec, SpecInput } from '../spec/spec';
 import { writeRun, type RunRecord, type RunResults } from './run-record';
+import { backtestPath, splitValidation, timeLastModel, trainFolds, validationEvaluation, validationRecord, validatedSegments } from './validation-run';
+import type { RunContext } from './stages';
 import {
   backtestStrategy,
   buildFeatures,
@@ -28,6 +30,7 @@ export async function runSpec(source: string | LoadedSpec | SpecInput, options: 
   const quality = checkCandles(candles);
   const features = buildFeatures(context, candles);
   const labels = buildLabels(context, candles);
+  if (context.plan.validation) return runValidatedSpec(context, { candles, quality, features, labels });
   const split = splitData(context, candles, features, labels);
   const trained = await trainModel(context, features, labels, split);
   try {
@@ -40,5 +43,35 @@ export async function runSpec(source: string | LoadedSpec | SpecInput, options: 
     return { record, results, runDir: `${context.workspace.runsDir}/${record.runId}` };
   } finally {
     trained.model.dispose();
+  }
+}
+
+/**
+ * A spec with `validation`: the splitter's folds, each fitted on its own training rows, the backtest
+ * paths over the stitched out-of-sample predictions (one for walk-forward and k-fold, several for
+ * CPCV), run.json's `validation` record; the last fold's model is registered.
+ */
+async function runValidatedSpec(context: RunContext, stages: Pick<RunResults, 'candles' | 'quality' | 'features' | 'labels'>): Promise<SpecRun> {
+  const { candles, features, labels } = stages;
+  const split = splitValidation(context, candles, features, labels);
+  const training = await trainFolds(context, candles, features, labels, split);
+  try {
+    const paths = split.paths.map((path) => backtestPath(context, candles, features, training, path));
+    const record = validationRecord(candles, labels, split, training, paths);
+    const predictions = await timeLastModel(training, features, paths[0].predictions);
+    const results: RunResults = {
+      ...stages,
+      split: validatedSegments(candles, split, training, paths[0]),
+      trained: training.last,
+      predictions,
+      evaluation: validationEvaluation(labels, record, training),
+      strategy: paths[0].strategy,
+      backtest: paths[0].backtest,
+      validation: { split, training, paths, record },
+    };
+    const written = await writeRun(context, results);
+    return { record: written, results, runDir: `${context.workspace.runsDir}/${written.runId}` };
+  } finally {
+    training.last.model.dispose();
   }
 }

@@ -18,6 +18,7 @@ import { loadSpec, parseSpec, type LoadedSpec, type Spec, type SpecInput } from 
 import { Sha256 } from '../util/hash';
 import { classBalance, type ClassBalance } from '../labels/core-labelers';
 import { resolveRunPlan, type RunPlan } from './run-plan';
+import type { RowRange } from '../validation/splitter';
 
 /**
  * The stages of a research run. A notebook calls them one at a time and inspects each result;
@@ -106,9 +107,22 @@ export function checkCandles(candles: Candles): QualityReport {
   return assertQuality(candles);
 }
 
-/** Stage 3 — features, from the plan's feature list. */
-export function buildFeatures(context: RunContext, candles: Candles): FeatureSet {
-  return computePlannedFeatures(candles, context.plan.features, context.plan.featureContext);
+/**
+ * Stage 3 — features, from the plan's feature list. Fitted features (GARCH) fit their parameters on
+ * `fitRows`; by default the training rows of the spec's chronological split (walk-forward gives each
+ * window's own).
+ */
+export function buildFeatures(context: RunContext, candles: Candles, options: { fitRows?: readonly RowRange[] } = {}): FeatureSet {
+  const fitted = context.plan.features.some((f) => f.definition.fittedOnLeadingRows);
+  const fitRows = options.fitRows ?? (fitted ? [chronologicalTrainRows(context.plan, candles.length)] : undefined);
+  return computePlannedFeatures(candles, context.plan.features, fitRows ? { ...context.plan.featureContext, fitRows } : context.plan.featureContext);
+}
+
+/** The rows before the validation segment of the spec's chronological split (after the warm-up): what fitted parts may see. */
+export function chronologicalTrainRows(plan: RunPlan, rows: number): RowRange {
+  const lookback = Math.max(plan.lookback, plan.label.lookback);
+  const usable = rows - lookback - plan.label.horizon;
+  return { start: lookback, end: Math.max(lookback, lookback + Math.floor(usable * plan.spec.split.train)) };
 }
 
 export type LabelSet = {
@@ -256,16 +270,19 @@ export type StrategyRun = {
   end: number;
 };
 
-/** Stage 9 — the strategy turns the test segment's predictions into target exposures. */
+/**
+ * Stage 9 — the strategy turns the test segment's predictions into target exposures (a validated run
+ * passes the stitched out-of-sample rows as the range).
+ */
 export function runStrategy(
   context: RunContext,
   candles: Candles,
   features: FeatureSet,
   predictions: Predictions | undefined,
-  split: ChronologicalSplit,
+  split: Pick<ChronologicalSplit, 'test'> | RowRange,
 ): StrategyRun {
   const { definition, params } = context.plan.strategy;
-  const { start, end } = split.test;
+  const { start, end } = 'test' in split ? split.test : split;
   if (definition.needs.predictions && !predictions) throw new ConfigError(`strategy ${definition.id} needs model predictions`);
   const output = strategyOutput(
     definition.targets(

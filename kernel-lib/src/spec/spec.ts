@@ -87,6 +87,12 @@ export const specSchema = z
       .default({}),
     model: definitionRef.extend({ name: z.string().regex(/^[\w.-]+$/).optional() }).strict(),
     strategy: definitionRef,
+    /**
+     * Validation with refitting: `method` names a splitter ('walk-forward', 'purged-kfold', 'cpcv' or a
+     * plugin's id), the other keys are its params, e.g. {"method": "walk-forward", "train": "180d",
+     * "test": "30d", "mode": "rolling", "embargo": "1%"}. Absent: one chronological split (`split`).
+     */
+    validation: z.object({ method: z.string().min(1) }).passthrough().optional(),
     /** Backtest settings (see docs/backtest.md): costs, fills, sizing, exits, risk monitors. */
     backtest: markedBacktestSettingsSchema.default({}),
     /** Register the trained model in the model registry (models/). */

@@ -5,7 +5,7 @@ import { CandlelabError, ConfigError, ModelError } from '../../errors';
 import { defineModel, type ModelDefinition } from '../../plugins/define';
 import { writeArtifact } from '../artifact';
 import type { Artifact, FittedModel, Matrix, ModelContext, ModelRef, ResolvedModel, Segment, TrainingData } from '../model';
-import { purgedFolds, type Fold, type OofScheme, type RowRange } from './folds';
+import { purgedFolds, type Fold, type OofScheme, type FoldRange as RowRange } from '../../validation/purged-kfold';
 import { fitLogistic, fitRidge, predictLogistic, predictRidge, type LogisticModel, type RidgeModel } from './linear';
 
 /**

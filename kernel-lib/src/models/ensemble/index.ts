@@ -14,5 +14,5 @@ export {
   type EnsembleRegressorParams,
   type StackingDiagnostics,
 } from './ensemble-model';
-export { purgedFolds, MIN_FOLD_TRAIN_ROWS, type Fold, type OofScheme, type RowRange } from './folds';
+export { purgedFolds, MIN_FOLD_TRAIN_ROWS, type Fold, type OofScheme, type FoldRange as RowRange } from '../../validation/purged-kfold';
 export { fitLogistic, predictLogistic, fitRidge, predictRidge, standardization, type LogisticModel, type RidgeModel, type Standardization } from './linear';
