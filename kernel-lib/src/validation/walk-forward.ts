@@ -53,31 +53,36 @@ export function walkForwardSplit(index: SplitIndex, params: WalkForwardParams): 
   const step = params.step === undefined ? test : parseLength(params.step, 'validation.step');
   const embargo = embargoRows(params.embargo, index, 'validation.embargo');
   const { time, start, end } = index;
-  // Window boundaries as rows: bars count rows; durations count time from the first usable bar.
+  const lengths = [train, test, step];
+  if (lengths.some((l) => l.kind !== train.kind)) throw new ConfigError('validation.train, test and step must all be bars or all be durations');
+  if (span(step) > span(test)) {
+    throw new ConfigError(`validation.step (${params.step}) is longer than validation.test (${params.test}): bars between test blocks would never be traded; use step ≤ test`);
+  }
+  // A boundary is the first usable bar moved by whole lengths, summed per unit from that bar (so
+  // Jan 31 + 2 × "1mo" is Mar 31, not Mar 28), then turned into the first row at or after it.
   const origin = time[start];
-  const at = (len: Length, times: number, from: { row: number; ms: number }): { row: number; ms: number } => {
-    if (len.kind === 'bars') {
-      const row = from.row + len.bars * times;
+  const boundary = (counts: { train?: number; test?: number; step?: number }): { row: number; ms: number } => {
+    const parts: Array<[Length, number]> = [[train, counts.train ?? 0], [test, counts.test ?? 0], [step, counts.step ?? 0]];
+    if (train.kind === 'bars') {
+      const row = start + parts.reduce((sum, [l, n]) => sum + (l as { bars: number }).bars * n, 0);
       return { row, ms: row < end ? time[row] : time[end - 1] + (row - end + 1) * index.barMs };
     }
-    const ms = addLength(from.ms, len, times);
-    return { row: rowAtOrAfter(time, ms), ms };
+    let months = 0;
+    let ms = 0;
+    for (const [l, n] of parts) {
+      const d = l as Exclude<Length, { kind: 'bars' }>;
+      if (d.unit === 'mo' || d.unit === 'y') months += n * d.amount * (d.unit === 'y' ? 12 : 1);
+      else ms += addLength(0, d, n);
+    }
+    const at = addLength(origin, { kind: 'duration', amount: months, unit: 'mo' }) + ms;
+    return { row: rowAtOrAfter(time, at), ms: at };
   };
-  const first = { row: start, ms: origin };
-  if (test.kind !== step.kind || (test.kind === 'bars' && step.kind === 'bars' && step.bars > test.bars)) {
-    if (test.kind !== step.kind) throw new ConfigError('validation.step and validation.test must both be bars or both be durations');
-    throw new ConfigError(`validation.step (${params.step}) is longer than validation.test (${params.test}): bars between test blocks would never be traded; use step ≤ test`);
-  }
-  if (test.kind === 'duration' && step.kind === 'duration' && addLength(0, step) > addLength(0, test)) {
-    throw new ConfigError(`validation.step (${params.step}) is longer than validation.test (${params.test}): bars between test blocks would never be traded; use step ≤ test`);
-  }
   const folds: ValidationFold[] = [];
   for (let k = 0; ; k++) {
-    const shift = at(step, k, first);
-    const trainStart = params.mode === 'expanding' ? first : shift;
-    const trainEnd = params.mode === 'expanding' ? at(step, k, at(train, 1, first)) : at(train, 1, shift);
+    const trainStart = params.mode === 'expanding' ? boundary({}) : boundary({ step: k });
+    const trainEnd = boundary({ step: k, train: 1 });
     if (trainEnd.row >= end) break;
-    const testEnd = Math.min(end, at(test, 1, trainEnd).row);
+    const testEnd = Math.min(end, boundary({ step: k, train: 1, test: 1 }).row);
     if (testEnd - trainEnd.row < MIN_FOLD_ROWS) {
       // a tail too short for a window of its own: the previous window's model trades it too
       const last = folds[folds.length - 1];
@@ -94,7 +99,7 @@ export function walkForwardSplit(index: SplitIndex, params: WalkForwardParams): 
     if (testEnd >= end) break;
   }
   if (folds.length === 0) {
-    const needed = at(test, 1, at(train, 1, first));
+    const needed = boundary({ train: 1, test: 1 });
     throw new NotEnoughDataError(
       `walk-forward needs ${params.train} of training and ${params.test} of test data after the warm-up, ending ${isoTime(needed.ms)}, but the data ends ${isoTime(time[end - 1])}; use shorter windows or more data`,
     );
@@ -106,6 +111,13 @@ export function walkForwardSplit(index: SplitIndex, params: WalkForwardParams): 
     end: i + 1 < folds.length ? Math.min(fold.test[0].end, folds[i + 1].test[0].start) : fold.test[0].end,
   }));
   return { folds, paths: [{ pieces }] };
+}
+
+/** A length's size for comparisons (calendar months as 30.44 days; bars as themselves). */
+function span(length: Length): number {
+  if (length.kind === 'bars') return length.bars;
+  if (length.unit === 'mo' || length.unit === 'y') return length.amount * (length.unit === 'y' ? 12 : 1) * 30.44 * 86_400_000;
+  return addLength(0, length);
 }
 
 export const walkForwardSplitter = defineSplitter({
