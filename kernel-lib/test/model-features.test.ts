@@ -39,6 +39,32 @@ describe('GARCH(1,1)', () => {
   });
 });
 
+describe('GARCH outside a run (candlelab features) uses no future rows', () => {
+  it('refits on an expanding window: every prefix gives the same values as the full series', () => {
+    const candles = generateSyntheticCandles({ seed: 4, bars: 1600 });
+    const registry = createRegistry();
+    const params = { minFitRows: 200, refitEvery: 300 };
+    const full = computeFeatures(candles, [{ id: 'core/garch', params }], registry).frame.column('garch_vol');
+    for (const length of [450, 1001, 1400]) {
+      const prefix = computeFeatures(candles.slice(0, length), [{ id: 'core/garch', params }], registry).frame.column('garch_vol');
+      expect(Array.from(prefix)).toEqual(Array.from(full.subarray(0, length)));
+    }
+    expect(Number.isNaN(full[199])).toBe(true);
+    expect(full[200]).toBeGreaterThan(0);
+  });
+
+  it('in a run, fits on the rows the runner gives (several blocks: one likelihood)', () => {
+    const candles = generateSyntheticCandles({ seed: 4, bars: 1600 });
+    const registry = createRegistry();
+    const given = (fitRows: Array<{ start: number; end: number }>) =>
+      computeFeatures(candles, [{ id: 'core/garch' }], registry, { fitRows }).frame.column('garch_vol');
+    const a = given([{ start: 0, end: 800 }]);
+    const b = given([{ start: 0, end: 400 }, { start: 1200, end: 1600 }]);
+    expect(a[900]).not.toBe(b[900]);
+    expect(Number.isFinite(a[300])).toBe(true);
+  });
+});
+
 describe('wavelet denoising', () => {
   it('reconstructs exactly when there is nothing to threshold, and reduces noise otherwise', () => {
     const smooth = Float64Array.from({ length: 64 }, (_, i) => Math.floor(i / 2)); // constant pairs: zero finest details

@@ -5,6 +5,11 @@ import { binomial, cpcvSplit, cpcvParams } from '../src/validation/cpcv';
 import { addLength, embargoRows, purgeAndEmbargo, rowCount, type RowRange, type SplitIndex } from '../src/validation/splitter';
 import { deflatedSharpe, expectedMaxSharpe, normalCdf, normalQuantile, probabilisticSharpe, probabilityOfBacktestOverfitting } from '../src/validation/overfitting';
 import { SeededRng } from '../src/util/rng';
+import { defineSplitter, definePlugin } from '../src/plugins/define';
+import { createRegistry } from '../src/plugins/core-plugin';
+import { resolveRunPlan } from '../src/runner/run-plan';
+import { parseSpec } from '../src/spec/spec';
+import { z } from 'zod';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -228,5 +233,35 @@ describe('overfitting statistics', () => {
     const edge = [...noise.slice(1), Float64Array.from({ length: T }, () => 0.006 + 0.01 * rng.normal())];
     expect(probabilityOfBacktestOverfitting(edge, 8).pbo).toBeLessThan(0.05);
     expect(() => probabilityOfBacktestOverfitting([noise[0]], 8)).toThrow(/at least 2 candidates/);
+  });
+});
+
+describe('splitters are plugins', () => {
+  it('a plugin splitter is named by validation.method and gets its params validated', () => {
+    const halves = defineSplitter({
+      id: '@acme/halves',
+      version: '1.0.0',
+      doc: 'Train on the first half, test the second.',
+      params: z.object({ gap: z.number().int().min(0).default(0) }),
+      split: (index, p) => {
+        const middle = Math.floor((index.start + index.end) / 2);
+        const cleaned = purgeAndEmbargo([{ start: index.start, end: middle - p.gap }], [{ start: middle, end: index.end }], index, 0);
+        return { folds: [{ index: 0, train: cleaned.train, test: [{ start: middle, end: index.end }], purged: cleaned.purged, embargoed: 0 }], paths: [{ pieces: [{ fold: 0, start: middle, end: index.end }] }] };
+      },
+    });
+    const registry = createRegistry([definePlugin({ id: 'acme', version: '1.0.0', splitters: [halves] })]);
+    const base = {
+      data: { source: 'sample', bars: 500 },
+      features: [{ id: 'core/rsi' }],
+      label: { id: 'core/direction' },
+      model: { id: 'core/xgboost' },
+      strategy: { id: 'core/probability-threshold' },
+    };
+    const plan = resolveRunPlan(parseSpec({ ...base, validation: { method: '@acme/halves', gap: 3 } }), registry, { baseDir: '.', dataDir: 'data' });
+    expect(plan.validation!.definition.id).toBe('@acme/halves');
+    expect(plan.validation!.params).toEqual({ gap: 3 });
+    const builtIn = resolveRunPlan(parseSpec({ ...base, validation: { method: 'purged-kfold', folds: 4 } }), registry, { baseDir: '.', dataDir: 'data' });
+    expect(builtIn.validation!.params).toEqual({ folds: 4, embargo: '1%' });
+    expect(() => resolveRunPlan(parseSpec({ ...base, validation: { method: '@acme/halves', gapp: 3 } }), registry, { baseDir: '.', dataDir: 'data' })).toThrow(/unknown param 'gapp'.*did you mean 'gap'/);
   });
 });

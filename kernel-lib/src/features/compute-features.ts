@@ -3,6 +3,7 @@ import { Frame, type Candles } from '../frame/frame';
 import { PluginError } from '../errors';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { FeatureContext, FeatureDefinition } from '../plugins/define';
+import type { RowRange } from '../validation/splitter';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
 export type FeatureSet = {
@@ -32,6 +33,8 @@ export type FeatureDataOptions = {
   dataDir?: string;
   /** Where relative file paths start: a spec's folder in a run (default: the working folder). */
   baseDir?: string;
+  /** The rows fitted features (GARCH) fit on; absent: they stay causal by themselves (expanding refits). */
+  fitRows?: readonly RowRange[];
 };
 
 /** The context features receive: the base timeframe, where data lives, and access to other registered features. */
@@ -41,6 +44,7 @@ export function featureContext(registry: PluginRegistry, timeframe: string, opti
     // resolved here when given; the features that read other data default them themselves
     dataDir: options.dataDir && path.resolve(options.dataDir),
     baseDir: options.baseDir && path.resolve(options.baseDir),
+    ...(options.fitRows ? { fitRows: options.fitRows } : {}),
     computeFeature(ref, candles) {
       const { definition, params } = registry.resolveWithParams('feature', ref);
       const inner = { ...context, timeframe: candles.meta.timeframe };
