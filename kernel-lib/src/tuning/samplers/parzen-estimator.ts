@@ -1,0 +1,255 @@
+import type { SeededRng } from '../../util/rng';
+import type { Distribution } from '../distributions';
+import { logGaussMass, normLogPdf, truncnormPpf } from './truncnorm';
+
+export type ParzenEstimatorParameters = {
+  considerPrior: boolean;
+  priorWeight: number;
+  considerMagicClip: boolean;
+  considerEndpoints: boolean;
+  /** Weights of the n observations, oldest first (Optuna's default_weights). */
+  weights: (n: number) => Float64Array;
+  multivariate: boolean;
+  /**
+   * Optuna 3.1 to 3.4 left the −log σ term out of the truncated-normal log density (optuna#5109, fixed
+   * in 3.5), which favours wide kernels. Off by default: we use the normalised density.
+   */
+  unscaledLogPdf?: boolean;
+};
+
+/** Scott-like bandwidth factor of multivariate TPE (as in the BOHB paper): 0.2 · n^(−1/(d+4)). */
+const SIGMA0_MAGNITUDE = 0.2;
+
+type NumericKernel = {
+  kind: 'numeric';
+  distribution: Exclude<Distribution, { type: 'categorical' }>;
+  /** Bounds in the transformed (log for log ranges) space, widened by half a step for discrete ones. */
+  low: number;
+  high: number;
+  /** The step for discrete ranges, null for continuous (and log-int, as in Optuna 3.1). */
+  q: number | null;
+  mus: Float64Array;
+  sigmas: Float64Array;
+  /** log of each component's mass on [low, high] (the truncation normaliser). */
+  logMass: Float64Array;
+};
+
+type CategoricalKernel = { kind: 'categorical'; nChoices: number; /** components × choices, rows sum to 1 */ weights: Float64Array };
+
+/**
+ * Optuna 3.1's Parzen estimator (optuna/samplers/_tpe/parzen_estimator.py): a mixture with one
+ * component per observation plus a prior component, weighted by `weights(n)` and the prior weight.
+ * Numeric parameters get truncated normal kernels centred on the observations (in log space for log
+ * ranges); univariate bandwidths are the larger gap to the neighbouring observations (endpoints
+ * excluded unless `considerEndpoints`), clipped to [(high − low) / min(100, 1 + n), high − low]
+ * ("magic clip"); multivariate ones are 0.2 · n^(−1/(d+4)) · (high − low). Discrete ranges integrate
+ * the kernel over ±step/2. Categorical parameters use Optuna's categorical kernel: each observation's
+ * row is uniform `priorWeight / (n + 1)` plus 1 on the observed choice, normalised.
+ */
+export class ParzenEstimator {
+  private readonly names: string[];
+  private readonly kernels: Array<NumericKernel | CategoricalKernel>;
+  /** Normalised mixture weights, one per component (observations, then the prior). */
+  readonly weights: Float64Array;
+  private readonly logWeights: Float64Array;
+
+  constructor(
+    observations: Record<string, Float64Array>,
+    searchSpace: Record<string, Distribution>,
+    private readonly parameters: ParzenEstimatorParameters,
+    predeterminedWeights?: Float64Array,
+  ) {
+    this.names = Object.keys(searchSpace);
+    const n = observations[this.names[0]].length;
+    const considerPrior = parameters.considerPrior || n === 0;
+    const raw = predeterminedWeights ?? parameters.weights(n);
+    const components = considerPrior ? n + 1 : n;
+    const weights = new Float64Array(components);
+    for (let i = 0; i < n; i++) weights[i] = raw[i];
+    if (considerPrior) weights[n] = parameters.priorWeight;
+    let total = 0;
+    for (const w of weights) total += w;
+    for (let i = 0; i < components; i++) weights[i] /= total;
+    this.weights = weights;
+    this.logWeights = weights.map(Math.log);
+
+    const sigma0 = parameters.multivariate ? SIGMA0_MAGNITUDE * Math.max(n, 1) ** (-1 / (this.names.length + 4)) : undefined;
+    this.kernels = this.names.map((name) => {
+      const distribution = searchSpace[name];
+      const values = observations[name];
+      if (distribution.type === 'categorical') return categoricalKernel(values, distribution.choices.length, considerPrior, parameters.priorWeight);
+      return this.numericKernel(values, distribution, considerPrior, sigma0);
+    });
+  }
+
+  private numericKernel(values: Float64Array, distribution: NumericKernel['distribution'], considerPrior: boolean, sigma0: number | undefined): NumericKernel {
+    let low: number;
+    let high: number;
+    let q: number | null = null;
+    if (distribution.log) {
+      const widen = distribution.type === 'int' ? 0.5 : 0;
+      low = Math.log(distribution.low - widen);
+      high = Math.log(distribution.high + widen);
+    } else if (distribution.step !== null) {
+      q = distribution.step;
+      low = distribution.low - 0.5 * q;
+      high = distribution.high + 0.5 * q;
+    } else {
+      low = distribution.low;
+      high = distribution.high;
+    }
+    const n = values.length;
+    const k = considerPrior ? n + 1 : n;
+    const mus = new Float64Array(k);
+    for (let i = 0; i < n; i++) mus[i] = distribution.log ? Math.log(values[i]) : values[i];
+    if (considerPrior) mus[n] = 0.5 * (low + high);
+    const sigmas = new Float64Array(k);
+    if (sigma0 !== undefined) sigmas.fill(sigma0 * (high - low));
+    else {
+      // Each kernel is as wide as the larger gap to its sorted neighbours (bounds as outer neighbours).
+      const order = Array.from({ length: k }, (_, i) => i).sort((a, b) => mus[a] - mus[b] || a - b);
+      const sorted = new Float64Array(k + 2);
+      sorted[0] = low;
+      for (let i = 0; i < k; i++) sorted[i + 1] = mus[order[i]];
+      sorted[k + 1] = high;
+      const sortedSigmas = new Float64Array(k);
+      for (let i = 0; i < k; i++) sortedSigmas[i] = Math.max(sorted[i + 1] - sorted[i], sorted[i + 2] - sorted[i + 1]);
+      if (!this.parameters.considerEndpoints && k + 2 >= 4) {
+        sortedSigmas[0] = sorted[2] - sorted[1];
+        sortedSigmas[k - 1] = sorted[k] - sorted[k - 1];
+      }
+      for (let i = 0; i < k; i++) sigmas[order[i]] = sortedSigmas[i];
+    }
+    const maxSigma = high - low;
+    const minSigma = this.parameters.considerMagicClip ? (high - low) / Math.min(100, 1 + k) : 1e-12;
+    for (let i = 0; i < k; i++) sigmas[i] = Math.min(Math.max(sigmas[i], minSigma), maxSigma);
+    if (considerPrior) sigmas[n] = high - low;
+    const logMass = new Float64Array(k);
+    for (let i = 0; i < k; i++) logMass[i] = logGaussMass((low - mus[i]) / sigmas[i], (high - mus[i]) / sigmas[i]);
+    return { kind: 'numeric', distribution, low, high, q, mus, sigmas, logMass };
+  }
+
+  /**
+   * `size` draws (internal representation: values, rounded to the grid, categorical indices). One
+   * component is drawn per sample and shared by all parameters (the multivariate kernel).
+   */
+  sample(rng: SeededRng, size: number): Record<string, Float64Array> {
+    const k = this.weights.length;
+    const cdf = new Float64Array(k);
+    let acc = 0;
+    for (let i = 0; i < k; i++) cdf[i] = acc += this.weights[i];
+    for (let i = 0; i < k; i++) cdf[i] /= acc;
+    const active = new Int32Array(size);
+    for (let j = 0; j < size; j++) {
+      const u = rng.uniform();
+      let index = 0;
+      while (index < k - 1 && cdf[index] <= u) index++;
+      active[j] = index;
+    }
+    const out: Record<string, Float64Array> = {};
+    this.names.forEach((name, p) => {
+      const kernel = this.kernels[p];
+      const samples = new Float64Array(size);
+      if (kernel.kind === 'categorical') {
+        const c = kernel.nChoices;
+        for (let j = 0; j < size; j++) {
+          const u = rng.uniform();
+          const row = active[j] * c;
+          let cumulative = 0;
+          let index = 0;
+          for (let choice = 0; choice < c; choice++) {
+            cumulative += kernel.weights[row + choice];
+            if (cumulative < u) index++;
+          }
+          samples[j] = Math.min(index, c - 1);
+        }
+      } else {
+        for (let j = 0; j < size; j++) {
+          const u = rng.uniform();
+          const mu = kernel.mus[active[j]];
+          const sigma = kernel.sigmas[active[j]];
+          const x = truncnormPpf(u, (kernel.low - mu) / sigma, (kernel.high - mu) / sigma) * sigma + mu;
+          samples[j] = fromTransformed(kernel, x);
+        }
+      }
+      out[name] = samples;
+    });
+    return out;
+  }
+
+  /** log density (log mass for discrete ranges) of each sample under the mixture. */
+  logPdf(samples: Record<string, Float64Array>): Float64Array {
+    const k = this.weights.length;
+    const size = samples[this.names[0]].length;
+    const componentLogPdf = new Float64Array(size * k);
+    this.names.forEach((name, p) => {
+      const kernel = this.kernels[p];
+      const values = samples[name];
+      if (kernel.kind === 'categorical') {
+        const c = kernel.nChoices;
+        for (let j = 0; j < size; j++) {
+          const choice = values[j];
+          for (let i = 0; i < k; i++) componentLogPdf[j * k + i] += Math.log(kernel.weights[i * c + choice]);
+        }
+        return;
+      }
+      const { mus, sigmas, logMass, low, high, q } = kernel;
+      const scaled = !this.parameters.unscaledLogPdf;
+      for (let j = 0; j < size; j++) {
+        const x = kernel.distribution.log ? Math.log(values[j]) : values[j];
+        for (let i = 0; i < k; i++) {
+          let logPdf: number;
+          if (q === null) {
+            const z = (x - mus[i]) / sigmas[i];
+            logPdf = x < low || x > high ? -Infinity : normLogPdf(z) - logMass[i] - (scaled ? Math.log(sigmas[i]) : 0);
+          } else {
+            const upper = Math.min(x + q / 2, high);
+            const lower = Math.max(x - q / 2, low);
+            logPdf = logGaussMass((lower - mus[i]) / sigmas[i], (upper - mus[i]) / sigmas[i]) - logMass[i];
+          }
+          componentLogPdf[j * k + i] += logPdf;
+        }
+      }
+    });
+    const out = new Float64Array(size);
+    for (let j = 0; j < size; j++) {
+      let max = -Infinity;
+      for (let i = 0; i < k; i++) max = Math.max(max, componentLogPdf[j * k + i] + this.logWeights[i]);
+      if (max === -Infinity) {
+        out[j] = -Infinity;
+        continue;
+      }
+      let sum = 0;
+      for (let i = 0; i < k; i++) sum += Math.exp(componentLogPdf[j * k + i] + this.logWeights[i] - max);
+      out[j] = Math.log(sum) + max;
+    }
+    return out;
+  }
+}
+
+function categoricalKernel(values: Float64Array, nChoices: number, considerPrior: boolean, priorWeight: number): CategoricalKernel {
+  const n = values.length;
+  const k = considerPrior ? n + 1 : n;
+  const fill = considerPrior ? priorWeight / (n + 1) : priorWeight / n;
+  const weights = new Float64Array(k * nChoices).fill(fill);
+  for (let i = 0; i < n; i++) weights[i * nChoices + values[i]] += 1;
+  for (let i = 0; i < k; i++) {
+    let total = 0;
+    for (let c = 0; c < nChoices; c++) total += weights[i * nChoices + c];
+    for (let c = 0; c < nChoices; c++) weights[i * nChoices + c] /= total;
+  }
+  return { kind: 'categorical', nChoices, weights };
+}
+
+/** Back from the kernel space: exp for log ranges, rounding onto the grid for int and stepped ranges. */
+function fromTransformed(kernel: NumericKernel, x: number): number {
+  const d = kernel.distribution;
+  const clip = (v: number): number => Math.min(Math.max(v, d.low), d.high);
+  if (d.type === 'float') {
+    if (d.log) return Math.exp(x);
+    if (d.step !== null) return clip(Math.round((x - d.low) / d.step) * d.step + d.low);
+    return x;
+  }
+  if (d.log) return clip(Math.round(Math.exp(x)));
+  return clip(Math.round((x - d.low) / d.step) * d.step + d.low);
+}
