@@ -22,6 +22,7 @@ import type { Frame } from '../frame/frame';
 import type { BacktestSettingsInput } from '../backtest/settings';
 import { registerExchangeCommands } from './exchange-commands';
 import { registerRegistryCommands } from './registry-commands';
+import { registerTuneCommand } from './tune-command';
 
 /** Collect a repeatable option into an array. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -115,6 +116,8 @@ export function buildProgram(): Command {
       if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);
       console.log(`  fingerprint:  ${record.fingerprint}`);
     });
+
+  registerTuneCommand(program);
 
   program
     .command('backtest')

@@ -37,6 +37,12 @@ export type ModelContext = {
    * the runner provides it from its plugin registry.
    */
   readonly resolveModel?: (ref: ModelRef) => ResolvedModel;
+  /**
+   * Called after every boosting round or epoch with the validation loss (step = the round or epoch).
+   * A tuner uses it to prune weak trials: it may throw (e.g. its TrialPruned), and `fit` then rejects
+   * with that error after freeing what it allocated.
+   */
+  readonly reportValidation?: (step: number, loss: number) => void;
 };
 
 /** A reference to a registered model: id, optionally a pinned version, raw params. */

@@ -38,6 +38,8 @@ export type RunContext = {
   readonly clock: () => Date;
   readonly progress: ProgressMode;
   readonly log: (line: string) => void;
+  /** The model's validation loss after each round or epoch (and the fold, in validated runs); a tuner prunes through it. */
+  readonly reportValidation?: (step: number, loss: number, fold?: number) => void;
 };
 
 export type RunContextOptions = {
@@ -49,6 +51,8 @@ export type RunContextOptions = {
   overrides?: readonly string[];
   /** Plugin objects to register besides the spec's `plugins` packages (e.g. defined in a notebook cell). */
   plugins?: readonly Plugin[];
+  /** See RunContext.reportValidation. */
+  reportValidation?: RunContext['reportValidation'];
 };
 
 /**
@@ -76,6 +80,7 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
     clock: options.clock ?? (() => new Date()),
     progress: options.progress ?? 'auto',
     log: options.log ?? ((line) => process.stderr.write(line + '\n')),
+    ...(options.reportValidation ? { reportValidation: options.reportValidation } : {}),
   };
 }
 
@@ -191,6 +196,7 @@ export async function trainModel(context: RunContext, features: FeatureSet, labe
     seed: context.spec.seed,
     progress: (label, total) => createProgress(label, total, context.progress),
     resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
+    reportValidation: context.reportValidation,
   });
   return { model, definition, params, trainingMs: performance.now() - started };
 }

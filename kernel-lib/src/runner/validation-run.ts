@@ -155,7 +155,15 @@ function metricsOf(labels: LabelSet, predictions: Float32Array, target: Float64A
  * Stage 6 (validated runs) — per fold: fitted features on the fold's training rows, the model fitted on
  * them (early-stopping on their last share, purged), predictions of the fold's test blocks.
  */
-export async function trainFolds(context: RunContext, candles: Candles, features: FeatureSet, labels: LabelSet, split: ValidationSplit): Promise<FoldTraining> {
+export async function trainFolds(
+  context: RunContext,
+  candles: Candles,
+  features: FeatureSet,
+  labels: LabelSet,
+  split: ValidationSplit,
+  /** Called after each fold with the folds done so far; may throw to stop (a tuner's pruning). */
+  onFold?: (done: FoldResult[]) => void,
+): Promise<FoldTraining> {
   const { definition, params } = context.plan.model;
   const { train: trainShare, valid: validShare } = context.spec.split;
   const share = validShare / (trainShare + validShare);
@@ -185,6 +193,7 @@ export async function trainFolds(context: RunContext, candles: Candles, features
         seed: context.spec.seed,
         progress: (label, steps) => createProgress(`${label} (${noun} ${fold.index}, ${fold.index + 1}/${total})`, steps, context.progress),
         resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
+        reportValidation: context.reportValidation && ((step, loss) => context.reportValidation!(step, loss, fold.index)),
       });
       const fitMs = performance.now() - started;
       trainingMs += fitMs;
@@ -210,6 +219,7 @@ export async function trainFolds(context: RunContext, candles: Candles, features
         fittedColumns,
         trainingMs: fitMs,
       });
+      onFold?.(results);
     }
   } catch (error) {
     model?.dispose();
@@ -239,7 +249,7 @@ function concat64(parts: readonly Float64Array[]): Float64Array {
 }
 
 /** A path's out-of-sample predictions stitched from its folds, as one Predictions block over its rows. */
-export function stitchPath(training: FoldTraining, path: BacktestPath): Predictions {
+export function stitchPath(training: Pick<FoldTraining, 'folds'>, path: BacktestPath): Predictions {
   const byFold = new Map(training.folds.map((f) => [f.fold.index, f]));
   const columns = training.folds[0].columns;
   const k = columns.length;
@@ -255,7 +265,7 @@ export function stitchPath(training: FoldTraining, path: BacktestPath): Predicti
 }
 
 /** The features a path's strategy sees: fitted columns taken, piece by piece, from the fold that predicted it. */
-export function stitchFeatures(features: FeatureSet, training: FoldTraining, path: BacktestPath): FeatureSet {
+export function stitchFeatures(features: FeatureSet, training: Pick<FoldTraining, 'folds'>, path: BacktestPath): FeatureSet {
   const fitted = training.folds[0].fittedColumns;
   if (!fitted) return features;
   const byFold = new Map(training.folds.map((f) => [f.fold.index, f]));
@@ -272,7 +282,7 @@ export function stitchFeatures(features: FeatureSet, training: FoldTraining, pat
 export type PathBacktest = { predictions: Predictions; strategy: StrategyRun; backtest: StrategyBacktest };
 
 /** Stages 9–10 over a path: the strategy decides from the stitched predictions, the engine trades them in one account. */
-export function backtestPath(context: RunContext, candles: Candles, features: FeatureSet, training: FoldTraining, path: BacktestPath): PathBacktest {
+export function backtestPath(context: RunContext, candles: Candles, features: FeatureSet, training: Pick<FoldTraining, 'folds'>, path: BacktestPath): PathBacktest {
   const predictions = stitchPath(training, path);
   const strategy = runStrategy(context, candles, stitchFeatures(features, training, path), predictions, { start: predictions.start, end: predictions.start + predictions.rows });
   const backtest = backtestStrategyOutput(candles.slice(strategy.start, strategy.end), strategy.definition.id, strategy.output, context.plan.backtest, undefined, candles.slice(0, strategy.start));

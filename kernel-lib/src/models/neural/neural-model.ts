@@ -256,6 +256,7 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       minLearningRate: params.minLearningRate,
       seed: context.seed,
       progress,
+      reportValidation: context.reportValidation,
     });
     const info: Record<string, unknown> = {
       backend: runtime.backend,

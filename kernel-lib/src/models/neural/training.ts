@@ -49,6 +49,8 @@ export type TrainingOptions = {
   minLearningRate: number;
   seed: number;
   progress?: Progress;
+  /** Called after every epoch with the validation loss; may throw to stop training (a tuner's pruning). */
+  reportValidation?: (epoch: number, loss: number) => void;
 };
 
 /**
@@ -195,6 +197,7 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
       }
       const validLoss = validationLoss(tf, model, valid, task, outputs);
       history.push({ round: epoch, train: lossSum / train.count, valid: validLoss, learningRate });
+      options.reportValidation?.(epoch, validLoss);
       if (validLoss < best.loss) {
         best = { epoch, loss: validLoss };
         snapshot?.forEach((tensor) => tensor.dispose());

@@ -316,6 +316,7 @@ async function fitXgboost(task: Task, data: TrainingData, params: XgboostParams,
       history.push({ round, train: metrics[`train-${metric}`], valid: validLoss });
       if (validLoss < best.loss) best = { round, loss: validLoss };
       progress?.tick(1, `valid-${metric} ${validLoss.toFixed(5)}`);
+      context.reportValidation?.(round, validLoss);
       if (params.earlyStoppingRounds > 0 && round - best.round >= params.earlyStoppingRounds) break;
     }
     progress?.done(`best round ${best.round} (valid-${metric} ${best.loss.toFixed(5)})`);

@@ -1,0 +1,139 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { writeCandlesCsv } from '../src/data/csv-file';
+import { parseSpec } from '../src/spec/spec';
+import { parseObjectives, parseSearchSpace } from '../src/runner/tune-space';
+import { cli, tempDir, workspaceEnv } from './helpers';
+
+const dir = tempDir('tune');
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+writeCandlesCsv(path.join(dir, 'btc.csv'), generateSyntheticCandles({ seed: 9, bars: 2400 }));
+
+function writeSpec(name: string, validation?: Record<string, unknown>): string {
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      name,
+      seed: 3,
+      data: { source: 'file', path: 'btc.csv', symbol: 'BTC/USDT', timeframe: '1h' },
+      features: [{ id: 'core/returns', params: { periods: [1, 4, 24] } }, { id: 'core/rsi', params: { period: 14 } }],
+      label: { id: 'core/direction', params: { bars: 5, threshold: 0.004 } },
+      split: { train: 0.7, valid: 0.15, test: 0.15 },
+      ...(validation ? { validation } : {}),
+      model: { id: 'core/xgboost', params: { rounds: 30, maxDepth: 3, learningRate: 0.1, earlyStoppingRounds: 10, threads: 1 } },
+      strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.4 } },
+    }),
+  );
+  return file;
+}
+
+const space = path.join(dir, 'space.json');
+fs.writeFileSync(
+  space,
+  JSON.stringify({
+    'model.params.maxDepth': { type: 'int', low: 2, high: 5 },
+    'model.params.learningRate': { type: 'float', low: 0.03, high: 0.3, log: true },
+    'strategy.params.buyThreshold': { type: 'float', low: 0.35, high: 0.55, step: 0.05 },
+  }),
+);
+
+type Summary = {
+  outDir: string;
+  bestSpec: string;
+  trials: { total: number; complete: number; pruned: number; failed: number };
+  best: Array<{ number: number; values: number[]; params: Record<string, unknown> }>;
+  probabilityOfBacktestOverfitting: number | null;
+  deflatedSharpe: { probability: number; trials: number } | null;
+};
+
+describe('candlelab tune on a walk-forward spec', () => {
+  const env = workspaceEnv(path.join(dir, 'ws'));
+  const spec = writeSpec('wf', { method: 'walk-forward', train: '30d', test: '20d' });
+  let first: Summary;
+  let resumed: Summary;
+  let stderr: string;
+  beforeAll(async () => {
+    const run = await cli(['tune', spec, '--space', space, '--trials', '3', '--jobs', '2', '--json'], env);
+    expect(run.status, run.stderr).toBe(0);
+    stderr = run.stderr;
+    first = JSON.parse(run.stdout);
+    const again = await cli(['tune', spec, '--space', space, '--trials', '5', '--json'], env);
+    expect(again.status, again.stderr).toBe(0);
+    resumed = JSON.parse(again.stdout);
+  });
+
+  it('runs the trials in parallel processes and reports progress: trial n/N, best so far, pruned count', () => {
+    expect(first.trials.total).toBe(3);
+    expect(stderr).toMatch(/trial 3\/3 #\d .*best .* \(trial \d\) · \d pruned, \d failed/);
+    expect(stderr).toMatch(/objective sharpe \(maximize\)/);
+  });
+
+  it('a second call continues the study from its journal up to the new trial count', () => {
+    expect(resumed.trials.total).toBe(5);
+    const csv = fs.readFileSync(path.join(resumed.outDir, 'trials.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('number,state,sharpe,model.params.maxDepth,model.params.learningRate,strategy.params.buyThreshold,duration_s');
+    expect(csv.slice(1).map((line) => Number(line.split(',')[0]))).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('writes the best params as a ready spec, the report with the views, PBO and the deflated Sharpe', () => {
+    const best = JSON.parse(fs.readFileSync(resumed.bestSpec, 'utf8'));
+    const parsed = parseSpec(best);
+    expect(parsed.model.params.maxDepth).toBe(resumed.best[0].params['model.params.maxDepth']);
+    expect(parsed.strategy.params.buyThreshold).toBe(resumed.best[0].params['strategy.params.buyThreshold']);
+    // the data path still points at the same file from the tune folder
+    expect(path.resolve(path.dirname(resumed.bestSpec), best.data.path)).toBe(path.join(dir, 'btc.csv'));
+    const report = fs.readFileSync(path.join(resumed.outDir, 'report.html'), 'utf8');
+    for (const title of ['Optimization history', 'Parallel coordinate', 'probability of backtest overfitting']) expect(report.toLowerCase()).toContain(title.toLowerCase());
+    if (resumed.trials.complete >= 2) {
+      expect(resumed.probabilityOfBacktestOverfitting).toBeGreaterThanOrEqual(0);
+      expect(resumed.probabilityOfBacktestOverfitting).toBeLessThanOrEqual(1);
+      expect(resumed.deflatedSharpe!.trials).toBe(resumed.trials.complete);
+    }
+    // intermediate values: the stitched account's Sharpe after each window, in the journal
+    const journal = fs.readFileSync(path.join(resumed.outDir, 'study.journal'), 'utf8');
+    expect(journal).toMatch(/"op":"report".*"step":0/);
+  });
+});
+
+describe('candlelab tune without validation', () => {
+  it('optimizes the validation log-loss, with the boosting rounds reported for pruning', async () => {
+    const spec = writeSpec('plain');
+    const out = path.join(dir, 'plain-out');
+    const run = await cli(['tune', spec, '--space', space, '--trials', '3', '--out', out, '--json'], workspaceEnv(path.join(dir, 'ws2')));
+    expect(run.status, run.stderr).toBe(0);
+    const summary: Summary = JSON.parse(run.stdout);
+    expect(summary.trials.total).toBe(3);
+    expect(run.stderr).toMatch(/objective logLoss \(minimize\)/);
+    const reports = fs.readFileSync(path.join(out, 'study.journal'), 'utf8').split('\n').filter((l) => l.includes('"op":"report"'));
+    expect(reports.length).toBeGreaterThanOrEqual(3 * 10);
+  });
+
+  it('bad input fails at once with one line naming the fix', async () => {
+    const spec = writeSpec('bad');
+    const badSpace = path.join(dir, 'bad-space.json');
+    fs.writeFileSync(badSpace, JSON.stringify({ 'model.params.maxDeep': { type: 'int', low: 2, high: 5 } }));
+    const run = await cli(['tune', spec, '--space', badSpace, '--trials', '2'], workspaceEnv(path.join(dir, 'ws3')));
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/unknown param 'maxDeep'.*did you mean 'maxDepth'/);
+    const objective = await cli(['tune', spec, '--space', space, '--trials', '2', '--objective', 'sharp'], workspaceEnv(path.join(dir, 'ws3')));
+    expect(objective.stderr).toMatch(/'sharp' is not a run metric; did you mean 'sharpe'/);
+  });
+});
+
+describe('search spaces and objectives', () => {
+  it('conditional entries must follow what they depend on', () => {
+    expect(() => parseSearchSpace({ a: { type: 'int', low: 1, high: 2, when: { b: 1 } }, b: { type: 'int', low: 1, high: 2 } })).toThrow(/list 'b' first/);
+    expect(() => parseSearchSpace({ a: { type: 'float', low: 2, high: 1 } })).toThrow(/'a'/);
+  });
+
+  it('objective names map to run metrics with a direction', () => {
+    expect(parseObjectives(undefined, { validated: true, task: 'classification' })).toEqual([{ name: 'sharpe', path: 'validation.outOfSample.backtest.sharpe', direction: 'maximize' }]);
+    expect(parseObjectives(undefined, { validated: false, task: 'regression' })).toEqual([{ name: 'rmse', path: 'regression.valid.rmse', direction: 'minimize' }]);
+    expect(parseObjectives('sharpe,maxDrawdown', { validated: true, task: 'classification' }).map((o) => o.direction)).toEqual(['maximize', 'minimize']);
+    expect(parseObjectives('validation.outOfSample.backtest.sortino:min', { validated: true, task: 'classification' })[0].direction).toBe('minimize');
+  });
+});
