@@ -52,10 +52,22 @@ export {
   type StrategyRun,
 } from './runner/stages';
 export { writeRun, runFingerprint, type RunRecord, type RunResults } from './runner/run-record';
-export { runSpec, type SpecRun } from './runner/run-spec';
+export { runSpec, runStages, type SpecRun } from './runner/run-spec';
+export {
+  splitValidation,
+  trainFolds,
+  backtestPath,
+  validationRecord,
+  validationEvaluation,
+  type ValidationSplit,
+  type FoldTraining,
+  type PathBacktest,
+  type ValidationRecord,
+} from './runner/validation-run';
+export { tuneSpec, type TuneOptions, type TuneResult } from './runner/tune-spec';
 export { resolveRunPlan, type RunPlan } from './runner/run-plan';
 export { addCoins, type AddCoinsOptions, type AddedCoin } from './runner/add-coins';
-export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, type Plugin } from './plugins/define';
+export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, defineSplitter, type Plugin } from './plugins/define';
 export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';
 export { initCharts, showChart, showFrame, showRecords, showValues } from './report/show';

@@ -140,3 +140,36 @@ describe('parameter injection', () => {
     expect(notebook.cells.some((c) => c.metadata?.tags?.includes('injected-parameters'))).toBe(false);
   });
 });
+
+describe('the stage notebooks', () => {
+  it('01-validation-and-tuning runs in real Jupyter: windows, stitched account, CPCV paths, a pruned study, PBO', async () => {
+    const env = workspaceEnv(path.join(dir, 'validation'));
+    const result = await exec(
+      'jupyter',
+      ['nbconvert', '--to', 'notebook', '--execute', path.join(ROOT, 'notebooks', '01-validation-and-tuning.ipynb'), '--output-dir', path.join(dir, 'validation'), '--output', 'executed'],
+      env,
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const executed = JSON.parse(fs.readFileSync(path.join(dir, 'validation', 'executed.ipynb'), 'utf8'));
+    const outputs = executed.cells.flatMap((c: any) => c.outputs ?? []);
+    expect(outputs.filter((o: any) => o.output_type === 'error')).toEqual([]);
+    const html = outputs.map((o: any) => [].concat(o.data?.['text/html'] ?? []).join('')).join('\n');
+    expect(html).toMatch(/4 windows/);
+    expect(html).toMatch(/Stitched out-of-sample account/);
+    expect(html).toMatch(/CPCV N=6, k=2/);
+    expect(outputs.filter((o: any) => o.data?.['application/vnd.plotly.v1+json']).length).toBeGreaterThanOrEqual(7);
+    expect(printed(path.join(dir, 'validation', 'executed.ipynb'))).toMatch(/PBO \d+\.\d% over 70 splits; deflated Sharpe P = \d\.\d{3}/);
+  });
+
+  it('every committed notebook equals what its generator script writes (a stale notebook fails here)', async () => {
+    for (const [script, notebook] of [
+      ['make-quickstart-notebook.py', '00-quickstart.ipynb'],
+      ['make-validation-notebook.py', '01-validation-and-tuning.ipynb'],
+    ]) {
+      const out = path.join(dir, `generated-${notebook}`);
+      const made = await exec('python3', [path.join(ROOT, 'scripts', script), out]);
+      expect(made.status, made.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(ROOT, 'notebooks', notebook), 'utf8'), `notebooks/${notebook} is stale: run python3 scripts/${script}`).toBe(fs.readFileSync(out, 'utf8'));
+    }
+  });
+});

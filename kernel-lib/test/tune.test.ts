@@ -118,9 +118,9 @@ describe('candlelab tune without validation', () => {
     fs.writeFileSync(badSpace, JSON.stringify({ 'model.params.maxDeep': { type: 'int', low: 2, high: 5 } }));
     const run = await cli(['tune', spec, '--space', badSpace, '--trials', '2'], workspaceEnv(path.join(dir, 'ws3')));
     expect(run.status).not.toBe(0);
-    expect(run.stderr).toMatch(/unknown param 'maxDeep'.*did you mean 'maxDepth'/);
+    expect(run.stderr).toMatch(/space entry 'model.params.maxDeep' = 2: model core\/xgboost: unknown param 'maxDeep'; its params are: rounds, maxDepth/);
     const objective = await cli(['tune', spec, '--space', space, '--trials', '2', '--objective', 'sharp'], workspaceEnv(path.join(dir, 'ws3')));
-    expect(objective.stderr).toMatch(/'sharp' is not a run metric; did you mean 'sharpe'/);
+    expect(objective.stderr).toMatch(/'sharp' is not a run metric \(did you mean 'sharpe'\?\)/);
   });
 });
 

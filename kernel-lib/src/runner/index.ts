@@ -4,3 +4,7 @@ export * from './run-spec';
 export * from './multi-coin';
 export * from './add-coins';
 export * from './run-plan';
+export * from './validation-run';
+export * from './tune-spec';
+export * from './tune-space';
+export { SAMPLER_NAMES, PRUNER_NAMES, createSampler, createPruner, type SamplerName, type PrunerName } from './tune-choices';

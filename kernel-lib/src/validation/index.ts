@@ -1,1 +1,32 @@
 export { splitChronological, featureMatrix, trainingSegment, type ChronologicalSplit, type SegmentRange, type SplitFractions } from './split';
+export {
+  purgeAndEmbargo,
+  parseLength,
+  addLength,
+  embargoRows,
+  rowAtOrAfter,
+  rowCount,
+  describeFold,
+  MIN_FOLD_ROWS,
+  type RowRange,
+  type SplitIndex,
+  type ValidationFold,
+  type BacktestPath,
+  type Split,
+  type Length,
+} from './splitter';
+export { walkForwardSplit, walkForwardSplitter, walkForwardParams, type WalkForwardParams } from './walk-forward';
+export { purgedKFoldSplit, purgedKFoldSplitter, purgedKFoldParams, purgedFolds, contiguousBlocks, type PurgedKFoldParams } from './purged-kfold';
+export { cpcvSplit, cpcvSplitter, cpcvParams, binomial, combinations, type CpcvParams } from './cpcv';
+export { coreSplitters } from './core-splitters';
+export {
+  probabilityOfBacktestOverfitting,
+  deflatedSharpe,
+  probabilisticSharpe,
+  expectedMaxSharpe,
+  normalCdf,
+  normalQuantile,
+  returnMoments,
+  type BacktestOverfitting,
+  type DeflatedSharpe,
+} from './overfitting';

@@ -1,0 +1,220 @@
+"""Writes notebooks/01-validation-and-tuning.ipynb (outputs cleared). Edit the cells here, then run this script."""
+import json, sys
+
+cells = []
+def md(text):
+    cells.append({"cell_type": "markdown", "id": f"c{len(cells):02d}", "metadata": {}, "source": text.strip("\n")})
+def code(text, tags=None):
+    cells.append({"cell_type": "code", "id": f"c{len(cells):02d}", "metadata": {"tags": tags} if tags else {},
+                  "source": text.strip("\n"), "outputs": [], "execution_count": None})
+
+md("""
+# 01 · Validation and tuning: walk-forward, purged CV, CPCV, and a study
+
+One chronological split gives one number, and one number cannot tell an edge from luck. This notebook
+refits the pipeline **per window** (walk-forward), trades only out-of-sample predictions in one
+continuous account, looks at the spread of outcomes over **combinatorial purged cross-validation**
+paths, and then **tunes** the spec with an Optuna-style study, judging the winner with the probability
+of backtest overfitting (PBO) and the deflated Sharpe ratio.
+
+It uses the seeded sample market (a year of hourly bars) and small models, so it runs in about a
+minute. The same stages run in `candlelab run` when a spec has a `validation` section, and in
+`candlelab tune`.
+""")
+code("""
+// Parameters: `candlelab notebook -p name=value` injects new values after this cell.
+const bars = 8760;        // a year of hourly bars
+const trials = 8;         // tuning trials (a real study: 50–200)
+""", tags=["parameters"])
+code("""
+import * as cl from 'candlelab';
+
+cl.initCharts();
+// A spec as a plain object: the same fields as specs/walk-forward.json, smaller.
+const base = {
+  name: 'nb-validation',
+  seed: 7,
+  data: { source: 'sample' as const, symbol: 'BTC/USDT', timeframe: '1h', seed: 42, bars: bars }, // (tslab needs `bars: bars`, not the shorthand)
+  features: [
+    { id: 'core/returns', params: { periods: [1, 4, 24] } },
+    { id: 'core/rsi', params: { period: 14 } },
+    { id: 'core/macd' },
+    { id: 'core/atr', params: { period: 14 } },
+    { id: 'core/garch', params: { minFitRows: 200 } },
+  ],
+  label: { id: 'core/direction', params: { bars: 5, threshold: 0.005 } },
+  split: { train: 0.85, valid: 0.15, test: 0.15 },
+  model: { id: 'core/xgboost', params: { rounds: 60, maxDepth: 3, learningRate: 0.1, earlyStoppingRounds: 15, threads: 2 } },
+  strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.45 } },
+  backtest: { initialCash: 10000, commissionBps: 10, slippageBps: 5 },
+  register: false,
+};
+const walkForward = { ...base, validation: { method: 'walk-forward', train: '120d', test: '60d', mode: 'rolling', embargo: '1%' } };
+const context = cl.createRunContext(walkForward, { progress: 'quiet', log: () => {} });
+const candles = cl.loadCandles(context);
+const features = cl.buildFeatures(context, candles);
+const labels = cl.buildLabels(context, candles);
+cl.showValues({ bars: candles.length, features: features.names.join(', '), warmUp: features.lookback, labelHorizon: labels.horizon }, 'Data, features, labels');
+""")
+md("""
+## 1 · Walk-forward windows
+
+The splitter (`validation.method`) sees only bar times, the warm-up and the label spans. Window *k*
+trains on 120 days and tests the 60 days after them; the next window moves by the test length.
+Training rows whose label (5 bars ahead) reaches into the test block are **purged**: look at
+`purged` and at the gap between `trainEnd` and `testStart`. Each window's last 15 % of training rows
+early-stop the model.
+""")
+code("""
+const split = cl.splitValidation(context, candles, features, labels);
+const iso = (row: number) => cl.isoTime(candles.time[row]).slice(0, 16);
+cl.showRecords(split.folds.map((f) => ({
+  window: f.index,
+  train: `${iso(f.train[0].start)} … ${iso(f.train[f.train.length - 1].end - 1)}`,
+  test: `${iso(f.test[0].start)} … ${iso(f.test[0].end - 1)}`,
+  trainRows: f.train.reduce((s, r) => s + r.end - r.start, 0),
+  testRows: f.test[0].end - f.test[0].start,
+  purged: f.purged,
+})), `${split.folds.length} windows`);
+""")
+md("""
+## 2 · Refit per window, trade the stitched predictions
+
+`trainFolds` fits every fitted part on each window's own training rows — GARCH's parameters (a fitted
+feature), the model with its scalers — and predicts that window's test rows. `backtestPath` stitches
+the windows' predictions and runs the strategy and the engine over them **as one account**: positions
+carry across window boundaries, so the headline numbers are those of a bot that retrains every 60 days.
+""")
+code("""
+const training = await cl.trainFolds(context, candles, features, labels, split);
+const paths = split.paths.map((p) => cl.backtestPath(context, candles, features, training, p));
+const record = cl.validationRecord(candles, labels, split, training, paths);
+cl.showRecords(record.windows.map((w) => ({
+  window: w.index,
+  'test ROC-AUC': (w.metrics.test as { rocAucMacro: number }).rocAucMacro,
+  'window return': w.metrics.trading!.totalReturn,
+  'window Sharpe': w.metrics.trading!.sharpe,
+  trades: w.metrics.trading!.trades,
+})), 'Per window (out of sample)');
+const oos = record.outOfSample.backtest;
+cl.showValues({ from: record.outOfSample.from, to: record.outOfSample.to, totalReturn: oos.totalReturn, sharpe: oos.sharpe, maxDrawdown: oos.maxDrawdown, trades: oos.numTrades, buyAndHold: oos.buyHoldReturn }, 'Stitched out-of-sample account');
+cl.showChart(cl.report.windowMetricsFigure(record));
+cl.showChart(cl.report.stitchedEquityFigure(record, paths[0]));
+""")
+md("""
+How to read it: an edge that is real shows up in most windows, not in one. A high overall Sharpe
+carried by a single window is a warning. The shaded bands in the equity chart show which window's
+model was trading when.
+""")
+md("""
+## 3 · Combinatorial purged CV: many paths instead of one
+
+CPCV cuts the rows into N groups and tests every combination of k of them with a model fitted on the
+rest (purged and embargoed around each test group). The C(N, k) splits assemble into k/N·C(N, k)
+complete backtest paths, each row exactly once per path. The spread of the paths' Sharpe ratios is
+the honest uncertainty of the strategy; the **deflated Sharpe** asks whether the best path is still
+significant after looking at that many.
+""")
+code("""
+const cpcv = { ...base, validation: { method: 'cpcv', groups: 6, testGroups: 2, embargo: '1%' } };
+const cpcvRun = await cl.runStages(cl.createRunContext(cpcv, { progress: 'quiet', log: () => {} }));
+cpcvRun.trained.model.dispose();
+const v = cpcvRun.validation!.record;
+cl.showValues({ splits: v.windows.length, paths: v.paths.length, ...v.pathSummary, deflatedSharpe: v.pathSummary!.deflatedSharpe.probability }, 'CPCV N=6, k=2');
+cl.showRecords(v.paths.map((p) => ({ path: p.index, totalReturn: p.metrics.totalReturn, sharpe: p.metrics.sharpe, maxDrawdown: p.metrics.maxDrawdown, trades: p.metrics.numTrades, 'P(Sharpe > 0)': p.probabilisticSharpe })), 'Backtest paths');
+cl.showChart(cl.report.pathEquityFigure(cpcvRun.validation!.paths));
+""")
+md("""
+## 4 · Tuning: an Optuna-style study over the walk-forward spec
+
+`cl.tuning` has Optuna's API in camelCase: `createStudy`, `study.optimize`, `trial.suggestFloat /
+suggestInt / suggestCategorical`, `trial.report` and `trial.shouldPrune`. The objective below runs the
+walk-forward spec with the trial's parameters and returns the stitched account's Sharpe. After each
+window it reports the Sharpe so far, so the median pruner can stop a trial that is already worse than
+the others at the same window. (`candlelab tune` does the same from the command line, with trials in
+parallel processes and a journal that survives a crash.)
+""")
+code("""
+const returnsByTrial = new Map<number, Float64Array>();
+const study = cl.tuning.createStudy({ direction: 'maximize', sampler: new cl.tuning.TPESampler({ seed: 1, nStartupTrials: 4 }), pruner: new cl.tuning.MedianPruner({ nStartupTrials: 3 }), studyName: 'nb' });
+await study.optimize(async (trial) => {
+  const maxDepth = trial.suggestInt('maxDepth', 2, 5);
+  const learningRate = trial.suggestFloat('learningRate', 0.03, 0.3, { log: true });
+  const buyThreshold = trial.suggestFloat('buyThreshold', 0.35, 0.6, { step: 0.05 });
+  const spec = { ...walkForward, model: { id: 'core/xgboost', params: { ...base.model.params, maxDepth, learningRate } }, strategy: { id: 'core/probability-threshold', params: { buyThreshold } } };
+  const trialContext = cl.createRunContext(spec, { progress: 'quiet', log: () => {} });
+  const run = await cl.runStages(trialContext, {
+    onFold: (done, progress) => {
+      const pieces = progress.split.paths[0].pieces.filter((p) => p.fold <= done[done.length - 1].fold.index);
+      const sofar = cl.backtestPath(progress.context, progress.candles, progress.features, { folds: done }, { pieces });
+      trial.report(sofar.backtest.report.metrics.sharpe, done.length - 1);
+      if (trial.shouldPrune()) throw new cl.tuning.TrialPruned();
+    },
+  });
+  run.trained.model.dispose();
+  const equity = run.backtest.result.equity;
+  returnsByTrial.set(trial.number, Float64Array.from(equity, (e, i) => (i ? e / equity[i - 1] : e / 10000) - 1));
+  return run.backtest.report.metrics.sharpe;
+}, { nTrials: trials });
+cl.showRecords(study.trials.map((t) => ({ trial: t.number, state: t.state, sharpe: t.value ?? null, ...t.params })), 'Trials');
+cl.showValues({ bestValue: study.bestValue, ...study.bestParams }, `Best trial #${study.bestTrial.number}`);
+""")
+md("""
+The study's views (the same figures `candlelab tune` puts in its report): the optimization history,
+the intermediate values the pruner judged, the parameters of every trial against its value, and
+which parameters mattered (a seeded random forest on the trials, fANOVA-style).
+""")
+code("""
+const results = { trials: study.trials, directions: study.directions, studyName: study.studyName };
+cl.showChart(cl.tuning.optimizationHistoryFigure(results, { targetName: 'Sharpe' }));
+cl.showChart(cl.tuning.intermediateValuesFigure(results));
+cl.showChart(cl.tuning.parallelCoordinateFigure(results, { targetName: 'Sharpe' }));
+cl.showChart(cl.tuning.paramImportancesFigure(results));
+""")
+md("""
+## 5 · Did the search overfit?
+
+Picking the best of many trials inflates its Sharpe. **PBO** (combinatorially symmetric
+cross-validation) cuts the trials' out-of-sample returns into blocks and checks, over every half/half
+split of the blocks, whether the in-sample winner lands below the median out of sample; above 50 %
+the selection is worse than a coin flip. The **deflated Sharpe** is the probability that the best
+trial's true Sharpe beats the best one would expect from that many skill-less trials.
+""")
+code("""
+const complete = study.trials.filter((t) => t.state === 'COMPLETE' && returnsByTrial.has(t.number));
+const series = complete.map((t) => returnsByTrial.get(t.number)!);
+const length = Math.min(...series.map((r) => r.length));
+const aligned = series.map((r) => r.subarray(r.length - length));
+const pbo = cl.validation.probabilityOfBacktestOverfitting(aligned, 8);
+const sharpes = aligned.map((r) => { const m = cl.validation.returnMoments(r); return m.mean / m.std; });
+const mean = sharpes.reduce((a, b) => a + b, 0) / sharpes.length;
+const variance = sharpes.reduce((a, b) => a + (b - mean) ** 2, 0) / (sharpes.length - 1);
+const dsr = cl.validation.deflatedSharpe(returnsByTrial.get(study.bestTrial.number)!, complete.length, variance);
+cl.showValues({ completeTrials: complete.length, pbo: pbo.pbo, splits: pbo.splits, deflatedSharpe: dsr.probability, benchmarkSharpePerBar: dsr.benchmark }, 'Selection overfitting');
+console.log(`PBO ${(100 * pbo.pbo).toFixed(1)}% over ${pbo.splits} splits; deflated Sharpe P = ${dsr.probability.toFixed(3)}`);
+""")
+md("""
+## From here
+
+- `npx candlelab run specs/walk-forward.json` — the walk-forward run with run.json's `validation`
+  record, the report's per-window section, and the last window's model in the registry.
+- `npx candlelab tune specs/walk-forward.json --space specs/spaces/xgboost.json --trials 50 --jobs 2` —
+  the study from the command line; `best-spec.json` is ready for `candlelab run`.
+""")
+
+notebook = {
+    "cells": cells,
+    "metadata": {
+        "kernelspec": {"name": "tslab", "display_name": "TypeScript (tslab)", "language": "typescript"},
+        "language_info": {"name": "typescript", "file_extension": ".ts", "mimetype": "text/typescript"},
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+for cell in cells:  # Jupyter stores sources as lists of lines
+    text = cell["source"]
+    cell["source"] = [line + "\n" for line in text.split("\n")[:-1]] + [text.split("\n")[-1]]
+out = sys.argv[1] if len(sys.argv) > 1 else "notebooks/01-validation-and-tuning.ipynb"
+with open(out, "w") as f:
+    json.dump(notebook, f, indent=1, ensure_ascii=False)
+    f.write("\n")
