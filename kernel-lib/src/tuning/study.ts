@@ -86,7 +86,16 @@ export function createStudy(options: CreateStudyOptions = {}): Study {
   if (record && record.directions.join() !== directions.join()) {
     throw new ConfigError(`study '${studyName}' was created with directions [${record.directions.join(', ')}], not [${directions.join(', ')}]; use the same directions or another studyName`);
   }
-  record ??= storage.createStudy(studyName, directions);
+  if (!record) {
+    try {
+      record = storage.createStudy(studyName, directions);
+    } catch (error) {
+      // Several processes starting together: another one created it between our look and our write.
+      record = options.loadIfExists ? storage.getStudy(studyName) : undefined;
+      if (!record) throw error;
+      if (record.directions.join() !== directions.join()) throw new ConfigError(`study '${studyName}' was created with directions [${record.directions.join(', ')}], not [${directions.join(', ')}]; use the same directions or another studyName`);
+    }
+  }
   return new Study(storage, record.studyId, studyName, directions, options);
 }
 
