@@ -129,6 +129,16 @@ if (!optunaError) {
       return `${label.replace('candlelab ', 'cl ').replace(' multivariate', ' mv')} ${fmt(mean, 2)} ± ${fmt(se, 2)}`;
     }).join('   ')}`);
   }
+  console.log(`   candlelab − Optuna in mean log10 regret (negative: candlelab better; "same" when within 2 standard errors)`);
+  for (const [ours, theirs] of [['candlelab TPE', 'Optuna TPE'], ['candlelab TPE multivariate', 'Optuna TPE multivariate']]) {
+    console.log(`     ${ours.padEnd(28)} ${NAMES.map((name) => {
+      const [a, seA] = meanSe(logRegrets(ours, name));
+      const [b, seB] = meanSe(logRegrets(theirs, name));
+      const diff = a - b;
+      const se = Math.hypot(seA, seB);
+      return `${name} ${diff >= 0 ? '+' : ''}${fmt(diff, 2)} ± ${fmt(se, 2)} (${Math.abs(diff) <= 2 * se ? 'same' : diff < 0 ? 'better' : 'worse'})`;
+    }).join('   ')}`);
+  }
 }
 console.log(`   ratio of median regret after ${TRIALS} trials, candlelab TPE / random search (aim: clearly < 1)`);
 console.log(`     ${NAMES.map((name) => `${name} ${fmt(regret(results['candlelab TPE'][name], name, TRIALS) / regret(results['random search'][name], name, TRIALS), 3)}`).join('   ')}`);

@@ -334,7 +334,8 @@ export class Study implements TrialHost {
     try {
       result = await objective(trial);
     } catch (error) {
-      if (error instanceof TrialPruned) return this.tell(trial, 'PRUNED');
+      // By name too: an objective may throw the class of another copy of candlelab (a notebook's, a plugin's).
+      if (error instanceof TrialPruned || (error instanceof Error && error.name === 'TrialPruned')) return this.tell(trial, 'PRUNED');
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const finished = this.tell(trial, 'FAIL', message);
       const caught = catchOption === true || (catchOption ?? []).some((kind) => error instanceof kind);
