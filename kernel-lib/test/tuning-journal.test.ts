@@ -90,7 +90,7 @@ describe('journal file storage', () => {
 
   it('two processes sharing one journal get unique trial numbers and the right total', async () => {
     const file = journalPath();
-    createStudy({ storage: file, studyName: 'shared' });
+    // Both create the study with loadIfExists: whichever comes second loads it.
     const script = childScript(`${objectiveSource}
       const study = tuning.createStudy({ storage: process.argv[2], studyName: 'shared', loadIfExists: true, seed: Number(process.argv[3]), sampler: new tuning.TPESampler({ nStartupTrials: 5 }) });
       await study.optimize(objective, { nTrials: 15, nJobs: 2 });`);
@@ -154,6 +154,29 @@ describe('journal file storage', () => {
     const reference = createStudy({ sampler: new RandomSampler(), seed: 11 });
     await reference.optimize((t) => (t.suggestFloat('x', -10, 10), t.suggestCategorical('c', ['a', 'b']), 0), { nTrials: 7 });
     expect(trials[6].params).toEqual(reference.trials[6].params);
+  });
+
+  it('judges staleness by pid on this host and by heartbeat age for other hosts', () => {
+    const file = journalPath();
+    let clock = 1_000_000;
+    const storage = new JournalFileStorage(file, { clock: () => clock, heartbeatGraceSec: 60 });
+    const study = createStudy({ storage, studyName: 'stale' });
+    const mine = study.ask();
+    // A trial started by a process on another host, as that process would have written it.
+    fs.appendFileSync(file, JSON.stringify({ op: 'create_trial', studyId: 0, trialId: 1, number: 1, state: 'RUNNING', time: clock, owner: { pid: 1, host: 'elsewhere' } }) + '\n');
+    storage.refresh();
+    clock += 30_000;
+    storage.recordHeartbeat(1);
+    clock += 59_000;
+    expect(storage.staleTrials(0)).toEqual([]); // our own live process, and a heartbeat 59 s old
+    clock += 2_000;
+    expect(storage.staleTrials(0).map((t) => t.number)).toEqual([1]);
+    expect(fs.readFileSync(file, 'utf8')).toContain('"op":"heartbeat"');
+    const retried = study.ask(); // fails trial 1, re-enqueues it as trial 2 and starts that
+    expect(retried.number).toBe(2);
+    expect(retried.systemAttrs.failed_trial).toBe(1);
+    expect(study.trials.map((t) => t.state)).toEqual(['RUNNING', 'FAIL', 'RUNNING']);
+    study.tell(mine, 1);
   });
 
   it('takes over the lock of a dead writer', async () => {

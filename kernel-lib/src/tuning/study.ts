@@ -86,7 +86,16 @@ export function createStudy(options: CreateStudyOptions = {}): Study {
   if (record && record.directions.join() !== directions.join()) {
     throw new ConfigError(`study '${studyName}' was created with directions [${record.directions.join(', ')}], not [${directions.join(', ')}]; use the same directions or another studyName`);
   }
-  record ??= storage.createStudy(studyName, directions);
+  if (!record) {
+    try {
+      record = storage.createStudy(studyName, directions);
+    } catch (error) {
+      // Several processes starting together: another one created it between our look and our write.
+      record = options.loadIfExists ? storage.getStudy(studyName) : undefined;
+      if (!record) throw error;
+      if (record.directions.join() !== directions.join()) throw new ConfigError(`study '${studyName}' was created with directions [${record.directions.join(', ')}], not [${directions.join(', ')}]; use the same directions or another studyName`);
+    }
+  }
   return new Study(storage, record.studyId, studyName, directions, options);
 }
 
@@ -325,7 +334,8 @@ export class Study implements TrialHost {
     try {
       result = await objective(trial);
     } catch (error) {
-      if (error instanceof TrialPruned) return this.tell(trial, 'PRUNED');
+      // By name too: an objective may throw the class of another copy of candlelab (a notebook's, a plugin's).
+      if (error instanceof TrialPruned || (error instanceof Error && error.name === 'TrialPruned')) return this.tell(trial, 'PRUNED');
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       const finished = this.tell(trial, 'FAIL', message);
       const caught = catchOption === true || (catchOption ?? []).some((kind) => error instanceof kind);

@@ -11,8 +11,8 @@ export type ParzenEstimatorParameters = {
   weights: (n: number) => Float64Array;
   multivariate: boolean;
   /**
-   * Optuna 3.1 to 3.4 left the −log σ term out of the truncated-normal log density (optuna#5109, fixed
-   * in 3.5), which favours wide kernels. Off by default: we use the normalised density.
+   * Leave the −log σ term out of each kernel's log density, as Optuna 3.1 to 3.4 do (optuna#5109, changed
+   * in 3.5): each kernel's density is then scaled by its bandwidth σ.
    */
   unscaledLogPdf?: boolean;
 };
@@ -32,6 +32,8 @@ type NumericKernel = {
   sigmas: Float64Array;
   /** log of each component's mass on [low, high] (the truncation normaliser). */
   logMass: Float64Array;
+  /** Continuous log density = −z²/2 + logNorm: −log √2π − logMass − log σ (without log σ under unscaledLogPdf). */
+  logNorm: Float64Array;
 };
 
 type CategoricalKernel = { kind: 'categorical'; nChoices: number; /** components × choices, rows sum to 1 */ weights: Float64Array };
@@ -107,7 +109,7 @@ export class ParzenEstimator {
     if (sigma0 !== undefined) sigmas.fill(sigma0 * (high - low));
     else {
       // Each kernel is as wide as the larger gap to its sorted neighbours (bounds as outer neighbours).
-      const order = Array.from({ length: k }, (_, i) => i).sort((a, b) => mus[a] - mus[b] || a - b);
+      const order = numpyArgsort(mus);
       const sorted = new Float64Array(k + 2);
       sorted[0] = low;
       for (let i = 0; i < k; i++) sorted[i + 1] = mus[order[i]];
@@ -125,8 +127,12 @@ export class ParzenEstimator {
     for (let i = 0; i < k; i++) sigmas[i] = Math.min(Math.max(sigmas[i], minSigma), maxSigma);
     if (considerPrior) sigmas[n] = high - low;
     const logMass = new Float64Array(k);
-    for (let i = 0; i < k; i++) logMass[i] = logGaussMass((low - mus[i]) / sigmas[i], (high - mus[i]) / sigmas[i]);
-    return { kind: 'numeric', distribution, low, high, q, mus, sigmas, logMass };
+    const logNorm = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      logMass[i] = logGaussMass((low - mus[i]) / sigmas[i], (high - mus[i]) / sigmas[i]);
+      logNorm[i] = normLogPdf(0) - logMass[i] - (this.parameters.unscaledLogPdf ? 0 : Math.log(sigmas[i]));
+    }
+    return { kind: 'numeric', distribution, low, high, q, mus, sigmas, logMass, logNorm };
   }
 
   /**
@@ -193,21 +199,22 @@ export class ParzenEstimator {
         }
         return;
       }
-      const { mus, sigmas, logMass, low, high, q } = kernel;
-      const scaled = !this.parameters.unscaledLogPdf;
+      const { mus, sigmas, logMass, logNorm, low, high, q } = kernel;
       for (let j = 0; j < size; j++) {
         const x = kernel.distribution.log ? Math.log(values[j]) : values[j];
-        for (let i = 0; i < k; i++) {
-          let logPdf: number;
-          if (q === null) {
-            const z = (x - mus[i]) / sigmas[i];
-            logPdf = x < low || x > high ? -Infinity : normLogPdf(z) - logMass[i] - (scaled ? Math.log(sigmas[i]) : 0);
-          } else {
-            const upper = Math.min(x + q / 2, high);
-            const lower = Math.max(x - q / 2, low);
-            logPdf = logGaussMass((lower - mus[i]) / sigmas[i], (upper - mus[i]) / sigmas[i]) - logMass[i];
+        const row = j * k;
+        if (q === null) {
+          if (x < low || x > high) for (let i = 0; i < k; i++) componentLogPdf[row + i] = -Infinity;
+          else {
+            for (let i = 0; i < k; i++) {
+              const z = (x - mus[i]) / sigmas[i];
+              componentLogPdf[row + i] += logNorm[i] - 0.5 * z * z;
+            }
           }
-          componentLogPdf[j * k + i] += logPdf;
+        } else {
+          const upper = Math.min(x + q / 2, high);
+          const lower = Math.max(x - q / 2, low);
+          for (let i = 0; i < k; i++) componentLogPdf[row + i] += logGaussMass((lower - mus[i]) / sigmas[i], (upper - mus[i]) / sigmas[i]) - logMass[i];
         }
       }
     });
@@ -224,6 +231,106 @@ export class ParzenEstimator {
       out[j] = Math.log(sum) + max;
     }
     return out;
+  }
+}
+
+/**
+ * numpy's default argsort (introsort: median-of-3 quicksort, insertion sort up to 16 elements, heapsort
+ * past the depth limit — numpy/core/src/npysort/quicksort.cpp), so tied observations get their
+ * bandwidths in the same order as in Optuna, which matters once old observations weigh less.
+ */
+export function numpyArgsort(values: Float64Array): Int32Array {
+  const v = values;
+  const a = Int32Array.from({ length: v.length }, (_, i) => i);
+  const less = (x: number, y: number): boolean => x < y || (y !== y && x === x);
+  const swap = (i: number, j: number): void => {
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  };
+  const stack: number[] = [];
+  const depths: number[] = [];
+  let pl = 0;
+  let pr = v.length - 1;
+  let depth = 2 * Math.floor(Math.log2(Math.max(v.length, 1)));
+  for (;;) {
+    if (depth < 0) heapsortRange(v, a, pl, pr - pl + 1, less);
+    else {
+      while (pr - pl > 15) {
+        const pm = pl + ((pr - pl) >> 1);
+        if (less(v[a[pm]], v[a[pl]])) swap(pm, pl);
+        if (less(v[a[pr]], v[a[pm]])) swap(pr, pm);
+        if (less(v[a[pm]], v[a[pl]])) swap(pm, pl);
+        const pivot = v[a[pm]];
+        let pi = pl;
+        let pj = pr - 1;
+        swap(pm, pj);
+        for (;;) {
+          do ++pi; while (less(v[a[pi]], pivot));
+          do --pj; while (less(pivot, v[a[pj]]));
+          if (pi >= pj) break;
+          swap(pi, pj);
+        }
+        swap(pi, pr - 1);
+        // Continue with the smaller partition, keep the larger one for later.
+        if (pi - pl < pr - pi) {
+          stack.push(pi + 1, pr);
+          pr = pi - 1;
+        } else {
+          stack.push(pl, pi - 1);
+          pl = pi + 1;
+        }
+        depths.push(--depth);
+      }
+      for (let pi = pl + 1; pi <= pr; pi++) {
+        const vi = a[pi];
+        const vp = v[vi];
+        let pj = pi;
+        while (pj > pl && less(vp, v[a[pj - 1]])) {
+          a[pj] = a[pj - 1];
+          pj--;
+        }
+        a[pj] = vi;
+      }
+    }
+    if (stack.length === 0) break;
+    pr = stack.pop()!;
+    pl = stack.pop()!;
+    depth = depths.pop()!;
+  }
+  return a;
+}
+
+/** numpy's aheapsort on a[start … start+n−1] (only reached on adversarial inputs). */
+function heapsortRange(v: Float64Array, a: Int32Array, start: number, n: number, less: (x: number, y: number) => boolean): void {
+  const at = (k: number): number => start + k - 1; // 1-based heap positions
+  for (let l = n >> 1; l > 0; --l) {
+    const tmp = a[at(l)];
+    let i = l;
+    for (let j = l << 1; j <= n;) {
+      if (j < n && less(v[a[at(j)]], v[a[at(j + 1)]])) j += 1;
+      if (less(v[tmp], v[a[at(j)]])) {
+        a[at(i)] = a[at(j)];
+        i = j;
+        j += j;
+      } else break;
+    }
+    a[at(i)] = tmp;
+  }
+  for (let m = n; m > 1;) {
+    const tmp = a[at(m)];
+    a[at(m)] = a[at(1)];
+    m -= 1;
+    let i = 1;
+    for (let j = 2; j <= m;) {
+      if (j < m && less(v[a[at(j)]], v[a[at(j + 1)]])) j++;
+      if (less(v[tmp], v[a[at(j)]])) {
+        a[at(i)] = a[at(j)];
+        i = j;
+        j += j;
+      } else break;
+    }
+    a[at(i)] = tmp;
   }
 }
 
