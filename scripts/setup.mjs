@@ -28,6 +28,7 @@ const APT_PACKAGES = [
   'chromium', // headless check that report.html renders its charts
   'python3-pandas', // the Python peer the benchmarks compare against (bench/)
   'python3-xgboost', // Python's xgboost: the tests load our model.json with it; the training bench's peer
+  'python3-optuna', // Optuna 3.1: the tuning bench's peer and the pruner fixtures' generator (tests need no Python)
 ];
 
 function run(command, args, options = {}) {

@@ -5,7 +5,9 @@ import { generateSyntheticCandles } from '../src/data/synthetic';
 import { writeCandlesCsv } from '../src/data/csv-file';
 import { parseSpec } from '../src/spec/spec';
 import { parseObjectives, parseSearchSpace } from '../src/runner/tune-space';
-import { cli, tempDir, workspaceEnv } from './helpers';
+import { spawn } from 'node:child_process';
+import { loadStudy } from '../src/tuning/study';
+import { CLI_BIN, cli, tempDir, workspaceEnv } from './helpers';
 
 const dir = tempDir('tune');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -135,5 +137,59 @@ describe('search spaces and objectives', () => {
     expect(parseObjectives(undefined, { validated: false, task: 'regression' })).toEqual([{ name: 'rmse', path: 'regression.valid.rmse', direction: 'minimize' }]);
     expect(parseObjectives('sharpe,maxDrawdown', { validated: true, task: 'classification' }).map((o) => o.direction)).toEqual(['maximize', 'minimize']);
     expect(parseObjectives('validation.outOfSample.backtest.sortino:min', { validated: true, task: 'classification' })[0].direction).toBe('minimize');
+  });
+});
+
+describe('candlelab tune survives SIGKILL', () => {
+  it('killed while a trial runs, the same command resumes: finished trials kept, the running one failed and re-run with its params', async () => {
+    const spec = writeSpec('crash', { method: 'walk-forward', train: '30d', test: '20d' });
+    const out = path.join(dir, 'crash-out');
+    const journal = path.join(out, 'study.journal');
+    const env = { ...process.env, ...workspaceEnv(path.join(dir, 'ws-crash')) };
+    const child = spawn(CLI_BIN, ['tune', spec, '--space', space, '--trials', '4', '--jobs', '2', '--out', out], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    // Wait, on every append to the journal, for a moment with a finished trial and a running one; then kill.
+    const states = (): string[] => {
+      try {
+        return loadStudy({ storage: journal, studyName: 'crash' }).trials.map((t) => t.state);
+      } catch {
+        return []; // the journal is not there yet
+      }
+    };
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const now = states();
+        if (now.includes('COMPLETE') && now.includes('RUNNING')) {
+          watcher.close();
+          resolve();
+        }
+      };
+      fs.mkdirSync(out, { recursive: true });
+      const watcher = fs.watch(out, check);
+      child.on('exit', () => reject(new Error(`tune exited before a trial finished: ${stderr}`)));
+      check();
+    });
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const killed = loadStudy({ storage: journal, studyName: 'crash' }).trials;
+    const running = killed.filter((t) => t.state === 'RUNNING');
+    const finished = killed.filter((t) => t.state === 'COMPLETE' || t.state === 'PRUNED');
+    expect(running.length).toBeGreaterThanOrEqual(1);
+
+    const resumed = await cli(['tune', spec, '--space', space, '--trials', '4', '--jobs', '2', '--out', out, '--json'], workspaceEnv(path.join(dir, 'ws-crash')));
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(/continuing study 'crash'/);
+    const trials = loadStudy({ storage: journal, studyName: 'crash' }).trials;
+    // the finished trials are kept as they were
+    for (const t of finished) expect(trials[t.number]).toMatchObject({ state: t.state, values: t.values, params: t.params });
+    // the trial the kill interrupted is failed and re-run with the same params
+    for (const t of running) {
+      expect(trials[t.number].state).toBe('FAIL');
+      expect(trials.some((retry) => retry.number > t.number && JSON.stringify(retry.params) === JSON.stringify(t.params))).toBe(true);
+    }
+    expect(trials.filter((t) => t.state === 'COMPLETE' || t.state === 'PRUNED').length).toBe(4);
+    expect(trials.some((t) => t.state === 'RUNNING')).toBe(false);
   });
 });

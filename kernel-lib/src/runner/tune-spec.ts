@@ -21,7 +21,7 @@ import { runTrial, type TrialOutcome, type TrialRequest } from './trial-run';
 export type TuneOptions = {
   /** The search space file (see tune-space.ts) or a parsed space. */
   space: string | SearchSpace;
-  /** Finished trials the study should have (a resumed study counts the trials it already has). */
+  /** Complete or pruned trials the study should have (a resumed study counts the ones it already has; failed trials are retried). */
   trials: number;
   /** Start no trial after this many seconds. */
   timeoutSec?: number;
@@ -107,7 +107,11 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
     loadIfExists: true,
   });
   const jobs = Math.max(1, options.jobs ?? 1);
-  const finishedCount = () => study.getTrials(['COMPLETE', 'PRUNED', 'FAIL']).length;
+  // The target counts trials that ran to the end (complete or pruned); failed ones are retried, up to
+  // as many failures in this call as trials asked for, so a spec that always fails stops.
+  const finishedCount = () => study.getTrials(['COMPLETE', 'PRUNED']).length;
+  const failedBefore = study.getTrials(['FAIL']).length;
+  const failedNow = () => study.getTrials(['FAIL']).length - failedBefore;
   const already = finishedCount();
   if (already) log(`tune: continuing study '${studyName}' (${already} finished trials in ${path.relative(process.cwd(), storage) || storage})`);
   log(`tune: ${options.trials} trials of ${Object.keys(space).length} params, ${samplerName} sampler, ${prunerName} pruner, ${jobs} job(s); objective ${objectives.map((o) => `${o.name} (${o.direction})`).join(', ')}`);
@@ -119,6 +123,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   const mayStart = () =>
     !options.signal?.aborted &&
     finishedCount() + inFlight.size < options.trials &&
+    failedNow() < Math.max(3, options.trials) &&
     (options.timeoutSec === undefined || (Date.now() - started) / 1000 < options.timeoutSec) &&
     !(study.sampler.isExhausted?.(study) ?? false);
   const runOne = async (): Promise<void> => {
