@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { loadSearchSpace } from '../src/runner/tune-space';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -128,8 +129,11 @@ describe('spec validation', () => {
     expect(() => loadSpec(broken)).toThrow(/broken\.json is not valid JSON/);
   });
 
-  it('the shipped specs are valid', () => {
-    for (const file of fs.readdirSync(path.join(ROOT, 'specs'))) expect(() => loadSpec(path.join(ROOT, 'specs', file))).not.toThrow();
+  it('the shipped specs and search spaces are valid', () => {
+    const specs = fs.readdirSync(path.join(ROOT, 'specs')).filter((file) => file.endsWith('.json'));
+    expect(specs).toContain('walk-forward.json');
+    for (const file of specs) expect(() => loadSpec(path.join(ROOT, 'specs', file))).not.toThrow();
+    for (const file of fs.readdirSync(path.join(ROOT, 'specs', 'spaces'))) expect(() => loadSearchSpace(path.join(ROOT, 'specs', 'spaces', file))).not.toThrow();
   });
 });
 
