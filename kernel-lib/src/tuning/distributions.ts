@@ -82,6 +82,11 @@ export function toInternal(distribution: Distribution, value: ParamValue): numbe
 export function toExternal(distribution: Distribution, internal: number): ParamValue {
   if (distribution.type === 'categorical') return distribution.choices[Math.round(internal)];
   if (distribution.type === 'int') return Math.round(internal);
+  if (distribution.step !== null) {
+    // On the grid, without binary noise: low 0.35, step 0.05, k 2 → 0.45 (not 0.44999999999999996)
+    const k = Math.round((internal - distribution.low) / distribution.step);
+    return Number((distribution.low + k * distribution.step).toPrecision(12));
+  }
   return internal;
 }
 
