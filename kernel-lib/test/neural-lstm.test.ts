@@ -158,3 +158,29 @@ describe('core/lstm (tfjs)', () => {
     expect(() => lstmClassifier.params.parse({ ...small, seqLen: 1 })).toThrow();
   });
 });
+
+describe('core/lstm reports its validation loss for pruning', () => {
+  it('calls reportValidation after every epoch with the loss it records, and stops when the hook throws', async () => {
+    const reported: Array<[number, number]> = [];
+    const model = (await lstmClassifier.fit(data, lstmClassifier.params.parse({ ...small, epochs: 3, patience: 0 }), {
+      seed: 2,
+      reportValidation: (epoch, loss) => reported.push([epoch, loss]),
+    })) as NeuralSequenceModel;
+    const history = model.info.history as EpochRecord[];
+    model.dispose();
+    expect(reported).toEqual(history.map((h) => [h.round, h.valid]));
+    class Stop extends Error {}
+    let epochs = 0;
+    await expect(
+      lstmClassifier.fit(data, lstmClassifier.params.parse({ ...small, epochs: 5 }), {
+        seed: 2,
+        reportValidation: () => {
+          epochs++;
+          if (epochs === 2) throw new Stop('pruned');
+        },
+      }),
+    ).rejects.toBeInstanceOf(Stop);
+    expect(epochs).toBe(2);
+  });
+});
+

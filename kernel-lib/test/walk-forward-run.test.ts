@@ -142,6 +142,45 @@ describe('every fitted part sees its window\'s training rows only', () => {
   });
 });
 
+describe('an ensemble in walk-forward', () => {
+  it('refits the members and the stacking meta-learner inside each window\'s training rows', async () => {
+    const ensemble = {
+      ...spec(dataFile, { method: 'walk-forward', train: 900, test: 600 }),
+      model: {
+        id: 'core/ensemble',
+        params: {
+          method: 'stacking',
+          members: [
+            { id: 'core/xgboost', params: { rounds: 20, maxDepth: 2, threads: 1 } },
+            { id: 'core/xgboost', params: { rounds: 20, maxDepth: 4, threads: 1 } },
+          ],
+          metaLearner: 'logistic',
+          folds: 3,
+        },
+      },
+    } as SpecInput;
+    const context = createRunContext(ensemble, { progress: 'quiet', log: () => {}, workspace: { root: path.join(dir, 'ws5') } });
+    const candlesLoaded = loadCandles(context);
+    const features = buildFeatures(context, candlesLoaded);
+    const labels = buildLabels(context, candlesLoaded);
+    const split = splitValidation(context, candlesLoaded, features, labels);
+    const training = await trainFolds(context, candlesLoaded, features, labels, split);
+    try {
+      expect(training.folds.length).toBe(split.folds.length);
+      expect(split.folds.length).toBeGreaterThanOrEqual(3);
+      // the stacking folds live inside each window's fitting rows: their count is that window's, not the data's
+      const info = training.last.model.info as { members: unknown[]; stacking?: { rows: number } };
+      expect(info.members.length).toBe(2);
+      const last = training.folds[training.folds.length - 1];
+      const fitRows = last.fitRows.reduce((sum, r) => sum + r.end - r.start, 0);
+      expect(fitRows).toBeLessThan(900);
+      expect(last.predictions[0].values.length).toBe((last.fold.test[0].end - last.fold.test[0].start) * 3);
+    } finally {
+      training.last.model.dispose();
+    }
+  });
+});
+
 describe('CPCV and purged k-fold runs', () => {
   it('CPCV: C(N,k) folds, k/N·C(N,k) backtest paths with their Sharpe spread and deflated Sharpe', async () => {
     const specFile = path.join(dir, 'cpcv.json');
