@@ -126,6 +126,26 @@ describe('candlelab tune without validation', () => {
   });
 });
 
+describe('candlelab tune with two objectives', () => {
+  it('runs NSGA-II and reports the Pareto front', async () => {
+    const spec = writeSpec('pareto', { method: 'walk-forward', train: '30d', test: '20d' });
+    const out = path.join(dir, 'pareto-out');
+    const run = await cli(['tune', spec, '--space', space, '--trials', '4', '--objective', 'sharpe,maxDrawdown', '--out', out, '--json'], workspaceEnv(path.join(dir, 'ws-pareto')));
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(run.stdout);
+    expect(run.stderr).toMatch(/nsga2 sampler, none pruner/);
+    expect(summary.objectives.map((o: { direction: string }) => o.direction)).toEqual(['maximize', 'minimize']);
+    expect(summary.best.length).toBeGreaterThanOrEqual(1);
+    // no trial on the front is dominated by another complete trial
+    const trials = loadStudy({ storage: path.join(out, 'study.journal'), studyName: 'pareto' }).trials.filter((t) => t.state === 'COMPLETE');
+    for (const best of summary.best) {
+      const dominated = trials.some((t) => t.values![0] >= best.values[0] && t.values![1] <= best.values[1] && (t.values![0] > best.values[0] || t.values![1] < best.values[1]));
+      expect(dominated).toBe(false);
+    }
+    expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toMatch(/Pareto front/);
+  });
+});
+
 describe('search spaces and objectives', () => {
   it('conditional entries must follow what they depend on', () => {
     expect(() => parseSearchSpace({ a: { type: 'int', low: 1, high: 2, when: { b: 1 } }, b: { type: 'int', low: 1, high: 2 } })).toThrow(/list 'b' first/);
