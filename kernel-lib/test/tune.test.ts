@@ -74,6 +74,12 @@ describe('candlelab tune on a walk-forward spec', () => {
     expect(stderr).toMatch(/objective sharpe \(maximize\)/);
   });
 
+  it('refuses to continue a study with another spec, space or objective', async () => {
+    const other = await cli(['tune', spec, '--space', space, '--trials', '6', '--objective', 'sortino'], env);
+    expect(other.status).not.toBe(0);
+    expect(other.stderr).toMatch(/study 'wf' in .* was made for another spec, space or objective; pass --study <new name>/);
+  });
+
   it('a second call continues the study from its journal up to the new trial count', () => {
     expect(resumed.trials.total).toBe(5);
     const csv = fs.readFileSync(path.join(resumed.outDir, 'trials.csv'), 'utf8').trim().split('\n');

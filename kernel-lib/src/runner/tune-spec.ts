@@ -9,6 +9,7 @@ import { paramImportances } from '../tuning/importance';
 import { intermediateValuesFigure, optimizationHistoryFigure, parallelCoordinateFigure, paramImportancesFigure, paretoFrontFigure, type StudyResults } from '../tuning/views';
 import { deflatedSharpe, probabilityOfBacktestOverfitting, returnMoments, type BacktestOverfitting, type DeflatedSharpe } from '../validation/overfitting';
 import { writeFileAtomic } from '../util/atomic';
+import { canonicalJson, sha256Hex } from '../util/hash';
 import { keyValueTable, recordsTable, renderHtmlReport } from '../report/html-report';
 import type { Figure } from '../report/charts';
 import { openWorkspace, workspaceStart, type WorkspaceOverrides } from '../workspace';
@@ -75,7 +76,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   const registry = createRegistry(loaded.spec.plugins, workspace.root);
   const plan = resolveRunPlan(loaded.spec, registry, { baseDir: loaded.baseDir, dataDir: workspace.dataDir });
   const space = typeof options.space === 'string' ? loadSearchSpace(options.space) : options.space;
-  const objectives = parseObjectives(options.objective, { validated: !!plan.validation, task: plan.label.definition.task });
+  const objectives = parseObjectives(options.objective, { validated: !!plan.validation, task: plan.label.definition.task, paths: plan.validation?.definition.id === 'core/cpcv' ? 2 : 1 });
   if (!plan.validation && objectives.some((o) => o.path.startsWith('backtest.'))) {
     log(`warning: the objective reads the test segment's backtest; selecting on it overfits the test segment. Add a "validation" section (walk-forward) to tune on out-of-sample windows.`);
   }
@@ -106,6 +107,14 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
     seed,
     loadIfExists: true,
   });
+  // A study continues only with the spec, space and objectives it was made with: its trials' values
+  // would mean something else otherwise.
+  const identity = sha256Hex(canonicalJson({ spec: loaded.spec, space, objectives }));
+  const identityFile = path.join(path.dirname(storage), `${path.basename(storage)}.${studyName}.identity`);
+  if (fs.existsSync(identityFile) && fs.readFileSync(identityFile, 'utf8').trim() !== identity && study.trials.length > 0) {
+    throw new ConfigError(`study '${studyName}' in ${storage} was made for another spec, space or objective; pass --study <new name> (or --out <new folder>) to start a new study`);
+  }
+  writeFileAtomic(identityFile, identity + '\n');
   const jobs = Math.max(1, options.jobs ?? 1);
   // The target counts trials that ran to the end (complete or pruned); failed ones are retried, up to
   // as many failures in this call as trials asked for, so a spec that always fails stops.
