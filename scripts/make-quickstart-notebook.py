@@ -1,12 +1,11 @@
-"""Writes notebooks/00-quickstart.ipynb (outputs cleared). Edit the cells here or in Jupyter."""
-import json, sys
+"""Writes notebooks/00-quickstart.ipynb (outputs cleared). Edit the cells here, then run this script (a test fails when the committed notebook is stale)."""
+import os, sys
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from notebook_cells import Notebook
 
-cells = []
-def md(text):
-    cells.append({"cell_type": "markdown", "id": f"c{len(cells):02d}", "metadata": {}, "source": text.strip("\n")})
-def code(text, tags=None):
-    cells.append({"cell_type": "code", "id": f"c{len(cells):02d}", "metadata": {"tags": tags} if tags else {},
-                  "source": text.strip("\n"), "outputs": [], "execution_count": None})
+nb = Notebook()
+md, code = nb.md, nb.code
 
 md("""
 # 00 · Quickstart: candles → features → labels → XGBoost → strategy → backtest
@@ -103,19 +102,5 @@ console.log(`run folder: ${context.workspace.runsDir}/${record.runId}`);
 console.log(`fingerprint: ${record.fingerprint}`);
 """)
 
-notebook = {
-    "cells": cells,
-    "metadata": {
-        "kernelspec": {"name": "tslab", "display_name": "TypeScript (tslab)", "language": "typescript"},
-        "language_info": {"name": "typescript", "file_extension": ".ts", "mimetype": "text/typescript"},
-    },
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
-for cell in cells:  # Jupyter stores sources as lists of lines
-    text = cell["source"]
-    cell["source"] = [line + "\n" for line in text.split("\n")[:-1]] + [text.split("\n")[-1]]
-out = sys.argv[1] if len(sys.argv) > 1 else "notebooks/00-quickstart.ipynb"
-with open(out, "w") as f:
-    json.dump(notebook, f, indent=1, ensure_ascii=False)
-    f.write("\n")
+
+nb.write(sys.argv[1] if len(sys.argv) > 1 else "notebooks/00-quickstart.ipynb")

@@ -36,7 +36,8 @@ export type TrialOutcome =
 
 const studies = new Map<string, Study>();
 
-function trialHandle(request: NonNullable<TrialRequest['study']>): Trial {
+/** The study's running trial, through this process's copy of the study (journal re-read first). */
+function trialHandle(request: NonNullable<TrialRequest['study']>): { study: Study; trial: Trial } {
   const key = `${request.storage}\n${request.studyName}`;
   let study = studies.get(key);
   if (!study) {
@@ -46,20 +47,29 @@ function trialHandle(request: NonNullable<TrialRequest['study']>): Trial {
   study.storage.refresh();
   const frozen = study.getTrials().find((t) => t.number === request.trialNumber);
   if (!frozen) throw new ConfigError(`trial ${request.trialNumber} is not in study '${request.studyName}'`);
-  return new Trial(study, frozen);
+  return { study, trial: new Trial(study, frozen) };
 }
 
 /** Run one trial in this process. Errors become a FAIL outcome with the one-line message. */
 export async function runTrial(request: TrialRequest): Promise<TrialOutcome> {
-  const trial = request.study && request.objectives.length === 1 ? trialHandle(request.study) : undefined;
+  try {
+    return await runTrialStages(request);
+  } catch (error) {
+    return { state: 'FAIL', error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+async function runTrialStages(request: TrialRequest): Promise<TrialOutcome> {
+  const handle = request.study && request.objectives.length === 1 ? trialHandle(request.study) : undefined;
+  const trial = handle?.trial;
   const objective = request.objectives[0];
   let lastStep: number | undefined;
   const report = (value: number, step: number): void => {
-    if (!trial || !Number.isFinite(value)) return;
+    if (!handle || !Number.isFinite(value)) return;
     lastStep = step;
-    trial.report(value, step);
-    (trial as unknown as { host: Study }).host?.storage.refresh();
-    if (trial.shouldPrune()) throw new TrialPruned(`pruned at step ${step}`);
+    handle.trial.report(value, step);
+    handle.study.storage.refresh(); // the other processes' trials, for the pruner
+    if (handle.trial.shouldPrune()) throw new TrialPruned(`pruned at step ${step}`);
   };
   const lossObjective = /^(classification|regression)\.valid\.(logLoss|rmse|mae)$/.test(objective.path);
   try {

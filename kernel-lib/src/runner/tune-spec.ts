@@ -127,7 +127,6 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
 
   const pool = jobs > 1 ? new TrialPool(jobs) : undefined;
   const started = Date.now();
-  let launched = 0;
   const inFlight = new Set<Promise<void>>();
   const mayStart = () =>
     !options.signal?.aborted &&
@@ -138,7 +137,6 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   const runOne = async (): Promise<void> => {
     const trial = study.ask();
     const { params, overrides } = suggestSpace(trial, space, rawSpec);
-    launched++;
     const request: TrialRequest = {
       specFile: loaded.file,
       overrides: [...(options.overrides ?? []), ...overrides],
@@ -166,7 +164,6 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   } finally {
     pool?.close();
   }
-  void launched;
   return writeTuneResults(study, { outDir, objectives, rawSpec, baseFile: loaded.file, log });
 }
 

@@ -2,7 +2,7 @@ import { Frame, isoTime, timeframeMs, type Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
 import { computePlannedFeatures, type FeatureSet } from '../features/compute-features';
 import { featureMatrix, type ChronologicalSplit, type SegmentRange } from '../validation/split';
-import { purgeAndEmbargo, rowCount, type BacktestPath, type RowRange, type Split, type SplitIndex, type ValidationFold } from '../validation/splitter';
+import { describeFold, purgeAndEmbargo, rowCount, type BacktestPath, type RowRange, type Split, type SplitIndex, type ValidationFold } from '../validation/splitter';
 import { deflatedSharpe, type DeflatedSharpe } from '../validation/overfitting';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
@@ -11,7 +11,6 @@ import { assertFeatureNames, measureInference } from '../models/inference';
 import { drawdownSeries, sharpeOfReturns, type PerformanceMetrics } from '../backtest/metrics';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
 import { createProgress } from '../util/progress';
-import { describeFold } from '../validation/splitter';
 import type { LabelSet, Predictions, RunContext, RunEvaluation, StrategyRun, TrainedModel } from './stages';
 import { runStrategy } from './stages';
 
@@ -74,24 +73,11 @@ export type FoldTraining = {
 function stackedMatrix(frame: Frame, ranges: readonly RowRange[]): Matrix {
   const parts = ranges.map((r) => featureMatrix(frame, r.start, r.end));
   const rows = parts.reduce((sum, p) => sum + p.rows, 0);
-  const cols = frame.names.length;
-  const values = new Float32Array(rows * cols);
-  let offset = 0;
-  for (const part of parts) {
-    values.set(part.values, offset);
-    offset += part.values.length;
-  }
-  return { values, rows, cols };
+  return { values: concat(parts.map((p) => p.values), (n) => new Float32Array(n)), rows, cols: frame.names.length };
 }
 
 function segmentOf(frame: Frame, target: Float64Array, ranges: readonly RowRange[]): Segment {
-  const y = new Float64Array(rowCount(ranges));
-  let offset = 0;
-  for (const r of ranges) {
-    y.set(target.subarray(r.start, r.end), offset);
-    offset += r.end - r.start;
-  }
-  return { X: stackedMatrix(frame, ranges), y };
+  return { X: stackedMatrix(frame, ranges), y: concat(ranges.map((r) => target.subarray(r.start, r.end)), (n) => new Float64Array(n)) };
 }
 
 /** Keep only rows with a known label (rows near the end of the data have none). */
@@ -204,8 +190,8 @@ export async function trainFolds(
         predictions.push({ start: block.start, end: block.end, values: await model.predict(featureMatrix(predictFrame, block.start, block.end)) });
       }
       const columns = model.classes ? [...model.classes] : ['value'];
-      const testValues = concat(predictions.map((p) => p.values));
-      const testTarget = concat64(fold.test.map((r) => labels.target.subarray(r.start, r.end)));
+      const testValues = concat(predictions.map((p) => p.values), (n) => new Float32Array(n));
+      const testTarget = concat(fold.test.map((r) => labels.target.subarray(r.start, r.end)), (n) => new Float64Array(n));
       const validValues = await model.predict(data.valid.X);
       results.push({
         fold,
@@ -228,18 +214,9 @@ export async function trainFolds(
   return { folds: results, last: { model: model!, definition, params, trainingMs }, trainingMs };
 }
 
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
-function concat64(parts: readonly Float64Array[]): Float64Array {
-  const out = new Float64Array(parts.reduce((sum, p) => sum + p.length, 0));
+/** Typed arrays joined end to end, in a new array of the same type. */
+function concat<T extends Float32Array | Float64Array>(parts: readonly T[], make: (length: number) => T): T {
+  const out = make(parts.reduce((sum, p) => sum + p.length, 0));
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);
