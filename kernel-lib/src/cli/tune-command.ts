@@ -16,7 +16,7 @@ const positiveInt = (name: string) => (text: string): number => {
 export function registerTuneCommand(program: Command): void {
   program
     .command('tune')
-    .summary('search a spec\'s parameters (TPE, pruning, parallel trials)')
+    .summary('search a spec\'s parameters with TPE')
     .description(
       'search a spec\'s parameters with an Optuna-style study: a search space over spec paths, any run metric as the objective ' +
         '(default: the walk-forward out-of-sample Sharpe when the spec has "validation", else the validation log-loss or RMSE), ' +
