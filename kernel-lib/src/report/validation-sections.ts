@@ -18,10 +18,10 @@ export function windowMetricsFigure(record: ValidationRecord, title = 'Metrics p
   const x = record.windows.map((w) => `w${w.index} ${w.testStart.slice(0, 10)}`);
   const metric = headline(record.windows[0].metrics.test);
   const data: Figure['data'] = [
-    { type: 'bar', name: metric.name, x, y: record.windows.map((w) => headline(w.metrics.test).value), marker: { color: '#2b6cb0' }, yaxis: 'y' },
+    { type: 'bar', name: metric.name, x, y: record.windows.map((w) => headline(w.metrics.test).value), marker: { color: '#2b6cb0' }, yaxis: 'y', offsetgroup: 'model' },
   ];
   if (record.windows.some((w) => w.metrics.trading)) {
-    data.push({ type: 'bar', name: 'window return (%)', x, y: record.windows.map((w) => (w.metrics.trading ? 100 * w.metrics.trading.totalReturn : null)), marker: { color: '#2f855a' }, yaxis: 'y2' });
+    data.push({ type: 'bar', name: 'window return (%)', x, y: record.windows.map((w) => (w.metrics.trading ? 100 * w.metrics.trading.totalReturn : null)), marker: { color: '#2f855a' }, yaxis: 'y2', offsetgroup: 'return' });
     data.push({ type: 'scatter', mode: 'lines+markers', name: 'window Sharpe', x, y: record.windows.map((w) => w.metrics.trading?.sharpe ?? null), line: { color: '#c05621' }, yaxis: 'y3' });
   }
   return {
@@ -31,11 +31,17 @@ export function windowMetricsFigure(record: ValidationRecord, title = 'Metrics p
       title: { text: title },
       barmode: 'group',
       xaxis: { domain: [0, 0.9], title: { text: 'window (test start)' } },
-      yaxis: { title: { text: metric.name } },
+      // ROC-AUC lives near 0.5: a zero-based axis would hide the differences between windows
+      yaxis: { title: { text: metric.name }, ...(metric.name === 'test ROC-AUC' ? { range: aucRange(record) } : {}) },
       yaxis2: { title: { text: 'return %' }, overlaying: 'y', side: 'right' },
       yaxis3: { title: { text: 'Sharpe' }, overlaying: 'y', side: 'right', position: 0.97, anchor: 'free' },
     },
   };
+}
+
+function aucRange(record: ValidationRecord): [number, number] {
+  const values = record.windows.map((w) => headline(w.metrics.test).value).filter((v): v is number => v !== null);
+  return [Math.min(0.45, ...values.map((v) => v - 0.02)), Math.max(0.55, ...values.map((v) => v + 0.02))];
 }
 
 /** The stitched account's equity with each window's traded stretch shaded and labelled: which model traded when. */
