@@ -98,7 +98,7 @@ describe('streaming twins and the trailing-buffer fallback agree with the batch 
   });
 });
 
-/** A list mixing twins, the fallback (recursive and windowed), and a feature reading earlier columns. */
+/** A list mixing twins, the fallback (core/seed-interactions: recursive kernels inside), and a feature reading earlier columns. */
 const MIXED: DefinitionRef[] = [
   { id: 'core/returns' },
   { id: 'core/rsi' },
@@ -109,7 +109,6 @@ const MIXED: DefinitionRef[] = [
   { id: 'core/obv' },
   { id: 'core/trend-slope' },
   { id: 'core/seed-interactions' },
-  { id: 'core/trading-signals' },
   { id: 'core/interaction', params: { a: 'rsi_14', b: 'ret_1' } },
 ];
 
