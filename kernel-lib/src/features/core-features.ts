@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineFeature } from '../plugins/define';
+import { returnsTwin, rsiTwin, emaTwin, macdTwin, bollingerTwin, atrTwin } from './streaming/twins';
 import { atrKernel, bollingerKernel, emaKernel, macdKernel, returnsKernel, rsiKernel } from './kernels';
 
 const period = (fallback: number) => z.number().int().min(2).max(10_000).default(fallback);
@@ -22,6 +23,7 @@ export const returnsFeature = defineFeature({
   }),
   lookback: (p) => Math.max(...p.periods),
   outputs: (p) => p.periods.map((n) => `${p.log ? 'logret' : 'ret'}_${n}`),
+  stream: (p) => returnsTwin(p),
   compute: (candles, p) =>
     Object.fromEntries(p.periods.map((n) => [`${p.log ? 'logret' : 'ret'}_${n}`, returnsKernel(candles.column('close'), n, p.log)])),
 });
@@ -34,6 +36,7 @@ export const rsiFeature = defineFeature({
   params: z.object({ period: period(14) }),
   lookback: (p) => p.period,
   outputs: (p) => [`rsi_${p.period}`],
+  stream: (p) => rsiTwin(p),
   compute: (candles, p) => ({ [`rsi_${p.period}`]: rsiKernel(candles.column('close'), p.period) }),
 });
 
@@ -44,6 +47,7 @@ export const emaFeature = defineFeature({
   params: z.object({ period: period(20), output: z.enum(['distance', 'level']).default('distance') }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `ema_${p.period}_dist` : `ema_${p.period}`],
+  stream: (p) => emaTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const ema = emaKernel(close, p.period);
@@ -67,6 +71,7 @@ export const macdFeature = defineFeature({
     const tag = `${p.fast}_${p.slow}_${p.signal}`;
     return [`macd_${tag}`, `macd_signal_${tag}`, `macd_hist_${tag}`];
   },
+  stream: (p) => macdTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const { macd, signal, histogram } = macdKernel(close, p.fast, p.slow, p.signal);
@@ -84,6 +89,7 @@ export const bollingerFeature = defineFeature({
   params: z.object({ period: period(20), deviations: z.number().positive().default(2) }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [`bb_pctb_${p.period}`, `bb_width_${p.period}`],
+  stream: (p) => bollingerTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const { middle, upper, lower } = bollingerKernel(close, p.period, p.deviations);
@@ -106,6 +112,7 @@ export const atrFeature = defineFeature({
   params: z.object({ period: period(14), normalize: z.boolean().default(true) }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.normalize ? `atr_${p.period}_pct` : `atr_${p.period}`],
+  stream: (p) => atrTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const atr = atrKernel(candles.column('high'), candles.column('low'), close, p.period);

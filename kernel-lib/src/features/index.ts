@@ -8,3 +8,5 @@ export { tradingSignalsFeature, tradingSignalsIndicators } from './trading-signa
 export * from './model-features';
 export * from './patterns';
 export * from './cross-asset';
+export * from './streaming';
+export { planFeatures, computePlannedFeatures, type PlannedFeature } from './compute-features';

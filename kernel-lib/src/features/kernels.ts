@@ -127,7 +127,7 @@ function emaUnmasked(values: Float64Array, period: number): Float64Array {
 export type BollingerColumns = { middle: Float64Array; upper: Float64Array; lower: Float64Array };
 
 /** Rows between exact recomputations in the sliding-window kernels: bounds their rounding drift. */
-const EXACT_EVERY = 256;
+export const EXACT_EVERY = 256;
 
 /**
  * Mean and sum of squared deviations (M2) of each trailing window of `window` values (inclusive); NaN

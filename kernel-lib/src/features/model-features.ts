@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { defineFeature } from '../plugins/define';
 import { SeededRng } from '../util/rng';
+import { SteppedStream } from './streaming/streaming-feature';
+import { ringAt, ringPush, ringState } from './streaming/primitives';
 
 /**
  * Features with fitted or structural parts: coin identity, funding/open-interest microstructure,
@@ -281,6 +283,24 @@ export const waveletFeature = defineFeature({
       out[i] = p.output === 'distance' ? close[i] / denoised - 1 : denoised;
     }
     return { [p.output === 'distance' ? `wavelet_${p.window}_dist` : `wavelet_${p.window}`]: out };
+  },
+  // the twin: the same denoising of the trailing window of log closes, kept in a ring
+  stream: (p) => {
+    const name = p.output === 'distance' ? `wavelet_${p.window}_dist` : `wavelet_${p.window}`;
+    const window = new Float64Array(p.window);
+    return new SteppedStream({
+      kind: `core/wavelet ${JSON.stringify(p)}`,
+      outputs: [name],
+      requiredInputs: p.window - 1,
+      initial: ringState(p.window),
+      step: (ring, c) => {
+        ringPush(ring, Math.log(c.close));
+        if (ring.seen < p.window) return { [name]: NaN };
+        for (let k = 0; k < p.window; k++) window[k] = ringAt(ring, p.window - 1 - k);
+        const denoised = Math.exp(haarDenoiseLast(window, p.levels));
+        return { [name]: p.output === 'distance' ? c.close / denoised - 1 : denoised };
+      },
+    });
   },
 });
 

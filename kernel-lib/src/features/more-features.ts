@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineFeature } from '../plugins/define';
+import { smaTwin, wmaTwin, stochasticTwin, williamsRTwin, cciTwin, rocTwin, obvTwin, adxTwin, vwapTwin, volumeTwin, trendSlopeTwin, volatilityTwin, candleShapeTwin, timeTwin, interactionTwin } from './streaming/twins';
 import { ConfigError } from '../errors';
 import { timeframeMs } from '../frame/frame';
 import { alignToBase, resampleCandles, timeframeRatio } from './resample';
@@ -41,6 +42,7 @@ export const smaFeature = defineFeature({
   params: z.object({ period: period(50), output: averageOutput }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `sma_${p.period}_dist` : `sma_${p.period}`],
+  stream: (p) => smaTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const sma = smaKernel(close, p.period);
@@ -55,6 +57,7 @@ export const wmaFeature = defineFeature({
   params: z.object({ period: period(20), output: averageOutput }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `wma_${p.period}_dist` : `wma_${p.period}`],
+  stream: (p) => wmaTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const wma = wmaKernel(close, p.period);
@@ -70,6 +73,7 @@ export const stochasticFeature = defineFeature({
   params: z.object({ kPeriod: period(14), kSlowing: z.number().int().min(1).default(3), dPeriod: z.number().int().min(1).default(3) }),
   lookback: (p) => p.kPeriod - 1 + p.kSlowing - 1 + p.dPeriod - 1,
   outputs: (p) => [`stoch_k_${p.kPeriod}`, `stoch_d_${p.kPeriod}`],
+  stream: (p) => stochasticTwin(p),
   compute: (candles, p) => {
     const { k, d } = stochasticKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.kPeriod, p.kSlowing, p.dPeriod);
     return { [`stoch_k_${p.kPeriod}`]: k, [`stoch_d_${p.kPeriod}`]: d };
@@ -83,6 +87,7 @@ export const williamsRFeature = defineFeature({
   params: z.object({ period: period(14) }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [`willr_${p.period}`],
+  stream: (p) => williamsRTwin(p),
   compute: (candles, p) => ({ [`willr_${p.period}`]: williamsRKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period) }),
 });
 
@@ -93,6 +98,7 @@ export const cciFeature = defineFeature({
   params: z.object({ period: period(20) }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [`cci_${p.period}`],
+  stream: (p) => cciTwin(p),
   compute: (candles, p) => ({ [`cci_${p.period}`]: cciKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period) }),
 });
 
@@ -103,6 +109,7 @@ export const rocFeature = defineFeature({
   params: z.object({ period: z.number().int().min(1).default(10) }),
   lookback: (p) => p.period,
   outputs: (p) => [`roc_${p.period}`],
+  stream: (p) => rocTwin(p),
   compute: (candles, p) => ({ [`roc_${p.period}`]: rocKernel(candles.column('close'), p.period) }),
 });
 
@@ -113,6 +120,7 @@ export const obvFeature = defineFeature({
   params: z.object({ output: z.enum(['zscore', 'raw']).default('zscore'), window: period(100) }),
   lookback: (p) => (p.output === 'raw' ? 1 : p.window),
   outputs: (p) => [p.output === 'raw' ? 'obv' : `obv_z_${p.window}`],
+  stream: (p) => obvTwin(p),
   compute: (candles, p) => {
     const obv = obvKernel(candles.column('close'), candles.column('volume'));
     if (p.output === 'raw') return { obv };
@@ -131,6 +139,7 @@ export const adxFeature = defineFeature({
   params: z.object({ period: period(14) }),
   lookback: (p) => 2 * p.period - 2,
   outputs: (p) => [`adx_${p.period}`, `plus_di_${p.period}`, `minus_di_${p.period}`],
+  stream: (p) => adxTwin(p),
   compute: (candles, p) => {
     const { adx, plusDi, minusDi } = directionalKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period);
     return { [`adx_${p.period}`]: adx, [`plus_di_${p.period}`]: plusDi, [`minus_di_${p.period}`]: minusDi };
@@ -144,6 +153,7 @@ export const vwapFeature = defineFeature({
   params: z.object({ period: period(24), output: averageOutput }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `vwap_${p.period}_dist` : `vwap_${p.period}`],
+  stream: (p) => vwapTwin(p),
   compute: (candles, p) => {
     const close = candles.column('close');
     const vwap = vwapKernel(candles.column('high'), candles.column('low'), close, candles.column('volume'), p.period);
@@ -158,6 +168,7 @@ export const volumeFeature = defineFeature({
   params: z.object({ period: period(24), spike: z.number().positive().default(2) }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [`volume_z_${p.period}`, `volume_spike_${p.period}`],
+  stream: (p) => volumeTwin(p),
   compute: (candles, p) => {
     const z = zScoreKernel(candles.column('volume'), p.period);
     const spike = new Float64Array(z.length);
@@ -173,6 +184,7 @@ export const trendSlopeFeature = defineFeature({
   params: z.object({ period: period(24) }),
   lookback: (p) => p.period - 1,
   outputs: (p) => [`trend_slope_${p.period}`],
+  stream: (p) => trendSlopeTwin(p),
   compute: (candles, p) => ({ [`trend_slope_${p.period}`]: trendSlopeKernel(candles.column('close'), p.period) }),
 });
 
@@ -183,6 +195,7 @@ export const volatilityFeature = defineFeature({
   params: z.object({ period: period(24) }),
   lookback: (p) => p.period,
   outputs: (p) => [`volatility_${p.period}`],
+  stream: (p) => volatilityTwin(p),
   compute: (candles, p) => ({ [`volatility_${p.period}`]: volatilityKernel(candles.column('close'), p.period) }),
 });
 
@@ -193,6 +206,7 @@ export const candleShapeFeature = defineFeature({
   params: z.object({}),
   lookback: () => 0,
   outputs: () => ['hl_range', 'body', 'upper_wick', 'lower_wick'],
+  stream: (p) => candleShapeTwin(p),
   compute: (candles) => {
     const [open, high, low, close] = (['open', 'high', 'low', 'close'] as const).map((c) => candles.column(c));
     const n = close.length;
@@ -215,6 +229,7 @@ export const timeFeature = defineFeature({
   params: z.object({}),
   lookback: () => 0,
   outputs: () => ['hour', 'day_of_week', 'day_of_month', 'month', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos', 'weekend'],
+  stream: (p) => timeTwin(p),
   compute: (candles) => {
     const n = candles.length;
     const columns = ['hour', 'day_of_week', 'day_of_month', 'month', 'hour_sin', 'hour_cos', 'dow_sin', 'dow_cos', 'weekend'].map(() => new Float64Array(n));
@@ -244,6 +259,7 @@ export const interactionFeature = defineFeature({
   lookback: () => 0,
   inputs: (p) => [p.a, p.b],
   outputs: (p) => [`${p.a}_${{ product: 'x', ratio: 'over', difference: 'minus' }[p.op]}_${p.b}`],
+  stream: (p) => interactionTwin(p, `${p.a}_${{ product: 'x', ratio: 'over', difference: 'minus' }[p.op]}_${p.b}`),
   compute: (frame, p) => {
     const a = frame.column(p.a as 'close');
     const b = frame.column(p.b as 'close');

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Candles, Frame } from '../frame/frame';
 import type { FittedModel, ModelContext, ModelRef, ResolvedModel, TrainingData } from '../models/model';
 import type { RowRange, Split, SplitIndex } from '../validation/splitter';
+import type { StreamingFeature } from '../features/streaming/streaming-feature';
 
 /** Fields every plugin-provided definition has. */
 interface DefinitionBase<S extends z.ZodTypeAny> {
@@ -55,6 +56,12 @@ export interface FeatureDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extend
    */
   readonly fittedOnLeadingRows?: boolean;
   compute(candles: Candles, params: z.output<S>, context?: FeatureContext): Record<string, Float64Array>;
+  /**
+   * Optional streaming twin for paper and live trading: a fresh stream that takes one closed candle at a
+   * time and returns, for each, the values row t of `compute` has over the same candles (same outputs,
+   * same NaN warm-up). Without it, `createFeatureStream` recomputes `compute` over a trailing buffer.
+   */
+  stream?(params: z.output<S>, context?: FeatureContext): StreamingFeature;
 }
 
 /** The labeler's output: one target per row, NaN where it needs bars past the end. */
