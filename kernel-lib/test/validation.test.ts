@@ -243,6 +243,7 @@ describe('splitters are plugins', () => {
       version: '1.0.0',
       doc: 'Train on the first half, test the second.',
       params: z.object({ gap: z.number().int().min(0).default(0) }),
+      foldName: 'half',
       split: (index, p) => {
         const middle = Math.floor((index.start + index.end) / 2);
         const cleaned = purgeAndEmbargo([{ start: index.start, end: middle - p.gap }], [{ start: middle, end: index.end }], index, 0);

@@ -102,7 +102,7 @@ export function buildProgram(): Command {
       console.log(`  report:       ${relative(summary.report)}`);
       const v = record.validation;
       if (v) {
-        console.log(`  validation:   ${v.method}, ${v.windows.length} ${v.method === 'core/walk-forward' ? 'windows' : 'folds'} refitted, out-of-sample ${v.outOfSample.from.slice(0, 10)} … ${v.outOfSample.to.slice(0, 10)} (numbers below)`);
+        console.log(`  validation:   ${v.method}, ${v.windows.length} ${v.foldName}s refitted, out-of-sample ${v.outOfSample.from.slice(0, 10)} … ${v.outOfSample.to.slice(0, 10)} (numbers below)`);
         if (v.pathSummary) console.log(`  paths:        ${v.pathSummary.count}, Sharpe ${number(v.pathSummary.sharpeMean)} ± ${number(v.pathSummary.sharpeStd)}, deflated Sharpe P = ${number(v.pathSummary.deflatedSharpe.probability, 3)}`);
       }
       console.log(`  total return: ${percent(m.totalReturn)}   buy and hold: ${percent(m.buyHoldReturn)}`);

@@ -142,6 +142,15 @@ export function strategyOutput(value: Float64Array | StrategyOutput): StrategyOu
  */
 export interface SplitterDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
   readonly kind: 'splitter';
+  /** What one fold is called in logs and summaries ('window', 'fold', 'split'). */
+  readonly foldName: string;
+  /**
+   * Every fold trains only on rows before its test block, and the folds come in time order: the
+   * stitched account of the first folds is a prefix of the whole one (a tuner reports it after each fold).
+   */
+  readonly forwardOnly?: boolean;
+  /** The folds' predictions form several backtest paths (CPCV), not one. */
+  readonly severalPaths?: boolean;
   split(index: SplitIndex, params: z.output<S>): Split;
 }
 

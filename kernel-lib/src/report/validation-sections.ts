@@ -78,7 +78,7 @@ export function validationSections(record: ValidationRecord, paths: readonly Pat
   const oos = record.outOfSample;
   const summary: Array<[string, unknown]> = [
     ['method', `${record.method} ${JSON.stringify(record.params)}`],
-    ['windows (folds)', record.windows.length],
+    [`${record.foldName}s`, record.windows.length],
     ['out-of-sample rows', `${oos.rows} (${oos.from} … ${oos.to})`],
     ['out-of-sample return / Sharpe', `${pct(oos.backtest.totalReturn)} / ${oos.backtest.sharpe.toFixed(2)}`],
     ['backtest paths', record.paths.length],

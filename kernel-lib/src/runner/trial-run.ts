@@ -81,7 +81,7 @@ async function runTrialStages(request: TrialRequest): Promise<TrialOutcome> {
       ...(trial && lossObjective ? { reportValidation: (step: number, loss: number, fold?: number) => fold === undefined && report(loss, step) } : {}),
     });
     const results = await runStages(context, {
-      ...(trial && context.plan.validation?.definition.id === 'core/walk-forward' ? { onFold: (done, run) => report(prefixObjective(run, objective, done), done.length - 1) } : {}),
+      ...(trial && context.plan.validation?.definition.forwardOnly ? { onFold: (done, run) => report(prefixObjective(run, objective, done), done.length - 1) } : {}),
     });
     try {
       const view = objectiveView(results);

@@ -112,7 +112,7 @@ const LOWER_IS_BETTER = /loss|rmse|mae|drawdown|volatility|fees|slippage/i;
  * are minimized and the rest maximized. Default: the out-of-sample Sharpe with `validation`, else the
  * validation log-loss (classification) or RMSE (regression).
  */
-export function parseObjectives(text: string | undefined, context: { validated: boolean; task: 'classification' | 'regression'; paths?: number }): RunObjective[] {
+export function parseObjectives(text: string | undefined, context: { validated: boolean; task: 'classification' | 'regression'; severalPaths?: boolean }): RunObjective[] {
   const items = text ? text.split(',').map((s) => s.trim()).filter(Boolean) : [context.validated ? 'sharpe' : context.task === 'classification' ? 'logLoss' : 'rmse'];
   return items.map((item) => {
     const [name, suffix] = item.split(':');
@@ -120,7 +120,7 @@ export function parseObjectives(text: string | undefined, context: { validated: 
     let path: string;
     if (name.includes('.')) path = name;
     // several backtest paths (CPCV): the Sharpe is their mean; other account metrics are the first path's
-    else if (name === 'sharpe' && (context.paths ?? 1) > 1) path = 'validation.pathSummary.sharpeMean';
+    else if (name === 'sharpe' && context.severalPaths) path = 'validation.pathSummary.sharpeMean';
     else if (SHORT_BACKTEST.includes(name)) path = context.validated ? `validation.outOfSample.backtest.${name}` : `backtest.${name}`;
     else if (SHORT_MODEL.includes(name)) path = context.validated ? `validation.outOfSample.model.${name}` : `${context.task}.valid.${name}`;
     else throw new ConfigError(`--objective '${name}' is not a run metric${didYouMean(name, [...SHORT_BACKTEST, ...SHORT_MODEL])}; use one of ${[...SHORT_BACKTEST, ...SHORT_MODEL].join(', ')} or a path such as validation.outOfSample.backtest.sharpe`);

@@ -76,7 +76,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   const registry = createRegistry(loaded.spec.plugins, workspace.root);
   const plan = resolveRunPlan(loaded.spec, registry, { baseDir: loaded.baseDir, dataDir: workspace.dataDir });
   const space = typeof options.space === 'string' ? loadSearchSpace(options.space) : options.space;
-  const objectives = parseObjectives(options.objective, { validated: !!plan.validation, task: plan.label.definition.task, paths: plan.validation?.definition.id === 'core/cpcv' ? 2 : 1 });
+  const objectives = parseObjectives(options.objective, { validated: !!plan.validation, task: plan.label.definition.task, severalPaths: plan.validation?.definition.severalPaths });
   if (!plan.validation && objectives.some((o) => o.path.startsWith('backtest.'))) {
     log(`warning: the objective reads the test segment's backtest; selecting on it overfits the test segment. Add a "validation" section (walk-forward) to tune on out-of-sample windows.`);
   }

@@ -24,7 +24,7 @@ import { runStrategy } from './stages';
  */
 
 /** The splitter's folds over this run's rows, with what it saw. */
-export type ValidationSplit = Split & { index: SplitIndex; method: string; params: unknown };
+export type ValidationSplit = Split & { index: SplitIndex; method: string; params: unknown; foldName: string };
 
 /** Stage 5 (validated runs) — the spec's splitter over the rows after the warm-up. */
 export function splitValidation(context: RunContext, candles: Candles, features: FeatureSet, labels: LabelSet): ValidationSplit {
@@ -39,7 +39,7 @@ export function splitValidation(context: RunContext, candles: Candles, features:
     barMs: timeframeMs(candles.meta.timeframe),
   };
   const split = validation.definition.split(index, validation.params);
-  return { ...split, index, method: validation.definition.id, params: validation.params };
+  return { ...split, index, method: validation.definition.id, params: validation.params, foldName: validation.definition.foldName };
 }
 
 /** One fold's fitted model and what it predicted. */
@@ -157,7 +157,7 @@ export async function trainFolds(
   let model: FittedModel | undefined;
   let trainingMs = 0;
   const total = split.folds.length;
-  const noun = split.method === 'core/walk-forward' ? 'window' : 'fold';
+  const noun = split.foldName;
   try {
     for (const fold of split.folds) {
       const labelled = labelledRows(fold.train, labels.target);
@@ -317,6 +317,8 @@ export type PathRecord = {
 
 export type ValidationRecord = {
   method: string;
+  /** What one fold is called: 'window' (walk-forward), 'fold', 'split' (CPCV). */
+  foldName: string;
   params: unknown;
   windows: WindowRecord[];
   paths: PathRecord[];
@@ -377,6 +379,7 @@ export function validationRecord(candles: Candles, labels: LabelSet, split: Vali
   const end = start + first.predictions.rows;
   const record: ValidationRecord = {
     method: split.method,
+    foldName: split.foldName,
     params: split.params,
     windows,
     paths: pathRecords,

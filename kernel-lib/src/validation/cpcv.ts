@@ -82,5 +82,7 @@ export const cpcvSplitter = defineSplitter({
   version: '1.0.0',
   doc: 'Combinatorial purged cross-validation: C(N, k) purged splits assembled into k/N·C(N, k) backtest paths.',
   params: cpcvParams,
+  foldName: 'split',
+  severalPaths: true,
   split: cpcvSplit,
 });

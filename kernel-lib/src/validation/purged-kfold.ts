@@ -51,6 +51,7 @@ export const purgedKFoldSplitter = defineSplitter({
   version: '1.0.0',
   doc: 'Purged k-fold cross-validation with embargo (López de Prado): every row tested once, for model selection.',
   params: purgedKFoldParams,
+  foldName: 'fold',
   split: purgedKFoldSplit,
 });
 

@@ -125,5 +125,7 @@ export const walkForwardSplitter = defineSplitter({
   version: '1.0.0',
   doc: 'Walk-forward windows (rolling or expanding training, test block after it), purged; one stitched out-of-sample account.',
   params: walkForwardParams,
+  foldName: 'window',
+  forwardOnly: true,
   split: walkForwardSplit,
 });

@@ -304,11 +304,10 @@ export function numpyArgsort(values: Float64Array): Int32Array {
 /** numpy's aheapsort on a[start … start+n−1] (only reached on adversarial inputs). */
 function heapsortRange(v: Float64Array, a: Int32Array, start: number, n: number, less: (x: number, y: number) => boolean): void {
   const at = (k: number): number => start + k - 1; // 1-based heap positions
-  for (let l = n >> 1; l > 0; --l) {
-    const tmp = a[at(l)];
-    let i = l;
-    for (let j = l << 1; j <= n;) {
-      if (j < n && less(v[a[at(j)]], v[a[at(j + 1)]])) j += 1;
+  // move `tmp` down from heap position i within a heap of `size` entries
+  const siftDown = (tmp: number, i: number, size: number): void => {
+    for (let j = i << 1; j <= size;) {
+      if (j < size && less(v[a[at(j)]], v[a[at(j + 1)]])) j += 1;
       if (less(v[tmp], v[a[at(j)]])) {
         a[at(i)] = a[at(j)];
         i = j;
@@ -316,21 +315,13 @@ function heapsortRange(v: Float64Array, a: Int32Array, start: number, n: number,
       } else break;
     }
     a[at(i)] = tmp;
-  }
+  };
+  for (let l = n >> 1; l > 0; --l) siftDown(a[at(l)], l, n);
   for (let m = n; m > 1;) {
     const tmp = a[at(m)];
     a[at(m)] = a[at(1)];
     m -= 1;
-    let i = 1;
-    for (let j = 2; j <= m;) {
-      if (j < m && less(v[a[at(j)]], v[a[at(j + 1)]])) j++;
-      if (less(v[tmp], v[a[at(j)]])) {
-        a[at(i)] = a[at(j)];
-        i = j;
-        j += j;
-      } else break;
-    }
-    a[at(i)] = tmp;
+    siftDown(tmp, 1, m);
   }
 }
 
