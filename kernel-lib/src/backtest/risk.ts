@@ -5,6 +5,8 @@
  */
 export { rollingDeviation } from '../features/kernels';
 
+export type RollingTailState = { ring: number[]; tailPositions: number[]; inTail: number[]; tailLength: number; count: number; next: number };
+
 /**
  * Rolling historical VaR and CVaR over the last `window` values. Only the lower tail matters, so only
  * the ⌊(1 − confidence) × window⌋ + 1 smallest values are kept sorted (as positions in a ring buffer);
@@ -111,6 +113,20 @@ export class RollingTail {
     for (let i = 0; i <= k; i++) sum += this.ring[this.tailPositions[i]];
     this.valueAtRisk = -this.ring[this.tailPositions[k]];
     this.conditionalValueAtRisk = -sum / (k + 1);
+  }
+
+  /** The window's whole state as plain arrays (for the engine kernel's snapshot). */
+  snapshot(): RollingTailState {
+    return { ring: Array.from(this.ring), tailPositions: Array.from(this.tailPositions), inTail: Array.from(this.inTail), tailLength: this.tailLength, count: this.count, next: this.next };
+  }
+
+  restore(state: RollingTailState): void {
+    this.ring.set(state.ring);
+    this.tailPositions.set(state.tailPositions);
+    this.inTail.set(state.inTail);
+    this.tailLength = state.tailLength;
+    this.count = state.count;
+    this.next = state.next;
   }
 
   tail(): { valueAtRisk: number; conditionalValueAtRisk: number } {

@@ -128,6 +128,34 @@ export interface StrategyDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> exten
   /** Whether the strategy needs model predictions (and of which task). */
   readonly needs: { predictions: false } | { predictions: true; task: 'classification' | 'regression' };
   targets(input: StrategyInput, params: z.output<S>): Float64Array | StrategyOutput;
+  /**
+   * The incremental form, for paper and live trading: decides at bar t from data up to t, one bar at a
+   * time, with the same answers as `targets` (a parity test checks the built-ins). Without it, a session
+   * recomputes `targets` over a trailing buffer of `lookback` bars (see strategy/incremental.ts).
+   */
+  incremental?(params: z.output<S>, context: { classes?: string[] }): IncrementalStrategy;
+  /** Bars of history a decision depends on (for the trailing-buffer fallback; default 500). */
+  readonly lookback?: number | ((params: z.output<S>) => number);
+}
+
+/** What an incremental strategy sees at one bar's close. */
+export type StrategyStep = {
+  /** The closed bar. */
+  bar: { time: number; open: number; high: number; low: number; close: number; volume: number };
+  /** The model's output for this bar: class probabilities in the model's class order, or [value]. */
+  prediction?: ArrayLike<number>;
+  /** This bar's feature values by column name. */
+  features?: Readonly<Record<string, number>>;
+};
+
+/** A decision at one bar's close. */
+export type StrategyDecision = { target: number; confidence?: number; reasoning: string };
+
+/** A strategy stepped bar by bar; its state is plain JSON (a session persists it). */
+export interface IncrementalStrategy {
+  next(step: StrategyStep): StrategyDecision;
+  snapshot(): unknown;
+  restore(state: unknown): void;
 }
 
 /** A strategy's return value in its full form. */

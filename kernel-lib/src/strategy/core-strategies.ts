@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { defineStrategy, type StrategyInput } from '../plugins/define';
 import { rsiKernel, smaKernel } from '../features/kernels';
+import { RollingRsi, RollingSum, classIndex, decision, stepPrediction } from './incremental';
 
 /** The probability column of `className` for each row; throws naming the classes the model has. */
 export function classProbability(input: StrategyInput, className: string): Float64Array {
@@ -65,6 +66,27 @@ export const probabilityThreshold = defineStrategy({
             : `P(${p.buyClass})=${fixed(buy[i])} ≤ ${p.buyThreshold}${sell ? `, P(${p.sellClass})=${fixed(sell[i])} ≤ ${p.sellThreshold}` : ''}`,
     };
   },
+  incremental: (p, { classes }) => {
+    const buyIndex = classIndex(classes, p.buyClass);
+    const sellIndex = p.allowShort ? classIndex(classes, p.sellClass) : -1;
+    return {
+      next(step) {
+        const prediction = stepPrediction(step, classes!.length);
+        const buy = prediction[buyIndex];
+        const sell = sellIndex >= 0 ? prediction[sellIndex] : NaN;
+        const target = buy > p.buyThreshold ? 1 : sellIndex >= 0 && sell > p.sellThreshold ? -1 : 0;
+        const reasoning =
+          target > 0
+            ? `P(${p.buyClass})=${fixed(buy)} > ${p.buyThreshold}`
+            : target < 0
+              ? `P(${p.sellClass})=${fixed(sell)} > ${p.sellThreshold}`
+              : `P(${p.buyClass})=${fixed(buy)} ≤ ${p.buyThreshold}${sellIndex >= 0 ? `, P(${p.sellClass})=${fixed(sell)} ≤ ${p.sellThreshold}` : ''}`;
+        return decision(target, reasoning, target < 0 ? sell : buy);
+      },
+      snapshot: () => ({}),
+      restore: () => {},
+    };
+  },
 });
 
 /** Long when the regressor predicts a return above a threshold, short below −threshold (if allowed). */
@@ -83,6 +105,15 @@ export const returnThreshold = defineStrategy({
     }
     return { targets, reasoning: (i) => `predicted return ${fixed(100 * predicted[i], 3)}% vs threshold ±${fixed(100 * p.threshold, 3)}%` };
   },
+  incremental: (p) => ({
+    next(step) {
+      const predicted = stepPrediction(step, 1)[0];
+      const target = predicted > p.threshold ? 1 : p.allowShort && predicted < -p.threshold ? -1 : 0;
+      return decision(target, `predicted return ${fixed(100 * predicted, 3)}% vs threshold ±${fixed(100 * p.threshold, 3)}%`);
+    },
+    snapshot: () => ({}),
+    restore: () => {},
+  }),
 });
 
 /** The classic: long while the fast SMA is above the slow one; short below it if allowed. */
@@ -116,6 +147,40 @@ export const smaCrossover = defineStrategy({
     }
     return { targets, reasoning: (i) => `SMA(${p.fast})=${fixed(fast[i], 2)} vs SMA(${p.slow})=${fixed(slow[i], 2)}` };
   },
+  lookback: (p) => p.slow,
+  incremental: (p) => {
+    const fast = new RollingSum(p.fast);
+    const slow = new RollingSum(p.slow);
+    let state = { row: -1, crossed: p.entry === 'state', previousFast: NaN, previousSlow: NaN, previousTarget: 0 };
+    return {
+      next(step) {
+        const i = ++state.row;
+        const f = fast.push(step.bar.close);
+        const s = slow.push(step.bar.close);
+        let target = 0;
+        if (i >= p.slow - 1) {
+          // the batch form's rules, on this bar and the previous one
+          if (!state.crossed && i >= p.slow && Math.sign(f - s) * Math.sign(state.previousFast - state.previousSlow) < 0) state.crossed = true;
+          if (state.crossed) {
+            if (f > s) target = 1;
+            else if (p.allowShort && f < s) target = -1;
+            else if (f === s) target = i > 0 ? state.previousTarget : 0;
+          }
+        }
+        state.previousFast = f;
+        state.previousSlow = s;
+        state.previousTarget = target;
+        return decision(target, `SMA(${p.fast})=${fixed(f, 2)} vs SMA(${p.slow})=${fixed(s, 2)}`);
+      },
+      snapshot: () => ({ ...state, fast: fast.state(), slow: slow.state() }),
+      restore: (saved) => {
+        const { fast: fastState, slow: slowState, ...rest } = saved as typeof state & { fast: ReturnType<RollingSum['state']>; slow: ReturnType<RollingSum['state']> };
+        fast.load(fastState);
+        slow.load(slowState);
+        state = { ...rest, previousFast: rest.previousFast ?? NaN, previousSlow: rest.previousSlow ?? NaN };
+      },
+    };
+  },
 });
 
 /** Buy oversold, sell overbought: enter when RSI crosses the band, leave when it returns to the middle. */
@@ -148,6 +213,31 @@ export const rsiMeanReversion = defineStrategy({
     }
     return { targets, reasoning: (i) => `RSI(${p.period})=${fixed(rsi[i], 1)} (oversold ${p.oversold}, overbought ${p.overbought}, exit ${p.exitLevel})` };
   },
+  lookback: (p) => 10 * p.period,
+  incremental: (p) => {
+    const rsi = new RollingRsi(p.period);
+    let position = 0;
+    return {
+      next(step) {
+        const value = rsi.push(step.bar.close);
+        if (Number.isFinite(value)) {
+          if (position > 0 && value > p.exitLevel) position = 0;
+          else if (position < 0 && value < p.exitLevel) position = 0;
+          if (position === 0) {
+            if (value < p.oversold) position = 1;
+            else if (p.allowShort && value > p.overbought) position = -1;
+          }
+        }
+        return decision(Number.isFinite(value) ? position : 0, `RSI(${p.period})=${fixed(value, 1)} (oversold ${p.oversold}, overbought ${p.overbought}, exit ${p.exitLevel})`);
+      },
+      snapshot: () => ({ rsi: rsi.state(), position }),
+      restore: (saved) => {
+        const state = saved as { rsi: ReturnType<RollingRsi['state']>; position: number };
+        rsi.load({ ...state.rsi, previous: state.rsi.previous ?? NaN });
+        position = state.position;
+      },
+    };
+  },
 });
 
 /** Fully long from the first bar: the benchmark every strategy is compared with. */
@@ -158,6 +248,8 @@ export const buyAndHold = defineStrategy({
   needs: { predictions: false },
   params: z.object({}),
   targets: (input) => ({ targets: new Float64Array(input.candles.length).fill(1), reasoning: () => 'buy and hold' }),
+  lookback: 1,
+  incremental: () => ({ next: () => decision(1, 'buy and hold'), snapshot: () => ({}), restore: () => {} }),
 });
 
 export const coreStrategies = [probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold];

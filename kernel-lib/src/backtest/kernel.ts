@@ -1,0 +1,1081 @@
+import { type Candles, type FrameMeta, Frame, isoTime } from '../frame/frame';
+import { ConfigError, DataError } from '../errors';
+import { atrKernel, rollingDeviation } from '../features/kernels';
+import type { CandleRow } from '../data/exchange/aggregate-trades';
+import {
+  parseBacktestSettings,
+  commissionModel,
+  slippageModel,
+  type BacktestSettings,
+  type BacktestSettingsInput,
+  type ExitRules,
+} from './settings';
+import { RollingTail, portfolioVolatility, type RollingTailState } from './risk';
+import {
+  barLength,
+  type EngineAsset,
+  type EngineResult,
+  type EngineTrade,
+  type ExitReason,
+  type Fill,
+  type FundingSeries,
+  type Order,
+  type OrderSide,
+  type OrderType,
+  type RiskEvent,
+  type SignalRecord,
+  type Sleeve,
+  type BarContext,
+} from './engine';
+
+/**
+ * The engine kernel: one portfolio (cash, positions per strategy and asset, live orders, risk monitors)
+ * with explicit state, stepped one event (bar close) at a time. docs/backtest.md is the contract for what
+ * happens inside a step. Two ways to drive it:
+ *   - replay (`runEngine`): every bar and every target is known up front; `step()` until it says false;
+ *   - stepping (paper and live trading, `{ stepping: true }`): `onBar(asset, bar, decisions)` appends one
+ *     closed candle, records the strategies' decisions for it, and processes it. `finish()` ends the data.
+ * Fills come from the simulated venue inside the kernel (the bar's open, range and close, under the
+ * settings' cost models); a live session reads the kernel's orders and sends them to an exchange instead.
+ * The clock is the bars' close times: the kernel never reads the wall clock.
+ * `snapshot()` captures the whole portfolio state as plain JSON; `restore()` continues from it, exactly.
+ */
+
+export type KernelOptions = {
+  /** Bars and decisions arrive one at a time (appendBar / decide / onBar) instead of up front. */
+  stepping?: boolean;
+};
+
+/** A strategy's decision at a bar's close (stepping engines). */
+export type Decision = {
+  /** Target exposure −1..1 of the strategy's capital. */
+  target: number;
+  /** Confidence (e.g. P(BUY)), for Kelly sizing and the signal record. */
+  confidence?: number;
+  /** Why, for the signal record. */
+  reasoning?: string;
+};
+
+/** The kernel's whole portfolio state as plain JSON (the bars themselves are not in it). */
+export type KernelState = {
+  version: 1;
+  symbols: string[];
+  sleeves: string[];
+  /** Bars each asset had when the snapshot was taken. */
+  bars: number[];
+  /** Bars processed per asset. */
+  cursor: number[];
+  fundingCursor: number[];
+  cash: number;
+  lastPrice: number[];
+  lastRow: number[];
+  books: Book[][];
+  orders: LiveOrder[];
+  heldTargets: number[][];
+  entriesPausedUntil: number;
+  killed: boolean;
+  varBlocked: boolean;
+  previousEquity: number;
+  peakEquity: number;
+  tail: RollingTailState;
+  events: number;
+  /** How many records of each kind existed (records are outputs: a session persists them as they come). */
+  records: { fills: number; trades: number; signals: number; riskEvents: number };
+};
+
+export type OpenTrade = { side: 'long' | 'short'; units: number; entryTime: number; entryPrice: number; stopLoss: number | null; takeProfit: number | null };
+export type PendingOrder = { asset: string; sleeve: string; side: OrderSide; type: OrderType; price?: number; targetExposure?: number; closeAll: boolean };
+
+export interface EngineKernel {
+  readonly symbols: readonly string[];
+  readonly settings: BacktestSettings;
+  /** Process the next event (the bars closing next); false when no asset has an unprocessed bar. */
+  step(): boolean;
+  /** Stepping: append one closed candle of an asset; returns its row. */
+  appendBar(asset: string | number, bar: CandleRow): number;
+  /** Stepping: a strategy's decision at the asset's newest bar (before it is stepped). */
+  decide(sleeve: string, asset: string | number, decision: Decision): void;
+  /** Stepping: append a bar, record decisions for it, process it. */
+  onBar(asset: string | number, bar: CandleRow, decisions?: Array<Decision & { sleeve: string }>): void;
+  /** End of data: open positions close at each asset's last close ('end'), live orders are dropped. */
+  finish(): void;
+  snapshot(): KernelState;
+  /** Continue from a snapshot; the engine must hold at least the bars the snapshot had processed. */
+  restore(state: KernelState): void;
+  result(): EngineResult;
+  /** The growing output records (a session persists the ones it has not yet written). */
+  records(): { fills: readonly Fill[]; trades: readonly EngineTrade[]; signals: readonly SignalRecord[]; riskEvents: readonly RiskEvent[] };
+  equity(): number;
+  cash(): number;
+  position(sleeve: string, asset: string | number): number;
+  openTrade(sleeve: string, asset: string | number): OpenTrade | undefined;
+  pendingOrders(): PendingOrder[];
+  barsProcessed(asset: string | number): number;
+}
+
+/** One asset's bars and per-bar arrays (growable when stepping). */
+type AssetSeries = {
+  symbol: string;
+  step: number;
+  /** Bars held (arrays may be longer: capacity). */
+  length: number;
+  /** No bar will follow the last one (replay: always; stepping: after finish). */
+  final: boolean;
+  meta: FrameMeta;
+  time: Float64Array;
+  closeTime: Float64Array;
+  open: Float64Array;
+  high: Float64Array;
+  low: Float64Array;
+  close: Float64Array;
+  volume: Float64Array;
+  returns: Float64Array;
+  atr: Map<number, Float64Array>;
+  deviation: Map<number, Float64Array>;
+  funding: FundingSeries | undefined;
+  fundingCursor: number;
+};
+
+export type LiveOrder = Order & {
+  sleeve: string;
+  /** Row (of this order's asset) after which an unfilled order expires. */
+  expiresAfterRow: number;
+  /** Row of the bar whose close decided the order (for ATR, volatility and confidence lookups). */
+  decisionRow: number;
+  /** Size at fill time from the sizing rule: exposure −1..1 of the sleeve's capital. */
+  targetExposure?: number;
+  /** Close whatever the sleeve holds in the asset at fill time. */
+  closeAll?: boolean;
+  /** Non-exclusive target change: trade the difference between the new target and the holding. */
+  adjust?: boolean;
+};
+
+export type Book = {
+  units: number;
+  heldTarget: number;
+  // the open trade
+  long: boolean;
+  entryTime: number;
+  entryRow: number;
+  entryCost: number; // Σ entry value + entry commissions: the capital committed
+  entryUnits: number;
+  entryValue: number; // Σ units × entry price
+  exitUnits: number;
+  exitValue: number;
+  maxUnits: number;
+  fees: number;
+  funding: number;
+  slippageCost: number;
+  realized: number; // price P&L of the closed parts, before fees
+  stopLoss: number | null;
+  takeProfit: number | null;
+  trailingPct: number | null;
+  extreme: number; // high-water mark (long) or low-water mark (short) since entry
+};
+
+const newBook = (heldTarget = 0): Book => ({
+  units: 0, heldTarget, long: true, entryTime: 0, entryRow: 0, entryCost: 0, entryUnits: 0, entryValue: 0, exitUnits: 0, exitValue: 0,
+  maxUnits: 0, fees: 0, funding: 0, slippageCost: 0, realized: 0, stopLoss: null, takeProfit: null, trailingPct: null, extreme: 0,
+});
+
+const NO_RISK = { valueAtRisk: NaN, conditionalValueAtRisk: NaN } as const;
+
+/** Positions below this many units are treated as closed (float dust from partial fills). */
+const DUST = 1e-12;
+
+/**
+ * Run the engine. Settings from `parseBacktestSettings` (a spec's plan, the CLI) are used as they are;
+ * raw settings from a direct call are validated here, once.
+ */
+
+export function createEngineKernel(
+  assets: EngineAsset[],
+  sleeves: Sleeve[],
+  settingsInput: BacktestSettingsInput | BacktestSettings = {},
+  options: KernelOptions = {},
+): EngineKernel {
+  const settings = parseBacktestSettings(settingsInput);
+  const stepping = options.stepping ?? false;
+  if (assets.length === 0) throw new ConfigError('the backtest needs at least one asset');
+  if (sleeves.length === 0) throw new ConfigError('the backtest needs at least one strategy');
+  const symbols = assets.map((a) => a.symbol);
+  if (new Set(symbols).size !== symbols.length) throw new ConfigError(`asset symbols must be unique, got ${symbols.join(', ')}`);
+  if (new Set(sleeves.map((s) => s.name)).size !== sleeves.length) throw new ConfigError('strategy names in one portfolio must be unique');
+  const assetIndex = new Map(symbols.map((s, i) => [s, i]));
+  for (const sleeve of sleeves) {
+    const weight = sleeve.weight ?? 1;
+    if (!(weight > 0 && weight <= 1)) throw new ConfigError(`strategy '${sleeve.name}' weight must be in (0, 1], got ${weight}`);
+    for (const [symbol, targets] of Object.entries(sleeve.targets ?? {})) {
+      const index = assetIndex.get(symbol);
+      if (index === undefined) throw new ConfigError(`strategy '${sleeve.name}' has targets for '${symbol}', which is not among the assets: ${symbols.join(', ')}`);
+      const n = assets[index].candles.length;
+      if (stepping) throw new ConfigError(`strategy '${sleeve.name}': a stepping engine takes decisions bar by bar (decide), not target arrays`);
+      if (targets.length !== n) throw new ConfigError(`strategy '${sleeve.name}' returned ${targets.length} targets for ${n} bars of ${symbol}`);
+      for (let i = 0; i < n; i++) {
+        if (!(targets[i] >= -1 && targets[i] <= 1)) throw new ConfigError(`strategy '${sleeve.name}': target ${targets[i]} at bar ${i} of ${symbol} is outside −1..1`);
+      }
+    }
+  }
+  const weights = sleeves.map((s) => s.weight ?? 1);
+  // targets[s][a]: the sleeve's target array for the asset (or undefined), looked up once. A stepping
+  // engine owns growable arrays instead, written by `decide` (a bar without a decision keeps the target).
+  const targetArrays: Array<Array<Float64Array | undefined>> = sleeves.map((sleeve) =>
+    symbols.map((symbol, a) => (stepping ? new Float64Array(Math.max(16, assets[a].candles.length)) : sleeve.targets?.[symbol])),
+  );
+  const confidenceArrays: Array<Array<Float64Array | undefined>> = sleeves.map((sleeve) =>
+    symbols.map((symbol, a) => (stepping ? new Float64Array(Math.max(16, assets[a].candles.length)).fill(NaN) : sleeve.confidence?.[symbol])),
+  );
+  const steppedReasons: Array<Array<Map<number, string>>> = sleeves.map(() => symbols.map(() => new Map<number, string>()));
+  const reasoningOf = (s: number, a: number, row: number): string | undefined =>
+    stepping ? steppedReasons[s][a].get(row) : sleeves[s].reasoning?.[symbols[a]]?.(row);
+  const hasPositions = (a: number): boolean => {
+    for (let s = 0; s < sleeves.length; s++) if (books[s][a].units !== 0) return true;
+    return false;
+  };
+  const commission = commissionModel(settings);
+  const slippage = slippageModel(settings);
+
+  // Per-asset arrays, computed once: close times, returns; ATRs and deviations on demand.
+  const data = assets.map((asset) => {
+    const c = asset.candles;
+    for (const name of ['open', 'high', 'low', 'close', 'volume'] as const) {
+      if (!c.has(name)) throw new DataError(`asset ${asset.symbol} has no '${name}' column`);
+    }
+    if (!stepping && c.length < 2) throw new DataError(`asset ${asset.symbol} has ${c.length} bar(s); a backtest needs at least 2`);
+    const step = barLength(c);
+    const closeTime = new Float64Array(c.length);
+    for (let i = 0; i < c.length; i++) closeTime[i] = c.time[i] + step;
+    const close = c.column('close');
+    const returns = new Float64Array(c.length);
+    for (let i = 1; i < c.length; i++) returns[i] = close[i] / close[i - 1] - 1;
+    const series: AssetSeries = {
+      symbol: asset.symbol, step, length: c.length, final: !stepping, meta: c.meta, time: c.time, closeTime, open: c.column('open'), high: c.column('high'),
+      low: c.column('low'), close, volume: c.column('volume'), returns, atr: new Map(), deviation: new Map(), funding: asset.funding, fundingCursor: 0,
+    };
+    return series;
+  });
+  const periodsPerYear = settings.periodsPerYear ?? (365 * 86_400_000) / Math.min(...data.map((d) => d.step));
+  // Both indicators are causal, so values computed over the bars seen so far never change as bars are
+  // appended: a stepping engine recomputes only when asked for a row past what it has.
+  const atrOf = (a: number, period: number): Float64Array => {
+    const d = data[a];
+    let values = d.atr.get(period);
+    if (!values || values.length < d.length) {
+      const n = d.length;
+      d.atr.set(period, (values = atrKernel(d.high.subarray(0, n), d.low.subarray(0, n), d.close.subarray(0, n), period)));
+    }
+    return values;
+  };
+  const deviationOf = (a: number, window: number): Float64Array => {
+    const d = data[a];
+    let values = d.deviation.get(window);
+    if (!values || values.length < d.length) d.deviation.set(window, (values = rollingDeviation(d.returns.subarray(0, d.length), window)));
+    return values;
+  };
+
+  // ——— state ———
+  let cash = settings.initialCash;
+  const lastPrice = data.map((d) => (d.length > 0 ? d.open[0] : NaN));
+  const lastRow = data.map(() => -1);
+  const books = sleeves.map(() => data.map(() => newBook()));
+  let orders: LiveOrder[] = [];
+  const fills: Fill[] = [];
+  const trades: EngineTrade[] = [];
+  const signals: SignalRecord[] = [];
+  const riskEvents: RiskEvent[] = [];
+  let entriesPausedUntil = -Infinity; // volatility breaker
+  let killed = false; // drawdown kill switch
+  let varBlocked = false;
+
+  const equityNow = (): number => {
+    let value = cash;
+    for (const sleeveBooks of books) for (let a = 0; a < data.length; a++) value += sleeveBooks[a].units * lastPrice[a];
+    return value;
+  };
+  // equity and gross exposure in one pass, for the per-bar bookkeeping
+  let markedGross = 0;
+  const markToMarket = (): number => {
+    let value = cash;
+    let gross = 0;
+    for (const sleeveBooks of books) {
+      for (let a = 0; a < data.length; a++) {
+        const positionValue = sleeveBooks[a].units * lastPrice[a];
+        value += positionValue;
+        gross += Math.abs(positionValue);
+      }
+    }
+    markedGross = gross;
+    return value;
+  };
+  const grossNow = (): number => {
+    let gross = 0;
+    for (const sleeveBooks of books) for (let a = 0; a < data.length; a++) gross += Math.abs(sleeveBooks[a].units * lastPrice[a]);
+    return gross;
+  };
+  const assetNet = (a: number): number => books.reduce((sum, b) => sum + b[a].units, 0);
+  const logRisk = (time: number, monitor: RiskEvent['monitor'], action: string, detail: string): void => {
+    riskEvents.push({ time: isoTime(time), monitor, action, detail });
+  };
+  const entriesBlocked = (time: number): boolean => killed || varBlocked || time < entriesPausedUntil;
+  const commissionRate = (type: OrderType): number =>
+    commission.kind === 'bps' ? (type === 'limit' ? commission.makerBps ?? commission.takerBps : commission.takerBps) / 10_000 : 0;
+  const commissionOf = (type: OrderType, notional: number): number =>
+    commission.kind === 'bps' ? notional * commissionRate(type) : notional > 0 ? commission.perFill : 0;
+  const stopDistances = (a: number, row: number, price: number, rules: ExitRules): { stop?: number; take?: number } => {
+    const atr = atrOf(a, rules.atrPeriod)[Math.max(0, row)];
+    const fromAtr = (multiple: number | undefined): number | undefined => (multiple !== undefined && Number.isFinite(atr) ? multiple * atr : undefined);
+    return {
+      stop: rules.stopLossPct !== undefined ? price * rules.stopLossPct : fromAtr(rules.stopLossAtr),
+      take: rules.takeProfitPct !== undefined ? price * rules.takeProfitPct : fromAtr(rules.takeProfitAtr),
+    };
+  };
+
+  /** Slippage as a fraction of price for a fill of `quantity` in asset `a` at `row`, decided at `decisionRow`. */
+  const slippageFraction = (a: number, row: number, decisionRow: number, quantity: number): number => {
+    switch (slippage.kind) {
+      case 'fixed':
+        return slippage.bps / 10_000;
+      case 'volatility': {
+        const deviation = deviationOf(a, slippage.window)[Math.max(0, decisionRow)];
+        return Number.isFinite(deviation) ? slippage.multiplier * deviation : 0;
+      }
+      case 'volume': {
+        const volume = data[a].volume[Math.max(0, row - 1)];
+        return volume > 0 ? (slippage.impactBps / 10_000) * Math.sqrt(quantity / volume) : slippage.impactBps / 10_000;
+      }
+    }
+  };
+
+  /** Record a finished trade and reset the book (keeping the sleeve's held target). */
+  const closeTrade = (s: number, a: number, time: number, row: number, reason: ExitReason): void => {
+    const book = books[s][a];
+    const pnl = book.realized - book.fees + book.funding;
+    trades.push({
+      sleeve: sleeves[s].name, asset: data[a].symbol, side: book.long ? 'long' : 'short',
+      entryTime: book.entryTime, entryPrice: book.entryValue / book.entryUnits,
+      exitTime: time, exitPrice: book.exitValue / book.exitUnits,
+      units: book.maxUnits, pnl, returnPct: book.entryCost > 0 ? pnl / book.entryCost : 0, bars: row - book.entryRow,
+      fees: book.fees, funding: book.funding, slippageCost: book.slippageCost, exitReason: reason,
+    });
+    books[s][a] = newBook(book.heldTarget);
+  };
+
+  /** Apply one fill to a sleeve's book and the cash account: opens, adds to, reduces, closes or flips a trade. */
+  const applyFill = (
+    s: number, a: number, row: number, time: number, side: OrderSide, type: Fill['type'], orderType: OrderType,
+    quantity: number, basePrice: number, decisionRow: number, exits: Partial<ExitRules> | undefined, reason: ExitReason,
+  ): void => {
+    if (!(quantity > DUST)) return;
+    const direction = side === 'buy' ? 1 : -1;
+    const price = basePrice * (1 + direction * slippageFraction(a, row, decisionRow, quantity));
+    const notional = quantity * price;
+    const fee = commissionOf(orderType, notional);
+    const slippageCost = quantity * Math.abs(price - basePrice);
+    cash -= direction * notional + fee;
+    fills.push({ time, asset: data[a].symbol, sleeve: sleeves[s].name, side, type, quantity, basePrice, price, slippageCost, commission: fee });
+
+    let remaining = quantity;
+    let book = books[s][a];
+    if (book.units !== 0 && Math.sign(book.units) !== direction) {
+      // reduce or close (a flip closes first, then opens with the rest)
+      const closing = Math.min(remaining, Math.abs(book.units));
+      const share = closing / quantity;
+      book.realized += Math.sign(book.units) * closing * (price - book.entryValue / book.entryUnits);
+      book.exitUnits += closing;
+      book.exitValue += closing * price;
+      book.fees += fee * share;
+      book.slippageCost += slippageCost * share;
+      book.units += direction * closing;
+      remaining -= closing;
+      if (Math.abs(book.units) <= DUST) {
+        book.units = 0;
+        closeTrade(s, a, time, row, reason);
+        book = books[s][a];
+      }
+    }
+    if (remaining > DUST) {
+      const share = remaining / quantity;
+      if (book.units === 0) {
+        const rules = { ...settings.exits, ...exits };
+        const { stop, take } = stopDistances(a, decisionRow, price, rules);
+        book.long = direction > 0;
+        book.entryTime = time;
+        book.entryRow = row;
+        book.stopLoss = stop !== undefined ? price - direction * stop : null;
+        book.takeProfit = take !== undefined ? price + direction * take : null;
+        book.trailingPct = rules.trailingStopPct ?? null;
+        book.extreme = price;
+      }
+      book.units += direction * remaining;
+      book.entryUnits += remaining;
+      book.entryValue += remaining * price;
+      book.entryCost += remaining * price + fee * share;
+      book.fees += fee * share;
+      book.slippageCost += slippageCost * share;
+      book.maxUnits = Math.max(book.maxUnits, Math.abs(book.units));
+    }
+  };
+
+  /** Close a sleeve's whole position in asset `a` at `basePrice` now (stops, end of data). */
+  const exitNow = (s: number, a: number, row: number, time: number, basePrice: number, type: Fill['type'], reason: ExitReason): void => {
+    const units = books[s][a].units;
+    if (units !== 0) applyFill(s, a, row, time, units > 0 ? 'sell' : 'buy', type, 'market', Math.abs(units), basePrice, row, undefined, reason);
+  };
+
+  /** Stops and targets of positions held before this bar (or, with takeProfit false, just entered inside it). */
+  const checkExits = (a: number, row: number, time: number, takeProfit = true, onlySleeve?: number): void => {
+    const d = data[a];
+    for (let s = 0; s < sleeves.length; s++) {
+      if (onlySleeve !== undefined && s !== onlySleeve) continue;
+      const book = books[s][a];
+      if (book.units === 0 || (book.stopLoss === null && book.takeProfit === null && book.trailingPct === null)) continue;
+      const long = book.units > 0;
+      const trailing = book.trailingPct !== null ? book.extreme * (long ? 1 - book.trailingPct : 1 + book.trailingPct) : null;
+      // the binding stop: the tighter of the fixed stop and the trailing stop
+      let stop = book.stopLoss;
+      let stopType: 'stop-loss' | 'trailing-stop' = 'stop-loss';
+      if (trailing !== null && (stop === null || (long ? trailing > stop : trailing < stop))) {
+        stop = trailing;
+        stopType = 'trailing-stop';
+      }
+      const take = takeProfit ? book.takeProfit : null;
+      const open = d.open[row];
+      if (stop !== null && (long ? open <= stop : open >= stop)) exitNow(s, a, row, time, open, stopType, stopType);
+      else if (take !== null && (long ? open >= take : open <= take)) exitNow(s, a, row, time, open, 'take-profit', 'take-profit');
+      // both touched in one bar: the path inside the bar is unknown, so the loss is assumed to come first
+      else if (stop !== null && (long ? d.low[row] <= stop : d.high[row] >= stop)) exitNow(s, a, row, time, stop, stopType, stopType);
+      else if (take !== null && (long ? d.high[row] >= take : d.low[row] <= take)) exitNow(s, a, row, time, take, 'take-profit', 'take-profit');
+    }
+  };
+
+  const updateExtremes = (a: number, row: number): void => {
+    for (let s = 0; s < sleeves.length; s++) {
+      const book = books[s][a];
+      if (book.units > 0) book.extreme = Math.max(book.extreme, data[a].high[row]);
+      else if (book.units < 0) book.extreme = Math.min(book.extreme, data[a].low[row]);
+    }
+  };
+
+  const addsExposure = (s: number, a: number, side: OrderSide): boolean => {
+    const units = books[s][a].units;
+    return units === 0 || units > 0 === (side === 'buy');
+  };
+
+  /**
+   * Units for a target-sized order from the sizing rule and the per-trade risk limit, at the price the
+   * fill will actually pay: the base price moved by slippage (for volume slippage, the slippage of a
+   * first estimate of the size).
+   */
+  const sizedUnits = (s: number, a: number, order: LiveOrder, basePrice: number): number => {
+    lastPrice[a] = basePrice;
+    const direction = order.targetExposure! > 0 ? 1 : -1;
+    const estimate = unitsAt(s, a, order, basePrice);
+    return unitsAt(s, a, order, basePrice * (1 + direction * slippageFraction(a, lastRow[a], order.decisionRow, estimate)));
+  };
+
+  const unitsAt = (s: number, a: number, order: LiveOrder, price: number): number => {
+    const capital = weights[s] * Math.max(0, equityNow());
+    const exposure = Math.abs(order.targetExposure!);
+    const sizing = settings.sizing;
+    let units: number;
+    switch (sizing.kind) {
+      case 'equity-fraction':
+        // sized so that position value + its commission = the committed capital
+        units = (capital * sizing.fraction * exposure) / (price * (1 + commissionRate(order.type)));
+        break;
+      case 'fixed-units':
+        units = sizing.units * exposure;
+        break;
+      case 'volatility-target': {
+        const atr = atrOf(a, sizing.atrPeriod)[order.decisionRow];
+        units = Number.isFinite(atr) && atr > 0 ? (capital * sizing.riskFraction * exposure) / (sizing.atrMultiple * atr) : 0;
+        break;
+      }
+      case 'kelly': {
+        const p = confidenceArrays[s][a]?.[order.decisionRow];
+        const rules = { ...settings.exits, ...order.exits };
+        const payoff = sizing.payoff ?? (rules.takeProfitPct && rules.stopLossPct ? rules.takeProfitPct / rules.stopLossPct : 1);
+        const kelly = p === undefined || !Number.isFinite(p) ? 0 : p - (1 - p) / payoff;
+        units = (capital * Math.min(sizing.cap, Math.max(0, kelly * sizing.multiplier)) * exposure) / price;
+        break;
+      }
+    }
+    if (settings.maxRiskPerTrade !== undefined) {
+      const { stop } = stopDistances(a, order.decisionRow, price, { ...settings.exits, ...order.exits });
+      if (stop === undefined) throw new ConfigError('maxRiskPerTrade needs a stop-loss: set exits.stopLossPct or exits.stopLossAtr');
+      units = Math.min(units, (capital * settings.maxRiskPerTrade) / stop);
+    }
+    return units;
+  };
+
+  /** Leverage, exposure and portfolio-volatility caps on an order that adds exposure. */
+  const applyCaps = (a: number, side: OrderSide, quantity: number, price: number, time: number): number => {
+    const equity = Math.max(0, equityNow());
+    const gross = grossNow();
+    const symbol = data[a].symbol;
+    const cap = (limit: number, current: number, monitor: RiskEvent['monitor'], label: string): void => {
+      const room = Math.max(0, limit - current);
+      if (quantity * price > room * (1 + 1e-12) + 1e-9) {
+        logRisk(time, monitor, 'reduce order', `${symbol}: ${label} limit ${limit.toFixed(2)}; order cut from ${quantity.toPrecision(6)} to ${(room / price).toPrecision(6)} units`);
+        quantity = room / price;
+      }
+    };
+    cap(settings.leverage * equity, gross, 'leverage-cap', `gross exposure (leverage ${settings.leverage})`);
+    if (settings.risk.maxTotalExposure !== undefined) cap(settings.risk.maxTotalExposure * equity, gross, 'exposure-limit', 'total exposure');
+    if (settings.risk.maxAssetExposure !== undefined) cap(settings.risk.maxAssetExposure * equity, Math.abs(assetNet(a) * price), 'exposure-limit', 'asset exposure');
+    if (settings.risk.maxPortfolioVolatility !== undefined && data.length > 1 && quantity > 0 && equity > 0) {
+      const limit = settings.risk.maxPortfolioVolatility;
+      const window = settings.risk.correlationWindow;
+      const returns = data.map((d, i) => d.returns.subarray(Math.max(1, lastRow[i] - window + 1), Math.max(1, lastRow[i] + 1)));
+      const weightsWith = (scale: number): number[] =>
+        data.map((_, i) => (assetNet(i) * lastPrice[i] + (i === a ? (side === 'buy' ? 1 : -1) * quantity * scale * price : 0)) / equity);
+      const full = portfolioVolatility(weightsWith(1), returns, periodsPerYear);
+      if (full > limit) {
+        let low = 0;
+        let high = 1;
+        for (let k = 0; k < 40; k++) {
+          const mid = (low + high) / 2;
+          if (portfolioVolatility(weightsWith(mid), returns, periodsPerYear) > limit) high = mid;
+          else low = mid;
+        }
+        logRisk(time, 'portfolio-risk', 'reduce order', `${symbol}: portfolio volatility would be ${(100 * full).toFixed(1)}% > cap ${(100 * limit).toFixed(1)}%; order scaled by ${low.toFixed(3)}`);
+        quantity *= low;
+      }
+    }
+    return quantity;
+  };
+
+  /** An order's quantity at fill time. */
+  const resolveQuantity = (s: number, a: number, order: LiveOrder, price: number, time: number): number => {
+    const held = books[s][a].units;
+    if (order.closeAll) return Math.abs(held);
+    let quantity = order.quantity;
+    if (order.targetExposure !== undefined) {
+      const desired = sizedUnits(s, a, order, price);
+      if (order.adjust) {
+        const delta = Math.sign(order.targetExposure) * desired - held;
+        order.side = delta >= 0 ? 'buy' : 'sell';
+        quantity = Math.abs(delta);
+      } else quantity = desired;
+    }
+    if (addsExposure(s, a, order.side)) quantity = applyCaps(a, order.side, quantity, price, time);
+    if (slippage.kind === 'volume') {
+      const limit = slippage.maxParticipation * data[a].volume[Math.max(0, lastRow[a] - 1)];
+      if (quantity > limit) {
+        logRisk(time, 'participation', 'reduce order', `${data[a].symbol}: ${quantity.toPrecision(6)} units > ${slippage.maxParticipation} × the previous bar's volume; filled ${limit.toPrecision(6)}`);
+        quantity = limit;
+      }
+    }
+    if (settings.units === 'whole') quantity = Math.floor(quantity / settings.lotSize + 1e-9) * settings.lotSize;
+    return quantity;
+  };
+
+  /** Fill live orders of asset `a` against bar `row`: at its open/range, or (atClose) market orders at its close. */
+  const fillOrders = (a: number, row: number, time: number, atClose: boolean): void => {
+    if (orders.length === 0) return;
+    const d = data[a];
+    const live = orders;
+    orders = [];
+    const keep: LiveOrder[] = [];
+    for (const order of live) {
+      if (order.asset !== d.symbol || (atClose && order.type !== 'market')) {
+        keep.push(order);
+        continue;
+      }
+      let base: number | undefined;
+      if (order.type === 'market') base = atClose ? d.close[row] : d.open[row];
+      else {
+        const level = order.price!;
+        const buy = order.side === 'buy';
+        // a limit fills at its price or better, a stop at its trigger or worse (at the open after a gap)
+        if (order.type === 'limit') base = buy ? (d.open[row] <= level ? d.open[row] : d.low[row] <= level ? level : undefined) : d.open[row] >= level ? d.open[row] : d.high[row] >= level ? level : undefined;
+        else base = buy ? (d.open[row] >= level ? d.open[row] : d.high[row] >= level ? level : undefined) : d.open[row] <= level ? d.open[row] : d.low[row] <= level ? level : undefined;
+      }
+      if (base === undefined) {
+        if (row < order.expiresAfterRow) keep.push(order);
+        continue;
+      }
+      const s = sleeves.findIndex((sleeve) => sleeve.name === order.sleeve);
+      if (order.targetExposure !== undefined && entriesBlocked(time) && addsExposure(s, a, order.side)) continue;
+      const before = books[s][a].units;
+      const quantity = resolveQuantity(s, a, order, base, time);
+      const reason: ExitReason = order.reason === 'kill-switch' ? 'kill-switch' : order.targetExposure === undefined && !order.closeAll ? 'order' : 'signal';
+      applyFill(s, a, row, time, order.side, order.reason === 'kill-switch' ? 'kill-switch' : order.type, order.type, quantity, base, order.decisionRow, order.exits, reason);
+      // A position opened at the open lives through the whole bar: check its stops on this bar too. One
+      // opened inside the bar by a limit/stop order: only its stop-loss (the path after the fill is unknown).
+      if (!atClose && before === 0 && books[s][a].units !== 0) checkExits(a, row, time, order.type === 'market', s);
+    }
+    // orders placed while filling (none today) go after the ones kept
+    if (orders.length) keep.push(...orders);
+    orders = keep;
+  };
+
+  /** A sleeve's new target becomes orders (a close order first when exclusive or flipping). */
+  const submitTarget = (s: number, a: number, row: number, target: number): void => {
+    const book = books[s][a];
+    const symbol = data[a].symbol;
+    const sleeve = sleeves[s].name;
+    orders = orders.filter((o) => !(o.sleeve === sleeve && o.asset === symbol && (o.targetExposure !== undefined || o.closeAll)));
+    const flip = book.heldTarget !== 0 && (target === 0 || Math.sign(target) !== Math.sign(book.heldTarget));
+    if (settings.exclusive || flip) {
+      if (book.units !== 0 || book.heldTarget !== 0) {
+        const side: OrderSide = book.units > 0 || book.heldTarget > 0 ? 'sell' : 'buy';
+        orders.push({ asset: symbol, sleeve, decisionRow: row, quantity: 0, side, type: 'market', expiresAfterRow: row + 1, closeAll: true });
+      }
+      if (target !== 0) orders.push(entryOrder(symbol, sleeve, a, row, target, false));
+    } else if (target !== 0) {
+      // from flat: a normal entry (market, limit or stop per settings.entry); resizing: a market order for the difference
+      orders.push(entryOrder(symbol, sleeve, a, row, target, book.heldTarget !== 0));
+    }
+    book.heldTarget = target;
+  };
+
+  const entryOrder = (asset: string, sleeve: string, a: number, row: number, target: number, adjust: boolean): LiveOrder => {
+    const reference = data[a].close[row];
+    const side: OrderSide = target > 0 ? 'buy' : 'sell';
+    const offset = settings.entry.offsetBps / 10_000;
+    const type = adjust ? 'market' : settings.entry.type;
+    const price = type === 'market' ? undefined : type === 'limit' ? reference * (side === 'buy' ? 1 - offset : 1 + offset) : reference * (side === 'buy' ? 1 + offset : 1 - offset);
+    const expiresAfterRow = row + (type === 'market' ? 1 : settings.entry.validBars);
+    return { asset, sleeve, decisionRow: row, quantity: 0, side, type, price, expiresAfterRow, targetExposure: target, adjust };
+  };
+
+  const recordSignal = (s: number, a: number, row: number, time: number, target: number): void => {
+    const d = data[a];
+    const entry = d.close[row];
+    const direction = Math.sign(target);
+    const { stop, take } = stopDistances(a, row, entry, settings.exits);
+    const confidence = confidenceArrays[s][a]?.[row];
+    signals.push({
+      time: isoTime(time),
+      asset: d.symbol,
+      sleeve: sleeves[s].name,
+      signal: direction > 0 ? 'LONG' : direction < 0 ? 'SHORT' : 'FLAT',
+      confidence: confidence !== undefined && Number.isFinite(confidence) ? confidence : null,
+      entry,
+      stop_loss: direction !== 0 && stop !== undefined ? entry - direction * stop : null,
+      take_profit: direction !== 0 && take !== undefined ? entry + direction * take : null,
+      risk_reward: direction !== 0 && stop !== undefined && take !== undefined ? take / stop : null,
+      reasoning: reasoningOf(s, a, row) ?? `target ${target} from ${sleeves[s].name}`,
+    });
+  };
+
+  /** At a bar's close: the sleeve's target (and its onBar hook) for this asset. */
+  const decide = (s: number, a: number, row: number, time: number): void => {
+    const sleeve = sleeves[s];
+    const symbol = data[a].symbol;
+    const book = books[s][a];
+    const targets = targetArrays[s][a];
+    if (targets && !killed) {
+      let target = targets[row];
+      if (target < 0 && !settings.allowShort) {
+        if (target !== book.heldTarget && book.heldTarget >= 0) logRisk(time, 'short-disabled', 'treat as flat', `${symbol}: target ${target} ignored because allowShort is false`);
+        target = 0;
+      }
+      if (target !== book.heldTarget) {
+        const adds = Math.abs(target) > 0 && (Math.sign(target) !== Math.sign(book.heldTarget) || Math.abs(target) > Math.abs(book.heldTarget));
+        if (adds && entriesBlocked(time)) {
+          // entries are paused: getting out is still allowed
+          if (book.heldTarget !== 0 && Math.sign(target) !== Math.sign(book.heldTarget)) {
+            recordSignal(s, a, row, time, 0);
+            submitTarget(s, a, row, 0);
+          }
+        } else {
+          recordSignal(s, a, row, time, target);
+          submitTarget(s, a, row, target);
+        }
+      }
+    }
+    if (sleeve.onBar && !killed) sleeve.onBar(barContext(s, a, row, time));
+  };
+
+  const barContext = (s: number, a: number, row: number, time: number): BarContext => ({
+    time,
+    asset: data[a].symbol,
+    row,
+    get candles() {
+      return candlesOf(a);
+    },
+    position: (symbol = data[a].symbol) => books[s][assetIndex.get(symbol) ?? a].units,
+    equity: equityNow,
+    sleeveEquity: () => weights[s] * equityNow(),
+    submit: (order: Order) => {
+      const target = assetIndex.get(order.asset);
+      if (target === undefined) throw new ConfigError(`order for unknown asset '${order.asset}'; assets: ${symbols.join(', ')}`);
+      if (!(order.quantity > 0)) throw new ConfigError(`order quantity must be positive, got ${order.quantity}`);
+      if (order.type !== 'market' && !(order.price! > 0)) throw new ConfigError(`a ${order.type} order needs a positive price`);
+      const validBars = order.validBars ?? (order.type === 'market' ? 1 : Number.MAX_SAFE_INTEGER);
+      orders.push({ ...order, sleeve: sleeves[s].name, decisionRow: row, expiresAfterRow: Math.min(Number.MAX_SAFE_INTEGER, lastRow[target] + validBars) });
+    },
+    cancelOrders: (symbol = data[a].symbol) => {
+      orders = orders.filter((o) => !(o.sleeve === sleeves[s].name && o.asset === symbol));
+    },
+  });
+
+  const applyFunding = (a: number, row: number): void => {
+    const d = data[a];
+    const funding = d.funding!;
+    while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.time[row]) d.fundingCursor++;
+    while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.closeTime[row]) {
+      const rate = funding.rate[d.fundingCursor++];
+      for (let s = 0; s < sleeves.length; s++) {
+        const book = books[s][a];
+        if (book.units === 0) continue;
+        // longs pay positive funding and shorts receive it, on the position's value at this bar's close
+        const payment = -book.units * d.close[row] * rate;
+        cash += payment;
+        book.funding += payment;
+      }
+    }
+  };
+
+  // ——— the event loop over bar closes ———
+  const cursor = data.map(() => 0);
+  // Series are preallocated for the largest possible number of event times (every bar distinct); a
+  // stepping engine grows them.
+  const series: Record<'time' | 'equity' | 'cash' | 'position' | 'gross' | 'var' | 'cvar', Float64Array> & { capacity: number; length: number } = {
+    capacity: 0, time: new Float64Array(0), equity: new Float64Array(0), cash: new Float64Array(0), position: new Float64Array(0),
+    gross: new Float64Array(0), var: new Float64Array(0), cvar: new Float64Array(0), length: 0,
+  };
+  const reserveSeries = (capacity: number): void => {
+    const grow = (values: Float64Array): Float64Array => {
+      const next = new Float64Array(capacity);
+      next.set(values.subarray(0, series.length));
+      return next;
+    };
+    series.time = grow(series.time);
+    series.equity = grow(series.equity);
+    series.cash = grow(series.cash);
+    series.position = grow(series.position);
+    series.gross = grow(series.gross);
+    series.var = grow(series.var);
+    series.cvar = grow(series.cvar);
+    series.capacity = capacity;
+  };
+  reserveSeries(Math.max(stepping ? 256 : 0, data.reduce((sum, d) => sum + d.length, 0)));
+  const tail = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
+  let previousEquity = settings.initialCash;
+  let peakEquity = settings.initialCash;
+  const breaker = settings.risk.volatilityBreaker;
+  const group = new Int32Array(data.length);
+  let groupSize = 0;
+  /** Events processed (the series of a restored engine holds only the ones after the restore). */
+  let events = 0;
+
+  /**
+   * One event: the bars closing next across assets with a bar not yet processed (ties: asset order).
+   * They are handled in phases, so no asset's close is seen before another asset's fill at the open of a
+   * bar that closes at the same time (sizing reads the whole portfolio's prices). False when no asset has
+   * a pending bar.
+   */
+  const step = (): boolean => {
+    let time = Infinity;
+    groupSize = 0;
+    if (data.length === 1) {
+      if (cursor[0] < data[0].length) {
+        time = data[0].closeTime[cursor[0]];
+        groupSize = 1;
+      }
+    } else {
+      for (let i = 0; i < data.length; i++) {
+        if (cursor[i] >= data[i].length) continue;
+        const t = data[i].closeTime[cursor[i]];
+        if (t < time) {
+          time = t;
+          groupSize = 0;
+        }
+        if (t === time) group[groupSize++] = i;
+      }
+    }
+    if (groupSize === 0) return false;
+
+    // 1–3, every asset of the group: held positions' exits, then live orders, against the bar's open
+    // and range; funding
+    for (let g = 0; g < groupSize; g++) {
+      const a = group[g];
+      const row = cursor[a];
+      const d = data[a];
+      lastRow[a] = row;
+      lastPrice[a] = d.open[row];
+      const holding = hasPositions(a);
+      if (holding) checkExits(a, row, time);
+      fillOrders(a, row, time, false);
+      if (holding || orders.length === 0) updateExtremes(a, row);
+      if (d.funding) applyFunding(a, row);
+    }
+    // 4: the closes, all of them before any decision
+    for (let g = 0; g < groupSize; g++) lastPrice[group[g]] = data[group[g]].close[cursor[group[g]]];
+    for (let g = 0; g < groupSize; g++) {
+      const a = group[g];
+      const row = cursor[a]++;
+      const d = data[a];
+      if (breaker && row > 0) {
+        const deviation = deviationOf(a, breaker.window)[row - 1];
+        if (Number.isFinite(deviation) && deviation > 0 && Math.abs(d.returns[row]) > breaker.multiple * deviation) {
+          entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker.pauseBars * d.step);
+          logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * d.returns[row]).toFixed(2)}% in one bar, ${(Math.abs(d.returns[row]) / deviation).toFixed(1)} × its rolling deviation`);
+        }
+      }
+      if (!d.final || row < d.length - 1) {
+        for (let s = 0; s < sleeves.length; s++) {
+          // most bars change nothing: skip the call unless the target moved or the sleeve has a hook
+          const targets = targetArrays[s][a];
+          if (sleeves[s].onBar || (targets && targets[row] !== books[s][a].heldTarget)) decide(s, a, row, time);
+        }
+        if (settings.fill === 'close') fillOrders(a, row, time, true);
+      } else endAsset(a, row, time);
+    }
+
+    // portfolio bookkeeping once per event time
+    let equity = markToMarket();
+    if (events++ > 0) tail.push(previousEquity > 0 ? equity / previousEquity - 1 : 0);
+    if (tail.full) tail.read();
+    const risk = tail.full ? tail : NO_RISK;
+    if (settings.risk.maxVar !== undefined && Number.isFinite(risk.valueAtRisk) && risk.valueAtRisk > settings.risk.maxVar !== varBlocked) {
+      varBlocked = !varBlocked;
+      logRisk(time, 'var', varBlocked ? 'block entries' : 'resume entries', `${(100 * settings.risk.varConfidence).toFixed(0)}% VaR ${(100 * risk.valueAtRisk).toFixed(3)}% ${varBlocked ? '>' : '≤'} limit ${(100 * settings.risk.maxVar).toFixed(3)}%`);
+    }
+    peakEquity = Math.max(peakEquity, equity);
+    if (!killed && settings.risk.maxDrawdown !== undefined && 1 - equity / peakEquity >= settings.risk.maxDrawdown) {
+      killed = true;
+      orders = [];
+      logRisk(time, 'drawdown-kill', 'close all and stop trading', `drawdown ${(100 * (1 - equity / peakEquity)).toFixed(2)}% reached the limit ${(100 * settings.risk.maxDrawdown).toFixed(2)}%`);
+      // positions close at each asset's next fill opportunity (this close when filling at the close)
+      for (let i = 0; i < data.length; i++) {
+        for (let s = 0; s < sleeves.length; s++) {
+          if (books[s][i].units === 0) continue;
+          if (settings.fill === 'close' && lastRow[i] >= 0) exitNow(s, i, lastRow[i], time, lastPrice[i], 'kill-switch', 'kill-switch');
+          else orders.push({ asset: data[i].symbol, sleeve: sleeves[s].name, side: books[s][i].units > 0 ? 'sell' : 'buy', type: 'market', quantity: 0, decisionRow: Math.max(0, lastRow[i]), expiresAfterRow: Number.MAX_SAFE_INTEGER, closeAll: true, reason: 'kill-switch' });
+        }
+      }
+      equity = markToMarket();
+    }
+    previousEquity = equity;
+    if (series.length === series.capacity) reserveSeries(2 * series.capacity);
+    const k = series.length++;
+    series.time[k] = time;
+    series.equity[k] = equity;
+    series.cash[k] = cash;
+    series.position[k] = equity - cash;
+    series.gross[k] = equity > 0 ? markedGross / equity : NaN;
+    series.var[k] = risk.valueAtRisk;
+    series.cvar[k] = risk.conditionalValueAtRisk;
+    return true;
+  };
+
+  /** An asset's last bar: its positions close at the close, its orders are dropped. */
+  const endAsset = (a: number, row: number, time: number): void => {
+    for (let s = 0; s < sleeves.length; s++) exitNow(s, a, row, time, data[a].close[row], 'end', 'end');
+    orders = orders.filter((o) => o.asset !== data[a].symbol);
+  };
+
+  // ——— stepping: bars and decisions arrive one at a time ———
+  const assetAt = (asset: string | number): number => {
+    const a = typeof asset === 'number' ? asset : assetIndex.get(asset);
+    if (a === undefined || a < 0 || a >= data.length) throw new ConfigError(`unknown asset '${asset}'; assets: ${symbols.join(', ')}`);
+    return a;
+  };
+  const sleeveAt = (name: string): number => {
+    const s = sleeves.findIndex((sleeve) => sleeve.name === name);
+    if (s < 0) throw new ConfigError(`unknown strategy '${name}'; strategies: ${sleeves.map((x) => x.name).join(', ')}`);
+    return s;
+  };
+  const grown = (values: Float64Array, length: number, fill?: number): Float64Array => {
+    if (values.length > length) return values;
+    const next = new Float64Array(Math.max(16, 2 * values.length));
+    if (fill !== undefined) next.fill(fill);
+    next.set(values.subarray(0, length));
+    return next;
+  };
+  const appendBar = (asset: string | number, bar: CandleRow): number => {
+    if (!stepping) throw new ConfigError('appendBar needs a stepping engine: createEngineKernel(..., { stepping: true })');
+    const a = assetAt(asset);
+    const d = data[a];
+    if (d.final) throw new ConfigError(`${d.symbol} has ended (finish was called); create a new engine to go on`);
+    const row = d.length;
+    if (row > 0 && !(bar.time > d.time[row - 1])) throw new DataError(`${d.symbol}: bar at ${isoTime(bar.time)} is not after the last one (${isoTime(d.time[row - 1])})`);
+    for (const name of ['open', 'high', 'low', 'close', 'volume'] as const) {
+      if (!Number.isFinite(bar[name])) throw new DataError(`${d.symbol}: bar at ${isoTime(bar.time)} has a non-finite ${name}`);
+    }
+    d.time = grown(d.time, row);
+    d.closeTime = grown(d.closeTime, row);
+    d.open = grown(d.open, row);
+    d.high = grown(d.high, row);
+    d.low = grown(d.low, row);
+    d.close = grown(d.close, row);
+    d.volume = grown(d.volume, row);
+    d.returns = grown(d.returns, row);
+    d.time[row] = bar.time;
+    d.closeTime[row] = bar.time + d.step;
+    d.open[row] = bar.open;
+    d.high[row] = bar.high;
+    d.low[row] = bar.low;
+    d.close[row] = bar.close;
+    d.volume[row] = bar.volume;
+    d.returns[row] = row > 0 ? bar.close / d.close[row - 1] - 1 : 0;
+    d.length = row + 1;
+    if (row === 0) lastPrice[a] = bar.open;
+    for (let s = 0; s < sleeves.length; s++) {
+      const targets = grown(targetArrays[s][a]!, row);
+      // a bar without a decision keeps the previous target
+      targets[row] = row > 0 ? targets[row - 1] : 0;
+      targetArrays[s][a] = targets;
+      const confidence = grown(confidenceArrays[s][a]!, row, NaN);
+      confidence[row] = NaN;
+      confidenceArrays[s][a] = confidence;
+    }
+    return row;
+  };
+  const decideAt = (sleeve: string, asset: string | number, decision: Decision): void => {
+    const s = sleeveAt(sleeve);
+    const a = assetAt(asset);
+    const row = data[a].length - 1;
+    if (row < cursor[a]) throw new ConfigError(`${data[a].symbol}: decide before step (the bar at row ${row} is already processed)`);
+    if (!(decision.target >= -1 && decision.target <= 1)) throw new ConfigError(`strategy '${sleeve}': target ${decision.target} is outside −1..1`);
+    targetArrays[s][a]![row] = decision.target;
+    confidenceArrays[s][a]![row] = decision.confidence ?? NaN;
+    if (decision.reasoning !== undefined) {
+      const reasons = steppedReasons[s][a];
+      reasons.set(row, decision.reasoning);
+      // only the recent reasons can still be asked for (signal records are written at the bar)
+      if (reasons.size > 64) reasons.delete(reasons.keys().next().value!);
+    }
+  };
+
+  const candleCache = new Map<number, Candles>();
+  const candlesOf = (a: number): Candles => {
+    const d = data[a];
+    if (!stepping) return assets[a].candles;
+    const cached = candleCache.get(a);
+    if (cached && cached.length === d.length) return cached;
+    const n = d.length;
+    const view = Frame.fromColumns(
+      d.time.subarray(0, n),
+      { open: d.open.subarray(0, n), high: d.high.subarray(0, n), low: d.low.subarray(0, n), close: d.close.subarray(0, n), volume: d.volume.subarray(0, n) },
+      d.meta,
+    );
+    candleCache.set(a, view);
+    return view;
+  };
+
+  const finish = (): void => {
+    let time = -Infinity;
+    for (let a = 0; a < data.length; a++) {
+      const d = data[a];
+      if (d.final) continue;
+      d.final = true;
+      if (cursor[a] === 0) continue;
+      const row = cursor[a] - 1;
+      time = Math.max(time, d.closeTime[row]);
+      endAsset(a, row, d.closeTime[row]);
+    }
+    if (series.length > 0 && time > -Infinity) {
+      // the last event's marks include the closing fills' costs
+      const k = series.length - 1;
+      const equity = markToMarket();
+      series.equity[k] = equity;
+      series.cash[k] = cash;
+      series.position[k] = equity - cash;
+      series.gross[k] = equity > 0 ? markedGross / equity : NaN;
+    }
+  };
+
+  const snapshot = (): KernelState => ({
+    version: 1,
+    symbols: [...symbols],
+    sleeves: sleeves.map((s) => s.name),
+    bars: data.map((d) => d.length),
+    cursor: [...cursor],
+    fundingCursor: data.map((d) => d.fundingCursor),
+    cash,
+    lastPrice: [...lastPrice],
+    lastRow: [...lastRow],
+    books: books.map((sleeveBooks) => sleeveBooks.map((book) => ({ ...book }))),
+    orders: orders.map((order) => structuredClone(order)),
+    heldTargets: targetArrays.map((perAsset, s) => perAsset.map((_, a) => books[s][a].heldTarget)),
+    entriesPausedUntil,
+    killed,
+    varBlocked,
+    previousEquity,
+    peakEquity,
+    tail: tail.snapshot(),
+    events,
+    records: { fills: fills.length, trades: trades.length, signals: signals.length, riskEvents: riskEvents.length },
+  });
+
+  const restore = (state: KernelState): void => {
+    if (state.version !== 1) throw new ConfigError(`engine state version ${state.version} is not supported (expected 1)`);
+    if (state.symbols.join('\u0000') !== symbols.join('\u0000') || state.sleeves.join('\u0000') !== sleeves.map((s) => s.name).join('\u0000')) {
+      throw new ConfigError(`engine state is for assets ${state.symbols.join(', ')} and strategies ${state.sleeves.join(', ')}; this engine has ${symbols.join(', ')} and ${sleeves.map((s) => s.name).join(', ')}`);
+    }
+    for (let a = 0; a < data.length; a++) {
+      if (data[a].length < state.cursor[a]) throw new ConfigError(`engine state has processed ${state.cursor[a]} bars of ${symbols[a]}, but only ${data[a].length} are loaded; append them before restoring`);
+      cursor[a] = state.cursor[a];
+      data[a].fundingCursor = state.fundingCursor[a];
+      // JSON turns NaN and −Infinity into null
+      lastPrice[a] = state.lastPrice[a] ?? NaN;
+      lastRow[a] = state.lastRow[a];
+    }
+    cash = state.cash;
+    for (let s = 0; s < sleeves.length; s++) for (let a = 0; a < data.length; a++) books[s][a] = { ...state.books[s][a] };
+    orders = state.orders.map((order) => structuredClone(order));
+    if (stepping) {
+      // the held target is what the next decision compares with
+      for (let s = 0; s < sleeves.length; s++) {
+        for (let a = 0; a < data.length; a++) if (cursor[a] > 0) targetArrays[s][a]![cursor[a] - 1] = state.heldTargets[s][a];
+      }
+    }
+    entriesPausedUntil = state.entriesPausedUntil ?? -Infinity;
+    killed = state.killed;
+    varBlocked = state.varBlocked;
+    previousEquity = state.previousEquity;
+    peakEquity = state.peakEquity;
+    tail.restore(state.tail);
+    events = state.events;
+  };
+
+  const result = (): EngineResult => {
+    const used = (values: Float64Array): Float64Array => (series.length === values.length ? values : values.slice(0, series.length));
+    return {
+      time: used(series.time),
+      equity: used(series.equity),
+      cash: used(series.cash),
+      positionValue: used(series.position),
+      grossExposure: used(series.gross),
+      valueAtRisk: used(series.var),
+      conditionalValueAtRisk: used(series.cvar),
+      fills,
+      trades,
+      signals,
+      riskEvents,
+      settings,
+    };
+  };
+
+  return {
+    symbols,
+    settings,
+    step,
+    appendBar,
+    decide: decideAt,
+    onBar: (asset, bar, decisions = []) => {
+      appendBar(asset, bar);
+      for (const { sleeve, ...decision } of decisions) decideAt(sleeve, asset, decision);
+      while (step());
+    },
+    finish,
+    snapshot,
+    restore,
+    result,
+    records: () => ({ fills, trades, signals, riskEvents }),
+    equity: equityNow,
+    cash: () => cash,
+    position: (sleeve, asset) => books[sleeveAt(sleeve)][assetAt(asset)].units,
+    openTrade: (sleeve, asset) => {
+      const book = books[sleeveAt(sleeve)][assetAt(asset)];
+      return book.units === 0 ? undefined : { side: book.long ? 'long' : 'short', units: book.units, entryTime: book.entryTime, entryPrice: book.entryValue / book.entryUnits, stopLoss: book.stopLoss, takeProfit: book.takeProfit };
+    },
+    pendingOrders: () => orders.map((order) => ({ asset: order.asset, sleeve: order.sleeve, side: order.side, type: order.type, price: order.price, targetExposure: order.targetExposure, closeAll: order.closeAll ?? false })),
+    barsProcessed: (asset) => cursor[assetAt(asset)],
+  };
+}
