@@ -64,6 +64,7 @@ const cases: Array<[string, BacktestSettingsInput]> = [
   ['volatility-target sizing with per-trade risk', { sizing: { kind: 'volatility-target', riskFraction: 0.01, atrMultiple: 2, atrPeriod: 14 }, maxRiskPerTrade: 0.02, exits: { stopLossPct: 0.02 } }],
   ['risk monitors: VaR block, volatility breaker, drawdown kill', { risk: { varWindow: 50, maxVar: 0.004, volatilityBreaker: { multiple: 3, window: 30, pauseBars: 5 }, maxDrawdown: 0.25 } }],
   ['no shorts, leverage cap', { allowShort: false, leverage: 0.5 }],
+  ['venue rules: tick, lot, min notional, participation, two bars of latency', { entry: { type: 'limit', offsetBps: 7, validBars: 2 }, tickSize: 0.5, units: 'whole', lotSize: 0.001, minNotional: 4000, maxParticipation: 0.05, latencyMs: 2 * 3_600_000 }],
 ];
 
 describe('stepping kernel = runEngine replay', () => {
@@ -138,6 +139,61 @@ describe('stepping kernel = runEngine replay', () => {
     expect(() => kernel.decide('cross', symbol, { target: 1 })).toThrow(/decide before step/);
     const replay = createEngineKernel([{ symbol, candles }], [{ name: 'cross', targets: { [symbol]: targets } }]);
     expect(() => replay.appendBar(symbol, barAt(candles, 0))).toThrow(/stepping engine/);
+  });
+});
+
+describe('the simulated venue\'s exchange rules', () => {
+  const symbol = candles.meta.symbol;
+  const { targets } = crossTargets(candles);
+  const run = (settings: BacktestSettingsInput): EngineResult => runEngine([{ symbol, candles }], [{ name: 'cross', targets: { [symbol]: targets } }], { commissionBps: 0, slippageBps: 0, ...settings });
+
+  it('a latency shorter than a bar changes nothing; a longer one fills in the bar the order arrives in', () => {
+    const none = run({});
+    expect(strip(run({ latencyMs: 3_599_999 }))).toEqual(strip(none));
+    const late = run({ latencyMs: 3_600_000 });
+    expect(late.fills.length).toBe(none.fills.length);
+    // every fill one bar later, at that bar's open
+    const open = candles.column('open');
+    const rowOf = new Map(Array.from(candles.time, (t, i) => [t + 3_600_000, i]));
+    late.fills.slice(0, -1).forEach((fill, k) => {
+      expect(fill.time).toBe(none.fills[k].time + 3_600_000);
+      expect(fill.basePrice).toBe(open[rowOf.get(fill.time)!]);
+    });
+  });
+
+  it('limit prices sit on the tick, never more aggressive than asked', () => {
+    const r = run({ entry: { type: 'limit', offsetBps: 13, validBars: 3 }, tickSize: 0.25 });
+    const limits = r.fills.filter((f) => f.type === 'limit');
+    expect(limits.length).toBeGreaterThan(5);
+    const open = candles.column('open');
+    const rowOf = new Map(Array.from(candles.time, (t, i) => [t + 3_600_000, i]));
+    const onTick = (x: number): boolean => Math.abs(x / 0.25 - Math.round(x / 0.25)) < 1e-9;
+    // a limit fills at its price (on the tick) or at a better open
+    for (const fill of limits) expect(onTick(fill.basePrice) || fill.basePrice === open[rowOf.get(fill.time)!], `${fill.basePrice}`).toBe(true);
+    expect(limits.filter((f) => onTick(f.basePrice) && f.basePrice !== open[rowOf.get(f.time)!]).length).toBeGreaterThan(0);
+  });
+
+  it('orders below the minimum notional are skipped and logged; whole positions still close', () => {
+    const r = run({ sizing: { kind: 'equity-fraction', fraction: 0.3 }, minNotional: 3500 });
+    const skipped = r.riskEvents.filter((e) => e.monitor === 'exchange-filter');
+    expect(skipped.length).toBeGreaterThan(0);
+    expect(skipped[0].detail).toMatch(/below the minimum order value 3500/);
+    for (const fill of r.fills) if (fill.type !== 'end') expect(fill.quantity * fill.basePrice >= 3500 || r.trades.some((t) => t.exitTime === fill.time)).toBe(true);
+  });
+
+  it('fills are capped at a share of the previous bar\'s volume (the rest is cancelled)', () => {
+    const volume = candles.column('volume');
+    const rowOf = new Map(Array.from(candles.time, (t, i) => [t + 3_600_000, i]));
+    const r = run({ maxParticipation: 0.001, initialCash: 1e8, allowShort: false });
+    const capped = r.riskEvents.filter((e) => e.monitor === 'participation');
+    expect(capped.length).toBeGreaterThan(0);
+    // entries are capped (closing a whole position is not)
+    const entries = new Set(r.trades.map((t) => t.entryTime));
+    for (const fill of r.fills) {
+      if (fill.type !== 'market' || !entries.has(fill.time)) continue;
+      const row = rowOf.get(fill.time)!;
+      expect(fill.quantity).toBeLessThanOrEqual(0.001 * volume[row - 1] * (1 + 1e-12) + 1e-12);
+    }
   });
 });
 

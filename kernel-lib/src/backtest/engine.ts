@@ -99,7 +99,7 @@ export type SignalRecord = {
 
 export type RiskEvent = {
   time: string;
-  monitor: 'var' | 'drawdown-kill' | 'volatility-breaker' | 'exposure-limit' | 'portfolio-risk' | 'leverage-cap' | 'participation' | 'short-disabled';
+  monitor: 'var' | 'drawdown-kill' | 'volatility-breaker' | 'exposure-limit' | 'portfolio-risk' | 'leverage-cap' | 'participation' | 'short-disabled' | 'exchange-filter';
   action: string;
   detail: string;
 };

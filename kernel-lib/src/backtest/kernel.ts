@@ -148,6 +148,8 @@ export type LiveOrder = Order & {
   closeAll?: boolean;
   /** Non-exclusive target change: trade the difference between the new target and the holding. */
   adjust?: boolean;
+  /** With latency: when the order reaches the venue (it fills in the bar containing this time, or later). */
+  notBefore?: number;
 };
 
 export type Book = {
@@ -234,6 +236,19 @@ export function createEngineKernel(
   };
   const commission = commissionModel(settings);
   const slippage = slippageModel(settings);
+  // the tighter of the volume-slippage cap and the venue's participation cap
+  const participation =
+    slippage.kind === 'volume' ? Math.min(slippage.maxParticipation, settings.maxParticipation ?? Infinity) : settings.maxParticipation;
+  /** An order's arrival at the venue: with latency, not before its decision close + latency (and it lives that much longer). */
+  const arrival = (a: number, row: number): { notBefore?: number; extraBars: number } =>
+    settings.latencyMs > 0 ? { notBefore: data[a].closeTime[row] + settings.latencyMs, extraBars: Math.ceil(settings.latencyMs / data[a].step) } : { extraBars: 0 };
+  /** A limit or stop price on the venue's tick: never better for the trader than asked. */
+  const onTick = (price: number, up: boolean): number => {
+    const tick = settings.tickSize;
+    if (tick === undefined) return price;
+    const steps = price / tick;
+    return (up ? Math.ceil(steps - 1e-9) : Math.floor(steps + 1e-9)) * tick;
+  };
 
   // Per-asset arrays, computed once: close times, returns; ATRs and deviations on demand.
   const data = assets.map((asset) => {
@@ -559,14 +574,18 @@ export function createEngineKernel(
       } else quantity = desired;
     }
     if (addsExposure(s, a, order.side)) quantity = applyCaps(a, order.side, quantity, price, time);
-    if (slippage.kind === 'volume') {
-      const limit = slippage.maxParticipation * data[a].volume[Math.max(0, lastRow[a] - 1)];
+    if (participation !== undefined) {
+      const limit = participation * data[a].volume[Math.max(0, lastRow[a] - 1)];
       if (quantity > limit) {
-        logRisk(time, 'participation', 'reduce order', `${data[a].symbol}: ${quantity.toPrecision(6)} units > ${slippage.maxParticipation} × the previous bar's volume; filled ${limit.toPrecision(6)}`);
+        logRisk(time, 'participation', 'reduce order', `${data[a].symbol}: ${quantity.toPrecision(6)} units > ${participation} × the previous bar's volume; filled ${limit.toPrecision(6)}`);
         quantity = limit;
       }
     }
     if (settings.units === 'whole') quantity = Math.floor(quantity / settings.lotSize + 1e-9) * settings.lotSize;
+    if (settings.minNotional !== undefined && quantity > DUST && quantity * price < settings.minNotional) {
+      logRisk(time, 'exchange-filter', 'skip order', `${data[a].symbol}: ${order.side} ${quantity.toPrecision(6)} units × ${price} = ${(quantity * price).toPrecision(6)} is below the minimum order value ${settings.minNotional}`);
+      return 0;
+    }
     return quantity;
   };
 
@@ -578,7 +597,8 @@ export function createEngineKernel(
     orders = [];
     const keep: LiveOrder[] = [];
     for (const order of live) {
-      if (order.asset !== d.symbol || (atClose && order.type !== 'market')) {
+      // with latency an order cannot fill before it arrives (nor at the close that decided it)
+      if (order.asset !== d.symbol || (atClose && order.type !== 'market') || (order.notBefore !== undefined && (atClose || d.closeTime[row] <= order.notBefore))) {
         keep.push(order);
         continue;
       }
@@ -620,7 +640,8 @@ export function createEngineKernel(
     if (settings.exclusive || flip) {
       if (book.units !== 0 || book.heldTarget !== 0) {
         const side: OrderSide = book.units > 0 || book.heldTarget > 0 ? 'sell' : 'buy';
-        orders.push({ asset: symbol, sleeve, decisionRow: row, quantity: 0, side, type: 'market', expiresAfterRow: row + 1, closeAll: true });
+        const { notBefore, extraBars } = arrival(a, row);
+        orders.push({ asset: symbol, sleeve, decisionRow: row, quantity: 0, side, type: 'market', expiresAfterRow: row + 1 + extraBars, closeAll: true, notBefore });
       }
       if (target !== 0) orders.push(entryOrder(symbol, sleeve, a, row, target, false));
     } else if (target !== 0) {
@@ -635,9 +656,12 @@ export function createEngineKernel(
     const side: OrderSide = target > 0 ? 'buy' : 'sell';
     const offset = settings.entry.offsetBps / 10_000;
     const type = adjust ? 'market' : settings.entry.type;
-    const price = type === 'market' ? undefined : type === 'limit' ? reference * (side === 'buy' ? 1 - offset : 1 + offset) : reference * (side === 'buy' ? 1 + offset : 1 - offset);
-    const expiresAfterRow = row + (type === 'market' ? 1 : settings.entry.validBars);
-    return { asset, sleeve, decisionRow: row, quantity: 0, side, type, price, expiresAfterRow, targetExposure: target, adjust };
+    // limits round away from the market (buy down, sell up), stops toward it: the order is never more aggressive than asked
+    const price =
+      type === 'market' ? undefined : type === 'limit' ? onTick(reference * (side === 'buy' ? 1 - offset : 1 + offset), side === 'sell') : onTick(reference * (side === 'buy' ? 1 + offset : 1 - offset), side === 'buy');
+    const { notBefore, extraBars } = arrival(a, row);
+    const expiresAfterRow = row + extraBars + (type === 'market' ? 1 : settings.entry.validBars);
+    return { asset, sleeve, decisionRow: row, quantity: 0, side, type, price, expiresAfterRow, targetExposure: target, adjust, notBefore };
   };
 
   const recordSignal = (s: number, a: number, row: number, time: number, target: number): void => {
@@ -705,7 +729,9 @@ export function createEngineKernel(
       if (!(order.quantity > 0)) throw new ConfigError(`order quantity must be positive, got ${order.quantity}`);
       if (order.type !== 'market' && !(order.price! > 0)) throw new ConfigError(`a ${order.type} order needs a positive price`);
       const validBars = order.validBars ?? (order.type === 'market' ? 1 : Number.MAX_SAFE_INTEGER);
-      orders.push({ ...order, sleeve: sleeves[s].name, decisionRow: row, expiresAfterRow: Math.min(Number.MAX_SAFE_INTEGER, lastRow[target] + validBars) });
+      const { notBefore, extraBars } = arrival(target, Math.max(0, lastRow[target]));
+      const price = order.type === 'market' ? order.price : onTick(order.price!, (order.type === 'limit') === (order.side === 'sell'));
+      orders.push({ ...order, price, sleeve: sleeves[s].name, decisionRow: row, expiresAfterRow: Math.min(Number.MAX_SAFE_INTEGER, lastRow[target] + validBars + extraBars), notBefore });
     },
     cancelOrders: (symbol = data[a].symbol) => {
       orders = orders.filter((o) => !(o.sleeve === sleeves[s].name && o.asset === symbol));

@@ -108,6 +108,17 @@ export const backtestSettingsSchema = z
     /** 'whole' rounds every order down to a multiple of lotSize (default 1 unit). */
     units: z.enum(['fractional', 'whole']).default('fractional'),
     lotSize: z.number().positive().default(1),
+    /** The exchange's price tick: limit and stop prices are rounded to it (buy limits down, sell limits up). */
+    tickSize: z.number().positive().optional(),
+    /** The exchange's minimum order value: smaller orders are skipped (closing a whole position is always allowed). */
+    minNotional: z.number().min(0).optional(),
+    /** Any fill is capped at this share of the previous bar's volume; the rest is cancelled (a partial fill). */
+    maxParticipation: z.number().positive().max(1).optional(),
+    /**
+     * Time from a bar's close to the order reaching the venue. Candles carry no prices inside a bar, so an
+     * order fills at the open of the bar in which it arrives: a latency shorter than a bar changes nothing.
+     */
+    latencyMs: z.number().min(0).default(0),
     /** A changed target first closes the open position, then opens the new one (else: trade the difference). */
     exclusive: z.boolean().default(false),
     /** Gross exposure (Σ |position value|) ≤ leverage × equity. */
