@@ -111,6 +111,8 @@ export interface EngineKernel {
   openTrade(sleeve: string, asset: string | number): OpenTrade | undefined;
   pendingOrders(): PendingOrder[];
   barsProcessed(asset: string | number): number;
+  /** Entry, stop-loss, take-profit and risk/reward of a target at the asset's latest processed close (the S6 fields). */
+  quote(asset: string | number, target: number): { entry: number; stop_loss: number | null; take_profit: number | null; risk_reward: number | null };
 }
 
 /** One asset's bars and per-bar arrays (growable when stepping). */
@@ -242,13 +244,15 @@ export function createEngineKernel(
   /** An order's arrival at the venue: with latency, not before its decision close + latency (and it lives that much longer). */
   const arrival = (a: number, row: number): { notBefore?: number; extraBars: number } =>
     settings.latencyMs > 0 ? { notBefore: data[a].closeTime[row] + settings.latencyMs, extraBars: Math.ceil(settings.latencyMs / data[a].step) } : { extraBars: 0 };
+  const lotDecimals = decimalsOf(settings.lotSize);
   /** A limit or stop price on the venue's tick: never better for the trader than asked. */
   const onTick = (price: number, up: boolean): number => {
     const tick = settings.tickSize;
     if (tick === undefined) return price;
     const steps = price / tick;
-    return (up ? Math.ceil(steps - 1e-9) : Math.floor(steps + 1e-9)) * tick;
+    return Number(((up ? Math.ceil(steps - 1e-9) : Math.floor(steps + 1e-9)) * tick).toFixed(tickDecimals));
   };
+  const tickDecimals = settings.tickSize === undefined ? 0 : decimalsOf(settings.tickSize);
 
   // Per-asset arrays, computed once: close times, returns; ATRs and deviations on demand.
   const data = assets.map((asset) => {
@@ -581,7 +585,8 @@ export function createEngineKernel(
         quantity = limit;
       }
     }
-    if (settings.units === 'whole') quantity = Math.floor(quantity / settings.lotSize + 1e-9) * settings.lotSize;
+    // whole lots, printed as the exchange would (0.00001 × 355007 is 3.5500700000000003 in binary)
+    if (settings.units === 'whole') quantity = Number((Math.floor(quantity / settings.lotSize + 1e-9) * settings.lotSize).toFixed(lotDecimals));
     if (settings.minNotional !== undefined && quantity > DUST && quantity * price < settings.minNotional) {
       logRisk(time, 'exchange-filter', 'skip order', `${data[a].symbol}: ${order.side} ${quantity.toPrecision(6)} units × ${price} = ${(quantity * price).toPrecision(6)} is below the minimum order value ${settings.minNotional}`);
       return 0;
@@ -1103,5 +1108,25 @@ export function createEngineKernel(
     },
     pendingOrders: () => orders.map((order) => ({ asset: order.asset, sleeve: order.sleeve, side: order.side, type: order.type, price: order.price, targetExposure: order.targetExposure, closeAll: order.closeAll ?? false })),
     barsProcessed: (asset) => cursor[assetAt(asset)],
+    quote: (asset, target) => {
+      const a = assetAt(asset);
+      const row = cursor[a] - 1;
+      if (row < 0) throw new ConfigError(`${symbols[a]}: no bar processed yet`);
+      const entry = data[a].close[row];
+      const direction = Math.sign(target);
+      const { stop, take } = stopDistances(a, row, entry, settings.exits);
+      return {
+        entry,
+        stop_loss: direction !== 0 && stop !== undefined ? entry - direction * stop : null,
+        take_profit: direction !== 0 && take !== undefined ? entry + direction * take : null,
+        risk_reward: direction !== 0 && stop !== undefined && take !== undefined ? take / stop : null,
+      };
+    },
   };
+}
+
+/** Decimal places of a step size (0.001 → 3, 1e-8 → 8, 5 → 0), capped at 15. */
+function decimalsOf(step: number): number {
+  for (let d = 0; d <= 15; d++) if (Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) < 1e-9) return d;
+  return 15;
 }

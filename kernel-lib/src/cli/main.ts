@@ -23,6 +23,7 @@ import type { BacktestSettingsInput } from '../backtest/settings';
 import { registerExchangeCommands } from './exchange-commands';
 import { registerRegistryCommands } from './registry-commands';
 import { registerTuneCommand } from './tune-command';
+import { registerTradingCommands } from './trading-commands';
 
 /** Collect a repeatable option into an array. */
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -345,6 +346,7 @@ export function buildProgram(): Command {
 
   registerExchangeCommands(program); // data fetch, data stream, coin add
   registerDataCommands(program); // data import, export, check, list, resample
+  registerTradingCommands(program); // paper, parity
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }

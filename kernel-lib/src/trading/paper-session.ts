@@ -1,0 +1,418 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, DataError } from '../errors';
+import { Frame, isoTime, timeframeMs, type Candles } from '../frame/frame';
+import { createEngineKernel, type EngineKernel, type KernelState } from '../backtest/kernel';
+import { parseBacktestSettings, type BacktestSettings } from '../backtest/settings';
+import type { EngineTrade, Fill, RiskEvent, SignalRecord } from '../backtest/engine';
+import { createExchange, resolveMarket, type ExchangeConnection, type MarketKind } from '../data/exchange/ccxt-client';
+import { exchangeNow, parseTime, type TimeInput } from '../data/exchange/fetch-candles';
+import { streamCandles, type StreamEvent } from '../data/exchange/stream-candles';
+import { withRetry, type RetryPolicy } from '../data/exchange/retry';
+import { createFeatureStream, type FeatureStream } from '../features/streaming/create-feature-stream';
+import type { StreamState } from '../features/streaming/streaming-feature';
+import type { IncrementalStrategy } from '../plugins/define';
+import { stepStrategy, strategyBufferBars } from '../strategy/incremental';
+import { tradesCsv } from '../runner/run-record';
+import type { WorkspaceOverrides } from '../workspace';
+import type { SpecInput } from '../spec/spec';
+import { SessionLog } from './session-log';
+import { resolveTradingSetup, type TradingSetup } from './session-setup';
+import { writeSessionOutputs } from './session-outputs';
+
+/**
+ * A paper-trading session: closed candles from the exchange's stream (backfilled after a start or a
+ * disconnect) → streaming features → the registry's model → the strategy's incremental form → the
+ * stepping engine kernel with its simulated venue. Every candle, decision, signal, fill and trade is
+ * appended to the session folder as it happens, and the whole state is saved after each candle, so a
+ * restart (even after SIGKILL) continues exactly where the last saved candle left off.
+ *
+ * Which candles trade: the ones that close after the session started. The ones before are history
+ * (they warm up features and strategy, target flat). After a restart, the candles that closed while the
+ * session was down are 'missed': the engine sees them (stops and limit orders work as on an exchange)
+ * but no new decision is taken on them; the strategy's state still follows them.
+ */
+
+export type PaperSessionOptions = ExchangeConnection & {
+  /** Spec file; its registered model (production) unless `model` names one. */
+  spec?: string;
+  /** Registry model: name, name@stage or name@version. */
+  model?: string;
+  /** Default: the spec's symbol and timeframe. */
+  symbol?: string;
+  timeframe?: string;
+  /** Starting cash (default: the spec's backtest.initialCash). */
+  cash?: number;
+  /** Order latency in ms (see BacktestSettings.latencyMs). */
+  latencyMs?: number;
+  /** Cap each fill at this share of the previous bar's volume. */
+  maxParticipation?: number;
+  /** Stop after this many candles that close after the start (this invocation). */
+  maxCandles?: number;
+  /** Stop at the first candle that closes at or after this time. */
+  until?: TimeInput;
+  /** History candles before the first tradable one (default: 2 × the warm-up the features and strategy need, + 100). */
+  warmup?: number;
+  /** The session folder: resumed when it holds a session, else created (default runs/paper-<model>-<time>). */
+  dir?: string;
+  workspace?: WorkspaceOverrides;
+  /** `--set path=value` overrides of the spec. */
+  overrides?: readonly string[];
+  signal?: AbortSignal;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  onEvent?: (event: SessionEvent) => void;
+  reconnect?: RetryPolicy;
+  retry?: RetryPolicy;
+};
+
+/** What a session reports as it goes (for the terminal, notebooks and tests). */
+export type SessionEvent =
+  | { kind: 'started'; dir: string; resumed: boolean; startTime: number }
+  | { kind: 'candle'; time: number; mode: CandleMode; decision?: DecisionRecord; fills: Fill[]; equity: number; position: number; processingMs: number }
+  | { kind: 'stream'; event: StreamEvent }
+  | { kind: 'stopped'; dir: string; reason: string };
+
+export type CandleMode = 'history' | 'live' | 'missed';
+
+/** One decision per candle: the S6 signal record plus what fed it. */
+export type DecisionRecord = SignalRecord & { mode: CandleMode; target: number; prediction: number[] | null };
+
+export type SessionResult = { dir: string; candles: number; liveCandles: number; fills: number; trades: number; equity: number; position: number; stopReason: string };
+
+/** The session's description (session.json): what parity and a resume need to reproduce it. */
+export type SessionInfo = {
+  format: 1;
+  kind: 'paper';
+  createdAt: string;
+  startTime: number;
+  exchange: string;
+  market: MarketKind;
+  symbol: string;
+  timeframe: string;
+  spec: unknown;
+  model: { name: string; version: number; modelId: string; classes?: string[]; featureNames: string[] };
+  strategy: { id: string; version: string; params: unknown };
+  settings: BacktestSettings;
+  sleeve: string;
+  warmupRows: number;
+  requiredInputs: number;
+};
+
+type SavedState = {
+  format: 1;
+  rows: number;
+  lastTime: number;
+  heldTarget: number;
+  kernel: KernelState;
+  features: StreamState;
+  strategy: unknown;
+  written: { fills: number; trades: number; signals: number; riskEvents: number };
+  status: 'running' | 'stopped';
+};
+
+export const SESSION_LOGS = {
+  'candles.csv': 'time,open,high,low,close,volume,mode,source\n',
+  'decisions.jsonl': '',
+  'signals.jsonl': '',
+  'fills.jsonl': '',
+  'risk-events.jsonl': '',
+  'trades.csv': tradesCsv([]),
+  'equity.csv': 'time,equity,cash,position_value,position\n',
+} as const;
+
+/** Run (or resume) a paper session until `maxCandles`, `until`, or the abort signal. */
+export async function runPaperSession(options: PaperSessionOptions): Promise<SessionResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const resumedInfo = options.dir && fs.existsSync(path.join(options.dir, 'session.json')) ? (JSON.parse(fs.readFileSync(path.join(options.dir, 'session.json'), 'utf8')) as SessionInfo) : undefined;
+  const setup = resumedInfo
+    ? await resolveTradingSetup({ spec: resumedInfo.spec as SpecInput, model: `${resumedInfo.model.name}@${resumedInfo.model.version}`, workspace: options.workspace })
+    : await resolveTradingSetup({ spec: options.spec, model: options.model, workspace: options.workspace, overrides: options.overrides });
+  const { context, model, version } = setup;
+  const plan = context.plan;
+  const market: MarketKind = resumedInfo?.market ?? options.market ?? 'spot';
+  const symbol = resumedInfo?.symbol ?? options.symbol ?? context.spec.data.symbol;
+  const timeframe = resumedInfo?.timeframe ?? options.timeframe ?? context.spec.data.timeframe;
+  if (!resumedInfo && timeframe !== context.spec.data.timeframe) {
+    throw new ConfigError(`the model was trained on ${context.spec.data.timeframe} candles; a session on ${timeframe} would feed it features it never saw (use --timeframe ${context.spec.data.timeframe})`);
+  }
+  const step = timeframeMs(timeframe);
+  const connection: ExchangeConnection = { exchange: options.exchange ?? resumedInfo?.exchange ?? 'binance', market, apiUrl: options.apiUrl, timeoutMs: options.timeoutMs, rateLimitMs: options.rateLimitMs };
+  const exchange = createExchange(connection);
+  const { market: marketInfo } = await withRetry(`${exchange.id} loadMarkets`, () => resolveMarket(exchange, market, symbol, timeframe), options.retry, exchange);
+  const now = await exchangeNow(exchange, options.retry);
+
+  // ——— resolve once: settings with the exchange's rules, the session folder ———
+  const info: SessionInfo =
+    resumedInfo ??
+    (() => {
+      const rules = marketRules(marketInfo);
+      const settings = parseBacktestSettings({
+        ...plan.backtest,
+        ...(options.cash !== undefined ? { initialCash: options.cash } : {}),
+        ...(options.latencyMs !== undefined ? { latencyMs: options.latencyMs } : {}),
+        ...(options.maxParticipation !== undefined ? { maxParticipation: options.maxParticipation } : {}),
+        ...rules,
+        // a spot account cannot be short
+        ...(market === 'spot' ? { allowShort: false } : {}),
+      });
+      const features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol, timeframe } });
+      const strategyWarmup = strategyBufferBars(plan.strategy.definition, plan.strategy.params);
+      const needed = Math.max(features.requiredInputs, plan.strategy.definition.lookback === undefined ? 0 : strategyWarmup);
+      return {
+        format: 1,
+        kind: 'paper',
+        createdAt: new Date().toISOString(),
+        startTime: now,
+        exchange: exchange.id,
+        market,
+        symbol,
+        timeframe,
+        spec: context.spec,
+        model: { name: version.name, version: version.version, modelId: version.modelId, classes: version.classes, featureNames: version.featureNames },
+        strategy: { id: plan.strategy.definition.id, version: plan.strategy.definition.version, params: plan.strategy.params },
+        settings,
+        sleeve: plan.strategy.definition.id,
+        warmupRows: options.warmup ?? 2 * needed + 100,
+        requiredInputs: features.requiredInputs,
+      } satisfies SessionInfo;
+    })();
+  const dir = options.dir ?? path.join(context.workspace.runsDir, `paper-${version.name}-${isoTime(now).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`);
+
+  const session = new PaperSession(setup, info, dir, log, options.onEvent);
+  const resumed = session.open(resumedInfo !== undefined);
+  options.onEvent?.({ kind: 'started', dir, resumed, startTime: info.startTime });
+  log(`${resumed ? 'resuming' : 'starting'} paper session ${dir}: ${info.symbol} ${info.timeframe} on ${info.exchange} (${info.market}), model ${info.model.name} v${info.model.version}, strategy ${info.strategy.id}`);
+
+  // ——— the stream ———
+  const until = options.until !== undefined ? parseTime(options.until, 'until') : Infinity;
+  const maxCandles = options.maxCandles ?? Infinity;
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  options.signal?.addEventListener('abort', abort);
+  let stopReason = 'stream ended';
+  let live = 0;
+  try {
+    const backfillFrom = session.rows > 0 ? session.lastTime + step : info.startTime - (info.warmupRows + 1) * step;
+    const stream = streamCandles({
+      ...connection,
+      symbol: info.symbol,
+      timeframe: info.timeframe,
+      dataDir: context.workspace.dataDir,
+      backfillFrom,
+      signal: controller.signal,
+      reconnect: options.reconnect,
+      retry: options.retry,
+      onEvent: (event) => {
+        options.onEvent?.({ kind: 'stream', event });
+        if (event.kind === 'disconnected') log(`stream disconnected (${event.error}); reconnecting in ${event.delayMs} ms`);
+      },
+    });
+    for await (const candle of stream) {
+      if (candle.time + step > until) {
+        stopReason = `reached --until ${isoTime(until)}`;
+        break;
+      }
+      const mode: CandleMode = candle.time + step <= info.startTime ? 'history' : candle.time + step <= now && resumed ? 'missed' : 'live';
+      await session.process(candle, mode, candle.source);
+      // candles that closed while the session was down are caught up, not counted
+      if (mode === 'live' && ++live >= maxCandles) {
+        stopReason = `processed ${live} candle(s) (--max-candles)`;
+        break;
+      }
+    }
+    if (controller.signal.aborted) stopReason = 'stopped by signal';
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    session.close(stopReason);
+  }
+  options.onEvent?.({ kind: 'stopped', dir, reason: stopReason });
+  return { ...session.summary(), liveCandles: live, stopReason };
+}
+
+/** The exchange's lot step, tick and minimum order value from a ccxt market, as engine settings. */
+export function marketRules(market: { precision?: { amount?: number; price?: number }; limits?: { cost?: { min?: number }; amount?: { min?: number } }; precisionMode?: number }): {
+  units?: 'whole';
+  lotSize?: number;
+  tickSize?: number;
+  minNotional?: number;
+} {
+  // ccxt's Binance uses TICK_SIZE precision: precision.amount and precision.price are step sizes
+  const positive = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined);
+  const lot = positive(market.precision?.amount);
+  const tick = positive(market.precision?.price);
+  const minNotional = positive(market.limits?.cost?.min);
+  return {
+    ...(lot !== undefined && lot < 1e6 ? { units: 'whole' as const, lotSize: lot } : {}),
+    ...(tick !== undefined ? { tickSize: tick } : {}),
+    ...(minNotional !== undefined ? { minNotional } : {}),
+  };
+}
+
+/** One session's moving parts: kernel, features, model and strategy, and its folder. */
+class PaperSession {
+  readonly kernel: EngineKernel;
+  readonly features: FeatureStream;
+  strategy: IncrementalStrategy;
+  readonly log: SessionLog;
+  rows = 0;
+  lastTime = -Infinity;
+  heldTarget = 0;
+  private written = { fills: 0, trades: 0, signals: 0, riskEvents: 0 };
+  private readonly classes: string[] | undefined;
+  private readonly needsPredictions: boolean;
+
+  constructor(
+    private readonly setup: TradingSetup,
+    readonly info: SessionInfo,
+    readonly dir: string,
+    private readonly print: (line: string) => void,
+    private readonly onEvent?: (event: SessionEvent) => void,
+  ) {
+    const plan = setup.context.plan;
+    this.kernel = createEngineKernel([{ symbol: info.symbol, candles: emptyCandles(info.symbol, info.timeframe) }], [{ name: info.sleeve }], info.settings, { stepping: true });
+    this.features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: info.symbol, timeframe: info.timeframe } });
+    this.classes = setup.model.classes ? [...setup.model.classes] : undefined;
+    this.strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes: this.classes });
+    this.needsPredictions = plan.strategy.definition.needs.predictions;
+    this.log = new SessionLog(dir, SESSION_LOGS);
+  }
+
+  /** Create the folder, or load a saved session: its candles into the kernel, then every state. */
+  open(resume: boolean): boolean {
+    const saved = resume ? SessionLog.readState<SavedState>(this.dir) : undefined;
+    if (!saved) {
+      if (fs.existsSync(path.join(this.dir, 'state.json'))) throw new ConfigError(`${this.dir} already holds a session; resume it with --dir ${this.dir} and no spec, or choose another folder`);
+      fs.mkdirSync(this.dir, { recursive: true });
+      fs.writeFileSync(path.join(this.dir, 'session.json'), JSON.stringify(this.info, null, 2) + '\n');
+      this.log.open();
+      return false;
+    }
+    this.log.open(saved.logOffsets);
+    // the candles the state has processed, back into the kernel (the state holds no bars)
+    const lines = fs.readFileSync(path.join(this.dir, 'candles.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
+    if (lines.length < saved.rows) throw new DataError(`${this.dir}/candles.csv has ${lines.length} candles but the state has processed ${saved.rows}; the folder is damaged`);
+    for (const line of lines.slice(0, saved.rows)) {
+      const [time, open, high, low, close, volume] = line.split(',').map(Number);
+      this.kernel.appendBar(0, { time, open, high, low, close, volume });
+    }
+    this.kernel.restore(saved.kernel);
+    this.features.restore(saved.features);
+    this.strategy.restore(saved.strategy);
+    this.rows = saved.rows;
+    this.lastTime = saved.lastTime;
+    this.heldTarget = saved.heldTarget;
+    this.written = { ...saved.written };
+    // the kernel's records restart empty after a restore; count from there
+    this.recordBase = { ...saved.written };
+    return true;
+  }
+  private recordBase = { fills: 0, trades: 0, signals: 0, riskEvents: 0 };
+
+  async process(candle: { time: number; open: number; high: number; low: number; close: number; volume: number }, mode: CandleMode, source: string): Promise<void> {
+    const started = performance.now();
+    const bar = { time: candle.time, open: candle.open, high: candle.high, low: candle.low, close: candle.close, volume: candle.volume };
+    const row = this.rows;
+    const featureRow = this.features.update(bar);
+    let prediction: number[] | null = null;
+    if (row >= this.info.requiredInputs) {
+      const names = this.setup.model.featureNames;
+      const values = new Float32Array(names.length);
+      names.forEach((name, k) => (values[k] = featureRow[name]));
+      prediction = Array.from(await this.setup.model.predict({ values, rows: 1, cols: names.length }));
+    }
+    // the strategy follows every candle it can see (its state must match the batch form's)
+    let decided: { target: number; confidence?: number; reasoning: string } | undefined;
+    if (!this.needsPredictions || prediction) decided = this.strategy.next({ bar, prediction: prediction ?? undefined, features: featureRow });
+    let target: number;
+    let reasoning: string;
+    if (mode === 'history') {
+      target = 0;
+      reasoning = 'history: the candle closed before the session started';
+    } else if (!decided) {
+      target = 0;
+      reasoning = `warming up: ${row + 1} of ${this.info.requiredInputs} candles the features need`;
+    } else {
+      target = decided.target;
+      reasoning = decided.reasoning;
+    }
+    if (target < 0 && !this.info.settings.allowShort) target = 0;
+    // a missed candle keeps the target held before it
+    if (mode === 'missed') target = this.heldTarget;
+    this.kernel.appendBar(0, bar);
+    if (mode !== 'missed') this.kernel.decide(this.info.sleeve, 0, { target, confidence: decided?.confidence, reasoning });
+    this.heldTarget = target;
+    while (this.kernel.step());
+    this.rows = row + 1;
+    this.lastTime = bar.time;
+
+    // ——— log what happened, then save the state: this candle is done ———
+    const closeTime = bar.time + timeframeMs(this.info.timeframe);
+    const quote = this.kernel.quote(0, target);
+    const direction = Math.sign(target);
+    const decision: DecisionRecord = {
+      time: isoTime(closeTime),
+      asset: this.info.symbol,
+      sleeve: this.info.sleeve,
+      signal: direction > 0 ? 'LONG' : direction < 0 ? 'SHORT' : 'FLAT',
+      confidence: mode !== 'missed' && decided?.confidence !== undefined && Number.isFinite(decided.confidence) ? decided.confidence : null,
+      ...quote,
+      reasoning: mode === 'missed' ? `missed: the candle closed while the session was down (kept the previous target)` : reasoning,
+      mode,
+      target,
+      prediction,
+    };
+    this.log.add('candles.csv', [bar.time, bar.open, bar.high, bar.low, bar.close, bar.volume, mode, source].join(','));
+    this.log.add('decisions.jsonl', JSON.stringify({ ...decision, target: mode === 'missed' ? null : target }));
+    const records = this.kernel.records();
+    const newFills = this.drain('fills', records.fills, 'fills.jsonl', (f: Fill) => JSON.stringify({ ...f, time: isoTime(f.time) }));
+    this.drain('signals', records.signals, 'signals.jsonl', (s: SignalRecord) => JSON.stringify(s));
+    this.drain('riskEvents', records.riskEvents, 'risk-events.jsonl', (e: RiskEvent) => JSON.stringify(e));
+    this.drain('trades', records.trades, 'trades.csv', (t: EngineTrade) => tradesCsv([t]).split('\n')[1]);
+    const equity = this.kernel.equity();
+    const cash = this.kernel.cash();
+    const position = this.kernel.position(this.info.sleeve, 0);
+    this.log.add('equity.csv', [closeTime, equity, cash, equity - cash, position].join(','));
+    this.log.commit({
+      format: 1,
+      rows: this.rows,
+      lastTime: this.lastTime,
+      heldTarget: this.heldTarget,
+      kernel: this.kernel.snapshot(),
+      features: this.features.snapshot(),
+      strategy: this.strategy.snapshot(),
+      written: this.written,
+      status: 'running',
+    } satisfies Omit<SavedState, never>);
+    const processingMs = performance.now() - started;
+    this.onEvent?.({ kind: 'candle', time: bar.time, mode, decision, fills: newFills, equity, position, processingMs });
+    if (mode !== 'history') {
+      const fills = newFills.map((f) => `${f.side} ${f.quantity.toPrecision(6)} @ ${f.price.toPrecision(8)} (${f.type})`).join('; ');
+      this.print(`${isoTime(closeTime)} ${mode.padEnd(6)} close ${bar.close}  ${decision.signal.padEnd(5)} ${decision.confidence === null ? '' : `p=${decision.confidence.toFixed(3)} `}position ${position.toPrecision(6)} equity ${equity.toFixed(2)}${fills ? `  filled: ${fills}` : ''}`);
+    }
+  }
+
+  /** Queue a record kind's new entries for its log; returns them. */
+  private drain<T>(kind: keyof SavedState['written'], all: readonly T[], file: string, line: (record: T) => string): T[] {
+    const from = this.written[kind] - this.recordBase[kind];
+    const fresh = all.slice(from);
+    for (const record of fresh) this.log.add(file, line(record));
+    this.written[kind] += fresh.length;
+    return fresh;
+  }
+
+  summary(): Omit<SessionResult, 'liveCandles' | 'stopReason'> {
+    return { dir: this.dir, candles: this.rows, fills: this.written.fills, trades: this.written.trades, equity: this.rows ? this.kernel.equity() : this.info.settings.initialCash, position: this.rows ? this.kernel.position(this.info.sleeve, 0) : 0 };
+  }
+
+  /** Close the logs and write the backtest-layout outputs (backtest.arrow, signals.json, report.html). */
+  close(reason: string): void {
+    this.log.close();
+    writeSessionOutputs(this.dir, reason);
+  }
+}
+
+function emptyCandles(symbol: string, timeframe: string): Candles {
+  const none = new Float64Array(0);
+  return Frame.fromColumns(none, { open: none, high: none, low: none, close: none, volume: none }, { symbol, timeframe });
+}

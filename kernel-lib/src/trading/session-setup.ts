@@ -1,0 +1,65 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from '../errors';
+import { ModelRegistry, parseModelStage, type ModelVersion, type VersionSelector } from '../registry/model-registry';
+import type { FittedModel } from '../models/model';
+import { createRunContext, type RunContext } from '../runner/stages';
+import type { SpecInput } from '../spec/spec';
+import { openWorkspace, type WorkspaceOverrides } from '../workspace';
+
+/** What a paper or live session trades with: the spec resolved into a plan, and the registry's model. */
+export type TradingSetup = {
+  context: RunContext;
+  model: FittedModel;
+  version: ModelVersion;
+};
+
+/** `name`, `name@staging`, `name@production`, `name@3` → name and version selector (default: production). */
+export function parseModelReference(text: string): { name: string; selector: VersionSelector } {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return { name: text, selector: { stage: 'production' } };
+  const name = text.slice(0, at);
+  const which = text.slice(at + 1);
+  if (!name || !which) throw new ConfigError(`--model '${text}' must look like name, name@stage or name@version (e.g. quickstart-BTC-USDT-1h@production)`);
+  if (/^\d+$/.test(which)) return { name, selector: { version: Number(which) } };
+  return { name, selector: { stage: parseModelStage(which) } };
+}
+
+/**
+ * Resolve a session's spec and model, once, at the boundary:
+ *   - a spec file: its plan, and its registered model (`model.name`, else `<name>-<symbol>-<timeframe>`) in
+ *     production, unless `model` names another;
+ *   - only a model: the spec of the run that registered that version (runs/<runId>/run.json).
+ */
+export async function resolveTradingSetup(options: { spec?: string | SpecInput; model?: string; workspace?: WorkspaceOverrides; overrides?: readonly string[] }): Promise<TradingSetup> {
+  if (!options.spec && !options.model) throw new ConfigError('give a spec file or --model name[@stage]');
+  const workspace = openWorkspace(options.workspace);
+  const registry = new ModelRegistry(workspace.modelsDir);
+  let context: RunContext;
+  let reference: { name: string; selector: VersionSelector };
+  if (options.spec) {
+    // a spec object (a saved session's) resolves against this workspace
+    const where = typeof options.spec === 'string' ? options.workspace : { ...options.workspace, root: workspace.root };
+    context = createRunContext(options.spec, { workspace: where, overrides: options.overrides, progress: 'quiet' });
+    const spec = context.spec;
+    reference = options.model
+      ? parseModelReference(options.model)
+      : { name: spec.model.name ?? `${spec.name}-${spec.data.symbol}-${spec.data.timeframe}`.replace(/[^\w.-]+/g, '-'), selector: { stage: 'production' } };
+  } else {
+    reference = parseModelReference(options.model!);
+    const version = registry.resolve(reference.name, reference.selector);
+    const runFile = path.join(workspace.runsDir, version.runId, 'run.json');
+    if (!fs.existsSync(runFile)) {
+      throw new ConfigError(`${reference.name} v${version.version} was registered by run ${version.runId}, whose run.json is not in ${workspace.runsDir}; pass the spec file too (candlelab paper <spec.json> --model ${reference.name}@${version.version})`);
+    }
+    const spec = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { spec: SpecInput }).spec;
+    context = createRunContext(spec, { workspace: { ...options.workspace, root: workspace.root }, overrides: options.overrides, progress: 'quiet' });
+  }
+  const version = registry.resolve(reference.name, reference.selector);
+  const plan = context.plan;
+  if (version.modelId !== plan.model.definition.id) {
+    throw new ConfigError(`${reference.name} v${version.version} is a ${version.modelId} model but the spec trains ${plan.model.definition.id}; pass the spec that registered it`);
+  }
+  const model = await registry.loadModel(reference.name, { version: version.version }, { plugins: context.registry });
+  return { context, model, version };
+}
