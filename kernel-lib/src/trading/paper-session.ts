@@ -206,6 +206,8 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
       onEvent: (event) => {
         options.onEvent?.({ kind: 'stream', event });
         if (event.kind === 'disconnected') log(`stream disconnected (${event.error}); reconnecting in ${event.delayMs} ms`);
+        else if (event.kind === 'subscribed') log(`streaming ${info.symbol} ${info.timeframe} (${event.mode})`);
+        else if (event.candles > 0) log(`backfilled ${event.candles} candle(s) through REST up to ${isoTime(event.to)}`);
       },
     });
     for await (const candle of stream) {

@@ -1,0 +1,156 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import * as readline from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { runSpec } from '../src/runner/run-spec';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
+import { runPaperSession, type SessionEvent } from '../src/trading/paper-session';
+import { paperParity } from '../src/trading/parity';
+import { readSession } from '../src/trading/session-outputs';
+import { SessionLog } from '../src/trading/session-log';
+import { CLI_BIN, cli, ROOT, tempDir, workspaceEnv } from './helpers';
+
+/**
+ * Paper trading end to end against the fake exchange: a registered model trades streamed candles on the
+ * simulated venue, the session folder is written as it goes, a SIGKILL and a restart lose nothing and
+ * duplicate nothing, and `parity` finds the session identical to a backtest of the same candles.
+ * The exchange clock moves only when the session has handled a candle (event-driven, no timing).
+ */
+
+const HOUR = 3_600_000;
+const dir = tempDir('paper');
+const workspace = { root: dir, dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
+const candles = generateSyntheticCandles({ seed: 42, bars: 4000, timeframe: '1h', start: '2021-01-01T00:00:00Z' });
+const MODEL = 'quickstart-BTC-USDT-1h@1';
+const FAST = { reconnect: { baseDelayMs: 5, maxDelayMs: 20 }, retry: { baseDelayMs: 5 }, rateLimitMs: 1, timeoutMs: 5000 };
+let fake: FakeExchange;
+
+beforeAll(async () => {
+  // a small quickstart model, registered as version 1 (its run.json supplies the spec)
+  await runSpec(path.join(ROOT, 'specs', 'quickstart.json'), { overrides: ['data.bars=3000', 'model.params.rounds=25', 'backtest.commissionBps=2', 'strategy.params.buyThreshold=0.4'], workspace, progress: 'quiet', log: () => {} });
+  fake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles }], now: candles.time[3200] });
+}, 120_000);
+afterAll(async () => {
+  await fake?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Move the exchange clock one candle each time the session has handled a candle closing after the start. */
+function driveClock(event: SessionEvent): void {
+  if ((event.kind === 'stream' && event.event.kind === 'subscribed') || (event.kind === 'candle' && event.mode === 'live')) setImmediate(() => fake.setNow(fake.now + HOUR));
+}
+
+describe('candlelab paper', () => {
+  it('trades streamed candles with the registry model, logs every decision and fill, and matches a backtest of the same candles exactly', async () => {
+    const sessionDir = path.join(dir, 'runs', 'paper-one');
+    fake.setNow(candles.time[3200]);
+    const events: SessionEvent[] = [];
+    const result = await runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 120, warmup: 300, ...FAST, log: () => {}, onEvent: (e) => (events.push(e), driveClock(e)) });
+    expect(result.liveCandles).toBe(120);
+    const session = readSession(sessionDir);
+    expect(session.modes.filter((m) => m === 'history').length).toBe(301);
+    expect(session.modes.filter((m) => m === 'live').length).toBe(120);
+    // consecutive candles, exactly the exchange's
+    const served = fake.candles('spot', 'BTC/USDT', '1h');
+    const first = (session.candles.time[0] - served.time[0]) / HOUR;
+    session.candles.time.forEach((t, i) => expect(t).toBe(served.time[first + i]));
+    expect(Array.from(session.candles.column('close'))).toEqual(Array.from(served.column('close').subarray(first, first + session.candles.length)));
+    // every candle has a decision; live ones carry the model's prediction and an S6 record
+    const decisions = fs.readFileSync(path.join(sessionDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(decisions.length).toBe(session.candles.length);
+    for (const d of decisions.filter((x) => x.mode === 'live')) {
+      expect(d.prediction).toHaveLength(3);
+      expect(['LONG', 'FLAT']).toContain(d.signal);
+      expect(d).toHaveProperty('stop_loss');
+      expect(typeof d.reasoning).toBe('string');
+    }
+    expect(session.result.fills.length).toBeGreaterThanOrEqual(2);
+    // quantities on the exchange's lot step (0.00001 on the fake exchange's BTC/USDT)
+    for (const fill of session.result.fills) expect(Math.abs(fill.quantity * 1e5 - Math.round(fill.quantity * 1e5))).toBeLessThan(1e-6);
+    for (const file of ['backtest.arrow', 'report.html', 'signals.json', 'summary.json', 'trades.csv', 'fills.jsonl', 'session.json']) expect(fs.existsSync(path.join(sessionDir, file)), file).toBe(true);
+
+    const parity = await paperParity(sessionDir, { workspace });
+    expect(parity.unexplained, JSON.stringify(parity.differences, null, 1)).toBe(0);
+    expect(parity.fills.matched).toBe(session.result.fills.length);
+    expect(parity.trades.matched).toBe(session.result.trades.length);
+    expect(parity.predictionDifference).toBeLessThan(1e-6);
+    // the CLI says the same, and exits 0
+    const shown = await cli(['parity', sessionDir], workspaceEnv(dir));
+    expect(shown.stderr).toBe('');
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toMatch(/every difference is explained/);
+  }, 120_000);
+
+  it('survives SIGKILL: the restarted session resumes from its own state, catches up the candles it missed, and still matches the backtest', async () => {
+    const sessionDir = path.join(dir, 'runs', 'paper-killed');
+    fake.setNow(candles.time[3300]);
+    // the first life: a child process, killed after 25 live candles whatever it is doing then
+    const child = spawn(CLI_BIN, ['paper', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--warmup', '200', '--max-candles', '1000'], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let live = 0;
+    let stderr = '';
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    // the clock moves when the child says it has subscribed, and after each live candle it handled
+    readline.createInterface({ input: child.stderr }).on('line', (line) => {
+      stderr += line + '\n';
+      if (!/^streaming /.test(line) && !/ live /.test(line)) return;
+      if (/ live /.test(line) && ++live >= 25) child.kill('SIGKILL');
+      else fake.setNow(fake.now + HOUR);
+    });
+    expect(await exited, stderr).toBe('SIGKILL');
+    const before = readSession(sessionDir);
+    // time passes while the bot is down
+    fake.setNow(fake.now + 7 * HOUR);
+
+    // the second life: resume from the folder alone
+    const result = await runPaperSession({ dir: sessionDir, apiUrl: fake.url, workspace, maxCandles: 30, ...FAST, log: () => {}, onEvent: driveClock });
+    const after = readSession(sessionDir);
+    expect(result.liveCandles).toBe(30);
+    expect(after.modes.filter((m) => m === 'missed').length).toBeGreaterThanOrEqual(7);
+    // nothing lost, nothing twice: consecutive candles, the first life's records kept as they were
+    for (let i = 1; i < after.candles.length; i++) expect(after.candles.time[i] - after.candles.time[i - 1]).toBe(HOUR);
+    expect(after.result.fills.slice(0, before.result.fills.length)).toEqual(before.result.fills);
+    expect(Array.from(after.candles.time.subarray(0, before.candles.length))).toEqual(Array.from(before.candles.time));
+    const parity = await paperParity(sessionDir, { workspace });
+    expect(parity.unexplained, JSON.stringify(parity.differences, null, 1)).toBe(0);
+    expect(parity.missedCandles).toBeGreaterThanOrEqual(7);
+  }, 120_000);
+
+  it('resumes a stopped session for one more candle; refuses contradictory options and unknown models in one line', async () => {
+    const sessionDir = path.join(dir, 'runs', 'paper-one');
+    const resumed = await runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 1, ...FAST, log: () => {}, onEvent: driveClock });
+    expect(resumed.liveCandles).toBe(1);
+    const bad = await cli(['paper', '--model', MODEL, '--api-url', fake.url, '--max-candles', '1', '--until', '2030-01-01'], workspaceEnv(dir));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toBe('candlelab: error: give --max-candles or --until, not both');
+    const missing = await cli(['paper', '--model', 'nope@1', '--api-url', fake.url, '--max-candles', '1'], workspaceEnv(dir));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^candlelab: error: .*nope/);
+  }, 60_000);
+});
+
+describe('session logs', () => {
+  it('a crash between appending the logs and saving the state is cut back to the state on resume', () => {
+    const folder = tempDir('session-log');
+    const log = new SessionLog(folder, { 'a.csv': 'x\n', 'b.jsonl': '' });
+    log.open();
+    log.add('a.csv', '1');
+    log.add('b.jsonl', '{"k":1}');
+    log.commit({ rows: 1 });
+    log.close();
+    // a crash after the next candle's lines reached the files, before the state was replaced
+    fs.appendFileSync(path.join(folder, 'a.csv'), '2\n3');
+    fs.appendFileSync(path.join(folder, 'b.jsonl'), '{"k":2}\n');
+    const state = SessionLog.readState<{ rows: number }>(folder)!;
+    expect(state.rows).toBe(1);
+    const again = new SessionLog(folder, { 'a.csv': 'x\n', 'b.jsonl': '' });
+    again.open(state.logOffsets);
+    again.add('a.csv', '2');
+    again.commit({ rows: 2 });
+    again.close();
+    expect(fs.readFileSync(path.join(folder, 'a.csv'), 'utf8')).toBe('x\n1\n2\n');
+    expect(fs.readFileSync(path.join(folder, 'b.jsonl'), 'utf8')).toBe('{"k":1}\n');
+    fs.rmSync(folder, { recursive: true, force: true });
+  });
+});
