@@ -19,6 +19,7 @@ export * as plugins from './plugins';
 export * as runner from './runner';
 export * as notebook from './notebook';
 export * as tuning from './tuning';
+export * as trading from './trading';
 
 // Flat exports: what a notebook walks through, in pipeline order.
 export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear } from './frame/frame';

@@ -1,6 +1,5 @@
 import { type Candles, type FrameMeta, Frame, isoTime } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
-import { atrKernel, rollingDeviation } from '../features/kernels';
 import type { CandleRow } from '../data/exchange/aggregate-trades';
 import {
   parseBacktestSettings,
@@ -132,8 +131,8 @@ type AssetSeries = {
   close: Float64Array;
   volume: Float64Array;
   returns: Float64Array;
-  atr: Map<number, Float64Array>;
-  deviation: Map<number, Float64Array>;
+  atr: Map<number, ExtendingAtr>;
+  deviation: Map<number, ExtendingDeviation>;
   funding: FundingSeries | undefined;
   fundingCursor: number;
 };
@@ -274,22 +273,19 @@ export function createEngineKernel(
     return series;
   });
   const periodsPerYear = settings.periodsPerYear ?? (365 * 86_400_000) / Math.min(...data.map((d) => d.step));
-  // Both indicators are causal, so values computed over the bars seen so far never change as bars are
-  // appended: a stepping engine recomputes only when asked for a row past what it has.
+  // Both indicators are causal: values over the bars seen so far never change as bars are appended, so
+  // a stepping engine extends them bar by bar (replay computes them in one pass on first use).
   const atrOf = (a: number, period: number): Float64Array => {
     const d = data[a];
-    let values = d.atr.get(period);
-    if (!values || values.length < d.length) {
-      const n = d.length;
-      d.atr.set(period, (values = atrKernel(d.high.subarray(0, n), d.low.subarray(0, n), d.close.subarray(0, n), period)));
-    }
-    return values;
+    let indicator = d.atr.get(period);
+    if (!indicator) d.atr.set(period, (indicator = new ExtendingAtr(period)));
+    return indicator.upTo(d);
   };
   const deviationOf = (a: number, window: number): Float64Array => {
     const d = data[a];
-    let values = d.deviation.get(window);
-    if (!values || values.length < d.length) d.deviation.set(window, (values = rollingDeviation(d.returns.subarray(0, d.length), window)));
-    return values;
+    let indicator = d.deviation.get(window);
+    if (!indicator) d.deviation.set(window, (indicator = new ExtendingDeviation(window)));
+    return indicator.upTo(d);
   };
 
   // ——— state ———
@@ -1129,4 +1125,79 @@ export function createEngineKernel(
 function decimalsOf(step: number): number {
   for (let d = 0; d <= 15; d++) if (Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) < 1e-9) return d;
   return 15;
+}
+
+/** Room for `length` values: the array itself, or a larger copy (NaN beyond what was there). */
+function withRoom(values: Float64Array, length: number): Float64Array {
+  if (values.length >= length) return values;
+  const next = new Float64Array(Math.max(length, 2 * values.length)).fill(NaN);
+  next.set(values);
+  return next;
+}
+
+/**
+ * Wilder's ATR over an asset's bars, extended to the bars it has not seen yet with exactly the arithmetic
+ * of `atrKernel` (`trueRangeKernel` then `wilderKernel`), so every value is bit-identical to the batch one.
+ */
+class ExtendingAtr {
+  private values: Float64Array = new Float64Array(0);
+  private computed = 0;
+  private previous = NaN;
+  private seedSum = 0;
+  private readonly factor: number;
+  constructor(private readonly period: number) {
+    this.factor = 1 / period;
+  }
+  upTo(d: AssetSeries): Float64Array {
+    if (this.computed >= d.length) return this.values;
+    const out = (this.values = withRoom(this.values, d.length));
+    const { high, low, close } = d;
+    for (let i = this.computed; i < d.length; i++) {
+      const range = high[i] - low[i];
+      const trueRange = i === 0 ? range : Math.max(range, Math.abs(high[i] - close[i - 1]), Math.abs(low[i] - close[i - 1]));
+      const count = i + 1;
+      if (count < this.period) {
+        this.seedSum += trueRange;
+        out[i] = NaN;
+      } else if (count === this.period) {
+        this.seedSum += trueRange;
+        this.previous = this.seedSum / this.period;
+        out[i] = this.previous;
+      } else {
+        this.previous = (trueRange - this.previous) * this.factor + this.previous;
+        out[i] = this.previous;
+      }
+    }
+    this.computed = d.length;
+    return out;
+  }
+}
+
+/** The rolling deviation of an asset's bar returns, extended bar by bar with `rollingDeviation`'s arithmetic. */
+class ExtendingDeviation {
+  private values: Float64Array = new Float64Array(0);
+  private computed = 0;
+  private sum = 0;
+  private squares = 0;
+  constructor(private readonly window: number) {}
+  upTo(d: AssetSeries): Float64Array {
+    if (this.computed >= d.length) return this.values;
+    const out = (this.values = withRoom(this.values, d.length));
+    const values = d.returns;
+    const window = this.window;
+    for (let i = this.computed; i < d.length; i++) {
+      this.sum += values[i];
+      this.squares += values[i] * values[i];
+      if (i >= window) {
+        this.sum -= values[i - window];
+        this.squares -= values[i - window] * values[i - window];
+      }
+      if (i >= window - 1) {
+        const mean = this.sum / window;
+        out[i] = Math.sqrt(Math.max(0, (this.squares - window * mean * mean) / (window - 1)));
+      } else out[i] = NaN;
+    }
+    this.computed = d.length;
+    return out;
+  }
 }

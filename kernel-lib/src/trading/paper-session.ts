@@ -69,11 +69,14 @@ export type PaperSessionOptions = ExchangeConnection & {
 /** What a session reports as it goes (for the terminal, notebooks and tests). */
 export type SessionEvent =
   | { kind: 'started'; dir: string; resumed: boolean; startTime: number }
-  | { kind: 'candle'; time: number; mode: CandleMode; decision?: DecisionRecord; fills: Fill[]; equity: number; position: number; processingMs: number }
+  | { kind: 'candle'; time: number; mode: CandleMode; decision?: DecisionRecord; fills: Fill[]; equity: number; position: number; timings: CandleTimings }
   | { kind: 'stream'; event: StreamEvent }
   | { kind: 'stopped'; dir: string; reason: string };
 
 export type CandleMode = 'history' | 'live' | 'missed';
+
+/** Where a candle's handling time goes (ms): features, model, strategy + engine (the order is placed), logs + state on disk. */
+export type CandleTimings = { features: number; predict: number; decide: number; persist: number; total: number };
 
 /** One decision per candle: the S6 signal record plus what fed it. */
 export type DecisionRecord = SignalRecord & { mode: CandleMode; target: number; prediction: number[] | null };
@@ -316,6 +319,7 @@ class PaperSession {
     const bar = { time: candle.time, open: candle.open, high: candle.high, low: candle.low, close: candle.close, volume: candle.volume };
     const row = this.rows;
     const featureRow = this.features.update(bar);
+    const featured = performance.now();
     let prediction: number[] | null = null;
     if (row >= this.info.requiredInputs) {
       const names = this.setup.model.featureNames;
@@ -323,6 +327,7 @@ class PaperSession {
       names.forEach((name, k) => (values[k] = featureRow[name]));
       prediction = Array.from(await this.setup.model.predict({ values, rows: 1, cols: names.length }));
     }
+    const predicted = performance.now();
     // the strategy follows every candle it can see (its state must match the batch form's)
     let decided: { target: number; confidence?: number; reasoning: string } | undefined;
     if (!this.needsPredictions || prediction) decided = this.strategy.next({ bar, prediction: prediction ?? undefined, features: featureRow });
@@ -345,6 +350,7 @@ class PaperSession {
     if (mode !== 'missed') this.kernel.decide(this.info.sleeve, 0, { target, confidence: decided?.confidence, reasoning });
     this.heldTarget = target;
     while (this.kernel.step());
+    const decidedAt = performance.now();
     this.rows = row + 1;
     this.lastTime = bar.time;
 
@@ -386,8 +392,9 @@ class PaperSession {
       written: this.written,
       status: 'running',
     } satisfies Omit<SavedState, never>);
-    const processingMs = performance.now() - started;
-    this.onEvent?.({ kind: 'candle', time: bar.time, mode, decision, fills: newFills, equity, position, processingMs });
+    const done = performance.now();
+    const timings: CandleTimings = { features: featured - started, predict: predicted - featured, decide: decidedAt - predicted, persist: done - decidedAt, total: done - started };
+    this.onEvent?.({ kind: 'candle', time: bar.time, mode, decision, fills: newFills, equity, position, timings });
     if (mode !== 'history') {
       const fills = newFills.map((f) => `${f.side} ${f.quantity.toPrecision(6)} @ ${f.price.toPrecision(8)} (${f.type})`).join('; ');
       this.print(`${isoTime(closeTime)} ${mode.padEnd(6)} close ${bar.close}  ${decision.signal.padEnd(5)} ${decision.confidence === null ? '' : `p=${decision.confidence.toFixed(3)} `}position ${position.toPrecision(6)} equity ${equity.toFixed(2)}${fills ? `  filled: ${fills}` : ''}`);
