@@ -94,7 +94,10 @@ describe('live orders', () => {
   it('sends one market order per decision, persists, and skips an already processed candle or a dust difference', async () => {
     const f = await fake();
     const dir = tempDir('live-basic');
+    // Reads are retried: a 503 on the account does not stop the start.
+    f.fault('GET /api/v3/account', { kind: 'status', status: 503 });
     const t = await trader(f, dir);
+    expect(f.requests.filter((r) => r.path === '/api/v3/account').map((r) => r.status)).toEqual([503, 200]);
     const r = await t.onDecision({ time: T0, target: 0.5, price: PRICE });
     expect(r).toMatchObject({ action: 'sent', order: { side: 'buy', amount: 0.25, status: 'filled' } });
     expect(r.fills).toHaveLength(1);
@@ -148,6 +151,23 @@ describe('live orders', () => {
     expect(orderPosts(f)).toHaveLength(1);
     expect(f.orders()).toHaveLength(1);
     expect(t.status().position).toBeCloseTo(btc(f), 10);
+  });
+
+  it('when the lookup fails too, the order is left "unknown", nothing is resent, and the next start settles it', async () => {
+    const f = await fake();
+    const dir = tempDir('live-unknown');
+    const t = await openTrader(f, dir);
+    f.fault('POST /api/v3/order', { kind: 'acceptThenStatus', status: 500, code: -1001 });
+    // The lookup's first try and its 3 retries all fail.
+    f.fault('GET /api/v3/order', { kind: 'status', status: 503 }, 4);
+    await expect(t.onDecision({ time: T0, target: 0.5, price: PRICE })).rejects.toThrow(/^order cl[a-z0-9]{10}-1: status unknown and the lookup failed .*nothing more is sent; restart to reconcile/);
+    expect(Object.values(loadState(dir)!.orders)).toMatchObject([{ status: 'unknown' }]);
+    await t.close();
+    const restarted = await trader(f, dir);
+    expect(restarted.reconciliation?.settled).toMatchObject([{ status: 'filled', filled: 0.25 }]);
+    expect(restarted.status().position).toBeCloseTo(btc(f), 10);
+    expect(orderPosts(f)).toHaveLength(1);
+    expect(f.orders()).toHaveLength(1);
   });
 
   it('an order the exchange never got (500 before processing) is resent with the same client id', async () => {
@@ -281,11 +301,13 @@ describe('kill switch', () => {
     expect((await restarted.onDecision({ time: T0 + HOUR, target: 0.5, price: PRICE })).action).toBe('blocked');
     await restarted.resetKill();
     expect((await restarted.onDecision({ time: T0 + 2 * HOUR, target: 0.5, price: PRICE })).action).toBe('sent');
-    // A signal sets it too.
+    // A signal sets it too. Exits still go through: only entries are blocked.
     const uninstall = restarted.killOnSignal('SIGUSR2');
     process.emit('SIGUSR2', 'SIGUSR2');
     uninstall();
-    expect((await restarted.onDecision({ time: T0 + 3 * HOUR, target: 0, price: PRICE })).reason).toMatch(/kill switch set \(signal SIGUSR2\)/);
+    expect((await restarted.onDecision({ time: T0 + 3 * HOUR, target: 1, price: PRICE })).reason).toMatch(/kill switch set \(signal SIGUSR2\); no new entries/);
+    expect(await restarted.onDecision({ time: T0 + 4 * HOUR, target: 0, price: PRICE })).toMatchObject({ action: 'sent', order: { side: 'sell' } });
+    expect(restarted.status().killed?.reason).toBe('signal SIGUSR2');
     await restarted.close();
   });
 });

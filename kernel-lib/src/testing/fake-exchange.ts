@@ -545,7 +545,8 @@ export class FakeExchange extends EventEmitter {
   private exchangeInfo(market: 'spot' | 'futures'): unknown {
     const symbols = this.listings
       .filter((l) => l.market === market)
-      .map((l, _i, _all, f = this.filters.get(l.id) ?? DEFAULT_FILTERS) =>
+      .map((l) => ({ l, f: this.filters.get(l.id) ?? DEFAULT_FILTERS }))
+      .map(({ l, f }) =>
         market === 'spot'
           ? {
               symbol: l.id,

@@ -159,6 +159,19 @@ export class ExchangeVenue {
     return orders.map(normalizeOrder);
   }
 
+  /** Cancel one order by client order id; false when it is no longer open (filled, cancelled, unknown). */
+  async cancelOrder(clientOrderId: string): Promise<boolean> {
+    const ccxt = loadCcxt();
+    try {
+      await withRetry(`cancel order ${clientOrderId}`, () => this.exchange.cancelOrder('', this.symbol, { origClientOrderId: clientOrderId }), this.retry, this.exchange);
+      return true;
+    } catch (error) {
+      // -2011 "Unknown order sent.": already filled or cancelled; the lookup that follows tells which.
+      if (error instanceof ccxt.OrderNotFound) return false;
+      throw new TradingError(`cancelling order ${clientOrderId} failed (${oneLine(error)}); cancel it on the exchange`, { cause: error });
+    }
+  }
+
   /** Cancel every open order of the symbol; returns how many were cancelled. */
   async cancelAll(): Promise<number> {
     const ccxt = loadCcxt();

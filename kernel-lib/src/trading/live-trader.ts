@@ -98,7 +98,8 @@ export class LiveTrader {
     private readonly state: TradingState,
     readonly venue: ExchangeVenue,
     readonly filters: MarketFilters,
-    private readonly redactor: Redactor,
+    /** The session's redactor (knows the key and secret): wrap process output with it (`wrapProcessOutput`). */
+    readonly redactor: Redactor,
     readonly reconciliation: ReconcileReport | undefined,
   ) {}
 
@@ -169,8 +170,9 @@ export class LiveTrader {
   }
 
   /**
-   * The kill switch: block new entries (persisted, so it survives a restart), cancel open orders and,
-   * with `flatten`, sell the position. Cleared only by `resetKill`.
+   * The kill switch: block new entries (persisted, so it survives a restart; decisions that only reduce
+   * the position still go through), cancel every open order of the symbol and, with `flatten`, sell the
+   * position. Cleared only by `resetKill`.
    */
   kill(options: { flatten?: boolean; reason?: string } = {}): Promise<KillResult> {
     return this.serial(() => this.doKill(options.flatten ?? false, options.reason ?? 'kill switch called'));
@@ -271,9 +273,8 @@ export class LiveTrader {
     };
     if (s.lastCandleTime !== undefined && d.time <= s.lastCandleTime) return result('skipped', `candle ${new Date(d.time).toISOString()} already processed`);
     await this.checkKillFile();
-    if (s.kill) return result('blocked', `kill switch set (${s.kill.reason}); call resetKill to trade again`);
 
-    // Own orders still open (limit orders) are settled first, and cancelled: each decision re-targets.
+    // Own orders still open (limit orders) are cancelled and settled first: each decision re-targets.
     if (s.mode === 'live') await this.settleOpenOrders(true);
 
     const dayStart = Math.floor(d.time / DAY_MS) * DAY_MS;
@@ -312,6 +313,7 @@ export class LiveTrader {
     const filtered = applyFilters(this.filters, { side, amount: order.amount, price: d.price * (side === 'buy' ? 1 - offset : 1 + offset) });
     const context = `target ${target} × ${fraction} of equity ${round2(this.equity(d.price))} ${s.quote} → ${round8(capped.position)} ${s.base}, holding ${round8(s.balances.base)}`;
     if (!filtered.ok) return finish(result('skipped', `${filtered.reason}; ${context}${notes.length ? '; ' + notes.join('; ') : ''}`));
+    if (s.kill && side === 'buy') return finish(result('blocked', `kill switch set (${s.kill.reason}); no new entries until resetKill`));
 
     const recent = recentOrders(s.orderTimes, this.now());
     if (rails.maxOrdersPerMinute !== undefined && recent.length >= rails.maxOrdersPerMinute) {
@@ -392,12 +394,12 @@ export class LiveTrader {
     }
   }
 
-  /** Settle the state's open orders with the exchange; with `cancel`, cancel them first. */
+  /** Settle the state's open (or unknown) orders with the exchange; with `cancel`, cancel them first. */
   private async settleOpenOrders(cancel: boolean): Promise<number> {
     const open = Object.values(this.state.orders).filter((o) => o.status === 'open' || o.status === 'unknown');
     let cancelled = 0;
-    if (cancel && open.length > 0) cancelled = await this.venue.cancelAll();
     for (const record of open) {
+      if (cancel && record.status === 'open' && (await this.venue.cancelOrder(record.clientOrderId))) cancelled++;
       const found = await this.venue.lookupOrder(record.clientOrderId);
       if (found) settle(this.state, record, found);
       else record.status = 'not-sent';
