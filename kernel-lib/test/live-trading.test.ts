@@ -144,7 +144,7 @@ describe('live orders', () => {
   it('a request that never answers (short timeout) is looked up, not resent', async () => {
     const f = await fake();
     const dir = tempDir('live-hang');
-    const t = await trader(f, dir, { connection: { apiUrl: f.url, rateLimitMs: 1, timeoutMs: 400 } });
+    const t = await trader(f, dir, { connection: { apiUrl: f.url, rateLimitMs: 1, timeoutMs: 1000 } });
     f.fault('POST /api/v3/order', { kind: 'acceptThenHang' });
     const r = await t.onDecision({ time: T0, target: 0.5, price: PRICE });
     expect(r).toMatchObject({ action: 'sent', order: { status: 'filled' } });
@@ -242,6 +242,16 @@ describe('reconciliation', () => {
     expect(orderPosts(f)).toHaveLength(posts);
   });
 
+  it('fails closed on a fill of an order the bot did not place (a manual trade)', async () => {
+    const f = await fake();
+    const dir = tempDir('live-recon-fill');
+    const t = await openTrader(f, dir);
+    await t.onDecision({ time: T0, target: 0.5, price: PRICE });
+    await t.venue.exchange.createOrder('BTC/USDT', 'market', 'sell', 0.01, undefined, { newClientOrderId: 'manual-1' });
+    await t.close();
+    await expect(openTrader(f, dir)).rejects.toThrow(/^reconcile: a sell fill of 0.01 BTC at 20000 \(order \d+\) is not one of the bot's orders; nothing was sent/);
+  });
+
   it('fails closed on an open order with a candlelab client id the state does not know; adopts its own', async () => {
     const f = await fake();
     const dir = tempDir('live-recon-orders');
@@ -333,7 +343,7 @@ describe('rails', () => {
     const logs: string[] = [];
     const t = await trader(f, dir, { rails: { maxDailyLossFraction: 0.05 }, logs });
     expect((await t.onDecision({ time: T0 + HOUR, target: 1, price: PRICE })).action).toBe('sent');
-    // Down 15 %: the equity falls 7.5 % (half... all in BTC): the limit (5 %) is hit.
+    // Nearly all in BTC, the price down 15 %: the equity is down ~15 %, past the 5 % limit.
     f.setPrice('BTC/USDT', 17_000);
     const hit = await t.onDecision({ time: T0 + 2 * HOUR, target: 0, price: 17_000 });
     expect(hit).toMatchObject({ action: 'blocked', reason: expect.stringMatching(/^daily loss .* reached the limit 5 %.*until the next UTC day/) });

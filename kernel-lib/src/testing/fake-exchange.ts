@@ -236,12 +236,14 @@ export class FakeExchange extends EventEmitter {
     const previous = this.clock;
     this.clock = ms;
     // Resting limit orders fill when a candle closing on the way crosses their price.
+    const resting = this.book.restingSymbols();
     for (const s of this.series) {
-      if (s.market !== 'spot') continue;
+      if (s.market !== 'spot' || !resting.has(s.id)) continue;
       const { candles, stepMs } = s;
       for (let i = 0; i < candles.length; i++) {
         const close = candles.time[i] + stepMs;
         if (close > previous && close <= ms) this.book.matchLimits(s.id, candles.column('low')[i], candles.column('high')[i]);
+        if (close > ms) break;
       }
     }
     for (const client of this.sockets) {

@@ -108,6 +108,8 @@ export class FakeSpotBook {
     if (params.timestamp === undefined) throw new BinanceError(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.");
     const recvWindow = params.recvWindow === undefined ? 5000 : Number(params.recvWindow);
     if (!(recvWindow > 0 && recvWindow <= 60_000)) throw new BinanceError(-1131, 'recvWindow must be less than 60000');
+    // Clients stamp signed requests with their wall clock, so the window is checked against the wall
+    // clock (plus the test's skew), not the exchange's simulated candle clock.
     const serverTime = Date.now() + this.clockOffsetMs;
     const timestamp = Number(params.timestamp);
     if (!(timestamp < serverTime + 1000 && serverTime - timestamp <= recvWindow)) {
@@ -278,6 +280,11 @@ export class FakeSpotBook {
     };
     this.trades.push(trade);
     return trade;
+  }
+
+  /** Symbols with resting limit orders. */
+  restingSymbols(): Set<string> {
+    return new Set(this.orders.filter((o) => o.type === 'LIMIT' && (o.status === 'NEW' || o.status === 'PARTIALLY_FILLED')).map((o) => o.symbol));
   }
 
   /** Resting limit orders crossed by a candle's range fill at their price (as maker). */
