@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'NOT_ENOUGH_DATA'
   | 'NOTEBOOK'
   | 'REGISTRY'
+  | 'TRADING'
   | 'IO';
 
 export class CandlelabError extends Error {
@@ -75,6 +76,16 @@ export class NotebookError extends CandlelabError {
 export class RegistryError extends CandlelabError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('REGISTRY', message, options);
+  }
+}
+
+/**
+ * Live trading refused to go on: the exchange and the bot's state disagree, an order's status is
+ * unknown, or a safety rail stopped it. Nothing more was sent.
+ */
+export class TradingError extends CandlelabError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('TRADING', message, options);
   }
 }
 

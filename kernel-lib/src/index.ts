@@ -68,6 +68,7 @@ export {
 export { tuneSpec, type TuneOptions, type TuneResult } from './runner/tune-spec';
 export { resolveRunPlan, type RunPlan } from './runner/run-plan';
 export { addCoins, type AddCoinsOptions, type AddedCoin } from './runner/add-coins';
+export { LiveTrader, confirmLive, type LiveTraderOptions, type Decision, type DecisionRecord, type TradingRails } from './trading';
 export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, defineSplitter, type Plugin } from './plugins/define';
 export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';

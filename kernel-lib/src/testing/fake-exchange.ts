@@ -1,12 +1,22 @@
+import { EventEmitter } from 'node:events';
 import * as http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Frame, type Candles, timeframeMs } from '../frame/frame';
+import { BinanceError, DEFAULT_FILTERS, FakeSpotBook, type FakeAccountOptions, type FakeBalance, type FakeOrder, type FakeSymbolFilters, type FakeTrade } from './fake-spot-trading';
+
+export type { FakeAccountOptions, FakeBalance, FakeOrder, FakeSymbolFilters, FakeTrade } from './fake-spot-trading';
 
 /**
  * A stand-in for Binance on 127.0.0.1: an HTTP + websocket server speaking Binance's real wire formats
  * (spot /api/v3 and USDⓈ-M futures /fapi/v1, /futures/data; kline and trade streams with the
  * SUBSCRIBE protocol) over datasets you give it, with injectable faults and its own clock. Point ccxt at
  * it with `apiUrl` (see `ccxtExchange`); it is the exchange, not a mock of candlelab.
+ *
+ * Spot trading: signed /api/v3 endpoints (account, order, order/test, openOrders, myTrades) for the
+ * `accounts` given, with Binance's checks and error codes. MARKET orders fill at the current price (the
+ * close of the latest closed candle, or `setPrice`), LIMIT orders rest until a later candle crosses them.
+ * Emits 'request' (FakeRequest) when a request has arrived (before any fault or answer) and 'order'
+ * (FakeOrder) when an order is accepted, before it answers.
  */
 
 /** One market's candles on the fake exchange. */
@@ -16,6 +26,8 @@ export type FakeDataset = {
   symbol: string;
   timeframe: string;
   candles: Candles;
+  /** Spot trading filters advertised in exchangeInfo and enforced on orders (default: Binance's BTCUSDT). */
+  filters?: FakeSymbolFilters;
 };
 
 /** A fault applied to the next matching request(s). */
@@ -33,7 +45,14 @@ export type FakeFault =
   /** Serve only the first `rows` rows of the page (a short page). */
   | { kind: 'truncate'; rows: number }
   /** Send the headers and half the body, then destroy the socket. */
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /**
+   * Process the request (an order is recorded and filled), then answer with an HTTP error as `status`
+   * does: Binance's "execution status unknown" case.
+   */
+  | { kind: 'acceptThenStatus'; status: number; code?: number; msg?: string }
+  /** Process the request (an order is recorded and filled), then never answer. */
+  | { kind: 'acceptThenHang' };
 
 export type FakeExchangeOptions = {
   datasets: FakeDataset[];
@@ -47,10 +66,28 @@ export type FakeExchangeOptions = {
   autoAdvance?: { everyMs: number; stepMs: number };
   /** Port (default: any free port). */
   port?: number;
+  /** Spot trading accounts (API key, secret, starting balances). */
+  accounts?: FakeAccountOptions[];
+  /** Trading fees as fractions (default 0.001 taker and maker, Binance's base rate). */
+  fees?: { taker?: number; maker?: number };
 };
 
 /** One logged HTTP request. */
-export type FakeRequest = { path: string; query: Record<string, string>; status: number; at: number; fault?: FakeFault['kind'] };
+export type FakeRequest = {
+  method: string;
+  path: string;
+  /** URL query parameters. */
+  query: Record<string, string>;
+  /** The form body of a POST (signed parameters), as sent. */
+  body?: string;
+  /** Whether the request carried an API key (a signed, private endpoint). */
+  signed: boolean;
+  status: number;
+  at: number;
+  fault?: FakeFault['kind'];
+  /** Binance's error code of the answer, if it was an error. */
+  code?: number;
+};
 
 type WsSocket = {
   readyState: number;
@@ -93,7 +130,7 @@ type Listing = { market: 'spot' | 'futures'; base: string; quote: string; id: st
 type Series = { market: 'spot' | 'futures'; id: string; interval: string; stepMs: number; candles: Candles };
 
 /** The running fake exchange. */
-export class FakeExchange {
+export class FakeExchange extends EventEmitter {
   /** http://127.0.0.1:<port>: give it to ccxt as `apiUrl`. */
   readonly url: string;
   /** Every HTTP request served, in order. */
@@ -111,8 +148,12 @@ export class FakeExchange {
   private readonly latencyMs: number;
   private timer?: NodeJS.Timeout;
   private tradeId = 1;
+  private readonly book: FakeSpotBook;
+  private readonly filters = new Map<string, Required<FakeSymbolFilters>>();
+  private readonly prices = new Map<string, number>();
 
   private constructor(server: http.Server, port: number, options: FakeExchangeOptions) {
+    super();
     this.server = server;
     this.url = `http://127.0.0.1:${port}`;
     this.latencyMs = options.latencyMs ?? 0;
@@ -143,6 +184,17 @@ export class FakeExchange {
       addListing('futures', s);
     }
     this.listings = [...listed.values()];
+    for (const d of options.datasets) if (d.market === 'spot' && d.filters) this.filters.set(marketId(d.symbol), { ...DEFAULT_FILTERS, ...d.filters });
+    this.book = new FakeSpotBook(
+      options.accounts ?? [],
+      (id) => {
+        const l = this.listings.find((x) => x.market === 'spot' && x.id === id);
+        return l && { id: l.id, base: l.base, quote: l.quote, filters: this.filters.get(l.id) ?? DEFAULT_FILTERS };
+      },
+      (id) => this.price(id),
+      () => this.clock,
+      { taker: options.fees?.taker ?? 0.001, maker: options.fees?.maker ?? 0.001 },
+    );
     const lastClose = Math.max(0, ...this.series.map((s) => (s.candles.length ? s.candles.time[s.candles.length - 1] + s.stepMs : 0)));
     this.clock = options.now ?? lastClose;
     this.wss = new WebSocketServer({ noServer: true });
@@ -183,9 +235,70 @@ export class FakeExchange {
   setNow(ms: number): void {
     const previous = this.clock;
     this.clock = ms;
+    // Resting limit orders fill when a candle closing on the way crosses their price.
+    const resting = this.book.restingSymbols();
+    for (const s of this.series) {
+      if (s.market !== 'spot' || !resting.has(s.id)) continue;
+      const { candles, stepMs } = s;
+      for (let i = 0; i < candles.length; i++) {
+        const close = candles.time[i] + stepMs;
+        if (close > previous && close <= ms) this.book.matchLimits(s.id, candles.column('low')[i], candles.column('high')[i]);
+        if (close > ms) break;
+      }
+    }
     for (const client of this.sockets) {
       for (const stream of client.streams) this.pushStream(client, stream, previous, ms);
     }
+  }
+
+  /**
+   * The spot price orders fill at: the price set with `setPrice`, else the close of the latest closed
+   * candle (of the finest timeframe) at the exchange clock.
+   */
+  price(symbol: string): number | undefined {
+    const id = marketId(symbol);
+    const set = this.prices.get(id);
+    if (set !== undefined) return set;
+    const series = this.series.filter((s) => s.market === 'spot' && s.id === id).sort((a, b) => a.stepMs - b.stepMs)[0];
+    if (!series) return undefined;
+    let last = -1;
+    while (last + 1 < series.candles.length && series.candles.time[last + 1] + series.stepMs <= this.clock) last++;
+    return last < 0 ? undefined : series.candles.column('close')[last];
+  }
+
+  /** Fix the spot price orders fill at (undefined: back to the candles). */
+  setPrice(symbol: string, price: number | undefined): void {
+    if (price === undefined) this.prices.delete(marketId(symbol));
+    else this.prices.set(marketId(symbol), price);
+  }
+
+  /** Orders placed (all accounts, or one API key's), oldest first. */
+  orders(apiKey?: string): FakeOrder[] {
+    return this.book.orders.filter((o) => apiKey === undefined || o.apiKey === apiKey);
+  }
+
+  /** Fills (myTrades rows), oldest first. */
+  trades(apiKey?: string): FakeTrade[] {
+    return this.book.trades.filter((t) => apiKey === undefined || t.apiKey === apiKey);
+  }
+
+  /** An account's balances per asset (free and locked). */
+  balances(apiKey: string): Record<string, FakeBalance> {
+    const account = this.book.accounts.get(apiKey);
+    if (!account) throw new Error(`fake exchange: no account with key ${apiKey.slice(0, 4)}…`);
+    return Object.fromEntries([...account.balance.entries()].map(([asset, b]) => [asset, { ...b }]));
+  }
+
+  /** Change an account's free balance of `asset` (a deposit, a withdrawal, a trade made elsewhere). */
+  setBalance(apiKey: string, asset: string, free: number): void {
+    const account = this.book.accounts.get(apiKey);
+    if (!account) throw new Error(`fake exchange: no account with key ${apiKey.slice(0, 4)}…`);
+    this.book.balanceOf(account, asset).free = free;
+  }
+
+  /** Skew the clock signed requests are checked against (ms; to provoke -1021). */
+  setRecvClockOffset(ms: number): void {
+    this.book.clockOffsetMs = ms;
   }
 
   /** The dataset as served (prices rounded to 8 decimals like Binance's strings), all candles. */
@@ -215,7 +328,8 @@ export class FakeExchange {
 
   /**
    * Apply `fault` to the next `times` HTTP requests whose path contains `match` (e.g. 'klines',
-   * 'fundingRate', 'exchangeInfo'). Faults queue in order.
+   * 'fundingRate', 'exchangeInfo'), or, when `match` starts with a method ('POST /api/v3/order'), whose
+   * method and path are exactly those. Faults queue in order.
    */
   fault(match: string, fault: FakeFault, times = 1): void {
     this.faults.push({ match, fault, remaining: times });
@@ -286,41 +400,43 @@ export class FakeExchange {
   private async handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const query = Object.fromEntries(url.searchParams);
-    const record: FakeRequest = { path: url.pathname, query, status: 200, at: Date.now() };
+    const method = (req.method ?? 'GET').toUpperCase();
+    const signed = typeof req.headers['x-mbx-apikey'] === 'string';
+    const record: FakeRequest = { method, path: url.pathname, query, signed, status: 200, at: Date.now() };
     this.requests.push(record);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const rawBody = Buffer.concat(chunks).toString('utf8');
+    if (rawBody) record.body = rawBody;
+    this.emit('request', record);
     if (this.latencyMs > 0) await sleep(this.latencyMs);
-    const fault = this.takeFault(url.pathname);
+    const fault = this.takeFault(method, url.pathname);
     if (fault) record.fault = fault.kind;
     if (fault?.kind === 'hang') return;
     if (fault?.kind === 'slow') await sleep(fault.delayMs);
     if (fault?.kind === 'status') {
-      record.status = fault.status;
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
-      const message =
-        fault.code !== undefined
-          ? { code: fault.code, msg: fault.msg ?? BINANCE_ERROR_TEXT[fault.code] ?? 'An unknown error occurred while processing the request.' }
-          : fault.status === 429
-          ? { code: -1003, msg: 'Too many requests; current limit of IP is 6000 requests per minute. Please use WebSocket Streams for live updates to avoid polling the API.' }
-          : fault.status === 418
-            ? { code: -1003, msg: 'Way too many requests; IP banned until ' + (Date.now() + 1000) + '. Please use WebSocket Streams for live updates to avoid bans.' }
-            : undefined;
-      res.writeHead(fault.status, headers);
-      res.end(message ? JSON.stringify(message) : fault.status >= 500 ? '<html><body><h1>' + fault.status + ' Service Unavailable</h1></body></html>' : '');
+      this.sendStatusFault(res, record, fault);
       return;
     }
     let status = 200;
     let body: unknown;
     try {
-      body = this.route(url.pathname, query, fault?.kind === 'truncate' ? fault.rows : undefined);
+      const trading = this.trading(method, url, query, rawBody, req.headers);
+      body = trading !== undefined ? trading : method === 'GET' ? this.route(url.pathname, query, fault?.kind === 'truncate' ? fault.rows : undefined) : undefined;
       if (body === undefined) {
         status = 404;
         body = '<html><body><h2>404 Not found</h2></body></html>';
       }
     } catch (error) {
       if (!(error instanceof BinanceError)) throw error;
-      status = 400;
+      status = error.httpStatus;
+      record.code = error.code;
       body = { code: error.code, msg: error.message };
+    }
+    if (fault?.kind === 'acceptThenHang') return;
+    if (fault?.kind === 'acceptThenStatus') {
+      this.sendStatusFault(res, record, fault);
+      return;
     }
     record.status = status;
     const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -334,12 +450,66 @@ export class FakeExchange {
     res.end(text);
   }
 
+  /**
+   * The signed spot endpoints; undefined for other paths. Parameters come from the query and the form
+   * body together, as Binance reads them.
+   */
+  private trading(method: string, url: URL, query: Record<string, string>, rawBody: string, headers: http.IncomingHttpHeaders): unknown {
+    const key = `${method} ${url.pathname}`;
+    const endpoints = ['GET /api/v3/account', 'POST /api/v3/order', 'POST /api/v3/order/test', 'GET /api/v3/order', 'DELETE /api/v3/order', 'GET /api/v3/openOrders', 'DELETE /api/v3/openOrders', 'GET /api/v3/myTrades'];
+    if (!endpoints.includes(key)) return undefined;
+    const params = { ...query, ...Object.fromEntries(new URLSearchParams(rawBody)) };
+    const account = this.book.authenticate(headers, url.search.replace(/^\?/, ''), rawBody, params);
+    switch (key) {
+      case 'GET /api/v3/account':
+        return this.book.account(account);
+      case 'POST /api/v3/order':
+      case 'POST /api/v3/order/test': {
+        const { order, response } = this.book.newOrder(account, params, key.endsWith('/test'));
+        if (order) this.emit('order', order);
+        return response;
+      }
+      case 'GET /api/v3/order':
+        return this.book.getOrder(account, params);
+      case 'DELETE /api/v3/order':
+        return this.book.cancelOrder(account, params);
+      case 'GET /api/v3/openOrders':
+        return this.book.openOrders(account, params);
+      case 'DELETE /api/v3/openOrders':
+        return this.book.cancelOpen(account, params);
+      default:
+        return this.book.myTrades(account, params);
+    }
+  }
+
+  /** Answer with an HTTP error: Binance's JSON {code, msg}, or for a bare 5xx an HTML error page. */
+  private sendStatusFault(res: http.ServerResponse, record: FakeRequest, fault: { status: number; retryAfterSeconds?: number; code?: number; msg?: string }): void {
+    record.status = fault.status;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
+    const message =
+      fault.code !== undefined
+        ? { code: fault.code, msg: fault.msg ?? BINANCE_ERROR_TEXT[fault.code] ?? 'An unknown error occurred while processing the request.' }
+        : fault.status === 429
+          ? { code: -1003, msg: 'Too many requests; current limit of IP is 6000 requests per minute. Please use WebSocket Streams for live updates to avoid polling the API.' }
+          : fault.status === 418
+            ? { code: -1003, msg: 'Way too many requests; IP banned until ' + (Date.now() + 1000) + '. Please use WebSocket Streams for live updates to avoid bans.' }
+            : undefined;
+    if (message) record.code = message.code;
+    else if (fault.status >= 500) headers['content-type'] = 'text/html';
+    res.writeHead(fault.status, headers);
+    res.end(message ? JSON.stringify(message) : fault.status >= 500 ? '<html><body><h1>' + fault.status + ' Service Unavailable</h1></body></html>' : '');
+  }
+
   private notifySockets(): void {
     for (const watcher of [...this.socketWatchers]) watcher();
   }
 
-  private takeFault(pathname: string): FakeFault | undefined {
-    const index = this.faults.findIndex((f) => pathname.includes(f.match));
+  private takeFault(method: string, pathname: string): FakeFault | undefined {
+    const index = this.faults.findIndex((f) => {
+      const [m, p] = f.match.split(' ');
+      return p !== undefined && /^[A-Z]+$/.test(m) ? m === method && p === pathname : pathname.includes(f.match);
+    });
     if (index < 0) return undefined;
     const entry = this.faults[index];
     if (--entry.remaining <= 0) this.faults.splice(index, 1);
@@ -377,7 +547,8 @@ export class FakeExchange {
   private exchangeInfo(market: 'spot' | 'futures'): unknown {
     const symbols = this.listings
       .filter((l) => l.market === market)
-      .map((l) =>
+      .map((l) => ({ l, f: this.filters.get(l.id) ?? DEFAULT_FILTERS }))
+      .map(({ l, f }) =>
         market === 'spot'
           ? {
               symbol: l.id,
@@ -399,9 +570,9 @@ export class FakeExchange {
               isSpotTradingAllowed: true,
               isMarginTradingAllowed: true,
               filters: [
-                { filterType: 'PRICE_FILTER', minPrice: '0.01000000', maxPrice: '1000000.00000000', tickSize: '0.01000000' },
-                { filterType: 'LOT_SIZE', minQty: '0.00001000', maxQty: '9000.00000000', stepSize: '0.00001000' },
-                { filterType: 'NOTIONAL', minNotional: '5.00000000', applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
+                { filterType: 'PRICE_FILTER', minPrice: fixed8(f.tickSize), maxPrice: '1000000.00000000', tickSize: fixed8(f.tickSize) },
+                { filterType: 'LOT_SIZE', minQty: fixed8(f.minQty), maxQty: fixed8(f.maxQty), stepSize: fixed8(f.stepSize) },
+                { filterType: 'NOTIONAL', minNotional: fixed8(f.minNotional), applyMinToMarket: true, maxNotional: '9000000.00000000', applyMaxToMarket: false, avgPriceMins: 5 },
                 { filterType: 'MARKET_LOT_SIZE', minQty: '0.00000000', maxQty: '100.00000000', stepSize: '0.00000000' },
               ],
               permissions: [],
@@ -657,14 +828,6 @@ export function startFakeExchange(options: FakeExchangeOptions): Promise<FakeExc
   return FakeExchange.start(options);
 }
 
-class BinanceError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** 'BTC/USDT' or 'BTC/USDT:USDT' → Binance's id 'BTCUSDT'. */
 function marketId(symbol: string): string {

@@ -3,4 +3,17 @@
  * The fake exchange is a Binance stand-in on 127.0.0.1 speaking the real wire formats (REST and
  * websocket streams) over seeded candles, with injectable faults; point ccxt at it with `apiUrl`.
  */
-export { startFakeExchange, FakeExchange, BINANCE_INTERVALS, type FakeDataset, type FakeFault, type FakeExchangeOptions, type FakeRequest } from './fake-exchange';
+export {
+  startFakeExchange,
+  FakeExchange,
+  BINANCE_INTERVALS,
+  type FakeDataset,
+  type FakeFault,
+  type FakeExchangeOptions,
+  type FakeRequest,
+  type FakeAccountOptions,
+  type FakeBalance,
+  type FakeOrder,
+  type FakeSymbolFilters,
+  type FakeTrade,
+} from './fake-exchange';

@@ -69,7 +69,7 @@ export type PaperSessionOptions = ExchangeConnection & {
 /** What a session reports as it goes (for the terminal, notebooks and tests). */
 export type SessionEvent =
   | { kind: 'started'; dir: string; resumed: boolean; startTime: number }
-  | { kind: 'candle'; time: number; mode: CandleMode; decision?: DecisionRecord; fills: Fill[]; equity: number; position: number; timings: CandleTimings }
+  | { kind: 'candle'; time: number; mode: CandleMode; decision?: CandleDecision; fills: Fill[]; equity: number; position: number; timings: CandleTimings }
   | { kind: 'stream'; event: StreamEvent }
   | { kind: 'stopped'; dir: string; reason: string };
 
@@ -79,7 +79,7 @@ export type CandleMode = 'history' | 'live' | 'missed';
 export type CandleTimings = { features: number; predict: number; decide: number; persist: number; total: number };
 
 /** One decision per candle: the S6 signal record plus what fed it. */
-export type DecisionRecord = SignalRecord & { mode: CandleMode; target: number; prediction: number[] | null };
+export type CandleDecision = SignalRecord & { mode: CandleMode; target: number; prediction: number[] | null };
 
 export type SessionResult = { dir: string; candles: number; liveCandles: number; fills: number; trades: number; equity: number; position: number; stopReason: string };
 
@@ -358,7 +358,7 @@ class PaperSession {
     const closeTime = bar.time + timeframeMs(this.info.timeframe);
     const quote = this.kernel.quote(0, target);
     const direction = Math.sign(target);
-    const decision: DecisionRecord = {
+    const decision: CandleDecision = {
       time: isoTime(closeTime),
       asset: this.info.symbol,
       sleeve: this.info.sleeve,
