@@ -26,11 +26,14 @@ const candles = generateSyntheticCandles({ seed: 42, bars: 4000, timeframe: '1h'
 const MODEL = 'quickstart-BTC-USDT-1h@1';
 const FAST = { reconnect: { baseDelayMs: 5, maxDelayMs: 20 }, retry: { baseDelayMs: 5 }, rateLimitMs: 1, timeoutMs: 5000 };
 let fake: FakeExchange;
+// keys of the fake exchange's account: they must never appear in any output or file
+const KEY = 'k3yAAAAbbbbCCCCddddEEEEffff0001';
+const SECRET = 's3cretZZZZyyyyXXXXwwwwVVVVuuuu0002';
 
 beforeAll(async () => {
   // a small quickstart model, registered as version 1 (its run.json supplies the spec)
   await runSpec(path.join(ROOT, 'specs', 'quickstart.json'), { overrides: ['data.bars=3000', 'model.params.rounds=25', 'backtest.commissionBps=2', 'strategy.params.buyThreshold=0.4'], workspace, progress: 'quiet', log: () => {} });
-  fake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles }], now: candles.time[3200] });
+  fake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles }], now: candles.time[3200], accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: 10_000, BTC: 0 } }] });
 }, 120_000);
 afterAll(async () => {
   await fake?.close();
@@ -153,4 +156,94 @@ describe('session logs', () => {
     expect(fs.readFileSync(path.join(folder, 'b.jsonl'), 'utf8')).toBe('{"k":1}\n');
     fs.rmSync(folder, { recursive: true, force: true });
   });
+});
+
+/**
+ * A CLI session in a child process, its clock driven by what it prints: one candle forward when it has
+ * subscribed and after each live candle it handled, until it exits.
+ */
+function cliSession(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(CLI_BIN, args, { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  readline.createInterface({ input: child.stderr }).on('line', (line) => {
+    stderr += line + '\n';
+    if (/^streaming /.test(line) || / live /.test(line)) fake.setNow(fake.now + HOUR);
+  });
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+/** Every file under a folder, as text. */
+function filesUnder(folder: string): Array<[string, string]> {
+  return fs.readdirSync(folder, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => {
+    const file = path.join(e.parentPath, e.name);
+    return [file, fs.readFileSync(file, 'latin1')] as [string, string];
+  });
+}
+
+describe('candlelab live', () => {
+  const keysEnv = { CANDLELAB_API_KEY: KEY, CANDLELAB_API_SECRET: SECRET };
+
+  it('is a dry-run by default: decisions are logged and simulated, no signed request reaches the exchange, no keys needed', async () => {
+    const sessionDir = path.join(dir, 'runs', 'dry-run');
+    fake.setNow(candles.time[3400]);
+    const signedBefore = fake.requests.filter((r) => r.signed).length;
+    const ordersBefore = fake.orders().length;
+    const run = await cliSession(['live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--warmup', '200', '--max-candles', '15']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^dry-run session/);
+    const orders = fs.readFileSync(path.join(sessionDir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(orders).toHaveLength(15);
+    for (const o of orders) expect(['dry-run', 'skipped', 'blocked']).toContain(o.action);
+    expect(fake.requests.filter((r) => r.signed).length).toBe(signedBefore);
+    expect(fake.orders().length).toBe(ordersBefore);
+  }, 120_000);
+
+  it('refuses real orders without the confirmation, in one line, writing nothing', async () => {
+    const sessionDir = path.join(dir, 'runs', 'unconfirmed');
+    const run = await cli(['live', '--live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--max-candles', '3'], { ...workspaceEnv(dir), ...keysEnv });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/^candlelab: error: live trading sends real orders and needs confirmation: set CANDLELAB_LIVE_CONFIRM=yes/);
+    expect(fs.existsSync(sessionDir)).toBe(false);
+  }, 60_000);
+
+  it('with --live and a confirmation: orders carry client ids, the position equals the exchange\'s, the kill switch blocks entries, and the keys appear nowhere', async () => {
+    const sessionDir = path.join(dir, 'runs', 'live');
+    fake.setNow(candles.time[3450]);
+    const env = { ...keysEnv, CANDLELAB_LIVE_CONFIRM: 'yes' };
+    const run = await cliSession(['live', '--live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--warmup', '200', '--max-candles', '40', '--max-order-value', '4000', '--set', 'strategy.params.buyThreshold=0.3'], env);
+    expect(run.status, run.stderr).toBe(0);
+    const placed = fake.orders().filter((o) => o.clientOrderId?.startsWith('cl'));
+    expect(placed.length, run.stderr).toBeGreaterThanOrEqual(2);
+    expect(new Set(placed.map((o) => o.clientOrderId)).size).toBe(placed.length);
+    const traderState = JSON.parse(fs.readFileSync(path.join(sessionDir, 'live', 'state.json'), 'utf8'));
+    const btc = fake.balances(KEY).BTC;
+    expect(traderState.balances.base).toBeCloseTo((btc?.free ?? 0) + (btc?.locked ?? 0), 12);
+    for (const o of placed) expect(o.price * o.origQty <= 4000 * 1.01 || o.side === 'SELL').toBe(true);
+
+    // the kill switch: set from another process, it blocks entries in the next run
+    const stop = await cli(['live', 'stop', '--dir', sessionDir, '--api-url', fake.url], { ...workspaceEnv(dir), ...keysEnv });
+    expect(stop.status, stop.stderr).toBe(0);
+    expect(stop.stdout).toMatch(/kill switch set/);
+    const again = await cliSession(['live', '--live', '--dir', sessionDir, '--api-url', fake.url, '--max-candles', '10'], env);
+    expect(again.status, again.stderr).toBe(0);
+    const orders = fs.readFileSync(path.join(sessionDir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const after = orders.slice(-10);
+    expect(after.some((o) => o.action === 'sent' && o.order?.side === 'buy')).toBe(false);
+    expect(after.filter((o) => o.action === 'blocked').length, JSON.stringify(after.map((o) => o.action))).toBeGreaterThan(0);
+    const reset = await cli(['live', 'reset', '--dir', sessionDir, '--api-url', fake.url], { ...workspaceEnv(dir), ...keysEnv });
+    expect(reset.status, reset.stderr).toBe(0);
+
+    // redaction: not one file of the session, not one line printed, holds the key or the secret
+    for (const [file, text] of filesUnder(sessionDir)) {
+      expect(text.includes(KEY), file).toBe(false);
+      expect(text.includes(SECRET), file).toBe(false);
+    }
+    for (const output of [run.stdout, run.stderr, stop.stdout, stop.stderr, again.stdout, again.stderr, reset.stdout, reset.stderr]) {
+      expect(output.includes(KEY)).toBe(false);
+      expect(output.includes(SECRET)).toBe(false);
+    }
+  }, 180_000);
 });

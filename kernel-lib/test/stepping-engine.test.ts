@@ -286,11 +286,11 @@ describe('incremental strategies = batch strategies, bar by bar', () => {
     });
     const params = breakout.params.parse({ window: 15 });
     const batch = strategyOutput(breakout.targets({ candles, features: candles }, params));
-    let stepper = trailingBufferStrategy(breakout, params);
+    let stepper = trailingBufferStrategy(breakout as unknown as StrategyDefinition, params);
     for (let i = 0; i < 600; i++) {
       if (i === 300) {
         const state = JSON.parse(JSON.stringify(stepper.snapshot()));
-        stepper = stepStrategy(breakout, params);
+        stepper = stepStrategy(breakout as unknown as StrategyDefinition, params);
         stepper.restore(state);
       }
       const decision = stepper.next({ bar: barAt(candles, i) });

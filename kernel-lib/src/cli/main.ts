@@ -54,7 +54,9 @@ export function buildProgram(): Command {
   const program = new Command('candlelab')
     .description('ML crypto trading research: specs, notebooks, data, models, backtests')
     .version(CANDLELAB_VERSION, '-V, --version')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // options belong to the command they follow (`live stop --dir` is stop's, not live's)
+    .enablePositionalOptions();
 
   program
     .command('run')

@@ -1,8 +1,12 @@
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError } from '../errors';
-import { runPaperSession, type PaperSessionOptions } from '../trading/paper-session';
+import * as fs from 'node:fs';
+import { runPaperSession, type PaperSessionOptions, type SessionInfo } from '../trading/paper-session';
 import { paperParity } from '../trading/parity';
+import { LiveTrader, type LiveTraderOptions } from '../trading/live-trader';
+import { confirmLive } from '../trading/confirm';
+import type { RampStep, TradingRails } from '../trading/rails';
 
 const positiveInt = (name: string) => (value: string): number => {
   const n = Number(value);
@@ -59,7 +63,48 @@ export function sessionFromOptions(spec: string | undefined, options: Record<str
   };
 }
 
-/** `candlelab paper` and `candlelab parity`. */
+/** `--ramp-up 0d:0.1,3d:0.5,7d:1` (days) or `0t:0.1,20t:1` (trades) → ramp steps. */
+export function parseRampUp(text: string): RampStep[] {
+  return text.split(',').map((part) => {
+    const match = /^(\d+(?:\.\d+)?)([dt]):(\d*\.?\d+)$/.exec(part.trim());
+    if (!match) throw new ConfigError(`--ramp-up '${part}' must look like 3d:0.5 (after 3 days, half the capital) or 20t:1 (after 20 trades, all of it)`);
+    const after = Number(match[1]);
+    const fraction = Number(match[3]);
+    return match[2] === 'd' ? { afterDays: after, fraction } : { afterTrades: after, fraction };
+  });
+}
+
+/** The live rails from the command line (validated again by LiveTrader). */
+function railsFromOptions(options: Record<string, any>): TradingRails {
+  return {
+    ...(options.maxPosition !== undefined ? { maxPositionBase: options.maxPosition } : {}),
+    ...(options.maxPositionValue !== undefined ? { maxPositionQuote: options.maxPositionValue } : {}),
+    ...(options.maxOrderValue !== undefined ? { maxOrderValue: options.maxOrderValue } : {}),
+    ...(options.maxDailyLoss !== undefined ? { maxDailyLossFraction: options.maxDailyLoss } : {}),
+    ...(options.maxOrdersPerMinute !== undefined ? { maxOrdersPerMinute: options.maxOrdersPerMinute } : {}),
+    ...(options.rampUp !== undefined ? { rampUp: parseRampUp(options.rampUp) } : {}),
+  };
+}
+
+/** A live session's trader state lives in <session>/live/ (state.json, journal.jsonl, KILL). */
+const traderDir = (dir: string): string => path.join(dir, 'live');
+
+/** Open the trader of an existing live or dry-run session folder (for stop and reset). */
+async function openSessionTrader(dir: string, options: Record<string, any>): Promise<LiveTrader> {
+  const file = path.join(dir, 'session.json');
+  if (!fs.existsSync(file)) throw new ConfigError(`${dir} holds no session (no session.json); give the folder a live session wrote`);
+  const info = JSON.parse(fs.readFileSync(file, 'utf8')) as SessionInfo;
+  if (info.kind === 'paper') throw new ConfigError(`${dir} is a paper session: it has no exchange orders to stop; stop the process with Ctrl-C`);
+  return LiveTrader.open({
+    connection: { exchange: info.exchange, apiUrl: options.apiUrl },
+    symbol: info.symbol,
+    stateDir: traderDir(dir),
+    dryRun: info.kind === 'dry-run',
+    keys: { keyFile: options.keyFile },
+  });
+}
+
+/** `candlelab paper`, `candlelab parity` and `candlelab live`. */
 export function registerTradingCommands(program: Command): void {
   sessionOptions(
     program
@@ -115,5 +160,110 @@ export function registerTradingCommands(program: Command): void {
         console.log(report.unexplained === 0 ? '  parity: every difference is explained' : `  parity: ${report.unexplained} unexplained difference(s)`);
       }
       if (report.unexplained > 0) process.exitCode = 1;
+    });
+
+  const live = sessionOptions(
+    program
+      .command('live')
+      .summary('trade a registered model on an exchange: dry-run unless --live')
+      .description(
+        'Live trading: the paper session pipeline, with each decision also executed on the exchange through ccxt (Binance spot). Dry-run is the default: ' +
+          'orders are logged and simulated, no keys are needed and no signed request is made. Real orders need --live, keys (CANDLELAB_API_KEY / CANDLELAB_API_SECRET or ' +
+          '--key-file with mode 0600) and a confirmation (CANDLELAB_LIVE_CONFIRM=yes, or the symbol typed at a terminal). Every order carries a client order id and is looked up ' +
+          'by it before anything is resent; on start the session reconciles with the exchange and refuses to trade on a difference it cannot explain. ' +
+          'Kill switch: candlelab live stop --dir <session>, a KILL file in <session>/live/, or SIGUSR2.',
+      ),
+  )
+    .option('--live', 'send real orders (needs keys and a confirmation)')
+    .option('--key-file <file>', 'API keys as JSON {"apiKey", "secret"}, mode 0600 (default: CANDLELAB_API_KEY and CANDLELAB_API_SECRET)')
+    .option('--max-position <units>', 'largest position in base units', nonNegative('--max-position'))
+    .option('--max-position-value <quote>', 'largest position value in quote', nonNegative('--max-position-value'))
+    .option('--max-order-value <quote>', 'largest single order value in quote', nonNegative('--max-order-value'))
+    .option('--max-daily-loss <fraction>', 'stop for the UTC day once equity is this fraction below the day start (e.g. 0.03)', nonNegative('--max-daily-loss'))
+    .option('--max-orders-per-minute <n>', 'orders in any 60 s window at most', positiveInt('--max-orders-per-minute'))
+    .option('--ramp-up <steps>', 'capital allowed over time: 0d:0.1,3d:0.5,7d:1 (after days) or 0t:0.1,20t:1 (after trades)')
+    .addOption(new Option('--order-type <type>', 'order type on the exchange').choices(['market', 'limit']).default('market'))
+    // `live stop --dir …`: options after a subcommand belong to it (the program enables this too)
+    .enablePositionalOptions()
+    .action(async (spec: string | undefined, options) => {
+      const session = sessionFromOptions(spec, options);
+      const dryRun = !options.live;
+      const rails = railsFromOptions(options);
+      let undoRedaction: (() => void) | undefined;
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let trader: LiveTrader | undefined;
+      try {
+        const result = await runPaperSession({
+          ...session,
+          signal: controller.signal,
+          executorKind: dryRun ? 'dry-run' : 'live',
+          executor: async ({ dir, symbol, connection }) => {
+            if (!dryRun) await confirmLive({ symbol });
+            fs.mkdirSync(traderDir(dir), { recursive: true });
+            const traderOptions: LiveTraderOptions = {
+              connection,
+              symbol,
+              stateDir: traderDir(dir),
+              dryRun,
+              rails,
+              keys: { keyFile: options.keyFile },
+              orderType: options.orderType,
+              // the trader's own lines go to its log (the session prints each candle's outcome)
+              logger: (line) => fs.appendFileSync(path.join(traderDir(dir), 'trader.log'), `${new Date().toISOString()} ${line}\n`),
+              ...(session.cash !== undefined ? { dryRunBalances: { quote: session.cash } } : {}),
+            };
+            trader = await LiveTrader.open(traderOptions);
+            // from here on nothing printed can carry a key or secret
+            undoRedaction = trader.redactor.wrapProcessOutput();
+            trader.killOnSignal('SIGUSR2');
+            return { kind: dryRun ? 'dry-run' : 'live', onDecision: (decision) => trader!.onDecision(decision) };
+          },
+        });
+        const status = trader?.status();
+        console.log(`${dryRun ? 'dry-run' : 'live'} session ${path.relative(process.cwd(), result.dir) || '.'}: ${result.stopReason}`);
+        if (status) console.log(`  exchange position ${status.position}   balances ${JSON.stringify(status.balances)}   open orders ${status.openOrders.length}${status.killed ? `   KILL SWITCH SET (${status.killed.reason})` : ''}`);
+        console.log(`  candles ${result.candles} (${result.liveCandles} traded this run)   simulated book: fills ${result.fills}, equity ${result.equity.toFixed(2)}`);
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+        await trader?.close();
+        undoRedaction?.();
+      }
+    });
+
+  live
+    .command('stop')
+    .description('the kill switch: cancel the session\'s open orders, optionally sell the position, and block new entries until `live reset` (survives restarts)')
+    .requiredOption('--dir <folder>', 'the live or dry-run session folder')
+    .option('--flatten', 'also sell the position')
+    .option('--api-url <url>', "replace the exchange's hosts (e.g. the fake exchange)")
+    .option('--key-file <file>', 'API keys as JSON, mode 0600 (default: the environment)')
+    .action(async (options) => {
+      const trader = await openSessionTrader(options.dir, options);
+      try {
+        const result = await trader.kill({ flatten: options.flatten, reason: 'candlelab live stop' });
+        console.log(`kill switch set for ${options.dir}: ${result.cancelled} open order(s) cancelled${result.flatten ? `, flatten: ${result.flatten.action} (${result.flatten.reason})` : ''}; new entries blocked until candlelab live reset --dir ${options.dir}`);
+      } finally {
+        await trader.close();
+      }
+    });
+
+  live
+    .command('reset')
+    .description('clear the kill switch of a live or dry-run session')
+    .requiredOption('--dir <folder>', 'the session folder')
+    .option('--api-url <url>', "replace the exchange's hosts (e.g. the fake exchange)")
+    .option('--key-file <file>', 'API keys as JSON, mode 0600 (default: the environment)')
+    .action(async (options) => {
+      const trader = await openSessionTrader(options.dir, options);
+      try {
+        await trader.resetKill();
+        console.log(`kill switch cleared for ${options.dir}; trading resumes on the next decision`);
+      } finally {
+        await trader.close();
+      }
     });
 }

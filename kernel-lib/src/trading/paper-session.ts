@@ -62,6 +62,13 @@ export type PaperSessionOptions = ExchangeConnection & {
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
   onEvent?: (event: SessionEvent) => void;
+  /**
+   * Live trading: each live candle's decision also goes to this executor (an exchange through
+   * LiveTrader, dry-run or live); the session's engine keeps the simulated book beside it.
+   */
+  executor?: (session: { dir: string; symbol: string; connection: ExchangeConnection }) => Promise<SessionExecutor>;
+  /** What the executor will be, known before it is made (it names the session kind). */
+  executorKind?: SessionExecutor['kind'];
   reconnect?: RetryPolicy;
   retry?: RetryPolicy;
 };
@@ -69,11 +76,17 @@ export type PaperSessionOptions = ExchangeConnection & {
 /** What a session reports as it goes (for the terminal, notebooks and tests). */
 export type SessionEvent =
   | { kind: 'started'; dir: string; resumed: boolean; startTime: number }
-  | { kind: 'candle'; time: number; mode: CandleMode; decision?: CandleDecision; fills: Fill[]; equity: number; position: number; timings: CandleTimings }
+  | { kind: 'candle'; time: number; mode: CandleMode; decision?: CandleDecision; fills: Fill[]; equity: number; position: number; timings: CandleTimings; executed?: object }
   | { kind: 'stream'; event: StreamEvent }
   | { kind: 'stopped'; dir: string; reason: string };
 
 export type CandleMode = 'history' | 'live' | 'missed';
+
+/** Where a live session's decisions are executed (LiveTrader implements it). */
+export type SessionExecutor = {
+  readonly kind: 'live' | 'dry-run';
+  onDecision(decision: { time: number; target: number; price: number; reasoning?: string }): Promise<object>;
+};
 
 /** Where a candle's handling time goes (ms): features, model, strategy + engine (the order is placed), logs + state on disk. */
 export type CandleTimings = { features: number; predict: number; decide: number; persist: number; total: number };
@@ -86,7 +99,8 @@ export type SessionResult = { dir: string; candles: number; liveCandles: number;
 /** The session's description (session.json): what parity and a resume need to reproduce it. */
 export type SessionInfo = {
   format: 1;
-  kind: 'paper';
+  /** paper: the simulated venue only; live / dry-run: decisions also executed through LiveTrader. */
+  kind: 'paper' | 'live' | 'dry-run';
   createdAt: string;
   startTime: number;
   exchange: string;
@@ -122,6 +136,7 @@ export const SESSION_LOGS = {
   'risk-events.jsonl': '',
   'trades.csv': tradesCsv([]),
   'equity.csv': 'time,equity,cash,position_value,position\n',
+  'orders.jsonl': '',
 } as const;
 
 /** Run (or resume) a paper session until `maxCandles`, `until`, or the abort signal. */
@@ -164,7 +179,7 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
       const needed = Math.max(features.requiredInputs, plan.strategy.definition.lookback === undefined ? 0 : strategyWarmup);
       return {
         format: 1,
-        kind: 'paper',
+        kind: options.executorKind ?? 'paper',
         createdAt: new Date().toISOString(),
         startTime: now,
         exchange: exchange.id,
@@ -182,7 +197,12 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
     })();
   const dir = options.dir ?? path.join(context.workspace.runsDir, `paper-${version.name}-${isoTime(now).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`);
 
-  const session = new PaperSession(setup, info, dir, log, options.onEvent);
+  if (resumedInfo && resumedInfo.kind !== (options.executorKind ?? 'paper')) {
+    throw new ConfigError(`${dir} is a ${resumedInfo.kind} session; resume it with candlelab ${resumedInfo.kind === 'paper' ? 'paper' : `live${resumedInfo.kind === 'live' ? ' --live' : ''}`} --dir ${dir}`);
+  }
+  if (options.executor && info.market !== 'spot') throw new ConfigError('live trading is spot only for now; use --market spot');
+  const executor = options.executor ? await options.executor({ dir, symbol: info.symbol, connection }) : undefined;
+  const session = new PaperSession(setup, info, dir, log, options.onEvent, executor);
   const resumed = session.open(resumedInfo !== undefined);
   options.onEvent?.({ kind: 'started', dir, resumed, startTime: info.startTime });
   log(`${resumed ? 'resuming' : 'starting'} paper session ${dir}: ${info.symbol} ${info.timeframe} on ${info.exchange} (${info.market}), model ${info.model.name} v${info.model.version}, strategy ${info.strategy.id}`);
@@ -273,6 +293,7 @@ class PaperSession {
     readonly dir: string,
     private readonly print: (line: string) => void,
     private readonly onEvent?: (event: SessionEvent) => void,
+    private readonly executor?: SessionExecutor,
   ) {
     const plan = setup.context.plan;
     this.kernel = createEngineKernel([{ symbol: info.symbol, candles: emptyCandles(info.symbol, info.timeframe) }], [{ name: info.sleeve }], info.settings, { stepping: true });
@@ -351,6 +372,9 @@ class PaperSession {
     this.heldTarget = target;
     while (this.kernel.step());
     const decidedAt = performance.now();
+    // a live session sends the decision on (LiveTrader skips a candle it has already handled, so a
+    // candle processed again after a crash sends nothing twice)
+    const executed = mode === 'live' && this.executor ? await this.executor.onDecision({ time: bar.time + timeframeMs(this.info.timeframe), target, price: bar.close, reasoning }) : undefined;
     this.rows = row + 1;
     this.lastTime = bar.time;
 
@@ -380,6 +404,7 @@ class PaperSession {
     const equity = this.kernel.equity();
     const cash = this.kernel.cash();
     const position = this.kernel.position(this.info.sleeve, 0);
+    if (executed) this.log.add('orders.jsonl', JSON.stringify(executed));
     this.log.add('equity.csv', [closeTime, equity, cash, equity - cash, position].join(','));
     this.log.commit({
       format: 1,
@@ -394,10 +419,11 @@ class PaperSession {
     } satisfies Omit<SavedState, never>);
     const done = performance.now();
     const timings: CandleTimings = { features: featured - started, predict: predicted - featured, decide: decidedAt - predicted, persist: done - decidedAt, total: done - started };
-    this.onEvent?.({ kind: 'candle', time: bar.time, mode, decision, fills: newFills, equity, position, timings });
+    this.onEvent?.({ kind: 'candle', time: bar.time, mode, decision, fills: newFills, equity, position, timings, ...(executed ? { executed } : {}) });
     if (mode !== 'history') {
       const fills = newFills.map((f) => `${f.side} ${f.quantity.toPrecision(6)} @ ${f.price.toPrecision(8)} (${f.type})`).join('; ');
-      this.print(`${isoTime(closeTime)} ${mode.padEnd(6)} close ${bar.close}  ${decision.signal.padEnd(5)} ${decision.confidence === null ? '' : `p=${decision.confidence.toFixed(3)} `}position ${position.toPrecision(6)} equity ${equity.toFixed(2)}${fills ? `  filled: ${fills}` : ''}`);
+      const sent = executed as { action?: string; reason?: string } | undefined;
+      this.print(`${isoTime(closeTime)} ${mode.padEnd(6)} close ${bar.close}  ${decision.signal.padEnd(5)} ${decision.confidence === null ? '' : `p=${decision.confidence.toFixed(3)} `}position ${position.toPrecision(6)} equity ${equity.toFixed(2)}${fills ? `  filled: ${fills}` : ''}${sent ? `  ${this.executor!.kind}: ${sent.action} (${sent.reason})` : ''}`);
     }
   }
 

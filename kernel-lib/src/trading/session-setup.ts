@@ -4,7 +4,7 @@ import { ConfigError } from '../errors';
 import { ModelRegistry, parseModelStage, type ModelVersion, type VersionSelector } from '../registry/model-registry';
 import type { FittedModel } from '../models/model';
 import { createRunContext, type RunContext } from '../runner/stages';
-import type { SpecInput } from '../spec/spec';
+import { applyOverrides, type SpecInput } from '../spec/spec';
 import { openWorkspace, type WorkspaceOverrides } from '../workspace';
 
 /** What a paper or live session trades with: the spec resolved into a plan, and the registry's model. */
@@ -40,7 +40,8 @@ export async function resolveTradingSetup(options: { spec?: string | SpecInput; 
   if (options.spec) {
     // a spec object (a saved session's) resolves against this workspace
     const where = typeof options.spec === 'string' ? options.workspace : { ...options.workspace, root: workspace.root };
-    context = createRunContext(options.spec, { workspace: where, overrides: options.overrides, progress: 'quiet' });
+    const source = typeof options.spec === 'string' ? options.spec : (applyOverrides(options.spec, options.overrides ?? []) as SpecInput);
+    context = createRunContext(source, { workspace: where, overrides: typeof options.spec === 'string' ? options.overrides : undefined, progress: 'quiet' });
     const spec = context.spec;
     reference = options.model
       ? parseModelReference(options.model)
@@ -53,7 +54,8 @@ export async function resolveTradingSetup(options: { spec?: string | SpecInput; 
       throw new ConfigError(`${reference.name} v${version.version} was registered by run ${version.runId}, whose run.json is not in ${workspace.runsDir}; pass the spec file too (candlelab paper <spec.json> --model ${reference.name}@${version.version})`);
     }
     const spec = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { spec: SpecInput }).spec;
-    context = createRunContext(spec, { workspace: { ...options.workspace, root: workspace.root }, overrides: options.overrides, progress: 'quiet' });
+    // --set applies to the run's spec too (a strategy threshold, backtest costs)
+    context = createRunContext(applyOverrides(spec, options.overrides ?? []) as SpecInput, { workspace: { ...options.workspace, root: workspace.root }, progress: 'quiet' });
   }
   const version = registry.resolve(reference.name, reference.selector);
   const plan = context.plan;
