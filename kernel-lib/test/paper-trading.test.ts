@@ -224,15 +224,18 @@ describe('candlelab live', () => {
     for (const o of placed) expect(o.price * o.origQty <= 4000 * 1.01 || o.side === 'SELL').toBe(true);
 
     // the kill switch: set from another process, it blocks entries in the next run
-    const stop = await cli(['live', 'stop', '--dir', sessionDir, '--api-url', fake.url], { ...workspaceEnv(dir), ...keysEnv });
+    const stop = await cli(['live', 'stop', '--dir', sessionDir, '--api-url', fake.url, '--flatten'], { ...workspaceEnv(dir), ...keysEnv });
     expect(stop.status, stop.stderr).toBe(0);
     expect(stop.stdout).toMatch(/kill switch set/);
+    expect(stop.stdout, stop.stdout).toMatch(/flatten: sent/);
+    // flattened: what is left is below the lot step
+    expect(fake.balances(KEY).BTC.free).toBeLessThan(1e-5);
     const again = await cliSession(['live', '--live', '--dir', sessionDir, '--api-url', fake.url, '--max-candles', '10'], env);
     expect(again.status, again.stderr).toBe(0);
     const orders = fs.readFileSync(path.join(sessionDir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const after = orders.slice(-10);
     expect(after.some((o) => o.action === 'sent' && o.order?.side === 'buy')).toBe(false);
-    expect(after.filter((o) => o.action === 'blocked').length, JSON.stringify(after.map((o) => o.action))).toBeGreaterThan(0);
+    expect(after.filter((o) => o.action === 'blocked').length, JSON.stringify(after.map((o) => `${o.action}: ${o.reason}`))).toBeGreaterThan(0);
     const reset = await cli(['live', 'reset', '--dir', sessionDir, '--api-url', fake.url], { ...workspaceEnv(dir), ...keysEnv });
     expect(reset.status, reset.stderr).toBe(0);
 

@@ -535,6 +535,9 @@ export class FakeExchange extends EventEmitter {
         return cut(this.klines('spot', q, 1000));
       case '/fapi/v1/klines':
         return cut(this.klines('futures', q, 1500));
+      case '/api/v3/ticker/24hr':
+      case '/api/v3/ticker/price':
+        return this.ticker(q, pathname.endsWith('/price'));
       case '/fapi/v1/fundingRate':
         return cut(this.fundingRate(q));
       case '/futures/data/openInterestHist':
@@ -542,6 +545,23 @@ export class FakeExchange extends EventEmitter {
       default:
         return undefined;
     }
+  }
+
+  /** A spot ticker at the exchange clock: the price orders fill at, and the day's candles before it. */
+  private ticker(q: Record<string, string>, priceOnly: boolean): unknown {
+    const id = (q.symbol ?? '').toUpperCase();
+    if (!id) throw new BinanceError(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
+    const listing = this.listings.find((l) => l.market === 'spot' && l.id === id);
+    if (!listing) throw new BinanceError(-1121, 'Invalid symbol.');
+    const price = this.price(`${listing.base}/${listing.quote}`);
+    if (price === undefined) throw new BinanceError(-1121, 'Invalid symbol.');
+    if (priceOnly) return { symbol: id, price: price.toFixed(8) };
+    const text = (x: number): string => x.toFixed(8);
+    return {
+      symbol: id, priceChange: '0.00000000', priceChangePercent: '0.000', weightedAvgPrice: text(price), prevClosePrice: text(price), lastPrice: text(price), lastQty: '0.00000000',
+      bidPrice: text(price), bidQty: '1.00000000', askPrice: text(price), askQty: '1.00000000', openPrice: text(price), highPrice: text(price), lowPrice: text(price),
+      volume: '0.00000000', quoteVolume: '0.00000000', openTime: this.clock - 86_400_000, closeTime: this.clock, firstId: 0, lastId: 0, count: 0,
+    };
   }
 
   private exchangeInfo(market: 'spot' | 'futures'): unknown {
