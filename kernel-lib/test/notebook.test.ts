@@ -161,10 +161,29 @@ describe('the stage notebooks', () => {
     expect(printed(path.join(dir, 'validation', 'executed.ipynb'))).toMatch(/PBO \d+\.\d% over 70 splits; deflated Sharpe P = \d\.\d{3}/);
   });
 
+  it('02-paper-trading runs in real Jupyter: a registered model paper-trades the fake exchange, and parity finds no unexplained difference', async () => {
+    const env = workspaceEnv(path.join(dir, 'paper'));
+    const result = await exec(
+      'jupyter',
+      ['nbconvert', '--to', 'notebook', '--execute', path.join(ROOT, 'notebooks', '02-paper-trading.ipynb'), '--output-dir', path.join(dir, 'paper'), '--output', 'executed'],
+      env,
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const executed = JSON.parse(fs.readFileSync(path.join(dir, 'paper', 'executed.ipynb'), 'utf8'));
+    const outputs = executed.cells.flatMap((c: any) => c.outputs ?? []);
+    expect(outputs.filter((o: any) => o.output_type === 'error')).toEqual([]);
+    const html = outputs.map((o: any) => [].concat(o.data?.['text/html'] ?? []).join('')).join('\n');
+    expect(html).toMatch(/<th>live<\/th><td>150<\/td>/);
+    expect(html).toMatch(/Fills on the simulated venue/);
+    expect(outputs.filter((o: any) => o.data?.['application/vnd.plotly.v1+json']).length).toBeGreaterThanOrEqual(1);
+    expect(printed(path.join(dir, 'paper', 'executed.ipynb'))).toMatch(/parity: 0 unexplained difference\(s\)/);
+  });
+
   it('every committed notebook equals what its generator script writes (a stale notebook fails here)', async () => {
     for (const [script, notebook] of [
       ['make-quickstart-notebook.py', '00-quickstart.ipynb'],
       ['make-validation-notebook.py', '01-validation-and-tuning.ipynb'],
+      ['make-paper-notebook.py', '02-paper-trading.ipynb'],
     ]) {
       const out = path.join(dir, `generated-${notebook}`);
       const made = await exec('python3', [path.join(ROOT, 'scripts', script), out]);
