@@ -28,7 +28,10 @@ export type StreamCandlesOptions = ExchangeConnection & {
   dataDir?: string;
   /** 'ohlcv' (watchOHLCV), 'trades' (watchTrades aggregated into candles), or 'auto': candles when the exchange streams them. */
   mode?: 'auto' | 'ohlcv' | 'trades';
-  /** Called for every closed candle, in order, after it is stored. */
+  /**
+   * Called for every closed candle, in order: a backfilled one after it is stored, a streamed one as soon
+   * as it closes (its store write follows, off the trading path; see streamCandles).
+   */
   onCandle?: (candle: StreamedCandle) => void | Promise<void>;
   onEvent?: (event: StreamEvent) => void;
   /** Stop after this many closed candles (backfilled ones count). */
@@ -92,7 +95,6 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
       return true;
     };
     const deliver = async (row: CandleRow, source: StreamedCandle['source']): Promise<StreamedCandle> => {
-      if (source === 'stream') mergeIntoStore(key, rowsToCandles([row], key), options.dataDir);
       lastEmitted = row.time;
       delivered++;
       const candle: StreamedCandle = { ...row, source, storeId: id };
@@ -178,7 +180,15 @@ export async function* streamCandles(options: StreamCandlesOptions): AsyncGenera
         if (done()) break;
         if (row.time <= lastEmitted) continue;
         if (refused(row)) continue;
-        yield await deliver(row, 'stream');
+        const candle = await deliver(row, 'stream');
+        // The store write (a rewrite of the series' file, milliseconds and growing with it) runs after the
+        // consumer has handled the candle, while the stream waits for the next one: a trading session
+        // decides without it. `finally`: the last candle is stored too when the consumer stops here.
+        try {
+          yield candle;
+        } finally {
+          mergeIntoStore(key, rowsToCandles([row], key), options.dataDir);
+        }
       }
     }
   } catch (error) {
