@@ -200,6 +200,41 @@ describe('candlelab live', () => {
     expect(fake.orders().length).toBe(ordersBefore);
   }, 120_000);
 
+  it('a KILL file acts at once, between candles, not at the next decision; Ctrl-C then stops the session cleanly', async () => {
+    const sessionDir = path.join(dir, 'runs', 'dry-kill');
+    const liveDir = path.join(sessionDir, 'live');
+    fake.setNow(candles.time[3500]);
+    const child = spawn(CLI_BIN, ['live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--warmup', '200', '--max-candles', '1000'], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let live = 0;
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const killed = new Promise<void>((resolve) => {
+      readline.createInterface({ input: child.stderr }).on('line', (line) => {
+        stderr += line + '\n';
+        if (/^streaming /.test(line)) fake.setNow(fake.now + HOUR);
+        else if (/ live /.test(line) && ++live < 3) fake.setNow(fake.now + HOUR);
+        else if (/ live /.test(line)) {
+          // the clock stands still now: no candle will come; the file alone must stop entries
+          const log = path.join(liveDir, 'trader.log');
+          const watcher = fs.watch(liveDir, () => {
+            if (fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('KILL:')) {
+              watcher.close();
+              resolve();
+            }
+          });
+          fs.writeFileSync(path.join(liveDir, 'KILL'), '');
+        }
+      });
+    });
+    await killed;
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(0);
+    expect(live).toBe(3);
+    const state = JSON.parse(fs.readFileSync(path.join(liveDir, 'state.json'), 'utf8'));
+    expect(state.kill.reason).toMatch(/kill file/);
+    expect(fs.readFileSync(path.join(sessionDir, 'summary.json'), 'utf8')).toMatch(/stopped by signal/);
+  }, 120_000);
+
   it('refuses real orders without the confirmation, in one line, writing nothing', async () => {
     const sessionDir = path.join(dir, 'runs', 'unconfirmed');
     const run = await cli(['live', '--live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--max-candles', '3'], { ...workspaceEnv(dir), ...keysEnv });

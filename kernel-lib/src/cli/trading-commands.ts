@@ -195,6 +195,7 @@ export function registerTradingCommands(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       let trader: LiveTrader | undefined;
+      const stopWatching: Array<() => void> = [];
       try {
         const result = await runPaperSession({
           ...session,
@@ -218,7 +219,7 @@ export function registerTradingCommands(program: Command): void {
             trader = await LiveTrader.open(traderOptions);
             // from here on nothing printed can carry a key or secret
             undoRedaction = trader.redactor.wrapProcessOutput();
-            trader.killOnSignal('SIGUSR2');
+            stopWatching.push(trader.killOnSignal('SIGUSR2'), trader.watchKillFile());
             return { kind: dryRun ? 'dry-run' : 'live', onDecision: (decision) => trader!.onDecision(decision) };
           },
         });
@@ -229,6 +230,7 @@ export function registerTradingCommands(program: Command): void {
       } finally {
         process.removeListener('SIGINT', stop);
         process.removeListener('SIGTERM', stop);
+        for (const stopOne of stopWatching) stopOne();
         await trader?.close();
         undoRedaction?.();
       }

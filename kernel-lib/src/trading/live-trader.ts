@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Exchange } from 'ccxt';
 import { ConfigError, TradingError } from '../errors';
 import { createExchange, resolveMarket, oneLine, type ExchangeConnection } from '../data/exchange/ccxt-client';
@@ -197,6 +198,19 @@ export class LiveTrader {
     };
     process.on(signal, handler);
     return () => process.off(signal, handler);
+  }
+
+  /**
+   * Act on the KILL file the moment it appears (not only at the next decision, which may be an hour
+   * away): fs.watch on the state folder. Returns the uninstaller.
+   */
+  watchKillFile(): () => void {
+    const file = killFilePath(this.options.stateDir);
+    const watcher = fs.watch(this.options.stateDir, (_event, name) => {
+      if (name !== path.basename(file) || !fs.existsSync(file)) return;
+      this.serial(() => this.checkKillFile()).catch((error) => this.log(`kill file ${file}: ${oneLine(error)}`));
+    });
+    return () => watcher.close();
   }
 
   status(): TraderStatus {

@@ -205,7 +205,7 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   const session = new PaperSession(setup, info, dir, log, options.onEvent, executor);
   const resumed = session.open(resumedInfo !== undefined);
   options.onEvent?.({ kind: 'started', dir, resumed, startTime: info.startTime });
-  log(`${resumed ? 'resuming' : 'starting'} paper session ${dir}: ${info.symbol} ${info.timeframe} on ${info.exchange} (${info.market}), model ${info.model.name} v${info.model.version}, strategy ${info.strategy.id}`);
+  log(`${resumed ? 'resuming' : 'starting'} ${info.kind} session ${dir}: ${info.symbol} ${info.timeframe} on ${info.exchange} (${info.market}), model ${info.model.name} v${info.model.version}, strategy ${info.strategy.id}`);
 
   // ——— the stream ———
   const until = options.until !== undefined ? parseTime(options.until, 'until') : Infinity;
