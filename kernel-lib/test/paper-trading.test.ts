@@ -258,6 +258,15 @@ describe('candlelab live', () => {
     expect(traderState.balances.base).toBeCloseTo((btc?.free ?? 0) + (btc?.locked ?? 0), 12);
     for (const o of placed) expect(o.price * o.origQty <= 4000 * 1.01 || o.side === 'SELL').toBe(true);
 
+    // the exchange's fills beside the simulated venue's, decision by decision
+    const parity = await paperParity(sessionDir, { workspace });
+    expect(parity.unexplained, JSON.stringify(parity.differences, null, 1)).toBe(0);
+    expect(parity.execution!.kind).toBe('live');
+    expect(parity.execution!.executed).toBeGreaterThanOrEqual(2);
+    expect(parity.execution!.paired).toBeGreaterThanOrEqual(1);
+    // the fake exchange fills market orders at the decision close; the simulation at the next open plus 5 bps slippage
+    expect(Math.abs(parity.execution!.priceBps!.mean)).toBeLessThan(50);
+
     // the kill switch: set from another process, it blocks entries in the next run
     const stop = await cli(['live', 'stop', '--dir', sessionDir, '--api-url', fake.url, '--flatten'], { ...workspaceEnv(dir), ...keysEnv });
     expect(stop.status, stop.stderr).toBe(0);

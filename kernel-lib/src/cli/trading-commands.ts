@@ -158,6 +158,11 @@ export function registerTradingCommands(program: Command): void {
         if (report.differences.length === 0) console.log('  no differences');
         for (const d of report.differences) console.log(`  ${d.explained ? 'explained  ' : 'DIFFERENCE '} ${d.kind.padEnd(6)} ${d.time}  ${d.detail}${d.explained ? ` — ${d.explained}` : ''}`);
         console.log(report.unexplained === 0 ? '  parity: every difference is explained' : `  parity: ${report.unexplained} unexplained difference(s)`);
+        const x = report.execution;
+        if (x) {
+          console.log(`  ${x.kind} fills against the simulated venue: ${x.executed} decision(s) filled on the exchange, ${x.paired} also filled by the simulation`);
+          if (x.priceBps) console.log(`    price: exchange − simulated ${x.priceBps.mean.toFixed(2)} bps on average against the trader (worst ${x.priceBps.worst.toFixed(2)} bps); quantity ratio ${x.quantityRatio!.toFixed(4)}`);
+        }
       }
       if (report.unexplained > 0) process.exitCode = 1;
     });

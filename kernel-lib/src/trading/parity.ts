@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isoTime, timeframeMs } from '../frame/frame';
 import { runEngine, type EngineResult, type EngineTrade, type Fill } from '../backtest/engine';
@@ -38,6 +39,25 @@ export type ParityReport = {
   differences: ParityDifference[];
   unexplained: number;
   backtest: EngineResult;
+  /**
+   * A live or dry-run session: the exchange's fills beside the simulated venue's, per decision (how far
+   * assumed fills are from real ones). Absent for paper sessions.
+   */
+  execution?: ExecutionComparison;
+};
+
+/** Exchange fills against the simulated fills of the same decisions. */
+export type ExecutionComparison = {
+  kind: 'live' | 'dry-run';
+  /** Decisions the exchange filled (sent orders with fills). */
+  executed: number;
+  /** Of those, how many the simulated venue also filled at that time. */
+  paired: number;
+  /** Exchange average price vs simulated price, in bps against the trader (positive: the exchange was worse). */
+  priceBps: { mean: number; worst: number } | null;
+  /** Exchange quantity / simulated quantity, mean over the pairs. */
+  quantityRatio: number | null;
+  rows: Array<{ time: string; side: string; exchangePrice: number; simulatedPrice: number | null; exchangeQuantity: number; simulatedQuantity: number | null; priceBps: number | null }>;
 };
 
 const close = (a: number, b: number, tolerance = 1e-9): boolean => a === b || Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b));
@@ -103,7 +123,11 @@ export async function paperParity(dir: string, options: { workspace?: WorkspaceO
       break; // the first one says it; the rest follow from it
     }
   }
+  // a decision at a close fills at the next bar's open, recorded at that bar's close (or at the same close)
+  const fillDelay = info.settings.fill === 'close' ? 0 : timeframeMs(info.timeframe);
+  const execution = info.kind === 'paper' ? undefined : compareExecution(dir, info.kind, sessionResult.fills, fillDelay);
   return {
+    execution,
     dir: path.resolve(dir),
     candles: n,
     liveCandles: modes.filter((m) => m === 'live').length,
@@ -169,3 +193,39 @@ function compareTrades(session: readonly EngineTrade[], backtest: readonly Engin
 }
 
 export type { SessionRecord };
+
+/** orders.jsonl's exchange fills beside the simulated venue's fill at the same time. */
+function compareExecution(dir: string, kind: 'live' | 'dry-run', simulated: readonly Fill[], fillDelay: number): ExecutionComparison {
+  const file = path.join(dir, 'orders.jsonl');
+  const records = fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { time: number; action: string; fills?: Array<{ side: 'buy' | 'sell'; price: number; amount: number; cost: number }> })
+    : [];
+  const rows: ExecutionComparison['rows'] = [];
+  for (const record of records) {
+    const fills = record.fills ?? [];
+    if (fills.length === 0) continue;
+    const amount = fills.reduce((sum, f) => sum + f.amount, 0);
+    const price = fills.reduce((sum, f) => sum + f.cost, 0) / amount;
+    const side = fills[0].side;
+    const twin = simulated.find((f) => f.time === record.time + fillDelay && f.side === side);
+    const direction = side === 'buy' ? 1 : -1;
+    rows.push({
+      time: isoTime(record.time), side, exchangePrice: price, simulatedPrice: twin?.price ?? null, exchangeQuantity: amount, simulatedQuantity: twin?.quantity ?? null,
+      priceBps: twin ? (direction * (price - twin.price) / twin.price) * 10_000 : null,
+    });
+  }
+  const paired = rows.filter((r) => r.priceBps !== null);
+  const bps = paired.map((r) => r.priceBps!);
+  return {
+    kind,
+    executed: rows.length,
+    paired: paired.length,
+    priceBps: bps.length ? { mean: bps.reduce((a, b) => a + b, 0) / bps.length, worst: Math.max(...bps) } : null,
+    quantityRatio: paired.length ? paired.reduce((sum, r) => sum + r.exchangeQuantity / r.simulatedQuantity!, 0) / paired.length : null,
+    rows,
+  };
+}
