@@ -107,7 +107,42 @@ if (before) console.log(`   the engine before the kernel     ${fmt(bestOf(rates.
         advance();
       },
     });
+    // the same with real orders: a live session (LiveTrader over ccxt, signed requests) against the fake
+    // exchange's account; the latency ends when the exchange has accepted the order
+    const KEY = 'benchKEYbenchKEYbenchKEY0001';
+    const SECRET = 'benchSECRETbenchSECRETbench0002';
     await fake.close();
+    const liveFake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles: sample }], now: sample.time[3600], accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: 10_000, BTC: 0 } }] });
+    const liveClosedAt = [];
+    const toExchange = [];
+    let pending = false;
+    liveFake.on('order', () => {
+      if (pending) toExchange.push(now() - liveClosedAt[liveClosedAt.length - 1]);
+      pending = false;
+    });
+    const liveAdvance = () => setImmediate(() => {
+      liveClosedAt.push(now());
+      pending = true;
+      liveFake.setNow(liveFake.now + 3_600_000);
+    });
+    let trader;
+    const liveDir = path.join(dir, 'runs', 'live');
+    await cl.trading.runPaperSession({
+      model: 'quickstart-BTC-USDT-1h@1', apiUrl: liveFake.url, workspace, dir: liveDir, maxCandles: LIVE, warmup: 300, log: () => {}, rateLimitMs: 1,
+      // a low buy threshold, so the bot trades often
+      overrides: ['strategy.params.buyThreshold=0.35'],
+      executorKind: 'live',
+      executor: async ({ dir: sessionDir, symbol, connection }) => {
+        trader = await cl.trading.LiveTrader.open({ connection: { ...connection, rateLimitMs: 1 }, symbol, stateDir: path.join(sessionDir, 'live'), dryRun: false, keys: { env: { CANDLELAB_API_KEY: KEY, CANDLELAB_API_SECRET: SECRET } }, logger: () => {} });
+        return { kind: 'live', onDecision: (decision) => trader.onDecision(decision) };
+      },
+      onEvent: (event) => {
+        if (event.kind === 'stream' && event.event.kind === 'subscribed') liveAdvance();
+        if (event.kind === 'candle' && event.mode === 'live') liveAdvance();
+      },
+    });
+    await trader?.close();
+    await liveFake.close();
     const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
     const line = (name, xs) => `${name.padEnd(44)} p50 ${fmt(q(xs, 0.5), 3)} ms   p99 ${fmt(q(xs, 0.99), 3)} ms`;
     console.log(`\n2. paper session on the fake exchange, ${latency.length} live 1h candles, quickstart model (XGBoost via ONNX Runtime)`);
@@ -117,6 +152,7 @@ if (before) console.log(`   the engine before the kernel     ${fmt(bestOf(rates.
     console.log(`   ${line('            strategy + engine step', parts.decide)}`);
     console.log(`   ${line('  after it: logs appended + state saved (fsync)', parts.persist)}`);
     console.log('   (the rest of the first line is the websocket, ccxt parsing and the stream\'s closed-candle detection)');
+    if (toExchange.length) console.log(`   ${line(`live: close → order accepted by the exchange (${toExchange.length} orders)`, toExchange)}\n   (a signed REST order through ccxt to the fake exchange on 127.0.0.1: add the network to a real exchange)`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

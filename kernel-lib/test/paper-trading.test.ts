@@ -124,6 +124,13 @@ describe('candlelab paper', () => {
     const sessionDir = path.join(dir, 'runs', 'paper-one');
     const resumed = await runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 1, ...FAST, log: () => {}, onEvent: driveClock });
     expect(resumed.liveCandles).toBe(1);
+    // --until: stops before the first candle closing after it
+    const until = fake.now + 3 * HOUR;
+    const untilRun = await runPaperSession({ dir: sessionDir, apiUrl: fake.url, workspace, until, ...FAST, log: () => {}, onEvent: driveClock });
+    expect(untilRun.stopReason).toMatch(/^reached --until/);
+    const session = readSession(sessionDir);
+    expect(session.candles.time[session.candles.length - 1] + HOUR).toBeLessThanOrEqual(until);
+    expect(session.candles.time[session.candles.length - 1] + 2 * HOUR).toBeGreaterThan(until);
     const bad = await cli(['paper', '--model', MODEL, '--api-url', fake.url, '--max-candles', '1', '--until', '2030-01-01'], workspaceEnv(dir));
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toBe('candlelab: error: give --max-candles or --until, not both');
