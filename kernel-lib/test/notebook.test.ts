@@ -141,42 +141,39 @@ describe('parameter injection', () => {
   });
 });
 
+/**
+ * Execute a stage notebook with `jupyter nbconvert --execute` in its own workspace folder; returns its
+ * outputs (none may be an error), their HTML, and what it printed.
+ */
+async function executeStageNotebook(notebook: string, folder: string): Promise<{ outputs: any[]; html: string; printed: string }> {
+  const out = path.join(dir, folder);
+  const result = await exec('jupyter', ['nbconvert', '--to', 'notebook', '--execute', path.join(ROOT, 'notebooks', notebook), '--output-dir', out, '--output', 'executed'], workspaceEnv(out));
+  expect(result.status, result.stderr).toBe(0);
+  const executed = JSON.parse(fs.readFileSync(path.join(out, 'executed.ipynb'), 'utf8'));
+  const outputs = executed.cells.flatMap((c: any) => c.outputs ?? []);
+  expect(outputs.filter((o: any) => o.output_type === 'error')).toEqual([]);
+  const html = outputs.map((o: any) => [].concat(o.data?.['text/html'] ?? []).join('')).join('\n');
+  return { outputs, html, printed: printed(path.join(out, 'executed.ipynb')) };
+}
+
+const plotlyCharts = (outputs: any[]): number => outputs.filter((o: any) => o.data?.['application/vnd.plotly.v1+json']).length;
+
 describe('the stage notebooks', () => {
   it('01-validation-and-tuning runs in real Jupyter: windows, stitched account, CPCV paths, a pruned study, PBO', async () => {
-    const env = workspaceEnv(path.join(dir, 'validation'));
-    const result = await exec(
-      'jupyter',
-      ['nbconvert', '--to', 'notebook', '--execute', path.join(ROOT, 'notebooks', '01-validation-and-tuning.ipynb'), '--output-dir', path.join(dir, 'validation'), '--output', 'executed'],
-      env,
-    );
-    expect(result.status, result.stderr).toBe(0);
-    const executed = JSON.parse(fs.readFileSync(path.join(dir, 'validation', 'executed.ipynb'), 'utf8'));
-    const outputs = executed.cells.flatMap((c: any) => c.outputs ?? []);
-    expect(outputs.filter((o: any) => o.output_type === 'error')).toEqual([]);
-    const html = outputs.map((o: any) => [].concat(o.data?.['text/html'] ?? []).join('')).join('\n');
+    const { outputs, html, printed: text } = await executeStageNotebook('01-validation-and-tuning.ipynb', 'validation');
     expect(html).toMatch(/4 windows/);
     expect(html).toMatch(/Stitched out-of-sample account/);
     expect(html).toMatch(/CPCV N=6, k=2/);
-    expect(outputs.filter((o: any) => o.data?.['application/vnd.plotly.v1+json']).length).toBeGreaterThanOrEqual(7);
-    expect(printed(path.join(dir, 'validation', 'executed.ipynb'))).toMatch(/PBO \d+\.\d% over 70 splits; deflated Sharpe P = \d\.\d{3}/);
+    expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(7);
+    expect(text).toMatch(/PBO \d+\.\d% over 70 splits; deflated Sharpe P = \d\.\d{3}/);
   });
 
   it('02-paper-trading runs in real Jupyter: a registered model paper-trades the fake exchange, and parity finds no unexplained difference', async () => {
-    const env = workspaceEnv(path.join(dir, 'paper'));
-    const result = await exec(
-      'jupyter',
-      ['nbconvert', '--to', 'notebook', '--execute', path.join(ROOT, 'notebooks', '02-paper-trading.ipynb'), '--output-dir', path.join(dir, 'paper'), '--output', 'executed'],
-      env,
-    );
-    expect(result.status, result.stderr).toBe(0);
-    const executed = JSON.parse(fs.readFileSync(path.join(dir, 'paper', 'executed.ipynb'), 'utf8'));
-    const outputs = executed.cells.flatMap((c: any) => c.outputs ?? []);
-    expect(outputs.filter((o: any) => o.output_type === 'error')).toEqual([]);
-    const html = outputs.map((o: any) => [].concat(o.data?.['text/html'] ?? []).join('')).join('\n');
+    const { outputs, html, printed: text } = await executeStageNotebook('02-paper-trading.ipynb', 'paper');
     expect(html).toMatch(/<th>live<\/th><td>150<\/td>/);
     expect(html).toMatch(/Fills on the simulated venue/);
-    expect(outputs.filter((o: any) => o.data?.['application/vnd.plotly.v1+json']).length).toBeGreaterThanOrEqual(1);
-    expect(printed(path.join(dir, 'paper', 'executed.ipynb'))).toMatch(/parity: 0 unexplained difference\(s\)/);
+    expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/parity: 0 unexplained difference\(s\)/);
   });
 
   it('every committed notebook equals what its generator script writes (a stale notebook fails here)', async () => {

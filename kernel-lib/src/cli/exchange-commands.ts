@@ -1,17 +1,12 @@
 import { Command, Option } from 'commander';
-import { ConfigError } from '../errors';
 import { isoTime } from '../frame/frame';
 import { openWorkspace } from '../workspace';
 import { fetchCandles } from '../data/exchange/fetch-candles';
 import { formatStreamedCandle, streamCandles } from '../data/exchange/stream-candles';
 import { addCoins, formatAddedCoin } from '../runner/add-coins';
 import { repairOption } from './data-commands';
+import { positiveInt } from './option-parsers';
 
-const positiveInt = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} '${value}' must be a positive whole number`);
-  return n;
-};
 
 const marketOption = (): Option => new Option('--market <market>', 'spot or USDⓈ-M perpetual futures').choices(['spot', 'futures']).default('spot');
 const apiUrlOption = (): Option => new Option('--api-url <url>', "replace the exchange's REST and websocket hosts (e.g. a local stand-in such as the fake exchange)");

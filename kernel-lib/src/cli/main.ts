@@ -24,9 +24,8 @@ import { registerExchangeCommands } from './exchange-commands';
 import { registerRegistryCommands } from './registry-commands';
 import { registerTuneCommand } from './tune-command';
 import { registerTradingCommands } from './trading-commands';
+import { collect } from './option-parsers';
 
-/** Collect a repeatable option into an array. */
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 const number = (x: number | null, digits = 2): string => (x === null ? '—' : x.toFixed(digits));

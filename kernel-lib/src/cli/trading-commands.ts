@@ -7,17 +7,8 @@ import { paperParity } from '../trading/parity';
 import { LiveTrader, type LiveTraderOptions } from '../trading/live-trader';
 import { confirmLive } from '../trading/confirm';
 import type { RampStep, TradingRails } from '../trading/rails';
+import { collect, nonNegative, positiveInt } from './option-parsers';
 
-const positiveInt = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new ConfigError(`${name} '${value}' must be a positive whole number`);
-  return n;
-};
-const nonNegative = (name: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${name} '${value}' must be a number ≥ 0`);
-  return n;
-};
 
 /** The options paper and live share: what to trade, where, and for how long. */
 export function sessionOptions(command: Command): Command {
@@ -36,7 +27,7 @@ export function sessionOptions(command: Command): Command {
     .option('--until <date>', 'stop at the first candle closing at or after this time (UTC)')
     .option('--warmup <n>', 'history candles before trading starts (default: twice what features and strategy need, + 100)', positiveInt('--warmup'))
     .option('--dir <folder>', 'the session folder: resumed if it holds a session (default: runs/paper-<model>-<time>)')
-    .option('--set <path=value>', 'override a spec value (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--set <path=value>', 'override a spec value (repeatable)', collect)
     .option('--json', 'print each candle as a JSON line, and the result as JSON');
 }
 

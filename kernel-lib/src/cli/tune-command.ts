@@ -1,16 +1,9 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { ConfigError } from '../errors';
 import { tuneSpec } from '../runner/tune-spec';
 import { PRUNER_NAMES, SAMPLER_NAMES, type PrunerName, type SamplerName } from '../runner/tune-choices';
+import { collect, positiveInt } from './option-parsers';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-const positiveInt = (name: string) => (text: string): number => {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${name} must be a whole number ≥ 1, got '${text}'`);
-  return value;
-};
 
 /** `candlelab tune`: hyperparameter search over a spec (see runner/tune-spec.ts). */
 export function registerTuneCommand(program: Command): void {
