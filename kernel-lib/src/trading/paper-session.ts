@@ -17,6 +17,8 @@ import { tradesCsv } from '../runner/run-record';
 import type { WorkspaceOverrides } from '../workspace';
 import type { SpecInput } from '../spec/spec';
 import { SessionLog } from './session-log';
+import { marketFilters } from './filters';
+import type { MarketInterface } from 'ccxt';
 import { resolveTradingSetup, type TradingSetup } from './session-setup';
 import { writeSessionOutputs } from './session-outputs';
 
@@ -255,23 +257,13 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   return { ...session.summary(), liveCandles: live, stopReason };
 }
 
-/** The exchange's lot step, tick and minimum order value from a ccxt market, as engine settings. */
-export function marketRules(market: { precision?: { amount?: number; price?: number }; limits?: { cost?: { min?: number }; amount?: { min?: number } }; precisionMode?: number }): {
-  units?: 'whole';
-  lotSize?: number;
-  tickSize?: number;
-  minNotional?: number;
-} {
-  // ccxt's Binance uses TICK_SIZE precision: precision.amount and precision.price are step sizes
-  const positive = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) && x > 0 ? x : undefined);
-  const lot = positive(market.precision?.amount);
-  const tick = positive(market.precision?.price);
-  const minNotional = positive(market.limits?.cost?.min);
-  return {
-    ...(lot !== undefined && lot < 1e6 ? { units: 'whole' as const, lotSize: lot } : {}),
-    ...(tick !== undefined ? { tickSize: tick } : {}),
-    ...(minNotional !== undefined ? { minNotional } : {}),
-  };
+/**
+ * The exchange's lot step, tick and minimum order value as engine settings, from the same filters live
+ * orders are checked against (`marketFilters`: Binance's own filters when the market carries them).
+ */
+export function marketRules(market: MarketInterface): { units: 'whole'; lotSize: number; tickSize: number; minNotional?: number } {
+  const filters = marketFilters(market);
+  return { units: 'whole', lotSize: filters.stepSize, tickSize: filters.tickSize, ...(filters.minNotional > 0 ? { minNotional: filters.minNotional } : {}) };
 }
 
 /** One session's moving parts: kernel, features, model and strategy, and its folder. */

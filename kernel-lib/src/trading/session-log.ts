@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DataError } from '../errors';
 import { writeFileAtomic } from '../util/atomic';
 
 /**
@@ -28,7 +29,7 @@ export class SessionLog {
       if (offsets) {
         const size = fs.existsSync(file) ? fs.statSync(file).size : 0;
         const keep = offsets[name] ?? 0;
-        if (size < keep) throw new Error(`${file} has ${size} bytes but the session state recorded ${keep}; the folder was changed by hand`);
+        if (size < keep) throw new DataError(`${file} has ${size} bytes but the session state recorded ${keep}: the folder was changed or truncated; start a new session (another --dir)`);
         const fd = fs.openSync(file, fs.existsSync(file) ? 'r+' : 'w+');
         fs.ftruncateSync(fd, keep);
         this.fds.set(name, fd);
