@@ -140,6 +140,26 @@ describe('candlelab paper', () => {
   }, 60_000);
 });
 
+describe('candlelab fake-exchange', () => {
+  it('serves the sample market for a paper session from the command line, and stops cleanly on SIGTERM', async () => {
+    const server = spawn(CLI_BIN, ['fake-exchange', '--port', '0', '--bars', '4000', '--start-bar', '3300', '--advance-every', '50'], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => server.on('close', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve) => readline.createInterface({ input: server.stdout }).once('line', resolve));
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const sessionDir = path.join(dir, 'runs', 'paper-cli');
+    const paper = await cli(['paper', '--model', MODEL, '--api-url', url, '--max-candles', '5', '--warmup', '100', '--dir', sessionDir], workspaceEnv(dir));
+    expect(paper.status, paper.stderr).toBe(0);
+    expect(paper.stdout).toMatch(/processed 5 candle\(s\)/);
+    const parity = await cli(['parity', sessionDir], workspaceEnv(dir));
+    expect(parity.status, parity.stdout).toBe(0);
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const bad = await cli(['fake-exchange', '--bars', '100', '--start-bar', '500'], workspaceEnv(dir));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toBe("candlelab: error: --start-bar 500 is past the market's 100 candles");
+  }, 120_000);
+});
+
 describe('session logs', () => {
   it('a crash between appending the logs and saving the state is cut back to the state on resume', () => {
     const folder = tempDir('session-log');

@@ -24,6 +24,7 @@ import { registerExchangeCommands } from './exchange-commands';
 import { registerRegistryCommands } from './registry-commands';
 import { registerTuneCommand } from './tune-command';
 import { registerTradingCommands } from './trading-commands';
+import { registerFakeExchangeCommand } from './fake-exchange-command';
 import { collect } from './option-parsers';
 
 
@@ -347,7 +348,8 @@ export function buildProgram(): Command {
 
   registerExchangeCommands(program); // data fetch, data stream, coin add
   registerDataCommands(program); // data import, export, check, list, resample
-  registerTradingCommands(program); // paper, parity
+  registerTradingCommands(program); // paper, parity, live
+  registerFakeExchangeCommand(program); // a local Binance stand-in for trying them offline
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }

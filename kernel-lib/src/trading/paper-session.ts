@@ -197,7 +197,7 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
         requiredInputs: features.requiredInputs,
       } satisfies SessionInfo;
     })();
-  const dir = options.dir ?? path.join(context.workspace.runsDir, `paper-${version.name}-${isoTime(now).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`);
+  const dir = options.dir ?? path.join(context.workspace.runsDir, `${info.kind}-${version.name}-${isoTime(now).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`);
 
   if (resumedInfo && resumedInfo.kind !== (options.executorKind ?? 'paper')) {
     throw new ConfigError(`${dir} is a ${resumedInfo.kind} session; resume it with candlelab ${resumedInfo.kind === 'paper' ? 'paper' : `live${resumedInfo.kind === 'live' ? ' --live' : ''}`} --dir ${dir}`);
