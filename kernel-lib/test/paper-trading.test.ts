@@ -134,6 +134,9 @@ describe('candlelab paper', () => {
     const bad = await cli(['paper', '--model', MODEL, '--api-url', fake.url, '--max-candles', '1', '--until', '2030-01-01'], workspaceEnv(dir));
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toBe('candlelab: error: give --max-candles or --until, not both');
+    const noSession = await cli(['parity', path.join(dir, 'no-such-session')], workspaceEnv(dir));
+    expect(noSession.status).toBe(1);
+    expect(noSession.stderr.trim()).toMatch(/^candlelab: error: \S+ holds no paper or live session \(no session\.json\)/);
     const missing = await cli(['paper', '--model', 'nope@1', '--api-url', fake.url, '--max-candles', '1'], workspaceEnv(dir));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/^candlelab: error: .*nope/);

@@ -55,13 +55,14 @@ export type Decision = {
   reasoning?: string;
 };
 
-/** The kernel's whole portfolio state as plain JSON (the bars themselves are not in it). */
+/**
+ * The kernel's whole portfolio state as plain JSON. The bars are not in it, nor the output records
+ * (fills, trades, signals, risk events): a session persists those as they come.
+ */
 export type KernelState = {
   version: 1;
   symbols: string[];
   sleeves: string[];
-  /** Bars each asset had when the snapshot was taken. */
-  bars: number[];
   /** Bars processed per asset. */
   cursor: number[];
   fundingCursor: number[];
@@ -70,7 +71,6 @@ export type KernelState = {
   lastRow: number[];
   books: Book[][];
   orders: LiveOrder[];
-  heldTargets: number[][];
   entriesPausedUntil: number;
   killed: boolean;
   varBlocked: boolean;
@@ -78,8 +78,6 @@ export type KernelState = {
   peakEquity: number;
   tail: RollingTailState;
   events: number;
-  /** How many records of each kind existed (records are outputs: a session persists them as they come). */
-  records: { fills: number; trades: number; signals: number; riskEvents: number };
 };
 
 export type OpenTrade = { side: 'long' | 'short'; units: number; entryTime: number; entryPrice: number; stopLoss: number | null; takeProfit: number | null };
@@ -1011,7 +1009,6 @@ export function createEngineKernel(
     version: 1,
     symbols: [...symbols],
     sleeves: sleeves.map((s) => s.name),
-    bars: data.map((d) => d.length),
     cursor: [...cursor],
     fundingCursor: data.map((d) => d.fundingCursor),
     cash,
@@ -1019,7 +1016,6 @@ export function createEngineKernel(
     lastRow: [...lastRow],
     books: books.map((sleeveBooks) => sleeveBooks.map((book) => ({ ...book }))),
     orders: orders.map((order) => structuredClone(order)),
-    heldTargets: targetArrays.map((perAsset, s) => perAsset.map((_, a) => books[s][a].heldTarget)),
     entriesPausedUntil,
     killed,
     varBlocked,
@@ -1027,7 +1023,6 @@ export function createEngineKernel(
     peakEquity,
     tail: tail.snapshot(),
     events,
-    records: { fills: fills.length, trades: trades.length, signals: signals.length, riskEvents: riskEvents.length },
   });
 
   const restore = (state: KernelState): void => {
@@ -1047,9 +1042,9 @@ export function createEngineKernel(
     for (let s = 0; s < sleeves.length; s++) for (let a = 0; a < data.length; a++) books[s][a] = { ...state.books[s][a] };
     orders = state.orders.map((order) => structuredClone(order));
     if (stepping) {
-      // the held target is what the next decision compares with
+      // the book's held target is what the next decision compares with (a bar without one carries it)
       for (let s = 0; s < sleeves.length; s++) {
-        for (let a = 0; a < data.length; a++) if (cursor[a] > 0) targetArrays[s][a]![cursor[a] - 1] = state.heldTargets[s][a];
+        for (let a = 0; a < data.length; a++) if (cursor[a] > 0) targetArrays[s][a]![cursor[a] - 1] = books[s][a].heldTarget;
       }
     }
     entriesPausedUntil = state.entriesPausedUntil ?? -Infinity;

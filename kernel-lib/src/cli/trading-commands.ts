@@ -232,36 +232,30 @@ export function registerTradingCommands(program: Command): void {
       }
     });
 
-  live
-    .command('stop')
-    .description('the kill switch: cancel the session\'s open orders, optionally sell the position, and block new entries until `live reset` (survives restarts)')
-    .requiredOption('--dir <folder>', 'the live or dry-run session folder')
-    .option('--flatten', 'also sell the position')
-    .option('--api-url <url>', "replace the exchange's hosts (e.g. the fake exchange)")
-    .option('--key-file <file>', 'API keys as JSON, mode 0600 (default: the environment)')
-    .action(async (options) => {
-      const trader = await openSessionTrader(options.dir, options);
-      try {
-        const result = await trader.kill({ flatten: options.flatten, reason: 'candlelab live stop' });
-        console.log(`kill switch set for ${options.dir}: ${result.cancelled} open order(s) cancelled${result.flatten ? `, flatten: ${result.flatten.action} (${result.flatten.reason})` : ''}; new entries blocked until candlelab live reset --dir ${options.dir}`);
-      } finally {
-        await trader.close();
-      }
-    });
+  /** A subcommand acting on a running or stopped session's trader (stop, reset). */
+  const traderCommand = (name: string, description: string, act: (trader: LiveTrader, options: Record<string, any>) => Promise<string>): Command =>
+    live
+      .command(name)
+      .description(description)
+      .requiredOption('--dir <folder>', 'the live or dry-run session folder')
+      .option('--api-url <url>', "replace the exchange's hosts (e.g. the fake exchange)")
+      .option('--key-file <file>', 'API keys as JSON, mode 0600 (default: the environment)')
+      .action(async (options) => {
+        const trader = await openSessionTrader(options.dir, options);
+        try {
+          console.log(await act(trader, options));
+        } finally {
+          await trader.close();
+        }
+      });
 
-  live
-    .command('reset')
-    .description('clear the kill switch of a live or dry-run session')
-    .requiredOption('--dir <folder>', 'the session folder')
-    .option('--api-url <url>', "replace the exchange's hosts (e.g. the fake exchange)")
-    .option('--key-file <file>', 'API keys as JSON, mode 0600 (default: the environment)')
-    .action(async (options) => {
-      const trader = await openSessionTrader(options.dir, options);
-      try {
-        await trader.resetKill();
-        console.log(`kill switch cleared for ${options.dir}; trading resumes on the next decision`);
-      } finally {
-        await trader.close();
-      }
-    });
+  traderCommand('stop', "the kill switch: cancel the session's open orders, optionally sell the position, and block new entries until `live reset` (survives restarts)", async (trader, options) => {
+    const result = await trader.kill({ flatten: options.flatten, reason: 'candlelab live stop' });
+    return `kill switch set for ${options.dir}: ${result.cancelled} open order(s) cancelled${result.flatten ? `, flatten: ${result.flatten.action} (${result.flatten.reason})` : ''}; new entries blocked until candlelab live reset --dir ${options.dir}`;
+  }).option('--flatten', 'also sell the position');
+
+  traderCommand('reset', 'clear the kill switch of a live or dry-run session', async (trader, options) => {
+    await trader.resetKill();
+    return `kill switch cleared for ${options.dir}; trading resumes on the next decision`;
+  });
 }

@@ -20,7 +20,7 @@ import { SessionLog } from './session-log';
 import { marketFilters } from './filters';
 import type { MarketInterface } from 'ccxt';
 import { resolveTradingSetup, type TradingSetup } from './session-setup';
-import { writeSessionOutputs } from './session-outputs';
+import { parseSessionCandles, writeSessionOutputs } from './session-outputs';
 
 /**
  * A paper-trading session: closed candles from the exchange's stream (backfilled after a start or a
@@ -308,12 +308,10 @@ class PaperSession {
     }
     this.log.open(saved.logOffsets);
     // the candles the state has processed, back into the kernel (the state holds no bars)
-    const lines = fs.readFileSync(path.join(this.dir, 'candles.csv'), 'utf8').split('\n').slice(1).filter(Boolean);
-    if (lines.length < saved.rows) throw new DataError(`${this.dir}/candles.csv has ${lines.length} candles but the state has processed ${saved.rows}; the folder is damaged`);
-    for (const line of lines.slice(0, saved.rows)) {
-      const [time, open, high, low, close, volume] = line.split(',').map(Number);
-      this.kernel.appendBar(0, { time, open, high, low, close, volume });
-    }
+    const { candles } = parseSessionCandles(fs.readFileSync(path.join(this.dir, 'candles.csv'), 'utf8'), this.info);
+    if (candles.length < saved.rows) throw new DataError(`${this.dir}/candles.csv has ${candles.length} candles but the state has processed ${saved.rows}; the folder is damaged`);
+    const [open, high, low, close, volume] = (['open', 'high', 'low', 'close', 'volume'] as const).map((name) => candles.column(name));
+    for (let i = 0; i < saved.rows; i++) this.kernel.appendBar(0, { time: candles.time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] });
     this.kernel.restore(saved.kernel);
     this.features.restore(saved.features);
     this.strategy.restore(saved.strategy);
@@ -366,12 +364,12 @@ class PaperSession {
     const decidedAt = performance.now();
     // a live session sends the decision on (LiveTrader skips a candle it has already handled, so a
     // candle processed again after a crash sends nothing twice)
-    const executed = mode === 'live' && this.executor ? await this.executor.onDecision({ time: bar.time + timeframeMs(this.info.timeframe), target, price: bar.close, reasoning }) : undefined;
+    const closeTime = bar.time + timeframeMs(this.info.timeframe);
+    const executed = mode === 'live' && this.executor ? await this.executor.onDecision({ time: closeTime, target, price: bar.close, reasoning }) : undefined;
     this.rows = row + 1;
     this.lastTime = bar.time;
 
     // ——— log what happened, then save the state: this candle is done ———
-    const closeTime = bar.time + timeframeMs(this.info.timeframe);
     const quote = this.kernel.quote(0, target);
     const direction = Math.sign(target);
     const decision: CandleDecision = {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Frame, type Candles } from '../frame/frame';
+import { ConfigError } from '../errors';
 import type { EngineResult, EngineTrade, Fill, RiskEvent, SignalRecord } from '../backtest/engine';
 import { analyzeBacktest } from '../backtest/metrics';
 import { writeArrowFile } from '../data/arrow-file';
@@ -23,26 +24,14 @@ export type SessionRecord = {
 
 /** Read a paper session folder (the logs up to the last saved candle). */
 export function readSession(dir: string): SessionRecord {
+  for (const file of ['session.json', 'state.json']) {
+    if (!fs.existsSync(path.join(dir, file))) throw new ConfigError(`${dir} holds no paper or live session (no ${file}); give the folder candlelab paper or live wrote (it printed it)`);
+  }
   const info = JSON.parse(fs.readFileSync(path.join(dir, 'session.json'), 'utf8')) as SessionInfo;
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as { rows: number; logOffsets: Record<string, number> };
   // only what the saved state covers (a crash may have left a partial line after it)
   const read = (file: string): string => fs.readFileSync(path.join(dir, file)).subarray(0, state.logOffsets[file]).toString('utf8');
-  const candleLines = read('candles.csv').split('\n').slice(1).filter(Boolean);
-  const n = candleLines.length;
-  const columns = { time: new Float64Array(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) };
-  const modes: CandleMode[] = [];
-  candleLines.forEach((line, i) => {
-    const parts = line.split(',');
-    columns.time[i] = Number(parts[0]);
-    columns.open[i] = Number(parts[1]);
-    columns.high[i] = Number(parts[2]);
-    columns.low[i] = Number(parts[3]);
-    columns.close[i] = Number(parts[4]);
-    columns.volume[i] = Number(parts[5]);
-    modes.push(parts[6] as CandleMode);
-  });
-  const { time, ...ohlcv } = columns;
-  const candles = Frame.fromColumns(time, ohlcv, { symbol: info.symbol, timeframe: info.timeframe, exchange: info.exchange, source: 'paper session' });
+  const { candles, modes } = parseSessionCandles(read('candles.csv'), info);
   const decisions = read('decisions.jsonl').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { target: number | null; prediction: number[] | null });
   const equityLines = read('equity.csv').split('\n').slice(1).filter(Boolean).map((line) => line.split(',').map(Number));
   const series = (k: number): Float64Array => Float64Array.from(equityLines, (row) => row[k]);
@@ -64,6 +53,26 @@ export function readSession(dir: string): SessionRecord {
     settings: info.settings,
   };
   return { info, candles, modes, targets: decisions.map((d) => d.target), predictions: decisions.map((d) => d.prediction), result };
+}
+
+/** A session's candles.csv text → the candles (a frame) and each candle's mode. */
+export function parseSessionCandles(text: string, info: Pick<SessionInfo, 'symbol' | 'timeframe' | 'exchange'>): { candles: Candles; modes: CandleMode[] } {
+  const lines = text.split('\n').slice(1).filter(Boolean);
+  const n = lines.length;
+  const columns = { time: new Float64Array(n), open: new Float64Array(n), high: new Float64Array(n), low: new Float64Array(n), close: new Float64Array(n), volume: new Float64Array(n) };
+  const modes: CandleMode[] = [];
+  lines.forEach((line, i) => {
+    const parts = line.split(',');
+    columns.time[i] = Number(parts[0]);
+    columns.open[i] = Number(parts[1]);
+    columns.high[i] = Number(parts[2]);
+    columns.low[i] = Number(parts[3]);
+    columns.close[i] = Number(parts[4]);
+    columns.volume[i] = Number(parts[5]);
+    modes.push(parts[6] as CandleMode);
+  });
+  const { time, ...ohlcv } = columns;
+  return { candles: Frame.fromColumns(time, ohlcv, { symbol: info.symbol, timeframe: info.timeframe, exchange: info.exchange, source: 'paper session' }), modes };
 }
 
 /** trades.csv (tradesCsv's format) back into trades. */
