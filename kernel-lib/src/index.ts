@@ -20,6 +20,7 @@ export * as runner from './runner';
 export * as notebook from './notebook';
 export * as tuning from './tuning';
 export * as trading from './trading';
+export * as serve from './services/serve';
 
 // Flat exports: what a notebook walks through, in pipeline order.
 export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear } from './frame/frame';
@@ -69,6 +70,7 @@ export { tuneSpec, type TuneOptions, type TuneResult } from './runner/tune-spec'
 export { resolveRunPlan, type RunPlan } from './runner/run-plan';
 export { addCoins, type AddCoinsOptions, type AddedCoin } from './runner/add-coins';
 export { LiveTrader, confirmLive, type LiveTraderOptions, type Decision, type DecisionRecord, type TradingRails } from './trading';
+export { createPredictionServer, compareServed, type PredictionServer, type PredictionServerOptions, type PredictionAnswer, type PredictRequest } from './services/serve';
 export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, defineSplitter, type Plugin } from './plugins/define';
 export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors';
-import { ModelRegistry, MODEL_STAGES, parseModelStage, type VersionComparison } from '../registry/model-registry';
+import { ModelRegistry, MODEL_STAGES, parseModelStage, type TrafficArm, type VersionComparison } from '../registry/model-registry';
+import { compareServed, type ServedComparison } from '../services/serve/served-log';
 import { openWorkspace } from '../workspace';
+import { positiveInt } from './option-parsers';
 
 const MODELS_DIR_HELP = 'the model registry (default: <workspace>/models)';
 
@@ -38,6 +40,27 @@ export function formatComparison(c: VersionComparison): string[] {
   return lines;
 }
 
+/** `production=90` or `7=10` → a traffic arm. */
+function parseArm(text: string): TrafficArm {
+  const match = /^(production|\d+)=(\d*\.?\d+)$/.exec(text.trim());
+  if (!match) throw new ConfigError(`split arm '${text}' must look like production=90 or 7=10 (version=weight)`);
+  return { version: match[1] === 'production' ? 'production' : Number(match[1]), weight: Number(match[2]) };
+}
+
+/** The served comparison as aligned text lines. */
+export function formatServedComparison(c: ServedComparison): string[] {
+  const pct = (x: number | null, digits = 1) => (x === null ? '—' : `${(100 * x).toFixed(digits)}%`);
+  const lines = [`${c.model}: ${c.requests} served prediction(s)${c.since ? ` since ${c.since}` : ''}, ${c.switches} version switch(es); outcomes over ${c.horizon} bar(s) from the store`];
+  lines.push(`  ${'version'.padEnd(8)} ${'arms'.padEnd(18)} ${'requests'.padStart(9)} ${'share'.padStart(7)} ${'LONG'.padStart(6)} ${'SHORT'.padStart(6)} ${'FLAT'.padStart(6)} ${'conf'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'scored'.padStart(7)} ${'hit'.padStart(7)} ${'mean ret'.padStart(9)}`);
+  for (const v of c.versions) {
+    lines.push(
+      `  ${`v${v.version}`.padEnd(8)} ${v.arms.join(',').padEnd(18)} ${String(v.requests).padStart(9)} ${pct(v.share).padStart(7)} ${String(v.signals.LONG).padStart(6)} ${String(v.signals.SHORT).padStart(6)} ${String(v.signals.FLAT).padStart(6)} ${(v.meanConfidence === null ? '—' : v.meanConfidence.toFixed(3)).padStart(6)} ${v.latencyP50Ms.toFixed(2).padStart(7)} ${v.latencyP99Ms.toFixed(2).padStart(7)} ${String(v.scored).padStart(7)} ${pct(v.hitRate).padStart(7)} ${pct(v.meanSignedReturn, 3).padStart(9)}`,
+    );
+  }
+  if (c.versions.length === 0) lines.push('  no predictions in this period');
+  return lines;
+}
+
 /** `candlelab registry promote|rollback|compare|history`, added to the `registry` command group. */
 export function registerRegistryCommands(registry: Command): void {
   registry
@@ -70,16 +93,49 @@ export function registerRegistryCommands(registry: Command): void {
 
   registry
     .command('compare')
-    .description('compare two versions: metric differences and percent change, params, features, data fingerprint')
+    .description('compare two versions (metric differences and percent change, params, features, data fingerprint), or with --served what each version answered through candlelab serve')
     .argument('<name>', 'model name')
-    .argument('<a>', 'version number')
-    .argument('<b>', 'version number')
+    .argument('[a]', 'version number')
+    .argument('[b]', 'version number')
+    .option('--served', "compare the versions on their served predictions (runs/served/<name>.jsonl): share, signals, confidence, latency, and the store's outcome over --horizon bars")
+    .option('--horizon <bars>', 'with --served: bars after the predicted candle that score a LONG/SHORT answer', positiveInt('--horizon'), 1)
+    .option('--since <date>', 'with --served: only predictions served from this time')
     .option('--json', 'print the comparison as JSON')
     .option('--models-dir <dir>', MODELS_DIR_HELP)
-    .action((name: string, a: string, b: string, options) => {
+    .action((name: string, a: string | undefined, b: string | undefined, options) => {
+      if (options.served) {
+        const workspace = openWorkspace();
+        const comparison = compareServed(workspace.runsDir, name, { horizon: options.horizon, since: options.since, dataDir: workspace.dataDir });
+        const versions = [a, b].filter((v): v is string => v !== undefined).map((v) => versionArg(v));
+        if (versions.length) comparison.versions = comparison.versions.filter((v) => versions.includes(v.version));
+        if (options.json) console.log(JSON.stringify(comparison, null, 2));
+        else for (const line of formatServedComparison(comparison)) console.log(line);
+        return;
+      }
+      if (a === undefined || b === undefined) throw new ConfigError('give two versions to compare (candlelab registry compare <name> <a> <b>), or --served');
       const comparison = openRegistry(options).compare(name, versionArg(a), versionArg(b));
       if (options.json) console.log(JSON.stringify(comparison, null, 2));
       else for (const line of formatComparison(comparison)) console.log(line);
+    });
+
+  registry
+    .command('split')
+    .description('split served traffic between versions by weight (A/B), e.g. production=90 7=10; a running candlelab serve applies it from its next request')
+    .argument('<name>', 'model name')
+    .argument('[arms...]', "version=weight pairs; 'production' follows the production stage")
+    .option('--clear', 'remove the split: everything goes to production')
+    .option('--models-dir <dir>', MODELS_DIR_HELP)
+    .action((name: string, arms: string[], options) => {
+      const models = openRegistry(options);
+      if (options.clear && arms.length) throw new ConfigError('give arms or --clear, not both');
+      if (options.clear || arms.length) models.setSplit(name, options.clear ? [] : arms.map(parseArm));
+      const split = models.split(name);
+      const production = models.stageState(name).production;
+      if (split.length === 0) console.log(`${name}: no split; production${production === null ? ' (none yet)' : ` v${production}`} answers every request`);
+      else {
+        const total = split.reduce((sum, arm) => sum + arm.weight, 0);
+        console.log(`${name}: ${split.map((arm) => `${arm.version === 'production' ? `production (v${production})` : `v${arm.version}`} ${((100 * arm.weight) / total).toFixed(1)}%`).join(', ')}`);
+      }
     });
 
   registry
@@ -92,7 +148,8 @@ export function registerRegistryCommands(registry: Command): void {
       const history = models.history(name);
       if (history.length === 0) console.log(`${name}: no stage changes yet (every version starts in staging)`);
       for (const e of history) {
-        console.log(`${e.at} ${e.action} v${e.version} ${e.from ?? '—'} → ${e.to ?? 'removed'}${e.archived !== undefined ? ` (v${e.archived} archived)` : ''}`);
+        if (e.action === 'split') console.log(`${e.at} split ${e.split?.length ? e.split.map((arm) => `${arm.version === 'production' ? 'production' : `v${arm.version}`}=${arm.weight}`).join(' ') : 'cleared'}`);
+        else console.log(`${e.at} ${e.action} v${e.version} ${e.from ?? '—'} → ${e.to ?? 'removed'}${e.archived !== undefined ? ` (v${e.archived} archived)` : ''}`);
       }
       const production = models.stageState(name).production;
       console.log(`production: ${production === null ? 'none' : `v${production}`}`);

@@ -10,6 +10,7 @@ export {
   type RegisterRequest,
   type StageEvent,
   type StageState,
+  type TrafficArm,
   type VersionSelector,
   type VersionComparison,
   type MetricChange,

@@ -70,12 +70,14 @@ export type RegisterRequest = Omit<ModelVersion, 'version' | 'stage' | 'artifact
 /** One stage change, as recorded in stages.json. */
 export type StageEvent = {
   at: string;
-  action: 'promote' | 'rollback' | 'remove';
+  action: 'promote' | 'rollback' | 'remove' | 'split';
   version: number;
   from: ModelStage | null;
   to: ModelStage | null;
   /** The production version this change archived, if any. */
   archived?: number;
+  /** For 'split': the new split (empty: cleared). */
+  split?: TrafficArm[];
 };
 
 /** models/<name>/stages.json. */
@@ -87,7 +89,15 @@ export type StageState = {
   /** Earlier production versions, most recent last: where rollback returns to. */
   previousProduction: number[];
   history: StageEvent[];
+  /** How `candlelab serve` splits traffic between versions (A/B); absent: everything to production. */
+  split?: TrafficArm[];
 };
+
+/**
+ * One arm of an A/B split: a version number, or 'production' (whichever version is production when a
+ * request arrives, so a promotion moves that arm's traffic to the new version). Weights are relative.
+ */
+export type TrafficArm = { version: number | 'production'; weight: number };
 
 /** Which version `loadModel`/`resolve` picks: the one in a stage (the latest if several), or a number. */
 export type VersionSelector = { stage: ModelStage } | { version: number };
@@ -218,6 +228,8 @@ export class ModelRegistry {
         const from = this.stageIn(state, name, version);
         delete state.stages[String(version)];
         state.previousProduction = state.previousProduction.filter((v) => v !== version);
+        if (state.split) state.split = state.split.filter((arm) => arm.version !== version);
+        if (state.split?.length === 0) delete state.split;
         if (state.production === version) {
           // The removed version was production: the one before it takes over again.
           const restored = state.previousProduction.pop() ?? null;
@@ -376,6 +388,42 @@ export class ModelRegistry {
       restored = previous;
     });
     return this.get(name, restored);
+  }
+
+  /**
+   * Split served traffic between versions by weight, e.g. [{version:'production', weight:90},
+   * {version:7, weight:10}]; an empty list clears the split (everything to production). Recorded in
+   * the stage history; a running `candlelab serve` applies it from its next request.
+   */
+  setSplit(name: string, arms: readonly TrafficArm[]): TrafficArm[] {
+    const numbers = this.requireVersions(name);
+    const clean: TrafficArm[] = [];
+    for (const arm of arms) {
+      if (arm.version !== 'production' && !numbers.includes(arm.version)) throw new RegistryError(`model '${name}' has no version ${arm.version} to split traffic to; versions: ${numbers.join(', ')}`);
+      if (!(Number.isFinite(arm.weight) && arm.weight > 0)) throw new RegistryError(`the weight of ${arm.version === 'production' ? 'production' : `v${arm.version}`} must be a positive number, got ${arm.weight}`);
+      if (clean.some((c) => c.version === arm.version)) throw new RegistryError(`${arm.version === 'production' ? 'production' : `v${arm.version}`} appears twice in the split; give each version once`);
+      clean.push({ version: arm.version, weight: arm.weight });
+    }
+    this.changeStages(name, (state) => {
+      if (clean.some((arm) => arm.version === 'production') && state.production === null) {
+        throw new RegistryError(`model '${name}' has no production version for the split's production arm; promote one with: candlelab registry promote ${name} <version> production`);
+      }
+      if (clean.length) state.split = clean;
+      else delete state.split;
+      state.history.push({ at: this.clock().toISOString(), action: 'split', version: state.production ?? 0, from: null, to: null, split: clean });
+    });
+    return clean;
+  }
+
+  /** The traffic split of `name` (empty: everything goes to production). */
+  split(name: string): TrafficArm[] {
+    this.requireVersions(name);
+    return this.stageState(name).split ?? [];
+  }
+
+  /** The file whose change means the stages or the split changed (a server watches it). */
+  stageFile(name: string): string {
+    return path.join(this.versionsDir(name), '..', STAGE_FILE);
   }
 
   /** Compare two versions: metric differences and percent change, params, features, label, data. */

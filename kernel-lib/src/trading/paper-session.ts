@@ -289,7 +289,7 @@ class PaperSession {
   ) {
     const plan = setup.context.plan;
     this.kernel = createEngineKernel([{ symbol: info.symbol, candles: emptyCandles(info.symbol, info.timeframe) }], [{ name: info.sleeve }], info.settings, { stepping: true });
-    this.features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: info.symbol, timeframe: info.timeframe } });
+    this.features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: info.symbol, timeframe: info.timeframe }, closedOnly: true });
     this.classes = setup.model.classes ? [...setup.model.classes] : undefined;
     this.strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes: this.classes });
     this.needsPredictions = plan.strategy.definition.needs.predictions;

@@ -25,6 +25,8 @@ export type FeatureStreamOptions = {
   margin?: number;
   /** The series the fallback's frames describe (symbol, timeframe), for features that read them. */
   meta?: FrameMeta;
+  /** Closed candles only, never `replace`: the streams skip the state copy a revision needs (faster). */
+  closedOnly?: boolean;
 };
 
 /**
@@ -36,6 +38,7 @@ export function createFeatureStream(planned: readonly PlannedFeature[], context:
   const features = planned.map((feature) => {
     const { definition, params } = feature;
     const stream = definition.stream ? definition.stream(params, context) : trailingBufferStream(definition, params, context, options.margin, options.meta);
+    if (options.closedOnly) stream.disableRevisions?.();
     if (stream.outputs.join('\u0000') !== feature.outputs.join('\u0000')) {
       throw new PluginError(`the stream of feature ${definition.id} makes [${stream.outputs.join(', ')}] but the definition declares [${feature.outputs.join(', ')}]; its stream() must declare the same outputs`);
     }

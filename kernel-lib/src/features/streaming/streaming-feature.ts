@@ -41,6 +41,11 @@ export interface StreamingFeature {
   snapshot(): StreamState;
   /** Continue from a `snapshot` of a stream of the same feature and params. */
   restore(state: StreamState): void;
+  /**
+   * For consumers that only ever add closed candles (the prediction endpoint): stop keeping the copy of
+   * the state that `replace` needs, which is most of an update's cost; `replace` then throws.
+   */
+  disableRevisions?(): void;
 }
 
 // ─── JSON codec for states: NaN and infinities do not survive JSON.stringify ──────────────────────
@@ -94,6 +99,7 @@ export class SteppedStream<S> implements StreamingFeature {
   private before: S | undefined;
   private last: Record<string, number> | undefined;
   private added = 0;
+  private revisable = true;
 
   constructor(options: { kind: string; outputs: readonly string[]; requiredInputs: number; initial: S; step: (state: S, candle: StreamCandle) => Record<string, number> }) {
     this.kind = options.kind;
@@ -108,13 +114,14 @@ export class SteppedStream<S> implements StreamingFeature {
   }
 
   update(candle: StreamCandle): Record<string, number> {
-    this.before = copyState(this.state);
+    if (this.revisable) this.before = copyState(this.state);
     this.added++;
     this.last = this.step(this.state, candle);
     return this.last;
   }
 
   replace(candle: StreamCandle): Record<string, number> {
+    if (!this.revisable) throw new PluginError(`${this.kind}: this stream takes closed candles only (revisions were disabled); use a stream made without closedOnly to revise the forming bar`);
     if (this.before === undefined) throw new PluginError(`${this.kind}: replace() needs a candle added by update() first (nothing to revise at candle ${candle.time})`);
     this.state = copyState(this.before);
     this.last = this.step(this.state, candle);
@@ -123,6 +130,11 @@ export class SteppedStream<S> implements StreamingFeature {
 
   getResult(): Record<string, number> | undefined {
     return this.last;
+  }
+
+  disableRevisions(): void {
+    this.revisable = false;
+    this.before = undefined;
   }
 
   getResultOrThrow(): Record<string, number> {
