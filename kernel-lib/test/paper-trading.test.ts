@@ -10,6 +10,8 @@ import { runPaperSession, type SessionEvent } from '../src/trading/paper-session
 import { paperParity } from '../src/trading/parity';
 import { readSession } from '../src/trading/session-outputs';
 import { SessionLog } from '../src/trading/session-log';
+import { ModelRegistry } from '../src/registry/model-registry';
+import { resolveTradingSetup } from '../src/trading/session-setup';
 import { CLI_BIN, cli, ROOT, tempDir, workspaceEnv } from './helpers';
 
 /**
@@ -141,6 +143,61 @@ describe('candlelab paper', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/^candlelab: error: .*nope/);
   }, 60_000);
+
+  it('follows production: a promotion swaps the model at the next candle, a rollback swaps it back, both logged, and a restart keeps the swapped model', async () => {
+    // a second version (other rounds: other predictions), v1 in production
+    await runSpec(path.join(ROOT, 'specs', 'quickstart.json'), { overrides: ['data.bars=3000', 'model.params.rounds=40', 'model.params.maxDepth=3', 'backtest.commissionBps=2', 'strategy.params.buyThreshold=0.4'], workspace, progress: 'quiet', log: () => {} });
+    const registry = new ModelRegistry(workspace.modelsDir);
+    const name = MODEL.split('@')[0];
+    const v2 = registry.list(name).at(-1)!.version;
+    registry.promote(name, 1, 'production');
+    const sessionDir = path.join(dir, 'runs', 'paper-follow');
+    fake.setNow(candles.time[3400]);
+    let live = 0;
+    const switches: SessionEvent[] = [];
+    const onEvent = (e: SessionEvent): void => {
+      if (e.kind === 'model-switch') switches.push(e);
+      if (e.kind === 'candle' && e.mode === 'live') {
+        live++;
+        // between candles, as an operator or the scheduler would
+        if (live === 10) registry.promote(name, v2, 'production');
+        if (live === 20) registry.rollback(name);
+      }
+      driveClock(e);
+    };
+    await runPaperSession({ model: name, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 25, warmup: 200, ...FAST, log: () => {}, onEvent });
+    expect(switches.map((e) => e.kind === 'model-switch' && [e.from, e.to])).toEqual([
+      [1, v2],
+      [v2, 1],
+    ]);
+    const swaps = fs.readFileSync(path.join(sessionDir, 'models.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(swaps.map((s) => s.reason.split(' ')[0])).toEqual(['promote', 'rollback']);
+
+    // the decision after the promotion is v2's, computed as a session started with v2 would: its
+    // features and strategy over the same candles
+    const session = readSession(sessionDir);
+    const decisions = fs.readFileSync(path.join(sessionDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const liveRows = decisions.map((d, i) => (d.mode === 'live' ? i : -1)).filter((i) => i >= 0);
+    const { createServedVersion } = await import('../src/services/serve/predictor');
+    const served = createServedVersion(await resolveTradingSetup({ model: `${name}@${v2}`, workspace }));
+    const afterPromotion = liveRows[10];
+    const expected = await served.predict(session.candles.slice(0, afterPromotion + 1));
+    expect(decisions[afterPromotion].prediction).toEqual(expected.prediction);
+    expect(decisions[afterPromotion].target).toBe(expected.target);
+    const v1 = createServedVersion(await resolveTradingSetup({ model: `${name}@1`, workspace }));
+    expect(decisions[liveRows[9]].prediction).toEqual((await v1.predict(session.candles.slice(0, liveRows[9] + 1))).prediction);
+    expect(decisions[liveRows[20]].prediction).toEqual((await v1.predict(session.candles.slice(0, liveRows[20] + 1))).prediction);
+
+    // a restart while v2 decides keeps v2, and parity says why it cannot replay a swapped session
+    registry.promote(name, v2, 'production');
+    await runPaperSession({ dir: sessionDir, apiUrl: fake.url, workspace, maxCandles: 1, ...FAST, log: () => {}, onEvent: driveClock });
+    const state = JSON.parse(fs.readFileSync(path.join(sessionDir, 'state.json'), 'utf8'));
+    expect(state.modelVersion).toBe(v2);
+    await runPaperSession({ dir: sessionDir, apiUrl: fake.url, workspace, maxCandles: 1, ...FAST, log: () => {}, onEvent: driveClock });
+    expect(JSON.parse(fs.readFileSync(path.join(sessionDir, 'state.json'), 'utf8')).modelVersion).toBe(v2);
+    await expect(paperParity(sessionDir, { workspace })).rejects.toThrow(/swapped models \(v1 → v\d+/);
+    registry.promote(name, 1, 'production');
+  }, 120_000);
 });
 
 describe('candlelab fake-exchange', () => {

@@ -19,7 +19,8 @@ import type { SpecInput } from '../spec/spec';
 import { SessionLog } from './session-log';
 import { marketFilters } from './filters';
 import type { MarketInterface } from 'ccxt';
-import { resolveTradingSetup, type TradingSetup } from './session-setup';
+import { parseModelReference, resolveTradingSetup, type TradingSetup } from './session-setup';
+import { ModelRegistry } from '../registry/model-registry';
 import { parseSessionCandles, writeSessionOutputs } from './session-outputs';
 
 /**
@@ -80,6 +81,7 @@ export type SessionEvent =
   | { kind: 'started'; dir: string; resumed: boolean; startTime: number }
   | { kind: 'candle'; time: number; mode: CandleMode; decision?: CandleDecision; fills: Fill[]; equity: number; position: number; timings: CandleTimings; executed?: object }
   | { kind: 'stream'; event: StreamEvent }
+  | { kind: 'model-switch'; time: number; from: number; to: number; reason: string }
   | { kind: 'stopped'; dir: string; reason: string };
 
 export type CandleMode = 'history' | 'live' | 'missed';
@@ -111,6 +113,12 @@ export type SessionInfo = {
   timeframe: string;
   spec: unknown;
   model: { name: string; version: number; modelId: string; classes?: string[]; featureNames: string[] };
+  /**
+   * The registry stage the session follows (started by name, name@production or a spec): when another
+   * version enters that stage (a promotion, a rollback), the session swaps to it at its next candle.
+   * Absent when a version was pinned (name@3).
+   */
+  follow?: 'production' | 'staging';
   strategy: { id: string; version: string; params: unknown };
   settings: BacktestSettings;
   sleeve: string;
@@ -120,6 +128,8 @@ export type SessionInfo = {
 
 type SavedState = {
   format: 1;
+  /** The model version deciding now (differs from session.json's after a swap). */
+  modelVersion?: number;
   rows: number;
   lastTime: number;
   heldTarget: number;
@@ -139,15 +149,22 @@ export const SESSION_LOGS = {
   'trades.csv': tradesCsv([]),
   'equity.csv': 'time,equity,cash,position_value,position\n',
   'orders.jsonl': '',
+  'models.jsonl': '',
 } as const;
 
 /** Run (or resume) a paper session until `maxCandles`, `until`, or the abort signal. */
 export async function runPaperSession(options: PaperSessionOptions): Promise<SessionResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const resumedInfo = options.dir && fs.existsSync(path.join(options.dir, 'session.json')) ? (JSON.parse(fs.readFileSync(path.join(options.dir, 'session.json'), 'utf8')) as SessionInfo) : undefined;
+  // after a model swap the state names the version deciding now
+  const resumedVersion = resumedInfo ? (SessionLog.readState<SavedState>(options.dir!)?.modelVersion ?? resumedInfo.model.version) : undefined;
   const setup = resumedInfo
-    ? await resolveTradingSetup({ spec: resumedInfo.spec as SpecInput, model: `${resumedInfo.model.name}@${resumedInfo.model.version}`, workspace: options.workspace })
+    ? resumedVersion !== resumedInfo.model.version
+      ? // a swapped-in version decides with its own run's spec (features, strategy)
+        await resolveTradingSetup({ model: `${resumedInfo.model.name}@${resumedVersion}`, workspace: options.workspace })
+      : await resolveTradingSetup({ spec: resumedInfo.spec as SpecInput, model: `${resumedInfo.model.name}@${resumedVersion}`, workspace: options.workspace })
     : await resolveTradingSetup({ spec: options.spec, model: options.model, workspace: options.workspace, overrides: options.overrides });
+  const followed = options.model ? parseModelReference(options.model).selector : { stage: 'production' as const };
   const { context, model, version } = setup;
   const plan = context.plan;
   const market: MarketKind = resumedInfo?.market ?? options.market ?? 'spot';
@@ -190,6 +207,7 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
         timeframe,
         spec: context.spec,
         model: { name: version.name, version: version.version, modelId: version.modelId, classes: version.classes, featureNames: version.featureNames },
+        ...('stage' in followed && followed.stage !== 'archived' ? { follow: followed.stage } : {}),
         strategy: { id: plan.strategy.definition.id, version: plan.strategy.definition.version, params: plan.strategy.params },
         settings,
         sleeve: plan.strategy.definition.id,
@@ -269,18 +287,24 @@ export function marketRules(market: MarketInterface): { units: 'whole'; lotSize:
 /** One session's moving parts: kernel, features, model and strategy, and its folder. */
 class PaperSession {
   readonly kernel: EngineKernel;
-  readonly features: FeatureStream;
+  features: FeatureStream;
   strategy: IncrementalStrategy;
   readonly log: SessionLog;
   rows = 0;
   lastTime = -Infinity;
   heldTarget = 0;
   private written = { fills: 0, trades: 0, signals: 0, riskEvents: 0 };
-  private readonly classes: string[] | undefined;
-  private readonly needsPredictions: boolean;
+  private classes: string[] | undefined;
+  private needsPredictions: boolean;
+  private requiredInputs: number;
+  /** The registry the session follows (when it follows a stage), and the stage file's last stamp. */
+  private readonly registry: ModelRegistry | undefined;
+  private stageStamp = '';
+  /** The bars processed so far (a swap replays them through the new version's features and strategy). */
+  private readonly bars: Array<{ time: number; open: number; high: number; low: number; close: number; volume: number }> = [];
 
   constructor(
-    private readonly setup: TradingSetup,
+    private setup: TradingSetup,
     readonly info: SessionInfo,
     readonly dir: string,
     private readonly print: (line: string) => void,
@@ -293,7 +317,79 @@ class PaperSession {
     this.classes = setup.model.classes ? [...setup.model.classes] : undefined;
     this.strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes: this.classes });
     this.needsPredictions = plan.strategy.definition.needs.predictions;
+    this.requiredInputs = this.features.requiredInputs;
     this.log = new SessionLog(dir, SESSION_LOGS);
+    this.registry = info.follow ? new ModelRegistry(setup.context.workspace.modelsDir) : undefined;
+    // no stamp yet: the first tradable candle compares the stage's version with the deciding one (a
+    // promotion made while the session was down is picked up on resume)
+  }
+
+  private stageFileStamp(): string {
+    try {
+      const stat = fs.statSync(this.registry!.stageFile(this.info.model.name), { bigint: true });
+      return `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
+    } catch {
+      return 'none';
+    }
+  }
+
+  /**
+   * Before a tradable candle: when the followed stage holds another version now (a promotion or a
+   * rollback), load it, replay the session's candles through its features and strategy (so they stand
+   * where a session started with it would), and decide with it from this candle on. Logged in
+   * models.jsonl. A version that cannot be loaded leaves the current one deciding (logged).
+   */
+  private async followRegistry(time: number): Promise<void> {
+    if (!this.registry) return;
+    const stamp = this.stageFileStamp();
+    if (stamp === this.stageStamp) return;
+    this.stageStamp = stamp;
+    const current = this.setup.version.version;
+    let next: number;
+    try {
+      next = this.registry.resolve(this.info.model.name, { stage: this.info.follow! }).version;
+    } catch (error) {
+      this.print(`model: ${(error as Error).message}; ${this.info.model.name} v${current} keeps deciding`);
+      return;
+    }
+    if (next === current) return;
+    let setup: TradingSetup;
+    try {
+      setup = await resolveTradingSetup({ model: `${this.info.model.name}@${next}`, workspace: { ...this.setup.context.workspace } });
+      if (setup.context.spec.data.timeframe !== this.info.timeframe) throw new ConfigError(`v${next} was trained on ${setup.context.spec.data.timeframe} candles, the session trades ${this.info.timeframe}`);
+    } catch (error) {
+      this.print(`model: ${this.info.follow} is now ${this.info.model.name} v${next} but it cannot trade here (${(error as Error).message}); v${current} keeps deciding`);
+      return;
+    }
+    const plan = setup.context.plan;
+    const features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: this.info.symbol, timeframe: this.info.timeframe }, closedOnly: true });
+    const classes = setup.model.classes ? [...setup.model.classes] : undefined;
+    const strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes });
+    const needsPredictions = plan.strategy.definition.needs.predictions;
+    // the new version's features and strategy over the candles so far (one batched prediction)
+    const rows = this.bars.map((bar) => features.update(bar));
+    const names = setup.model.featureNames;
+    const first = features.requiredInputs;
+    const count = Math.max(0, rows.length - first);
+    const values = new Float32Array(count * names.length);
+    for (let i = first; i < rows.length; i++) names.forEach((name, k) => (values[(i - first) * names.length + k] = rows[i][name]));
+    const output = count ? await setup.model.predict({ values, rows: count, cols: names.length }) : new Float32Array(0);
+    const width = count ? output.length / count : 0;
+    rows.forEach((row, i) => {
+      const prediction = i >= first ? output.subarray((i - first) * width, (i - first + 1) * width) : undefined;
+      if (!needsPredictions || prediction) strategy.next({ bar: this.bars[i], prediction, features: row });
+    });
+    this.setup = setup;
+    this.features = features;
+    this.strategy = strategy;
+    this.classes = classes;
+    this.needsPredictions = needsPredictions;
+    this.requiredInputs = features.requiredInputs;
+    const last = this.registry.history(this.info.model.name).at(-1);
+    const reason = last && last.version === next ? `${last.action} at ${last.at}` : `${this.info.follow} changed`;
+    this.log.add('models.jsonl', JSON.stringify({ time: isoTime(time), from: current, to: next, stage: this.info.follow, reason, replayed: rows.length }));
+    this.print(`model: ${this.info.model.name} ${this.info.follow} is now v${next} (was v${current}; ${reason}); deciding with v${next} from the candle closing ${isoTime(time + timeframeMs(this.info.timeframe))}`);
+    this.onEvent?.({ kind: 'model-switch', time, from: current, to: next, reason });
   }
 
   /** Create the folder, or load a saved session: its candles into the kernel, then every state. */
@@ -311,7 +407,11 @@ class PaperSession {
     const { candles } = parseSessionCandles(fs.readFileSync(path.join(this.dir, 'candles.csv'), 'utf8'), this.info);
     if (candles.length < saved.rows) throw new DataError(`${this.dir}/candles.csv has ${candles.length} candles but the state has processed ${saved.rows}; the folder is damaged`);
     const [open, high, low, close, volume] = (['open', 'high', 'low', 'close', 'volume'] as const).map((name) => candles.column(name));
-    for (let i = 0; i < saved.rows; i++) this.kernel.appendBar(0, { time: candles.time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] });
+    for (let i = 0; i < saved.rows; i++) {
+      const bar = { time: candles.time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] };
+      this.kernel.appendBar(0, bar);
+      this.bars.push(bar);
+    }
     this.kernel.restore(saved.kernel);
     this.features.restore(saved.features);
     this.strategy.restore(saved.strategy);
@@ -326,13 +426,15 @@ class PaperSession {
   private recordBase = { fills: 0, trades: 0, signals: 0, riskEvents: 0 };
 
   async process(candle: { time: number; open: number; high: number; low: number; close: number; volume: number }, mode: CandleMode, source: string): Promise<void> {
-    const started = performance.now();
     const bar = { time: candle.time, open: candle.open, high: candle.high, low: candle.low, close: candle.close, volume: candle.volume };
+    if (mode !== 'history') await this.followRegistry(bar.time);
+    const started = performance.now();
+    this.bars.push(bar);
     const row = this.rows;
     const featureRow = this.features.update(bar);
     const featured = performance.now();
     let prediction: number[] | null = null;
-    if (row >= this.info.requiredInputs) {
+    if (row >= this.requiredInputs) {
       const names = this.setup.model.featureNames;
       const values = new Float32Array(names.length);
       names.forEach((name, k) => (values[k] = featureRow[name]));
@@ -349,7 +451,7 @@ class PaperSession {
       reasoning = 'history: the candle closed before the session started';
     } else if (!decided) {
       target = 0;
-      reasoning = `warming up: ${row + 1} of ${this.info.requiredInputs} candles the features need`;
+      reasoning = `warming up: ${row + 1} of ${this.requiredInputs} candles the features need`;
     } else {
       target = decided.target;
       reasoning = decided.reasoning;
@@ -398,6 +500,7 @@ class PaperSession {
     this.log.add('equity.csv', [closeTime, equity, cash, equity - cash, position].join(','));
     this.log.commit({
       format: 1,
+      modelVersion: this.setup.version.version,
       rows: this.rows,
       lastTime: this.lastTime,
       heldTarget: this.heldTarget,

@@ -8,6 +8,8 @@ import type { SpecInput } from '../spec/spec';
 import { featureMatrix } from '../validation/split';
 import type { WorkspaceOverrides } from '../workspace';
 import { readSession, type SessionRecord } from './session-outputs';
+import { readJsonLines } from './session-log';
+import { ConfigError } from '../errors';
 import { resolveTradingSetup } from './session-setup';
 
 /**
@@ -65,6 +67,10 @@ const close = (a: number, b: number, tolerance = 1e-9): boolean => a === b || Ma
 export async function paperParity(dir: string, options: { workspace?: WorkspaceOverrides } = {}): Promise<ParityReport> {
   const session = readSession(dir);
   const { info, candles, modes } = session;
+  const swaps = readJsonLines<{ time: string; from: number; to: number }>(path.join(dir, 'models.jsonl'));
+  if (swaps.length) {
+    throw new ConfigError(`${dir} swapped models (${swaps.map((s) => `v${s.from} → v${s.to} at ${s.time}`).join(', ')}); parity backtests one model over the whole session, so it cannot reproduce this one`);
+  }
   const setup = await resolveTradingSetup({ spec: info.spec as SpecInput, model: `${info.model.name}@${info.model.version}`, workspace: options.workspace });
   const plan = setup.context.plan;
   const n = candles.length;
