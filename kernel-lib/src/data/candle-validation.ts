@@ -37,6 +37,8 @@ export type CandleValidation = {
 
 /** What is impossible about row i, or undefined when it could be a real candle. */
 export function candleDefect(open: number, high: number, low: number, close: number, volume: number, allowNonFinite = false): string | undefined {
+  // the common case, with no allocation: a real candle (NaN fails every comparison, Infinity the bound)
+  if (open > 0 && high > 0 && low > 0 && close > 0 && volume >= 0 && high < Infinity && volume < Infinity && high >= open && high >= close && low <= open && low <= close) return undefined;
   const values = { open, high, low, close, volume };
   for (const [name, value] of Object.entries(values)) {
     if (!Number.isFinite(value)) return allowNonFinite ? undefined : `${name} is ${value} (not a finite number)`;
