@@ -26,6 +26,7 @@ import { registerTuneCommand } from './tune-command';
 import { registerTradingCommands } from './trading-commands';
 import { registerFakeExchangeCommand } from './fake-exchange-command';
 import { collect } from './option-parsers';
+import { registerScheduleCommand } from './schedule-command';
 
 
 const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
@@ -350,6 +351,7 @@ export function buildProgram(): Command {
   registerDataCommands(program); // data import, export, check, list, resample
   registerTradingCommands(program); // paper, parity, live
   registerFakeExchangeCommand(program); // a local Binance stand-in for trying them offline
+  registerScheduleCommand(program); // schedule, schedule history
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }

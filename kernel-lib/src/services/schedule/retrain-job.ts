@@ -58,7 +58,8 @@ export function decidePromotion(compare: RetrainJob['compare'], candidate: Model
     : { promote: false, reason: `${name} ${fmt(candidateValue)} is not ${sign} ${fmt(bound)}${margin}`, candidateValue, productionValue };
 }
 
-const fmt = (x: number): string => (Number.isInteger(x) ? String(x) : x.toPrecision(5));
+/** Five significant digits, no trailing zeros (0.3, 1.2, 0.51234). */
+const fmt = (x: number): string => (Number.isFinite(x) ? String(Number(x.toPrecision(5))) : String(x));
 
 /** The registry name a spec's model is registered under (as defaultModelName, before the data is loaded). */
 function expectedModelName(context: RunContext): string {

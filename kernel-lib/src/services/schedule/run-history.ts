@@ -143,3 +143,11 @@ export function formatHistoryTable(entries: readonly HistoryEntry[]): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/** One run as one line, as the CLI prints it when the run ends. */
+export function formatHistoryEntry(e: HistoryEntry): string {
+  const versions = e.candidate !== undefined ? ` ${e.model} v${e.candidate}${e.production !== undefined && e.production !== null ? ` vs production v${e.production}` : ''}` : '';
+  const values = e.metric ? ` ${e.metric} ${formatValue(e.candidateValue)} vs ${formatValue(e.productionValue)}` : '';
+  const detail = [e.error ?? e.reason ?? '', ...(e.notes ?? [])].filter(Boolean).join('; ');
+  return `${e.finishedAt} ${e.job} (${e.trigger}${e.missed ? `, ${e.missed} missed` : ''}, due ${e.scheduledFor}): ${e.outcome}${versions}${values}${detail ? ` — ${detail}` : ''}`;
+}
