@@ -39,8 +39,11 @@ function metricPaths(value: unknown, prefix = '', out: string[] = []): string[] 
 export function decidePromotion(compare: RetrainJob['compare'], candidate: ModelVersion, production: ModelVersion | undefined): RetrainDecision {
   const candidateValue = metricAt(candidate.metrics, compare.metric);
   if (candidateValue === undefined) {
-    const known = metricPaths(candidate.metrics).filter((p) => !p.includes('perClass')).slice(0, 12);
-    throw new ConfigError(`compare.metric '${compare.metric}' is not a number in ${candidate.name} v${candidate.version}'s metrics; use one of: ${known.join(', ')}${known.length === 12 ? ', …' : ''}`);
+    // the headline groups first (backtest, walk-forward), per-class numbers left out
+    const order = (p: string): number => ['backtest.', 'validation.', 'valid.', 'test.'].findIndex((prefix) => p.startsWith(prefix)) >>> 0;
+    const all = metricPaths(candidate.metrics).filter((p) => !p.includes('perClass') && !p.includes('flags'));
+    const known = all.sort((a, b) => order(a) - order(b)).slice(0, 16);
+    throw new ConfigError(`compare.metric '${compare.metric}' is not a number in ${candidate.name} v${candidate.version}'s metrics; use one of: ${known.join(', ')}${all.length > known.length ? ', …' : ''}`);
   }
   if (!production) return { promote: true, reason: 'no production version yet', candidateValue, productionValue: null };
   const productionValue = metricAt(production.metrics, compare.metric);

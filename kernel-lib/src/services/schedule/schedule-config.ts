@@ -89,11 +89,16 @@ export type LoadedSchedule = {
 /** The croner job of a schedule entry, paused: it only computes times (the scheduler runs nothing through it). */
 export function cronOf(job: Pick<ScheduledJob, 'name' | 'cron' | 'timezone'>): Cron {
   try {
-    return new Cron(job.cron, { timezone: job.timezone, paused: true });
+    const cron = new Cron(job.cron, { timezone: job.timezone, paused: true });
+    // a bad time zone surfaces only when a time is computed
+    cron.nextRun(new Date(0));
+    return cron;
   } catch (error) {
     // croner's messages start with "CronPattern: " or name its option; keep the substance, name the job
-    const reason = (error as Error).message.replace(/^(CronPattern|CronOptions|Cron): /, '').replace(/\.$/, '');
-    const what = /timezone/i.test(reason) ? `timezone '${job.timezone}'` : `cron '${job.cron}'`;
+    const message = (error as Error).message;
+    const badZone = /timezone/i.test(message);
+    const reason = badZone ? `unknown time zone` : message.replace(/^(CronPattern|CronOptions|CronDate|Cron): /, '').replace(/\.$/, '');
+    const what = badZone ? `timezone '${job.timezone}'` : `cron '${job.cron}'`;
     throw new ConfigError(`job '${job.name}': ${what} is not valid (${reason}); use 5 fields like "0 3 * * *" (minute hour day month weekday) and an IANA zone like UTC or Europe/Berlin`);
   }
 }
@@ -108,7 +113,12 @@ export function parseSchedule(raw: unknown, where = 'schedule'): Schedule {
   for (const job of schedule.jobs) {
     if (seen.has(job.name)) throw new ConfigError(`${where}: job name '${job.name}' is used twice; give each job its own name`);
     seen.add(job.name);
-    const cron = cronOf(job);
+    let cron: Cron;
+    try {
+      cron = cronOf(job);
+    } catch (error) {
+      throw new ConfigError(`${where}: ${(error as Error).message}`);
+    }
     // a valid pattern that never fires (e.g. 30 February) would leave the job idle forever
     if (cron.nextRun(new Date(0)) === null) throw new ConfigError(`${where}: job '${job.name}': cron '${job.cron}' never fires; pick a date that exists`);
   }
