@@ -20,7 +20,11 @@ import {
   type SchedulerEvent,
   type SchedulerOptions,
 } from '../src/services/schedule';
-import { ROOT, cli, tempDir, workspaceEnv } from './helpers';
+import { CLI_BIN, ROOT, cli, tempDir, workspaceEnv } from './helpers';
+import { spawn } from 'node:child_process';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { fetchCandles } from '../src/data/exchange/fetch-candles';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
 
 const dir = tempDir('schedule');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -212,6 +216,44 @@ describe('a scheduled retrain compares the candidate with production', () => {
     expect(trees(2)).toBe(30);
     const card = JSON.parse(fs.readFileSync(path.join(registry.artifactDir(MODEL_NAME, 2), 'model-card.json'), 'utf8'));
     expect(card.info).toMatchObject({ warmStartFrom: registry.artifactDir(MODEL_NAME, 1), initialRounds: 5 });
+  });
+});
+
+describe('a retrain job refreshes its store data first, then trains walk-forward', () => {
+  let fake: FakeExchange;
+  const candles = generateSyntheticCandles({ seed: 5, bars: 3000, timeframe: '1h', start: '2022-01-01T00:00:00Z' });
+  beforeAll(async () => {
+    fake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles }] });
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('downloads only what the store lacks (the downloader resume), then compares on the walk-forward Sharpe', async () => {
+    const workspace = workspaceIn('refresh');
+    // the store holds the first 2000 candles; the exchange has 3000
+    await fetchCandles({ apiUrl: fake.url, symbol: 'BTC/USDT', timeframe: '1h', from: '2022-01-01', to: candles.time[2000], dataDir: workspace.dataDir, progress: 'quiet' });
+    const folder = path.join(dir, 'refresh', 'specs');
+    writeSmallSpec(folder, {
+      data: { source: 'store', exchange: 'binance', market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', start: '2022-01-01' },
+      validation: { method: 'walk-forward', train: '40d', test: '20d', mode: 'rolling' },
+    });
+    const schedule = defineSchedule(
+      { jobs: [{ name: 'wf', cron: '0 3 * * *', kind: 'retrain', spec: 'small.json', refresh: { apiUrl: fake.url }, compare: { metric: 'validation.outOfSample.sharpe' } }] },
+      { baseDir: folder, name: 'test' },
+    );
+    const entry = await schedulerFor(schedule, 'refresh', createManualClock(START)).runNow('wf');
+    expect(entry).toMatchObject({ outcome: 'promoted', metric: 'validation.outOfSample.sharpe', notes: ['data refreshed: 1000 new candles (3000 stored)'] });
+    expect(typeof entry.candidateValue).toBe('number');
+    const run = JSON.parse(fs.readFileSync(path.join(workspace.runsDir, entry.runId!, 'run.json'), 'utf8'));
+    expect(run.data.rows).toBe(3000);
+    expect(run.validation.windows.length).toBeGreaterThan(1);
+  });
+
+  it('refresh on a spec without store data is a one-line error naming the fix', async () => {
+    const schedule = retrainSchedule(path.join(dir, 'refresh-sample', 'specs'), { refresh: {} });
+    const entry = await schedulerFor(schedule, 'refresh-sample', createManualClock(START)).runNow('retrain-btc');
+    expect(entry).toMatchObject({ outcome: 'failed', error: `job 'retrain-btc': refresh needs a spec whose data.source is "store" (it is "sample"); set "refresh": false or point the spec at the store` });
   });
 });
 
@@ -411,6 +453,27 @@ describe('candlelab schedule', () => {
     expect(table.status).toBe(0);
     expect(table.stdout.split('\n')[0]).toMatch(/^job\s+scheduled for\s+trigger\s+outcome\s+model\s+candidate\s+production\s+metric/);
     expect(table.stdout).toMatch(/retrain-btc\s+\S+Z\s+run-now\s+promoted\s+sched-btc\s+v1\s+—\s+backtest\.sharpe/);
+  });
+
+  it('SIGTERM waits for the running job, then exits 0', async () => {
+    const child = spawn(CLI_BIN, ['schedule', scheduleFile, '--run-now', 'retrain-btc'], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(path.join(dir, 'cli-signal')) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
+    const started = new Promise<void>((resolve) =>
+      child.stderr.setEncoding('utf8').on('data', (chunk) => {
+        stderr += chunk;
+        if (/retrain-btc started/.test(stderr)) resolve();
+      }),
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await started;
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/stopping \(waiting for running jobs\)/);
+    // the run that was going finished and was recorded; nothing else started
+    expect(stdout).toMatch(/retrain-btc \(run-now, due .*\): promoted sched-btc v1/);
+    expect(readHistory(path.join(dir, 'cli-signal', 'runs', 'schedule', 'nightly', 'history.jsonl')).map((e) => e.outcome)).toEqual(['promoted']);
   });
 
   it('errors are one line; --help describes the schedule shape', async () => {

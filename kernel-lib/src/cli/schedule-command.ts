@@ -56,9 +56,11 @@ export function registerScheduleCommand(program: Command): void {
         return;
       }
       let stopRequested!: () => void;
+      let stopping = false;
       const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
       const onSignal = (): void => {
         console.error('schedule: stopping (waiting for running jobs)');
+        stopping = true;
         stopRequested();
       };
       process.once('SIGINT', onSignal);
@@ -67,8 +69,10 @@ export function registerScheduleCommand(program: Command): void {
         console.error(`schedule: ${scheduler.schedule.schedule.jobs.map((j) => `${j.name} (${j.cron} ${j.timezone})`).join(', ')}; history in ${scheduler.paths.history}; Ctrl-C stops`);
         // a run by hand first, so the catch-up of the same job does not collide with it
         if (options.runNow) await Promise.race([scheduler.runNow(options.runNow), stopped]);
-        await scheduler.start();
-        await stopped;
+        if (!stopping) {
+          await scheduler.start();
+          await stopped;
+        }
       } finally {
         await scheduler.stop();
         process.removeListener('SIGINT', onSignal);
