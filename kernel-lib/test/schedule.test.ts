@@ -7,6 +7,7 @@ import type { FittedModel } from '../src/models/model';
 import type { AlertEvent, AlertSink } from '../src/services/alerts/types';
 import {
   createManualClock,
+  systemClock,
   createScheduler,
   defineSchedule,
   loadSchedule,
@@ -143,6 +144,22 @@ describe('schedule.json is validated once, with one-line errors naming the field
     expect(() => loadSchedule(path.join(dir, 'nowhere.json'))).toThrow(/schedule file .*nowhere.json not found; pass the path of a schedule JSON/);
     fs.writeFileSync(path.join(dir, 'broken.json'), '{"jobs": [');
     expect(() => loadSchedule(path.join(dir, 'broken.json'))).toThrow(/schedule file .*broken.json is not valid JSON/);
+  });
+});
+
+describe('the system clock', () => {
+  it('sleeps past 2^31 ms in chunks (no overflow to an immediate wake-up) and wakes on abort', async () => {
+    const controller = new AbortController();
+    let woke = false;
+    const long = systemClock.sleepUntil(Date.now() + 2 ** 33, controller.signal).then(() => (woke = true));
+    // a short real sleep ends on time meanwhile
+    const started = Date.now();
+    await systemClock.sleepUntil(started + 30, new AbortController().signal);
+    expect(Date.now()).toBeGreaterThanOrEqual(started + 30);
+    expect(woke).toBe(false);
+    controller.abort();
+    await long;
+    expect(woke).toBe(true);
   });
 });
 

@@ -135,8 +135,16 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
     return entry;
   };
 
-  /** Start one run of `job` unless it is running; resolves with its history entry. */
+  /** Start one run of `job` unless it is running; resolves with its history entry (rejects only when the history cannot be written). */
   const launch = (job: ScheduledJob, scheduledFor: number, trigger: JobTrigger, missed?: number): Promise<HistoryEntry> => {
+    try {
+      return startRun(job, scheduledFor, trigger, missed);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  const startRun = (job: ScheduledJob, scheduledFor: number, trigger: JobTrigger, missed?: number): Promise<HistoryEntry> => {
     if (running.has(job.name)) return Promise.resolve(skip(job, scheduledFor, trigger, 'the previous run is still going'));
     const lock = tryLock(job);
     if (typeof lock === 'string') return Promise.resolve(skip(job, scheduledFor, trigger, lock));
@@ -213,7 +221,7 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
         if (!due) continue;
         if (job.catchUp && options.catchUp !== false) {
           emit({ type: 'caught-up', job: job.name, missed: due.count, scheduledFor: due.latest });
-          void launch(job, due.latest, 'catch-up', due.count);
+          void launch(job, due.latest, 'catch-up', due.count).catch((error) => log(`schedule: ${job.name}: ${oneLine(error)}`));
         } else {
           log(`schedule: ${job.name} missed ${due.count} scheduled time(s) up to ${iso(due.latest)}; catch-up is off`);
           updateScheduleState(paths.state, (s) => {
