@@ -274,6 +274,25 @@ describe('a retrain job refreshes its store data first, then trains walk-forward
   });
 });
 
+describe('warm start where the model has none', () => {
+  it('is a note in the history and the alert, not an error', async () => {
+    const folder = path.join(dir, 'warm-none', 'specs');
+    const member = { id: 'core/xgboost', params: { rounds: 5, threads: 1 } };
+    writeSmallSpec(folder, { model: { id: 'core/ensemble', name: MODEL_NAME, params: { members: [member, { ...member, params: { ...member.params, maxDepth: 2 } }] } } });
+    const schedule = defineSchedule(
+      { jobs: [{ name: 'ens', cron: '0 3 * * *', kind: 'retrain', spec: 'small.json', warmStart: true, compare: { metric: 'valid.accuracy' } }] },
+      { baseDir: folder, name: 'test' },
+    );
+    const alerts = recordingSink();
+    const scheduler = schedulerFor(schedule, 'warm-none', createManualClock(START), { alerts });
+    expect((await scheduler.runNow('ens')).outcome).toBe('promoted');
+    const second = await scheduler.runNow('ens');
+    expect(second.outcome).not.toBe('failed');
+    expect(second.notes).toEqual(['warm start not applied: model core/ensemble has no initModel param']);
+    expect(alerts.events[1].text).toMatch(/\nwarm start not applied: model core\/ensemble has no initModel param$/);
+  });
+});
+
 /** A runJob held open until released: overlap tests see the job still running at its next time. */
 function heldRunner(): { runJob: JobRunner; release: () => void; calls: number } {
   let release!: () => void;
