@@ -267,10 +267,15 @@ describe('a retrain job refreshes its store data first, then trains walk-forward
     expect(run.validation.windows.length).toBeGreaterThan(1);
   });
 
-  it('refresh on a spec without store data is a one-line error naming the fix', async () => {
+  it('a spec that does not suit its job fails when the scheduler is created, not at the first run', () => {
     const schedule = retrainSchedule(path.join(dir, 'refresh-sample', 'specs'), { refresh: {} });
-    const entry = await schedulerFor(schedule, 'refresh-sample', createManualClock(START)).runNow('retrain-btc');
-    expect(entry).toMatchObject({ outcome: 'failed', error: `job 'retrain-btc': refresh needs a spec whose data.source is "store" (it is "sample"); set "refresh": false or point the spec at the store` });
+    expect(() => schedulerFor(schedule, 'refresh-sample', createManualClock(START))).toThrow(
+      `job 'retrain-btc': refresh needs a spec whose data.source is "store" (it is "sample"); set "refresh": false or point the spec at the store`,
+    );
+    const missing = defineSchedule({ jobs: [{ name: 'gone', cron: '0 3 * * *', kind: 'retrain', spec: 'nowhere.json', compare: { metric: 'valid.accuracy' } }] }, { baseDir: dir });
+    expect(() => schedulerFor(missing, 'missing', createManualClock(START))).toThrow(/^job 'gone': spec file .*nowhere\.json not found; pass the path of a spec JSON/);
+    const badSet = retrainSchedule(path.join(dir, 'bad-set', 'specs'), { set: ['nme=x'] });
+    expect(() => schedulerFor(badSet, 'bad-set', createManualClock(START))).toThrow(/^job 'retrain-btc': .*small.json: unknown field 'nme' \(did you mean 'name'\?\)$/);
   });
 });
 
@@ -463,7 +468,7 @@ describe('a failing job alerts and the scheduler keeps going', () => {
   });
 
   it('runNow of an unknown job names the jobs', async () => {
-    const scheduler = schedulerFor(everyTenMinutes('unknown'), 'unknown', createManualClock(START));
+    const scheduler = schedulerFor(everyTenMinutes('unknown'), 'unknown', createManualClock(START), { runJob: heldRunner().runJob });
     await expect(scheduler.runNow('jbo')).rejects.toThrow("no job named 'jbo' in the schedule (did you mean 'job'?); jobs: job");
   });
 });

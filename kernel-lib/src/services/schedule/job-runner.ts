@@ -29,3 +29,12 @@ export type JobResult = {
 
 /** Runs one kind of job. Each kind composes its own alert; the scheduler never branches on `kind`. */
 export type JobRunner<J extends ScheduledJob = ScheduledJob> = (job: J, context: JobRunContext) => Promise<JobResult>;
+
+/**
+ * A job kind: how it runs, and an optional check made once when the scheduler is created (a missing or
+ * invalid spec fails at start, not at 03:00). Throws a ConfigError naming the job.
+ */
+export type JobKindDefinition<J extends ScheduledJob = ScheduledJob> = {
+  run: JobRunner<J>;
+  check?: (job: J, schedule: LoadedSchedule) => void;
+};

@@ -6,7 +6,8 @@ import { isoTime } from '../../frame/frame';
 import { ModelRegistry, type ModelVersion } from '../../registry/model-registry';
 import { runSpec } from '../../runner/run-spec';
 import { createRunContext, type RunContext } from '../../runner/stages';
-import type { JobResult, JobRunContext, JobRunner } from './job-runner';
+import { loadSpec, type Spec } from '../../spec/spec';
+import type { JobKindDefinition, JobResult, JobRunContext, JobRunner } from './job-runner';
 import type { RetrainJob } from './schedule-config';
 
 /** The outcome of comparing a candidate with production on one metric. */
@@ -76,13 +77,19 @@ function productionVersion(registry: ModelRegistry, name: string): ModelVersion 
   return registry.list(name).find((v) => v.stage === 'production');
 }
 
+/** What a retrain needs of its spec: registration on, and store data when it refreshes. */
+function checkRetrainSpec(job: RetrainJob, spec: Spec): void {
+  if (!spec.register) throw new ConfigError(`job '${job.name}': spec ${job.spec} has "register": false; a retrain job needs its model registered, remove that field`);
+  if (job.refresh !== false && spec.data.source !== 'store') {
+    throw new ConfigError(`job '${job.name}': refresh needs a spec whose data.source is "store" (it is "${spec.data.source}"); set "refresh": false or point the spec at the store`);
+  }
+}
+
 /** Bring the spec's store data up to date (only what the store lacks is downloaded). */
 async function refreshData(job: RetrainJob, context: RunContext, run: JobRunContext): Promise<FetchCandlesResult> {
   const refresh = job.refresh || {};
   const data = context.spec.data;
-  if (data.source !== 'store') {
-    throw new ConfigError(`job '${job.name}': refresh needs a spec whose data.source is "store" (it is "${data.source}"); set "refresh": false or point the spec at the store`);
-  }
+  if (data.source !== 'store') throw new ConfigError(`job '${job.name}': refresh needs store data`); // checked by checkRetrainSpec
   const stored = readStore({ exchange: data.exchange, market: data.market, symbol: data.symbol, timeframe: data.timeframe }, run.workspace.dataDir);
   const from = data.start ?? (stored && stored.length ? isoTime(stored.time[0]) : undefined);
   if (from === undefined) {
@@ -111,7 +118,7 @@ export const runRetrainJob: JobRunner<RetrainJob> = async (job, run): Promise<Jo
   const workspace = { root: run.workspace.root, dataDir: run.workspace.dataDir, modelsDir: run.workspace.modelsDir, runsDir: run.workspace.runsDir };
   // validate the spec and resolve its plugins before anything is downloaded or trained
   const context = createRunContext(specFile, { overrides: job.set, workspace, log: run.log });
-  if (!context.spec.register) throw new ConfigError(`job '${job.name}': spec ${job.spec} has "register": false; a retrain job needs its model registered, remove that field`);
+  checkRetrainSpec(job, context.spec);
   const notes: string[] = [];
 
   if (job.refresh !== false) {
@@ -175,3 +182,17 @@ export const runRetrainJob: JobRunner<RetrainJob> = async (job, run): Promise<Jo
 };
 
 const show = (x: number | null): string => (x === null ? '—' : fmt(x));
+
+/** The retrain kind: its runner, and a check at scheduler start that the spec loads and suits it. */
+export const retrainJobKind: JobKindDefinition<RetrainJob> = {
+  run: runRetrainJob,
+  check: (job, schedule) => {
+    let spec: Spec;
+    try {
+      spec = loadSpec(path.resolve(schedule.baseDir, job.spec), job.set).spec;
+    } catch (error) {
+      throw new ConfigError(`job '${job.name}': ${(error as Error).message}`, { cause: error });
+    }
+    checkRetrainSpec(job, spec);
+  },
+};

@@ -8,7 +8,7 @@ import { parseConfig } from '../../util/parse-config';
 /**
  * schedule.json: named jobs, each with a cron expression (croner syntax, 5 or 6 fields) in a time zone
  * and a `kind` that says what the job does. Jobs are a discriminated union on `kind`, so a new kind
- * (e.g. `report`) is one more schema in `jobSchema` and one more runner in `JOB_RUNNERS` (scheduler.ts).
+ * (e.g. `report`) is one more schema in `jobSchema` and one more definition in `JOB_KINDS` (scheduler.ts).
  */
 
 /** Fields every job kind has. */
@@ -61,7 +61,7 @@ export const retrainJobSchema = z
   })
   .strict();
 
-/** Every job kind. Add a kind here and give it a runner in JOB_RUNNERS. */
+/** Every job kind. Add a kind here and give it a definition (runner, start-up check) in JOB_KINDS. */
 export const jobSchema = z.discriminatedUnion('kind', [retrainJobSchema]);
 
 export const scheduleSchema = z

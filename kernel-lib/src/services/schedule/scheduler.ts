@@ -6,17 +6,17 @@ import { acquireStoreLock, type StoreLock } from '../../data/store-lock';
 import { openWorkspace, workspaceStart, type Workspace, type WorkspaceOverrides } from '../../workspace';
 import { NO_ALERTS, type AlertEvent, type AlertSink } from '../alerts/types';
 import { systemClock, type SchedulerClock } from './clock';
-import type { JobResult, JobRunContext, JobRunner } from './job-runner';
-import { runRetrainJob } from './retrain-job';
+import type { JobKindDefinition, JobResult, JobRunContext, JobRunner } from './job-runner';
+import { retrainJobKind } from './retrain-job';
 import { appendHistory, readHistory, readScheduleState, schedulePaths, updateScheduleState, type HistoryEntry, type JobTrigger, type SchedulePaths } from './run-history';
 import { cronOf, loadSchedule, type JobKind, type LoadedSchedule, type ScheduledJob } from './schedule-config';
 
 /**
- * The runner of each job kind. A new kind (e.g. `report`) adds its schema to `jobSchema` and its runner
- * here; the scheduler itself never looks at `kind`.
+ * Each job kind's runner and start-up check. A new kind (e.g. `report`) adds its schema to `jobSchema`
+ * and its definition here; the scheduler itself never looks at `kind`.
  */
-export const JOB_RUNNERS: { [K in JobKind]: JobRunner<Extract<ScheduledJob, { kind: K }>> } = {
-  retrain: runRetrainJob,
+export const JOB_KINDS: { [K in JobKind]: JobKindDefinition<Extract<ScheduledJob, { kind: K }>> } = {
+  retrain: retrainJobKind,
 };
 
 /** What the scheduler reports as it goes (tests wait on these; the CLI prints them). */
@@ -35,7 +35,7 @@ export type SchedulerOptions = {
   /** Overrides of the workspace folders (default: the workspace of the working folder or the schedule's). */
   workspace?: WorkspaceOverrides;
   log?: (line: string) => void;
-  /** Run every job through this instead of its kind's runner (tests: hold a run open, fail on purpose). */
+  /** Run every job through this instead of its kind's runner, skipping the kinds' start-up checks (tests: hold a run open, fail on purpose). */
   runJob?: JobRunner;
   onEvent?: (event: SchedulerEvent) => void;
   /** false: no catch-up at start for any job (the CLI's --no-catch-up); default: each job's `catchUp`. */
@@ -84,6 +84,9 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
   const paths = schedulePaths(workspace.runsDir, schedule.name);
   const jobs = new Map(schedule.schedule.jobs.map((job) => [job.name, job]));
   const crons = new Map(schedule.schedule.jobs.map((job) => [job.name, cronOf(job)]));
+  const kindOf = (job: ScheduledJob): JobKindDefinition => JOB_KINDS[job.kind] as JobKindDefinition;
+  // fail at start, not at the first cron time: specs exist and suit their jobs
+  if (!options.runJob) for (const job of jobs.values()) kindOf(job).check?.(job, schedule);
   const running = new Map<string, Promise<HistoryEntry>>();
   const all = new Set<Promise<HistoryEntry>>();
   let controller = new AbortController();
@@ -152,7 +155,7 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
     emit({ type: 'job-started', job: job.name, trigger, scheduledFor });
     log(`schedule: ${job.name} started (${trigger}${missed ? `, ${missed} missed` : ''}, due ${iso(scheduledFor)})`);
     const context: JobRunContext = { schedule, workspace, scheduledFor, trigger, now: () => new Date(clock.now()), signal: controller.signal, log };
-    const runner = options.runJob ?? (JOB_RUNNERS[job.kind] as JobRunner);
+    const runner = options.runJob ?? kindOf(job).run;
     const run = (async (): Promise<HistoryEntry> => {
       let result: JobResult | undefined;
       let failure: unknown;
