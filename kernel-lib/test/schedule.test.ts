@@ -345,6 +345,8 @@ describe('overlap: a job still running is not started again', () => {
       ['2026-01-01T00:10:00.000Z', 'completed'],
     ]);
     expect(alerts.events.map((e) => e.kind)).toEqual(['schedule']);
+    // the run of 00:10 ended after 00:20 was skipped: catch-up counts from 00:20
+    expect(JSON.parse(fs.readFileSync(scheduler.paths.state, 'utf8')).jobs.job).toMatchObject({ lastScheduled: '2026-01-01T00:20:00.000Z', lastOutcome: 'completed' });
   });
 
   it('a second scheduler instance on the same schedule cannot take the job lock', async () => {

@@ -118,10 +118,12 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
   const record = (entry: HistoryEntry, remember: boolean): void => {
     appendHistory(paths.history, entry);
     updateScheduleState(paths.state, (state) => {
-      const previous = state.jobs[entry.job];
+      const previous = state.jobs[entry.job]?.lastScheduled;
+      // a run by hand stands for no cron time: catch-up still counts from the last scheduled one;
+      // a long run finishing after a later skipped time must not move the mark back
+      const latest = previous !== undefined && Date.parse(previous) > Date.parse(entry.scheduledFor) ? previous : entry.scheduledFor;
       state.jobs[entry.job] = {
-        // a run by hand stands for no cron time: catch-up still counts from the last scheduled one
-        lastScheduled: remember ? entry.scheduledFor : (previous?.lastScheduled ?? entry.scheduledFor),
+        lastScheduled: remember ? latest : (previous ?? entry.scheduledFor),
         lastOutcome: entry.outcome,
         lastFinished: entry.finishedAt,
       };
