@@ -91,7 +91,14 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
   const all = new Set<Promise<HistoryEntry>>();
   let controller = new AbortController();
   let loops: Promise<void>[] = [];
-  const emit = (event: SchedulerEvent): void => options.onEvent?.(event);
+  const emit = (event: SchedulerEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch (error) {
+      // a listener's bug must not leave a job locked or a run unrecorded
+      log(`schedule: onEvent threw on ${event.type} (${oneLine(error)})`);
+    }
+  };
   const iso = (ms: number): string => new Date(ms).toISOString();
 
   const send = async (event: AlertEvent): Promise<void> => {
@@ -158,7 +165,17 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
     log(`schedule: ${job.name} started (${trigger}${missed ? `, ${missed} missed` : ''}, due ${iso(scheduledFor)})`);
     const context: JobRunContext = { schedule, workspace, scheduledFor, trigger, now: () => new Date(clock.now()), signal: controller.signal, log };
     const runner = options.runJob ?? kindOf(job).run;
-    const run = (async (): Promise<HistoryEntry> => {
+    // registered as running before the runner is called, so even a runner that fails at once is seen
+    let settle!: (entry: HistoryEntry) => void;
+    let reject!: (error: unknown) => void;
+    const run = new Promise<HistoryEntry>((resolve, fail) => ((settle = resolve), (reject = fail)));
+    running.set(job.name, run);
+    all.add(run);
+    const done = (): void => {
+      running.delete(job.name);
+      all.delete(run);
+    };
+    void (async (): Promise<void> => {
       let result: JobResult | undefined;
       let failure: unknown;
       try {
@@ -176,14 +193,13 @@ export function createScheduler(source: string | LoadedSchedule, options: Schedu
         : { kind: 'error', title: `${job.name} failed`, text: `${job.name} (${trigger}, due ${iso(scheduledFor)}) failed: ${oneLine(failure)}`, at: entry.finishedAt, source: `schedule ${job.name}` };
       if (alert) await send(alert);
       log(`schedule: ${job.name} ${entry.outcome}${entry.reason ? `: ${entry.reason}` : ''}${entry.error ? `: ${entry.error}` : ''}`);
+      // no longer running when listeners hear of it: they may start the job again at once
+      done();
       emit({ type: 'job-finished', job: job.name, entry });
-      return entry;
-    })();
-    running.set(job.name, run);
-    all.add(run);
-    void run.finally(() => {
-      running.delete(job.name);
-      all.delete(run);
+      settle(entry);
+    })().catch((error) => {
+      done();
+      reject(error);
     });
     return run;
   };
