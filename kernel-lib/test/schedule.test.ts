@@ -437,6 +437,27 @@ describe('catch-up after downtime', () => {
   });
 });
 
+describe('cron times', () => {
+  it('are read in the job\'s time zone', async () => {
+    const clock = createManualClock(START);
+    const recorder = eventRecorder();
+    const runJob: JobRunner = async () => ({ outcome: 'completed' });
+    const schedule = defineSchedule(
+      { jobs: [{ name: 'berlin', cron: '0 3 * * *', timezone: 'Europe/Berlin', kind: 'retrain', spec: 'unused.json', compare: { metric: 'valid.accuracy' } }] },
+      { baseDir: path.join(dir, 'berlin'), name: 'test' },
+    );
+    const scheduler = schedulerFor(schedule, 'berlin', clock, { runJob, onEvent: recorder.onEvent });
+    const sleeping = clock.nextSleep();
+    await scheduler.start();
+    // 03:00 in Berlin is 02:00 UTC in winter
+    expect(await sleeping).toBe(Date.parse('2026-01-01T02:00:00Z'));
+    const done = recorder.next(finished('berlin'));
+    clock.advanceTo(Date.parse('2026-01-01T02:00:00Z'));
+    expect(entryOf(await done).scheduledFor).toBe('2026-01-01T02:00:00.000Z');
+    await scheduler.stop();
+  });
+});
+
 describe('a failing job alerts and the scheduler keeps going', () => {
   it('records the failure, sends an error alert, and runs the next time', async () => {
     const clock = createManualClock(START);
