@@ -79,3 +79,4 @@ export * from './errors';
 /** zod, for plugin params schemas: use this copy so candlelab and plugins agree on types. */
 export { z } from 'zod';
 export { CANDLELAB_VERSION } from './version';
+export * from './services/schedule';

@@ -27,6 +27,7 @@ import { registerTradingCommands } from './trading-commands';
 import { registerFakeExchangeCommand } from './fake-exchange-command';
 import { registerServeCommand } from './serve-command';
 import { collect } from './option-parsers';
+import { registerScheduleCommand } from './schedule-command';
 
 
 const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
@@ -352,6 +353,7 @@ export function buildProgram(): Command {
   registerTradingCommands(program); // paper, parity, live
   registerFakeExchangeCommand(program); // a local Binance stand-in for trying them offline
   registerServeCommand(program); // the prediction endpoint
+  registerScheduleCommand(program); // schedule, schedule history
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }
