@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../../util/atomic';
+import type { Redactor } from '../../trading/redact';
+import type { AlertEvent } from './types';
+
+/**
+ * The disk queue: one JSON file per (event, channel) delivery under <queueDir>/<channel>/, named so that
+ * name order is send order. A sender claims a file by renaming it to `<name>.sending-<pid>` (rename is
+ * atomic, so exactly one sender wins), deletes it after success, or writes its attempt count back and
+ * renames it to its queued name after failure. Claims of dead processes are renamed back (reclaimed).
+ */
+
+/** An event as stored: attachments as base64. */
+type StoredEvent = Omit<AlertEvent, 'attachments'> & { attachments?: Array<{ filename: string; contentType: string; content: string; cid?: string }> };
+
+export type StoredDelivery = {
+  format: 1;
+  channel: string;
+  event: StoredEvent;
+  createdAt: string;
+  attempts: number;
+  /** Parts of a multi-part delivery already delivered (a Telegram report's message, then its photo). */
+  partsDone: number;
+  lastError?: string;
+};
+
+/** A delivery this process holds (claimed). */
+export type ClaimedDelivery = { file: string; claimPath: string; delivery: StoredDelivery; event: AlertEvent };
+
+const CLAIM = /\.sending-(\d+)$/;
+
+export function encodeEvent(event: AlertEvent): StoredEvent {
+  return { ...event, attachments: event.attachments?.map((a) => ({ ...a, content: a.content.toString('base64') })) };
+}
+
+export function decodeEvent(stored: StoredEvent): AlertEvent {
+  return { ...stored, attachments: stored.attachments?.map((a) => ({ ...a, content: Buffer.from(a.content, 'base64') })) };
+}
+
+/** Is a process with this id alive? (EPERM: alive, owned by someone else.) */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class DeliveryQueue {
+  private counter = 0;
+  constructor(
+    readonly dir: string,
+    private readonly redactor: Redactor,
+  ) {}
+
+  private channelDir(channel: string): string {
+    return path.join(this.dir, channel);
+  }
+
+  /** Persist a delivery (atomically, redacted) and return its file name. */
+  add(channel: string, event: AlertEvent, now: number): string {
+    // time first (orders across processes), then a per-queue counter (orders within one millisecond)
+    const name = `${String(now).padStart(15, '0')}-${String(this.counter++).padStart(8, '0')}-${process.pid}-${randomBytes(3).toString('hex')}.json`;
+    const delivery: StoredDelivery = { format: 1, channel, event: encodeEvent(event), createdAt: new Date(now).toISOString(), attempts: 0, partsDone: 0 };
+    writeFileAtomic(path.join(this.channelDir(channel), name), this.redactor.redact(JSON.stringify(delivery)));
+    return name;
+  }
+
+  /** Queued (unclaimed) delivery names of a channel, in send order. */
+  queued(channel: string): string[] {
+    const dir = this.channelDir(channel);
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort();
+  }
+
+  /** Names claimed by some process (in flight). */
+  claimed(channel: string): string[] {
+    const dir = this.channelDir(channel);
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => CLAIM.test(f)) : [];
+  }
+
+  /** Take a queued delivery for this process; undefined when another sender took it first. */
+  claim(channel: string, file: string): ClaimedDelivery | undefined {
+    const from = path.join(this.channelDir(channel), file);
+    const claimPath = `${from}.sending-${process.pid}`;
+    try {
+      fs.renameSync(from, claimPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const delivery = JSON.parse(fs.readFileSync(claimPath, 'utf8')) as StoredDelivery;
+    return { file, claimPath, delivery, event: decodeEvent(delivery.event) };
+  }
+
+  /** Record progress in the claimed file (survives a crash between the parts of a delivery). */
+  saveProgress(claimed: ClaimedDelivery): void {
+    writeFileAtomic(claimed.claimPath, this.redactor.redact(JSON.stringify(claimed.delivery)));
+  }
+
+  /** Delivered: the file goes. */
+  done(claimed: ClaimedDelivery): void {
+    fs.rmSync(claimed.claimPath, { force: true });
+  }
+
+  /** Not delivered (yet): write attempts and the redacted error, then put it back under its queued name. */
+  release(claimed: ClaimedDelivery): void {
+    this.saveProgress(claimed);
+    fs.renameSync(claimed.claimPath, path.join(this.channelDir(claimed.delivery.channel), claimed.file));
+  }
+
+  /** Put back the claims of processes that died mid-delivery. Returns how many. */
+  reclaimStale(channels: readonly string[]): number {
+    let count = 0;
+    for (const channel of channels) {
+      for (const name of this.claimed(channel)) {
+        const pid = Number(CLAIM.exec(name)![1]);
+        if (pid === process.pid || processAlive(pid)) continue;
+        try {
+          fs.renameSync(path.join(this.channelDir(channel), name), path.join(this.channelDir(channel), name.replace(CLAIM, '')));
+          count++;
+        } catch (error) {
+          // another process reclaimed it first
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+    }
+    return count;
+  }
+}
