@@ -25,6 +25,7 @@ import { registerRegistryCommands } from './registry-commands';
 import { registerTuneCommand } from './tune-command';
 import { registerTradingCommands } from './trading-commands';
 import { registerFakeExchangeCommand } from './fake-exchange-command';
+import { registerAlertCommands } from './alert-commands';
 import { collect } from './option-parsers';
 
 
@@ -350,6 +351,7 @@ export function buildProgram(): Command {
   registerDataCommands(program); // data import, export, check, list, resample
   registerTradingCommands(program); // paper, parity, live
   registerFakeExchangeCommand(program); // a local Binance stand-in for trying them offline
+  registerAlertCommands(program); // alerts test, alerts flush, report
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }

@@ -112,6 +112,44 @@ export class DeliveryQueue {
     fs.renameSync(claimed.claimPath, path.join(this.channelDir(claimed.delivery.channel), claimed.file));
   }
 
+  /**
+   * Become the one sender of a channel (so deliveries leave in order even with several processes or sinks
+   * on one queue): a lock file created exclusively, holding the owner. A dead process's lock is broken.
+   * False when a live sender holds it.
+   */
+  lockChannel(channel: string, owner: string): boolean {
+    const lock = path.join(this.channelDir(channel), '.lock');
+    fs.mkdirSync(this.channelDir(channel), { recursive: true });
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, owner }), { flag: 'wx' });
+        return true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      let holder: { pid: number } | undefined;
+      try {
+        holder = JSON.parse(fs.readFileSync(lock, 'utf8'));
+      } catch {
+        // released meanwhile, or written but not yet filled: try again / leave it to its writer
+        if (!fs.existsSync(lock)) continue;
+        return false;
+      }
+      if (!holder || holder.pid === process.pid || processAlive(holder.pid)) return false;
+      fs.rmSync(lock, { force: true });
+    }
+    return false;
+  }
+
+  unlockChannel(channel: string, owner: string): void {
+    const lock = path.join(this.channelDir(channel), '.lock');
+    try {
+      if ((JSON.parse(fs.readFileSync(lock, 'utf8')) as { owner: string }).owner === owner) fs.rmSync(lock, { force: true });
+    } catch {
+      // already gone
+    }
+  }
+
   /** Put back the claims of processes that died mid-delivery. Returns how many. */
   reclaimStale(channels: readonly string[]): number {
     let count = 0;

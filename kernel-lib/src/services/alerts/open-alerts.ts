@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { WorkspaceOverrides } from '../../workspace';
 import { channelsFor, loadAlertsConfig, type AlertsConfig, type AlertsConfigInput, type RateLimit, type ResolvedChannel } from './config';
 import { deliverToChannel, DeliveryError, type DeliveryProgress, type FetchFunction } from './channels';
@@ -113,6 +114,8 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
   const queue = new DeliveryQueue(resolved.queueDir, resolved.redactor);
   const fetchFn = options.fetch ?? fetch;
   let closed = false;
+  // this sink's name on channel locks (several sinks may share a queue, even in one process)
+  const owner = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const sleepers = new Set<() => void>();
 
   const workers = new Map<string, ChannelWorker>();
@@ -178,8 +181,19 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
     return false;
   }
 
-  /** Send what a channel has queued, in order, until empty or the channel fails. */
+  /** Send what a channel has queued, in order, until empty or the channel fails; skipped while another sender drains it. */
   async function drain(worker: ChannelWorker): Promise<void> {
+    const name = worker.channel.name;
+    if (queue.queued(name).length === 0) return;
+    if (!queue.lockChannel(name, owner)) return;
+    try {
+      await drainLocked(worker);
+    } finally {
+      queue.unlockChannel(name, owner);
+    }
+  }
+
+  async function drainLocked(worker: ChannelWorker): Promise<void> {
     const name = worker.channel.name;
     while (!closed) {
       const names = queue.queued(name);
