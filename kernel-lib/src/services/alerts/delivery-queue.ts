@@ -30,6 +30,10 @@ export type StoredDelivery = {
 export type ClaimedDelivery = { file: string; claimPath: string; delivery: StoredDelivery; event: AlertEvent };
 
 const CLAIM = /\.sending-(\d+)$/;
+const HELD_SUFFIX = '.held.json';
+
+/** Was this queued delivery over its channel's rate limit (to be sent in a digest)? */
+export const isHeld = (file: string): boolean => file.endsWith(HELD_SUFFIX);
 
 export function encodeEvent(event: AlertEvent): StoredEvent {
   return { ...event, attachments: event.attachments?.map((a) => ({ ...a, content: a.content.toString('base64') })) };
@@ -60,10 +64,13 @@ export class DeliveryQueue {
     return path.join(this.dir, channel);
   }
 
-  /** Persist a delivery (atomically, redacted) and return its file name. */
-  add(channel: string, event: AlertEvent, now: number): string {
+  /**
+   * Persist a delivery (atomically, redacted) and return its file name. `held`: over the channel's rate
+   * limit when it happened, so it goes out in a digest.
+   */
+  add(channel: string, event: AlertEvent, now: number, held = false): string {
     // time first (orders across processes), then a per-queue counter (orders within one millisecond)
-    const name = `${String(now).padStart(15, '0')}-${String(this.counter++).padStart(8, '0')}-${process.pid}-${randomBytes(3).toString('hex')}.json`;
+    const name = `${String(now).padStart(15, '0')}-${String(this.counter++).padStart(8, '0')}-${process.pid}-${randomBytes(3).toString('hex')}${held ? HELD_SUFFIX : '.json'}`;
     const delivery: StoredDelivery = { format: 1, channel, event: encodeEvent(event), createdAt: new Date(now).toISOString(), attempts: 0, partsDone: 0 };
     writeFileAtomic(path.join(this.channelDir(channel), name), this.redactor.redact(JSON.stringify(delivery)));
     return name;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { WorkspaceOverrides } from '../../workspace';
 import { channelsFor, loadAlertsConfig, type AlertsConfig, type AlertsConfigInput, type RateLimit, type ResolvedChannel } from './config';
 import { deliverToChannel, DeliveryError, type DeliveryProgress, type FetchFunction } from './channels';
-import { DeliveryQueue, type ClaimedDelivery } from './delivery-queue';
+import { DeliveryQueue, isHeld, type ClaimedDelivery } from './delivery-queue';
 import type { AlertEvent, AlertSink } from './types';
 
 /** The time seam: epoch ms. */
@@ -198,11 +198,18 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
     while (!closed) {
       const names = queue.queued(name);
       if (names.length === 0) return;
-      if (worker.bucket && !worker.bucket.take()) {
-        // Over the limit: wait for one token, then send everything queued by then as one message.
-        await sleep(worker.bucket.msUntilToken());
-        if (closed || !worker.bucket.take()) continue;
-        const claims = queue.queued(name).map((file) => queue.claim(name, file)).filter((c): c is ClaimedDelivery => c !== undefined);
+      if (isHeld(names[0]) && worker.bucket) {
+        // Held by the rate limit: at the next token, everything held from here on goes out as one message.
+        if (!worker.bucket.take()) {
+          await sleep(worker.bucket.msUntilToken());
+          continue;
+        }
+        const held: string[] = [];
+        for (const file of names) {
+          if (!isHeld(file)) break;
+          held.push(file);
+        }
+        const claims = held.map((file) => queue.claim(name, file)).filter((c): c is ClaimedDelivery => c !== undefined);
         if (claims.length === 0) continue;
         if (claims.length === 1) {
           if (!(await sendClaimed(worker, claims[0]))) return void (worker.failed = true);
@@ -281,7 +288,8 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
       try {
         const stamped: AlertEvent = { ...event, at: event.at ?? new Date(clock.now()).toISOString() };
         const targets = channelsFor(resolved, event.kind);
-        for (const name of targets) queue.add(name, stamped, clock.now());
+        // The limit applies when the event happens (a fault loop), not when a channel comes back up.
+        for (const name of targets) queue.add(name, stamped, clock.now(), workers.get(name)!.bucket?.take() === false);
         if (closed) return; // persisted: the next open sends it
         for (const name of targets) void kick(workers.get(name)!, false);
       } catch (error) {
