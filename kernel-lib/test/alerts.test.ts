@@ -225,10 +225,13 @@ describe('delivery through outages', () => {
     await third.close();
     expect(chat.messages.length).toBe(before);
 
-    // a sender that died mid-delivery left a claim: it is reclaimed, not lost
+    // Senders that died mid-delivery left claims and a channel lock: all are reclaimed, nothing is lost.
+    // One had another pid; one had ours (a restarted container often gets its predecessor's pid).
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
-    const stranded = filesUnder(path.join(queueDir, 'phone')).filter((f) => f.file.endsWith('.json'))[0].file;
-    fs.renameSync(stranded, `${stranded}.sending-${deadPid}`);
+    const stranded = filesUnder(path.join(queueDir, 'phone')).filter((f) => f.file.endsWith('.json')).map((f) => f.file);
+    fs.renameSync(stranded[0], `${stranded[0]}.sending-${deadPid}-abc123`);
+    fs.renameSync(stranded[3], `${stranded[3]}.sending-${process.pid}-abc123`);
+    fs.writeFileSync(path.join(queueDir, 'phone', '.lock'), JSON.stringify({ pid: deadPid, incarnation: 'abc123', owner: 'gone' }));
 
     await chat.setMode({ kind: 'up' });
     // two sinks on one queue at once (a second process, or a second open): nothing is sent twice

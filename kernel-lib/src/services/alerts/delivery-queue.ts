@@ -8,7 +8,7 @@ import type { AlertEvent } from './types';
 /**
  * The disk queue: one JSON file per (event, channel) delivery under <queueDir>/<channel>/, named so that
  * name order is send order. A sender claims a file by renaming it to `<name>.sending-<pid>` (rename is
- * atomic, so exactly one sender wins), deletes it after success, or writes its attempt count back and
+ * atomic, so exactly one sender wins; <pid> also carries the process's start time), deletes it after success, or writes its attempt count back and
  * renames it to its queued name after failure. Claims of dead processes are renamed back (reclaimed).
  */
 
@@ -29,7 +29,13 @@ export type StoredDelivery = {
 /** A delivery this process holds (claimed). */
 export type ClaimedDelivery = { file: string; claimPath: string; delivery: StoredDelivery; event: AlertEvent };
 
-const CLAIM = /\.sending-(\d+)$/;
+const CLAIM = /\.sending-(\d+)-([0-9a-z]+)$/;
+
+/**
+ * This process: its pid and when it started. A pid alone is not enough: a container restarted after a
+ * crash often gets the same pid, and must not mistake its predecessor's claims for its own.
+ */
+const INCARNATION = Math.floor(performance.timeOrigin).toString(36);
 const HELD_SUFFIX = '.held.json';
 
 /** Was this queued delivery over its channel's rate limit (to be sent in a digest)? */
@@ -45,12 +51,18 @@ export function decodeEvent(stored: StoredEvent): AlertEvent {
 
 /** Is a process with this id alive? (EPERM: alive, owned by someone else.) */
 function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Is the process that wrote a claim or lock still running? (Ours only if it is this incarnation.) */
+function ownerAlive(pid: number, incarnation: string): boolean {
+  return pid === process.pid ? incarnation === INCARNATION : processAlive(pid);
 }
 
 export class DeliveryQueue {
@@ -92,7 +104,7 @@ export class DeliveryQueue {
   /** Take a queued delivery for this process; undefined when another sender took it first. */
   claim(channel: string, file: string): ClaimedDelivery | undefined {
     const from = path.join(this.channelDir(channel), file);
-    const claimPath = `${from}.sending-${process.pid}`;
+    const claimPath = `${from}.sending-${process.pid}-${INCARNATION}`;
     try {
       fs.renameSync(from, claimPath);
     } catch (error) {
@@ -129,12 +141,12 @@ export class DeliveryQueue {
     fs.mkdirSync(this.channelDir(channel), { recursive: true });
     for (let tries = 0; tries < 2; tries++) {
       try {
-        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, owner }), { flag: 'wx' });
+        fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, incarnation: INCARNATION, owner }), { flag: 'wx' });
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
-      let holder: { pid: number } | undefined;
+      let holder: { pid: number; incarnation: string } | undefined;
       try {
         holder = JSON.parse(fs.readFileSync(lock, 'utf8'));
       } catch {
@@ -142,7 +154,7 @@ export class DeliveryQueue {
         if (!fs.existsSync(lock)) continue;
         return false;
       }
-      if (!holder || holder.pid === process.pid || processAlive(holder.pid)) return false;
+      if (!holder || ownerAlive(holder.pid, holder.incarnation)) return false;
       fs.rmSync(lock, { force: true });
     }
     return false;
@@ -162,8 +174,8 @@ export class DeliveryQueue {
     let count = 0;
     for (const channel of channels) {
       for (const name of this.claimed(channel)) {
-        const pid = Number(CLAIM.exec(name)![1]);
-        if (pid === process.pid || processAlive(pid)) continue;
+        const [, pid, incarnation] = CLAIM.exec(name)!;
+        if (ownerAlive(Number(pid), incarnation)) continue;
         try {
           fs.renameSync(path.join(this.channelDir(channel), name), path.join(this.channelDir(channel), name.replace(CLAIM, '')));
           count++;
