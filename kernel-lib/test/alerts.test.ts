@@ -248,6 +248,23 @@ describe('delivery through outages', () => {
     expect(filesUnder(queueDir).filter((f) => !f.file.endsWith('.lock'))).toEqual([]);
   });
 
+  it('send never waits for a channel that is down, and close() cuts the backoff short, leaving the delivery queued', async () => {
+    const { queueDir, env } = setup('nonblocking');
+    await chat.setMode({ kind: 'status', status: 500 });
+    const sink = openAlerts(telegramConfig(queueDir, { retry: { attempts: 5, baseMs: 60_000, maxMs: 60_000 } }), { env, log: () => undefined });
+    const started = performance.now();
+    await sink.send(event('while the channel is down'));
+    const sendMs = performance.now() - started;
+    await sink.close(); // the sender is in a 60 s backoff: close must not wait it out
+    const closeMs = performance.now() - started;
+    await chat.setMode({ kind: 'up' });
+    expect(sendMs).toBeLessThan(1_000);
+    expect(closeMs).toBeLessThan(5_000);
+    expect(sink.stats().channels.phone.queued).toBe(1);
+    const [stored] = filesUnder(queueDir).filter((f) => f.file.endsWith('.json'));
+    expect(JSON.parse(stored.text)).toMatchObject({ channel: 'phone', event: { title: 'while the channel is down' }, attempts: 1 });
+  });
+
   it('429: waits Telegram retry_after and Slack Retry-After, then delivers once', async () => {
     const { queueDir, env } = setup('429');
     const sink = openAlerts(

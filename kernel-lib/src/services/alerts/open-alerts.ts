@@ -141,15 +141,17 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
       sleepers.add(wake);
     });
 
-  /** Try one event on one channel with exponential backoff; the redacted error, or undefined when delivered. */
-  async function attempt(worker: ChannelWorker, event: AlertEvent, progress: DeliveryProgress, onProgress?: () => void): Promise<string | undefined> {
+  /** Try one event on one channel with exponential backoff: the redacted error (none when delivered) and the tries made. */
+  async function attempt(worker: ChannelWorker, event: AlertEvent, progress: DeliveryProgress, onProgress?: () => void): Promise<{ error?: string; tries: number }> {
     let lastError = '';
+    let tries = 0;
     for (let i = 1; i <= retry.attempts; i++) {
+      tries = i;
       const before = progress.partsDone;
       try {
         await deliverToChannel(worker.channel, event, progress, fetchFn);
         worker.stats.lastError = undefined;
-        return undefined;
+        return { tries };
       } catch (error) {
         if (progress.partsDone !== before) onProgress?.();
         lastError = redact(error instanceof DeliveryError ? error.message : `${worker.channel.type}: ${(error as Error).message}`);
@@ -163,18 +165,18 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
         if (closed) break;
       }
     }
-    return lastError;
+    return { error: lastError, tries };
   }
 
   /** Send one claimed delivery; false when it went back to the queue. */
   async function sendClaimed(worker: ChannelWorker, claimed: ClaimedDelivery): Promise<boolean> {
-    const error = await attempt(worker, claimed.event, claimed.delivery, () => queue.saveProgress(claimed));
+    const { error, tries } = await attempt(worker, claimed.event, claimed.delivery, () => queue.saveProgress(claimed));
     if (error === undefined) {
       queue.done(claimed);
       worker.stats.delivered++;
       return true;
     }
-    claimed.delivery.attempts += retry.attempts;
+    claimed.delivery.attempts += tries;
     claimed.delivery.lastError = error;
     queue.release(claimed);
     log(`alerts: ${worker.channel.name}: "${claimed.event.title}" stays queued in ${queue.dir} (${error})`);
@@ -215,7 +217,7 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
           if (!(await sendClaimed(worker, claims[0]))) return void (worker.failed = true);
           continue;
         }
-        const error = await attempt(worker, digestEvent(claims.map((c) => c.event)), { partsDone: 0 });
+        const { error, tries } = await attempt(worker, digestEvent(claims.map((c) => c.event)), { partsDone: 0 });
         if (error === undefined) {
           for (const c of claims) queue.done(c);
           worker.stats.delivered += claims.length;
@@ -223,7 +225,7 @@ export function openAlerts(config: string | AlertsConfigInput | AlertsConfig, op
           continue;
         }
         for (const c of claims) {
-          c.delivery.attempts += retry.attempts;
+          c.delivery.attempts += tries;
           c.delivery.lastError = error;
           queue.release(c);
         }
