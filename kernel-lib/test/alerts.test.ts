@@ -358,6 +358,7 @@ describe('buildReport', () => {
     expect(report.text).toContain('signals: 24: LONG 8 · SHORT 8 · FLAT 8');
     expect(report.text).toContain('max drawdown: 1.88%');
     expect(report.html).toContain('<img src="cid:equity-chart"');
+    expect(report.html).toContain('equity 10000.00 → 10470.00 (low 9900.00, high 10470.00)');
     const [chart] = report.attachments!;
     expect(chart).toMatchObject({ filename: 'equity.png', contentType: 'image/png', cid: 'equity-chart' });
     expect(pngSize(chart.content)).toEqual({ width: 640, height: 240 });

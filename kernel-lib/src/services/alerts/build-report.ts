@@ -132,15 +132,19 @@ export function buildReport(dir: string, options: BuildReportOptions): AlertEven
   const table = (pairs: Array<[string, string]>): string =>
     `<table>${pairs.map(([k, v]) => `<tr><th style="text-align:left;padding-right:1em">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
   const list = (title: string, items: string[]): string => (items.length ? `<h3>${escapeHtml(title)}</h3><ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : '');
+  // the chart has no axis labels: its scale is stated under it
+  const shown = result.equity.subarray(0, last + 1);
+  const chartCaption = `${iso(result.time[0])} … ${iso(result.time[last])}: equity ${money(shown[0])} → ${money(equity)} (low ${money(shown.reduce((a, b) => Math.min(a, b), Infinity))}, high ${money(shown.reduce((a, b) => Math.max(a, b), -Infinity))}); dotted: the first value`;
   const title = `${name} ${options.period} report: equity ${money(equity)} (${signed(figures.periodPnl)} this period)`;
   const html =
     `<!doctype html><html><body style="font-family:sans-serif">` +
     `<h2>${escapeHtml(title)}</h2>${table(parameters)}<h3>Figures</h3>${table(figuresRows)}` +
     `<h3>Equity</h3><img src="cid:${CHART_CID}" alt="equity chart" width="640" height="240">` +
+    `<p style="color:#666">${escapeHtml(chartCaption)}</p>` +
     list('Last signals', lastSignals) +
     list('Last fills', lastFills) +
     `</body></html>`;
-  const chart = lineChartPng(result.equity.subarray(0, last + 1));
+  const chart = lineChartPng(shown);
   return {
     kind: 'report',
     title,
