@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/errors';
-import { buildReport, loadAlertsConfig, openAlerts, PNG_SIGNATURE, type AlertEvent, type AlertsConfigInput } from '../src/services/alerts';
+import { buildReport, digestEvent, loadAlertsConfig, openAlerts, PNG_SIGNATURE, type AlertEvent, type AlertsConfigInput } from '../src/services/alerts';
 import { startFakeChatServer, startFakeSmtpServer, type FakeChatServer, type FakeSmtpServer } from '../src/testing';
 import { tradesCsv } from '../src/runner/run-record';
 import { cli, tempDir } from './helpers';
@@ -305,6 +305,8 @@ describe('delivery through outages', () => {
     const all = received.map((m) => m.text).join('\n');
     for (const t of titles) expect(all).toContain(t);
     expect(sink.stats().channels.team).toMatchObject({ delivered: 100, queued: 0, digests: 1 });
+    // a fault loop repeating one title: one line with its count
+    expect(digestEvent([event('feed down'), event('feed down'), event('order refused')]).text).toMatch(/^• +… +feed down \(×2\)\n• +order refused$/);
   });
 
   it('redaction: the token appears in no log line, error, stat or queue file', async () => {
@@ -437,5 +439,5 @@ describe('CLI', () => {
     expect(refused.stderr).not.toContain(TOKEN);
     const help = await cli(['alerts', 'test', '--help']);
     expect(help.stdout).toContain('--kind <kind>');
-  }, 60_000);
+  }, 120_000);
 });

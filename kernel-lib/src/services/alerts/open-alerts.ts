@@ -87,12 +87,24 @@ type ChannelWorker = {
 
 const isResolved = (config: unknown): config is AlertsConfig => typeof config === 'object' && config !== null && 'redactor' in config;
 
-/** The digest that replaces alerts held by the rate limit: every title, one message. */
+/**
+ * The digest that replaces alerts held by the rate limit: every distinct title once, in order of first
+ * appearance, with how often and when it happened (a fault loop repeats one title thousands of times;
+ * listing each would break chat message limits).
+ */
 export function digestEvent(events: readonly AlertEvent[]): AlertEvent {
+  const groups = new Map<string, { count: number; first?: string; last?: string }>();
+  for (const e of events) {
+    const group = groups.get(e.title) ?? { count: 0, first: e.at };
+    group.count++;
+    group.last = e.at;
+    groups.set(e.title, group);
+  }
+  const when = (at?: string): string => (at ? at.slice(0, 19).replace('T', ' ') : '');
   return {
     kind: events[0].kind,
     title: `${events.length} alerts held by the rate limit`,
-    text: events.map((e) => `• ${e.at ? e.at.slice(0, 19).replace('T', ' ') + ' ' : ''}${e.title}`).join('\n'),
+    text: [...groups].map(([title, g]) => (g.count === 1 ? `• ${when(g.first)} ${title}` : `• ${when(g.first)} … ${when(g.last)} ${title} (×${g.count})`)).join('\n'),
     at: events[events.length - 1].at,
     source: 'alerts rate limit',
   };
