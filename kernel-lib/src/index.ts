@@ -76,6 +76,7 @@ export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';
 export { initCharts, showChart, showFrame, showRecords, showValues } from './report/show';
 export * from './errors';
+export * from './services/alerts';
 /** zod, for plugin params schemas: use this copy so candlelab and plugins agree on types. */
 export { z } from 'zod';
 export { CANDLELAB_VERSION } from './version';

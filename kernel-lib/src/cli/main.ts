@@ -26,6 +26,7 @@ import { registerTuneCommand } from './tune-command';
 import { registerTradingCommands } from './trading-commands';
 import { registerFakeExchangeCommand } from './fake-exchange-command';
 import { registerServeCommand } from './serve-command';
+import { registerAlertCommands } from './alert-commands';
 import { collect } from './option-parsers';
 import { registerScheduleCommand } from './schedule-command';
 
@@ -354,6 +355,7 @@ export function buildProgram(): Command {
   registerFakeExchangeCommand(program); // a local Binance stand-in for trying them offline
   registerServeCommand(program); // the prediction endpoint
   registerScheduleCommand(program); // schedule, schedule history
+  registerAlertCommands(program); // alerts test, alerts flush, report
   for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
     command.exitOverride();
   }

@@ -17,3 +17,14 @@ export {
   type FakeSymbolFilters,
   type FakeTrade,
 } from './fake-exchange';
+/** Stand-ins for the services alerts go to: Telegram + Slack (one HTTP server) and SMTP. */
+export {
+  startFakeChatServer,
+  startFakeSmtpServer,
+  FAKE_SLACK_PATH,
+  type FakeChatMessage,
+  type FakeChatMode,
+  type FakeChatServer,
+  type FakeSmtpMessage,
+  type FakeSmtpServer,
+} from './fake-alert-services';
