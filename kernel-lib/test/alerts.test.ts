@@ -440,4 +440,28 @@ describe('CLI', () => {
     const help = await cli(['alerts', 'test', '--help']);
     expect(help.stdout).toContain('--kind <kind>');
   }, 120_000);
+
+  it('candlelab schedule sends a report job to the --alerts channels, and records it in the history', async () => {
+    const dir = path.join(root, 'schedule-report');
+    fs.mkdirSync(dir, { recursive: true });
+    makeSession(path.join(dir, 'session'));
+    fs.writeFileSync(path.join(dir, 'alerts.json'), JSON.stringify({ channels: { phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '9', apiUrl: chat.url } }, routes: { '*': ['phone'] }, retry: FAST_RETRY, queueDir: 'queue' }));
+    fs.writeFileSync(path.join(dir, 'schedule.json'), JSON.stringify({ jobs: [{ name: 'daily-report', cron: '0 8 * * *', kind: 'report', session: 'session', period: 'daily' }] }));
+    const env = { TELEGRAM_BOT_TOKEN: TOKEN, CANDLELAB_RUNS_DIR: path.join(dir, 'runs') };
+    const before = chat.messages.length;
+    const run = await cli(['schedule', path.join(dir, 'schedule.json'), '--once', 'daily-report', '--alerts', path.join(dir, 'alerts.json')], env);
+    expect(run.status, run.stderr).toBe(0);
+    const sent = chat.messages.slice(before);
+    expect(sent.map((m) => m.method)).toEqual(['sendMessage', 'sendPhoto']);
+    expect(sent[0].text).toContain('daily report');
+    expect(run.stdout + run.stderr).not.toContain(TOKEN);
+    const history = await cli(['schedule', 'history', path.join(dir, 'schedule.json'), '--json'], env);
+    const entries = JSON.parse(history.stdout);
+    expect(entries.map((e: { job: string; outcome: string }) => [e.job, e.outcome])).toEqual([['daily-report', 'completed']]);
+    // a report job on a folder without a session fails when the scheduler starts, in one line
+    fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ jobs: [{ name: 'r', cron: '0 8 * * *', kind: 'report', session: 'nowhere' }] }));
+    const bad = await cli(['schedule', path.join(dir, 'bad.json'), '--once', 'r'], env);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr.trim()).toMatch(/^candlelab: error: job 'r': \S+nowhere holds no paper or live session/);
+  }, 120_000);
 });

@@ -5,7 +5,8 @@ import * as readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { runSpec } from '../src/runner/run-spec';
-import { startFakeExchange, type FakeExchange } from '../src/testing';
+import { startFakeChatServer, startFakeExchange, type FakeExchange } from '../src/testing';
+import { openAlerts } from '../src/services/alerts/open-alerts';
 import { runPaperSession, type SessionEvent } from '../src/trading/paper-session';
 import { paperParity } from '../src/trading/parity';
 import { readSession } from '../src/trading/session-outputs';
@@ -165,7 +166,18 @@ describe('candlelab paper', () => {
       }
       driveClock(e);
     };
-    await runPaperSession({ model: name, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 25, warmup: 200, ...FAST, log: () => {}, onEvent });
+    const chat = await startFakeChatServer();
+    const alerts = openAlerts({ channels: { phone: { type: 'telegram', botToken: 'env:TOKEN', chatId: '1', apiUrl: chat.url } }, routes: { '*': ['phone'] }, queueDir: path.join(dir, 'alerts-follow') }, { env: { TOKEN: '1:t' }, log: () => {} });
+    await runPaperSession({ model: name, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 25, warmup: 200, ...FAST, log: () => {}, onEvent, alerts });
+    await alerts.close();
+    await chat.close();
+    // each swap alerted, and every simulated fill
+    const texts = chat.messages.map((m) => m.text ?? '');
+    expect(texts.filter((t) => /^paper BTC\/USDT: model quickstart-BTC-USDT-1h v\d+ → v\d+/.test(t))).toHaveLength(2);
+    const sessionFills = fs.readFileSync(path.join(sessionDir, 'fills.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    // the first line of a message is the alert's title: every fill of the candle
+    const fillAlerts = texts.filter((t) => /^paper BTC\/USDT: (buy|sell) /.test(t)).map((t) => t.split('\n')[0]);
+    expect(fillAlerts.join('\n').match(/(buy|sell) [\d.]+ @/g)?.length ?? 0).toBe(sessionFills.length);
     expect(switches.map((e) => e.kind === 'model-switch' && [e.from, e.to])).toEqual([
       [1, v2],
       [v2, 1],
@@ -291,7 +303,11 @@ describe('candlelab live', () => {
     const sessionDir = path.join(dir, 'runs', 'dry-kill');
     const liveDir = path.join(sessionDir, 'live');
     fake.setNow(candles.time[3500]);
-    const child = spawn(CLI_BIN, ['live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--warmup', '200', '--max-candles', '1000'], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // the kill switch is alerted (Telegram stand-in)
+    const chat = await startFakeChatServer();
+    const alertsFile = path.join(dir, 'alerts-kill.json');
+    fs.writeFileSync(alertsFile, JSON.stringify({ channels: { phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '1', apiUrl: chat.url } }, routes: { 'kill-switch': ['phone'] }, queueDir: path.join(dir, 'alerts-kill-queue') }));
+    const child = spawn(CLI_BIN, ['live', '--model', MODEL, '--api-url', fake.url, '--dir', sessionDir, '--warmup', '200', '--max-candles', '1000', '--alerts', alertsFile], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir), TELEGRAM_BOT_TOKEN: '123:kill-test-token' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     let live = 0;
     const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
@@ -320,6 +336,9 @@ describe('candlelab live', () => {
     const state = JSON.parse(fs.readFileSync(path.join(liveDir, 'state.json'), 'utf8'));
     expect(state.kill.reason).toMatch(/kill file/);
     expect(fs.readFileSync(path.join(sessionDir, 'summary.json'), 'utf8')).toMatch(/stopped by signal/);
+    // delivered before the process exited (close waits for deliveries in flight)
+    expect(chat.messages.map((m) => m.text)).toEqual([expect.stringMatching(/^dry-run BTC\/USDT: KILL SWITCH \(kill file .*KILL\)/)]);
+    await chat.close();
   }, 120_000);
 
   it('refuses real orders without the confirmation, in one line, writing nothing', async () => {

@@ -15,6 +15,7 @@ import { chooseArm, unitHash } from '../src/services/serve/served-model';
 import { compareServed, readServedLog, type ServedRecord } from '../src/services/serve/served-log';
 import { resolveTradingSetup } from '../src/trading/session-setup';
 import type { Candles } from '../src/frame/frame';
+import { startFakeChatServer } from '../src/testing';
 import { CLI_BIN, cli, ROOT, tempDir, workspaceEnv } from './helpers';
 
 /**
@@ -282,5 +283,18 @@ describe('candlelab serve', () => {
     const none = await cli(['serve', '--model', 'missing-model', '--port', '0'], workspaceEnv(dir));
     expect(none.status).toBe(1);
     expect(none.stderr).toMatch(/^candlelab: error: no model named 'missing-model'/m);
+
+    // a promotion and a rollback from the CLI are alerted
+    const chat = await startFakeChatServer();
+    try {
+      const alertsFile = path.join(dir, 'alerts.json');
+      fs.writeFileSync(alertsFile, JSON.stringify({ channels: { team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' } }, routes: { promotion: ['team'], rollback: ['team'] }, queueDir: path.join(dir, 'alerts-queue') }));
+      const alertEnv = { ...workspaceEnv(dir), SLACK_WEBHOOK_URL: chat.slackWebhookUrl };
+      expect((await cli(['registry', 'promote', NAME, '2', 'production', '--alerts', alertsFile], alertEnv)).status).toBe(0);
+      expect((await cli(['registry', 'rollback', NAME, '--alerts', alertsFile], alertEnv)).status).toBe(0);
+      expect(chat.messages.map((m) => m.text)).toEqual([expect.stringContaining(`model ${NAME} v2 → production; v1 archived`), expect.stringContaining(`model ${NAME}: production v2 → v1 (v2 archived)`)]);
+    } finally {
+      await chat.close();
+    }
   });
 });

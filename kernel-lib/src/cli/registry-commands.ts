@@ -4,6 +4,7 @@ import { ModelRegistry, MODEL_STAGES, parseModelStage, type TrafficArm, type Ver
 import { compareServed, type ServedComparison } from '../services/serve/served-log';
 import { openWorkspace } from '../workspace';
 import { positiveInt } from './option-parsers';
+import { openAlerts } from '../services/alerts/open-alerts';
 
 const MODELS_DIR_HELP = 'the model registry (default: <workspace>/models)';
 
@@ -70,13 +71,18 @@ export function registerRegistryCommands(registry: Command): void {
     .argument('<version>', 'version number')
     .argument('<stage>', MODEL_STAGES.join(' | '))
     .option('--models-dir <dir>', MODELS_DIR_HELP)
-    .action((name: string, version: string, stage: string, options) => {
+    .option('--alerts <alerts.json>', "alert the promotion to this alerts file's channels")
+    .action(async (name: string, version: string, stage: string, options) => {
       const models = openRegistry(options);
       const target = parseModelStage(stage);
+      const alerts = options.alerts ? openAlerts(options.alerts) : undefined;
       const before = models.stageState(name).production;
       const promoted = models.promote(name, versionArg(version), target);
       const archived = target === 'production' && before !== null && before !== promoted.version ? `; v${before} archived` : '';
-      console.log(`${name} v${promoted.version} → ${promoted.stage}${archived}`);
+      const line = `${name} v${promoted.version} → ${promoted.stage}${archived}`;
+      console.log(line);
+      await alerts?.send({ kind: 'promotion', title: `model ${line}`, text: `${line}. Sessions and servers following ${promoted.stage} switch at their next candle or request.`, source: 'candlelab registry promote' });
+      await alerts?.close();
     });
 
   registry
@@ -84,11 +90,16 @@ export function registerRegistryCommands(registry: Command): void {
     .description('return production to the previous production version (the current one is archived)')
     .argument('<name>', 'model name')
     .option('--models-dir <dir>', MODELS_DIR_HELP)
-    .action((name: string, options) => {
+    .option('--alerts <alerts.json>', "alert the rollback to this alerts file's channels")
+    .action(async (name: string, options) => {
       const models = openRegistry(options);
+      const alerts = options.alerts ? openAlerts(options.alerts) : undefined;
       const current = models.stageState(name).production;
       const restored = models.rollback(name);
-      console.log(`${name}: production v${current} → v${restored.version} (v${current} archived)`);
+      const line = `${name}: production v${current} → v${restored.version} (v${current} archived)`;
+      console.log(line);
+      await alerts?.send({ kind: 'rollback', title: `model ${line}`, text: `${line}. Sessions and servers following production switch back at their next candle or request.`, source: 'candlelab registry rollback' });
+      await alerts?.close();
     });
 
   registry

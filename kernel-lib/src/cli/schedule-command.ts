@@ -1,5 +1,6 @@
-import * as fs from 'node:fs';
 import type { Command } from 'commander';
+import { NO_ALERTS } from '../services/alerts/types';
+import { openAlerts } from '../services/alerts/open-alerts';
 import { loadSchedule } from '../services/schedule/schedule-config';
 import { createScheduler } from '../services/schedule/scheduler';
 import { formatHistoryEntry, formatHistoryTable, readHistory, schedulePaths } from '../services/schedule/run-history';
@@ -9,7 +10,7 @@ import { ConfigError } from '../errors';
 const SCHEDULE_SHAPE =
   '{"jobs": [{"name": "retrain-btc", "cron": "0 3 * * *", "timezone": "UTC", "kind": "retrain", "spec": "specs/quickstart.json", ' +
   '"set": ["model.params.rounds=200"], "refresh": {"apiUrl": "…"} | false, "compare": {"metric": "backtest.sharpe", "direction": "higher", "margin": 0.05}, ' +
-  '"warmStart": false, "catchUp": true}]}';
+  '"warmStart": false, "catchUp": true}, {"name": "daily-report", "cron": "0 8 * * *", "kind": "report", "session": "runs/paper-…", "period": "daily"}]}';
 
 /**
  * `candlelab schedule <schedule.json>`: run the schedule's jobs at their cron times until Ctrl-C;
@@ -23,6 +24,7 @@ export function registerScheduleCommand(program: Command): void {
       'run the jobs of a schedule file at their cron times until Ctrl-C (which waits for a running job, then exits 0). ' +
         'A retrain job refreshes its data (optional), retrains its spec (walk-forward when the spec has "validation"), registers the model as staging, ' +
         'and promotes it when it beats production on the declared metric by the margin; otherwise production stays. ' +
+        'A report job sends a paper or live session\'s daily or weekly report (parameters, metrics, signals, P&L, equity chart) to the --alerts channels. ' +
         'Runs missed while the machine was off run once at start (catch-up). History: <runs>/schedule/<file name>/history.jsonl. ' +
         `Schedule shape: ${SCHEDULE_SHAPE}`,
     )
@@ -36,12 +38,10 @@ export function registerScheduleCommand(program: Command): void {
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .action(async (file: string, options) => {
       if (options.once && options.runNow) throw new ConfigError('--once and --run-now exclude each other; pick one');
-      if (options.alerts) {
-        if (!fs.existsSync(options.alerts)) throw new ConfigError(`--alerts ${options.alerts} not found; pass an alerts JSON file`);
-        // the alert channels (services/alerts) are built separately; until they land, events are logged only
-        console.error(`schedule: --alerts ${options.alerts}: alert channels are not wired in this build yet; outcomes are printed and recorded in the history only`);
-      }
+      // channels and credentials are checked now, not at the first alert
+      const alerts = options.alerts ? openAlerts(options.alerts, { log: (line) => console.error(`alerts: ${line}`) }) : NO_ALERTS;
       const scheduler = createScheduler(loadSchedule(file), {
+        alerts,
         workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
         catchUp: options.catchUp,
         log: (line) => console.error(line),
@@ -53,6 +53,7 @@ export function registerScheduleCommand(program: Command): void {
         const entry = await scheduler.runNow(options.once);
         await scheduler.stop();
         if (entry.outcome === 'failed' || entry.outcome === 'skipped-overlap') process.exitCode = 1;
+        await alerts.close();
         return;
       }
       let stopRequested!: () => void;
@@ -75,6 +76,7 @@ export function registerScheduleCommand(program: Command): void {
         }
       } finally {
         await scheduler.stop();
+        await alerts.close();
         process.removeListener('SIGINT', onSignal);
         process.removeListener('SIGTERM', onSignal);
       }

@@ -8,6 +8,7 @@ import { LiveTrader, type LiveTraderOptions } from '../trading/live-trader';
 import { confirmLive } from '../trading/confirm';
 import type { RampStep, TradingRails } from '../trading/rails';
 import { collect, nonNegative, positiveInt } from './option-parsers';
+import { openAlerts } from '../services/alerts/open-alerts';
 
 
 /** The options paper and live share: what to trade, where, and for how long. */
@@ -28,6 +29,7 @@ export function sessionOptions(command: Command): Command {
     .option('--warmup <n>', 'history candles before trading starts (default: twice what features and strategy need, + 100)', positiveInt('--warmup'))
     .option('--dir <folder>', 'the session folder: resumed if it holds a session (default: runs/paper-<model>-<time>)')
     .option('--set <path=value>', 'override a spec value (repeatable)', collect)
+    .option('--alerts <alerts.json>', 'send fills, risk-monitor actions, kill-switch events, model swaps and errors to the channels of this alerts file (Telegram, Slack, e-mail)')
     .option('--json', 'print each candle as a JSON line, and the result as JSON');
 }
 
@@ -51,6 +53,8 @@ export function sessionFromOptions(spec: string | undefined, options: Record<str
     warmup: options.warmup,
     dir: options.dir,
     overrides: options.set,
+    // channels and credentials are checked here, before the session starts
+    ...(options.alerts ? { alerts: openAlerts(options.alerts, { log: (line) => process.stderr.write(`alerts: ${line}\n`) }) } : {}),
   };
 }
 
@@ -111,9 +115,10 @@ export function registerTradingCommands(program: Command): void {
     const stop = (): void => controller.abort();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const session = sessionFromOptions(spec, options);
     try {
       const result = await runPaperSession({
-        ...sessionFromOptions(spec, options),
+        ...session,
         signal: controller.signal,
         log: options.json ? (line) => process.stderr.write(line + '\n') : undefined,
         onEvent: options.json ? (event) => event.kind === 'candle' && console.log(JSON.stringify({ ...event.decision, fills: event.fills, equity: event.equity, position: event.position })) : undefined,
@@ -127,6 +132,8 @@ export function registerTradingCommands(program: Command): void {
     } finally {
       process.removeListener('SIGINT', stop);
       process.removeListener('SIGTERM', stop);
+      // what could not be delivered stays queued on disk (candlelab alerts flush)
+      await session.alerts?.close();
     }
   });
 
@@ -211,6 +218,13 @@ export function registerTradingCommands(program: Command): void {
               // the trader's own lines go to its log (the session prints each candle's outcome)
               logger: (line) => fs.appendFileSync(path.join(traderDir(dir), 'trader.log'), `${new Date().toISOString()} ${line}\n`),
               ...(session.cash !== undefined ? { dryRunBalances: { quote: session.cash } } : {}),
+              onKill: (kill) =>
+                void session.alerts?.send({
+                  kind: 'kill-switch',
+                  title: `${dryRun ? 'dry-run' : 'live'} ${symbol}: KILL SWITCH (${kill.reason})`,
+                  text: `${kill.cancelled} open order(s) cancelled${kill.flatten ? `; flatten: ${kill.flatten.action} (${kill.flatten.reason})` : ''}; new entries blocked until candlelab live reset --dir ${dir}`,
+                  source: `${dryRun ? 'dry-run' : 'live'} ${dir}`,
+                }),
             };
             trader = await LiveTrader.open(traderOptions);
             // from here on nothing printed can carry a key or secret
@@ -228,6 +242,7 @@ export function registerTradingCommands(program: Command): void {
         process.removeListener('SIGTERM', stop);
         for (const stopOne of stopWatching) stopOne();
         await trader?.close();
+        await session.alerts?.close();
         undoRedaction?.();
       }
     });

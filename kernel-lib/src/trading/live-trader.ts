@@ -41,6 +41,8 @@ export type LiveTraderOptions = {
   retry?: RetryPolicy;
   /** Wall clock for the orders-per-minute window (default Date.now). */
   now?: () => number;
+  /** Called after the kill switch acted (an alert, a notebook), with why and what it did. */
+  onKill?: (kill: { reason: string; cancelled: number; flatten?: DecisionRecord }) => void;
 };
 
 /** A strategy's decision at a candle close. */
@@ -452,6 +454,7 @@ export class LiveTrader {
     }
     this.persist();
     this.journal({ event: 'kill', reason, cancelled, flatten: flattenRecord });
+    this.options.onKill?.({ reason, cancelled, flatten: flattenRecord });
     return { cancelled, flatten: flattenRecord };
   }
 

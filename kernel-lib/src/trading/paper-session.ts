@@ -21,6 +21,7 @@ import { marketFilters } from './filters';
 import type { MarketInterface } from 'ccxt';
 import { parseModelReference, resolveTradingSetup, type TradingSetup } from './session-setup';
 import { ModelRegistry } from '../registry/model-registry';
+import { NO_ALERTS, type AlertSink } from '../services/alerts/types';
 import { parseSessionCandles, writeSessionOutputs } from './session-outputs';
 
 /**
@@ -74,6 +75,11 @@ export type PaperSessionOptions = ExchangeConnection & {
   executorKind?: SessionExecutor['kind'];
   reconnect?: RetryPolicy;
   retry?: RetryPolicy;
+  /**
+   * Where fills, risk-monitor actions, model swaps and errors are alerted (services/alerts; default:
+   * nowhere). Sending never blocks or stops trading.
+   */
+  alerts?: AlertSink;
 };
 
 /** What a session reports as it goes (for the terminal, notebooks and tests). */
@@ -222,7 +228,8 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   }
   if (options.executor && info.market !== 'spot') throw new ConfigError('live trading is spot only for now; use --market spot');
   const executor = options.executor ? await options.executor({ dir, symbol: info.symbol, connection }) : undefined;
-  const session = new PaperSession(setup, info, dir, log, options.onEvent, executor);
+  const alerts = options.alerts ?? NO_ALERTS;
+  const session = new PaperSession(setup, info, dir, log, options.onEvent, executor, alerts);
   const resumed = session.open(resumedInfo !== undefined);
   options.onEvent?.({ kind: 'started', dir, resumed, startTime: info.startTime });
   log(`${resumed ? 'resuming' : 'starting'} ${info.kind} session ${dir}: ${info.symbol} ${info.timeframe} on ${info.exchange} (${info.market}), model ${info.model.name} v${info.model.version}, strategy ${info.strategy.id}`);
@@ -267,6 +274,10 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
       }
     }
     if (controller.signal.aborted) stopReason = 'stopped by signal';
+  } catch (error) {
+    stopReason = `error: ${(error as Error).message.split('\n')[0]}`;
+    await alerts.send({ kind: 'error', title: `${info.kind} ${info.symbol}: the session stopped on an error`, text: `${(error as Error).message}\nsession: ${dir}\nresume it with --dir ${dir} once the cause is fixed`, source: `${info.kind} ${dir}` });
+    throw error;
   } finally {
     options.signal?.removeEventListener('abort', abort);
     session.close(stopReason);
@@ -310,6 +321,7 @@ class PaperSession {
     private readonly print: (line: string) => void,
     private readonly onEvent?: (event: SessionEvent) => void,
     private readonly executor?: SessionExecutor,
+    private readonly alerts: AlertSink = NO_ALERTS,
   ) {
     const plan = setup.context.plan;
     this.kernel = createEngineKernel([{ symbol: info.symbol, candles: emptyCandles(info.symbol, info.timeframe) }], [{ name: info.sleeve }], info.settings, { stepping: true });
@@ -390,6 +402,7 @@ class PaperSession {
     this.log.add('models.jsonl', JSON.stringify({ time: isoTime(time), from: current, to: next, stage: this.info.follow, reason, replayed: rows.length }));
     this.print(`model: ${this.info.model.name} ${this.info.follow} is now v${next} (was v${current}; ${reason}); deciding with v${next} from the candle closing ${isoTime(time + timeframeMs(this.info.timeframe))}`);
     this.onEvent?.({ kind: 'model-switch', time, from: current, to: next, reason });
+    void this.alerts.send({ kind: 'model-switch', title: `${this.info.kind} ${this.info.symbol}: model ${this.info.model.name} v${current} → v${next}`, text: `${this.info.follow} is now v${next} (${reason}); the session decides with it from the candle closing ${isoTime(time + timeframeMs(this.info.timeframe))}.`, source: `${this.info.kind} ${this.dir}` });
   }
 
   /** Create the folder, or load a saved session: its candles into the kernel, then every state. */
@@ -491,7 +504,7 @@ class PaperSession {
     const records = this.kernel.records();
     const newFills = this.drain('fills', records.fills, 'fills.jsonl', (f: Fill) => JSON.stringify({ ...f, time: isoTime(f.time) }));
     this.drain('signals', records.signals, 'signals.jsonl', (s: SignalRecord) => JSON.stringify(s));
-    this.drain('riskEvents', records.riskEvents, 'risk-events.jsonl', (e: RiskEvent) => JSON.stringify(e));
+    const newRisk = this.drain('riskEvents', records.riskEvents, 'risk-events.jsonl', (e: RiskEvent) => JSON.stringify(e));
     this.drain('trades', records.trades, 'trades.csv', (t: EngineTrade) => tradesCsv([t]).split('\n')[1]);
     const equity = this.kernel.equity();
     const cash = this.kernel.cash();
@@ -511,12 +524,28 @@ class PaperSession {
       status: 'running',
     } satisfies Omit<SavedState, never>);
     const done = performance.now();
+    if (mode !== 'history') this.alert(newFills, newRisk, executed as { action?: string; reason?: string; fills?: Array<{ side: string; amount: number; price: number }> } | undefined);
     const timings: CandleTimings = { features: featured - started, predict: predicted - featured, decide: decidedAt - predicted, persist: done - decidedAt, total: done - started };
     this.onEvent?.({ kind: 'candle', time: bar.time, mode, decision, fills: newFills, equity, position, timings, ...(executed ? { executed } : {}) });
     if (mode !== 'history') {
       const fills = newFills.map((f) => `${f.side} ${f.quantity.toPrecision(6)} @ ${f.price.toPrecision(8)} (${f.type})`).join('; ');
       const sent = executed as { action?: string; reason?: string } | undefined;
       this.print(`${isoTime(closeTime)} ${mode.padEnd(6)} close ${bar.close}  ${decision.signal.padEnd(5)} ${decision.confidence === null ? '' : `p=${decision.confidence.toFixed(3)} `}position ${position.toPrecision(6)} equity ${equity.toFixed(2)}${fills ? `  filled: ${fills}` : ''}${sent ? `  ${this.executor!.kind}: ${sent.action} (${sent.reason})` : ''}`);
+    }
+  }
+
+  /**
+   * Alerts for this candle: the fills (the exchange's for a live or dry-run session, the simulated venue's
+   * for paper), risk monitors acting, and orders the rails blocked or the exchange rejected.
+   */
+  private alert(fills: Fill[], risk: RiskEvent[], executed?: { action?: string; reason?: string; fills?: Array<{ side: string; amount: number; price: number }> }): void {
+    const source = `${this.info.kind} ${this.dir}`;
+    const who = `${this.info.kind} ${this.info.symbol}`;
+    const traded = this.executor ? (executed?.fills ?? []).map((f) => `${f.side} ${f.amount} @ ${f.price}`) : fills.map((f) => `${f.side} ${f.quantity.toPrecision(6)} @ ${f.price.toPrecision(8)} (${f.type})`);
+    if (traded.length) void this.alerts.send({ kind: 'fill', title: `${who}: ${traded.join('; ')}`, text: `${traded.join('\n')}\nposition ${this.kernel.position(this.info.sleeve, 0).toPrecision(6)}, equity ${this.kernel.equity().toFixed(2)} (simulated book)`, source });
+    for (const e of risk) void this.alerts.send({ kind: 'risk', title: `${who}: ${e.monitor} ${e.action}`, text: `${e.time} ${e.monitor}: ${e.action}\n${e.detail}`, source });
+    if (executed && (executed.action === 'blocked' || executed.action === 'rejected')) {
+      void this.alerts.send({ kind: executed.action === 'rejected' ? 'error' : 'risk', title: `${who}: order ${executed.action}`, text: executed.reason ?? '', source });
     }
   }
 

@@ -61,8 +61,20 @@ export const retrainJobSchema = z
   })
   .strict();
 
+/** Send a paper or live session's report (parameters, metrics, signals, P&L, equity chart) to the alert channels. */
+export const reportJobSchema = z
+  .object({
+    ...commonJobFields,
+    kind: z.literal('report'),
+    /** The session folder, relative to the schedule file. */
+    session: z.string().min(1),
+    /** The period the report covers, ending at the session's last candle (default daily). */
+    period: z.enum(['daily', 'weekly']).default('daily'),
+  })
+  .strict();
+
 /** Every job kind. Add a kind here and give it a definition (runner, start-up check) in JOB_KINDS. */
-export const jobSchema = z.discriminatedUnion('kind', [retrainJobSchema]);
+export const jobSchema = z.discriminatedUnion('kind', [retrainJobSchema, reportJobSchema]);
 
 export const scheduleSchema = z
   .object({
@@ -71,6 +83,7 @@ export const scheduleSchema = z
   .strict();
 
 export type RetrainJob = z.output<typeof retrainJobSchema>;
+export type ReportJob = z.output<typeof reportJobSchema>;
 export type ScheduledJob = z.output<typeof jobSchema>;
 export type JobKind = ScheduledJob['kind'];
 export type Schedule = z.output<typeof scheduleSchema>;

@@ -8,6 +8,7 @@ import { NO_ALERTS, type AlertEvent, type AlertSink } from '../alerts/types';
 import { systemClock, type SchedulerClock } from './clock';
 import type { JobKindDefinition, JobResult, JobRunContext, JobRunner } from './job-runner';
 import { retrainJobKind } from './retrain-job';
+import { reportJobKind } from './report-job';
 import { appendHistory, readHistory, readScheduleState, schedulePaths, updateScheduleState, type HistoryEntry, type JobTrigger, type SchedulePaths } from './run-history';
 import { cronOf, loadSchedule, type JobKind, type LoadedSchedule, type ScheduledJob } from './schedule-config';
 
@@ -17,6 +18,7 @@ import { cronOf, loadSchedule, type JobKind, type LoadedSchedule, type Scheduled
  */
 export const JOB_KINDS: { [K in JobKind]: JobKindDefinition<Extract<ScheduledJob, { kind: K }>> } = {
   retrain: retrainJobKind,
+  report: reportJobKind,
 };
 
 /** What the scheduler reports as it goes (tests wait on these; the CLI prints them). */
