@@ -157,5 +157,35 @@ difference it cannot explain. The rails (`--max-position`, `--max-order-value`, 
 `--max-orders-per-minute`, `--ramp-up`) and the kill switch (`candlelab live stop --dir <session>`, a
 `KILL` file, or SIGUSR2) are described in README.
 """)
+md("""
+## 6 · The same model behind an HTTP endpoint
+
+`candlelab serve` answers the same decision over HTTP: `POST /api/predict` with recent closed candles
+(or a symbol and timeframe to read from the store) returns the S6 record of the last candle, and names
+the model version that computed it. Here the server runs inside the kernel (`cl.createPredictionServer`,
+what the command starts) and the cell calls it as any HTTP client would. A model served by stage
+(`--model name`) follows the registry: a promotion or an A/B split (`candlelab registry split`) applies
+from the next request, without a restart.
+""")
+code("""
+// (inside a function: tslab cannot print the server's fastify types for a top-level const)
+async function callEndpoint(): Promise<string> {
+  const server = await cl.createPredictionServer({ models: [modelRef], logServed: false, log: () => {} });
+  try {
+    const url = await server.listen({ port: 0 });
+    const served: any = await (await fetch(`${url}/api/models`)).json();
+    const recent = market.slice(market.length - 200);
+    const candlesBody = Array.from(recent.time, (t, i) => ({ time: t, open: recent.column('open')[i], high: recent.column('high')[i], low: recent.column('low')[i], close: recent.column('close')[i], volume: recent.column('volume')[i] }));
+    const response = await fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ candles: candlesBody }) });
+    const answer: any = await response.json();
+    cl.showValues({ status: response.status, model: answer.model, version: answer.version, time: answer.time, signal: answer.signal, confidence: answer.confidence, entry: answer.entry, stopLoss: answer.stop_loss, reasoning: answer.reasoning, minCandles: served.models[0].versions[0].minCandles }, 'POST /api/predict');
+    const refused: any = await (await fetch(`${url}/api/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ candles: candlesBody.slice(-5) }) })).json();
+    return `endpoint: v${answer.version} answered ${answer.signal}; too few candles → ${refused.field}: ${refused.error}`;
+  } finally {
+    await server.close();
+  }
+}
+console.log(await callEndpoint());
+""")
 
 nb.write(sys.argv[1] if len(sys.argv) > 1 else "notebooks/02-paper-trading.ipynb")

@@ -29,6 +29,8 @@ const APT_PACKAGES = [
   'python3-pandas', // the Python peer the benchmarks compare against (bench/)
   'python3-xgboost', // Python's xgboost: the tests load our model.json with it; the training bench's peer
   'python3-optuna', // Optuna 3.1: the tuning bench's peer and the pruner fixtures' generator (tests need no Python)
+  'python3-fastapi', // with uvicorn: the prediction endpoint bench's Python peer (bench/python/serve_fastapi.py)
+  'python3-uvicorn',
 ];
 
 function run(command, args, options = {}) {

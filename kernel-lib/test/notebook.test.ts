@@ -174,6 +174,8 @@ describe('the stage notebooks', () => {
     expect(html).toMatch(/Fills on the simulated venue/);
     expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/parity: 0 unexplained difference\(s\)/);
+    expect(text).toMatch(/endpoint: v\d+ answered (LONG|SHORT|FLAT); too few candles → candles: 5 candle\(s\) given but the model needs at least \d+/);
+    expect(html).toMatch(/POST \/api\/predict/);
   });
 
   it('every committed notebook equals what its generator script writes (a stale notebook fails here)', async () => {
