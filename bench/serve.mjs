@@ -129,6 +129,7 @@ try {
   const floorSource = `
     const app = require('fastify')({ logger: false, bodyLimit: 8 * 1024 * 1024 });
     app.post('/api/predict', async () => ({ signal: 'FLAT', confidence: 0.5 }));
+    app.post('/echo', async () => ({ ok: 1 }));
     app.get('/health', async () => ({ status: 'ok' }));
     app.listen({ host: '127.0.0.1', port: 0 }).then((url) => console.log(url));`;
   const floorUrl = await startServer(process.execPath, ['-e', floorSource], { cwd: root });
@@ -145,6 +146,23 @@ try {
     peerUrl = `http://127.0.0.1:${port}`;
   } catch (error) {
     console.log(`   (the FastAPI peer is not available: ${error.message}; install python3-fastapi python3-uvicorn)`);
+  }
+
+  // the HTTP round trip itself on this machine: a tiny body to a route that does nothing
+  {
+    const tiny = [];
+    const postTiny = () => new Promise((resolve, reject) => {
+      const request = http.request(`${floorUrl}/echo`, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': 2 } }, (response) => response.on('data', () => {}).on('end', resolve));
+      request.on('error', reject);
+      request.end('{}');
+    });
+    for (let i = 0; i < 3000; i++) {
+      const t = now();
+      await postTiny();
+      if (i >= 300) tiny.push(now() - t);
+    }
+    tiny.sort((a, b) => a - b);
+    console.log(`the machine's HTTP round trip (a 2-byte body to a fastify route that does nothing, keep-alive): p50 ${fmt(rank(tiny, 0.5), 3)} ms, p99 ${fmt(rank(tiny, 0.99), 3)} ms`);
   }
 
   // ——— correctness: candlelab and the peer on the same windows ———

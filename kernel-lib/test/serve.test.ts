@@ -94,7 +94,8 @@ describe('candlelab serve', () => {
     for (let i = first; i < candles.length; i++) names.forEach((name, k) => (values[(i - first) * names.length + k] = features.frame.column(name)[i]));
     const predicted = await setup.model.predict({ values, rows: candles.length - first, cols: names.length });
     const width = predicted.length / (candles.length - first);
-    expect(json.prediction).toEqual(Array.from(predicted.subarray(predicted.length - width)));
+    // the endpoint scores with the trees compiled to JavaScript: within 1e-6 of ONNX Runtime
+    Array.from(predicted.subarray(predicted.length - width)).forEach((p, k) => expect(Math.abs(json.prediction[k] - p)).toBeLessThanOrEqual(1e-6));
     const { definition, params } = setup.context.plan.strategy;
     const output = strategyOutput(definition.targets({ candles: candles.slice(first), features: features.frame.slice(first), predictions: predicted, classes: setup.model.classes ? [...setup.model.classes] : undefined }, params));
     const target = output.targets[output.targets.length - 1];

@@ -105,6 +105,35 @@ describe('XGBoost regressor', () => {
   });
 });
 
+describe('trees compiled to JavaScript (predictSync)', () => {
+  it('equal ONNX Runtime within 1e-6 for classifiers and regressors (every objective), with missing values, one row or a batch, also after save/load', async () => {
+    // missing values in some rows, so default directions are exercised
+    const X: Matrix = { ...testX, values: Float32Array.from(testX.values, (v, i) => (i % 17 === 0 ? NaN : v)) };
+    const models = [
+      (await xgboostClassifier.fit(classificationData, xgboostClassifier.params.parse({ rounds: 60, maxDepth: 6 }), { seed: 8 })) as XgboostClassifierModel,
+      ...(await Promise.all((['squarederror', 'pseudohubererror', 'absoluteerror'] as const).map(async (objective) => (await xgboostRegressor.fit(regressionData, xgboostRegressor.params.parse({ rounds: 40, objective }), { seed: 9 })) as XgboostRegressorModel))),
+    ];
+    for (const model of models) {
+      const objective = String((model.params as { objective?: string }).objective ?? 'softprob');
+      const onnx = await model.predict(X);
+      const compiled = model.predictSync(X);
+      expect(compiled.length).toBe(onnx.length);
+      expect(maxAbsDiff(compiled, onnx), objective).toBeLessThanOrEqual(1e-6);
+      // one row at a time gives the batch's values
+      for (const r of [0, 1, 16, 17, X.rows - 1]) expect(Array.from(model.predictSync(rows(X, r, r + 1)))).toEqual(Array.from(compiled.subarray(r * (compiled.length / X.rows), (r + 1) * (compiled.length / X.rows))));
+      const folder = path.join(dir, `compiled-${model.modelId.replace('/', '-')}-${objective}`);
+      await model.save(folder);
+      const loaded = (await (model.task === 'classification' ? xgboostClassifier : xgboostRegressor).load(folder, { seed: 0 })) as XgboostClassifierModel;
+      expect(Array.from(loaded.predictSync(X))).toEqual(Array.from(compiled));
+      loaded.dispose();
+      model.dispose();
+    }
+    const small = (await xgboostClassifier.fit(classificationData, xgboostClassifier.params.parse({ rounds: 3 }), { seed: 8 })) as XgboostClassifierModel;
+    expect(() => small.predictSync({ values: new Float32Array(3), rows: 1, cols: 3 })).toThrow(/expects \d+ features, got 3/);
+    small.dispose();
+  });
+});
+
 describe('XGBoost warm start (continued training)', () => {
   it('20 rounds, saved, then 20 more equals 40 rounds in one go (deterministic settings)', async () => {
     const exact = { subsample: 1, colsampleByTree: 1, earlyStoppingRounds: 0, learningRate: 0.1 };

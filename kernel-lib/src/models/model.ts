@@ -65,6 +65,11 @@ export interface FittedModel {
   readonly info: Record<string, unknown>;
   /** rows × classes probabilities (classification) or rows × 1 values (regression), row-major. */
   predict(X: Matrix): Promise<Float32Array>;
+  /**
+   * The same, synchronously in JavaScript, where a model has such a path (XGBoost: trees compiled to
+   * JS, equal to `predict` within 1e-6). For latency-bound callers (the prediction endpoint); optional.
+   */
+  predictSync?(X: Matrix): Float32Array;
   /** Write the model's artifacts into `dir`; returns what was written. */
   save(dir: string): Promise<Artifact[]>;
   /** Release native resources (sessions, boosters). */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ModelError } from '../../errors';
 import { defineModel } from '../../plugins/define';
 import { OnnxSession } from '../onnx/onnx-session';
+import { compileXgboostTrees, type CompiledTrees } from './compiled-trees';
 import { ONNX_PROBABILITIES_OUTPUT, ONNX_VALUE_OUTPUT, xgboostJsonToOnnx } from '../onnx/tree-ensemble';
 import type { Artifact, FittedModel, Matrix, ModelContext, TrainingData } from '../model';
 import { Booster, DMatrix, libxgboostVersion } from './libxgboost';
@@ -163,6 +164,15 @@ class XgboostModel implements FittedModel {
   /** Class probabilities (rows × classes) or values (rows × 1) from ONNX Runtime, row-major. */
   predict(X: Matrix): Promise<Float32Array> {
     return this.session.run(X, this.task === 'classification' ? ONNX_PROBABILITIES_OUTPUT : ONNX_VALUE_OUTPUT);
+  }
+
+  private compiled: CompiledTrees | null | undefined;
+
+  /** The same from the trees compiled to JavaScript (≤ 1e-6 from ONNX; compiled on first use). */
+  predictSync(X: Matrix): Float32Array {
+    if (this.compiled === undefined) this.compiled = compileXgboostTrees(parseModelJson(this.nativeJson)) ?? null;
+    if (!this.compiled) throw new ModelError(`${this.modelId}: this model's trees cannot be compiled to JavaScript; use predict`);
+    return this.compiled.predict(X);
   }
 
   /** The same from libxgboost itself (the reference the ONNX export is tested against). */

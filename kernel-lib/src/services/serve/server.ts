@@ -259,6 +259,7 @@ export async function createPredictionServer(options: PredictionServerOptions = 
           symbol: served.symbol,
           timeframe: served.timeframe,
           minCandles: served.minCandles,
+          scorer: served.scorer,
           featureNames: served.featureNames,
           classes: served.classes ?? null,
           metrics: registry.get(name, served.version).metrics,
