@@ -376,8 +376,9 @@ describe('catch-up after downtime', () => {
       { baseDir: path.join(dir, name), name: 'test' },
     );
   const counting = (): { runJob: JobRunner; calls: number[] } => {
-    const c = { calls: [] as number[], runJob: (async (_job, context) => (c.calls.push(context.scheduledFor), { outcome: 'completed' as const })) as JobRunner };
-    return c;
+    const calls: number[] = [];
+    const runJob: JobRunner = async (_job, context) => (calls.push(context.scheduledFor), { outcome: 'completed' as const });
+    return { runJob, calls };
   };
 
   it('runs the job once for several missed times, recorded as a catch-up', async () => {
