@@ -25,6 +25,7 @@ import { CLI_BIN, ROOT, cli, tempDir, workspaceEnv } from './helpers';
 import { spawn } from 'node:child_process';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { fetchCandles } from '../src/data/exchange/fetch-candles';
+import { runSpec } from '../src/runner/run-spec';
 import { startFakeExchange, type FakeExchange } from '../src/testing';
 
 const dir = tempDir('schedule');
@@ -213,6 +214,34 @@ describe('a scheduled retrain compares the candidate with production', () => {
     expect(alerts.events[0].title).toBe('retrain-btc: kept production v1; sched-btc v2 stays in staging');
   });
 
+  it("re-scores a real production model on the candidate's test window when it never saw that window", async () => {
+    const clock = createManualClock(START);
+    const recorder = eventRecorder();
+    const workspace = workspaceIn('rescore');
+    const schedule = retrainSchedule(path.join(dir, 'rescore', 'specs'), { compare: { metric: 'test.accuracy' } });
+    // production: the same spec on the first 2000 of the candidate's 3000 bars (validation ends at bar ~1700,
+    // before the candidate's test rows from bar ~2550)
+    const first = await runSpec(path.join(dir, 'rescore', 'specs', 'small.json'), { overrides: ['data.bars=2000'], workspace, progress: 'quiet', log: () => {} });
+    const registry = new ModelRegistry(workspace.modelsDir);
+    registry.promote(MODEL_NAME, first.record.model.registered!.version, 'production');
+    const recorded = (registry.get(MODEL_NAME, 1).metrics.test as { accuracy: number }).accuracy;
+    const scheduler = schedulerFor(schedule, 'rescore', clock, { onEvent: recorder.onEvent });
+    await scheduler.start();
+    const done = recorder.next(finished('retrain-btc'));
+    clock.advanceTo(START + 3 * HOUR);
+    const entry = entryOf(await done);
+    await scheduler.stop();
+    expect(entry.notes).toEqual([expect.stringMatching(/^production v1 re-scored on the candidate's test window \(\S+ → \S+\)$/)]);
+    expect(entry.productionValue).not.toBe(recorded);
+    expect(entry.productionValue).toBeGreaterThan(0);
+    expect(entry.productionValue).toBeLessThan(1);
+    // not fair: a production model trained and early-stopped on 4000 bars has seen the candidate's test rows
+    const unfair = await runSpec(path.join(dir, 'rescore', 'specs', 'small.json'), { overrides: ['data.bars=4000'], workspace, progress: 'quiet', log: () => {} });
+    registry.promote(MODEL_NAME, unfair.record.model.registered!.version, 'production');
+    const again = await createScheduler(schedule, { clock, workspace, log: () => undefined }).runNow('retrain-btc');
+    expect(again.notes).toEqual([expect.stringMatching(/^compared with production v\d+'s recorded metrics \(it trained and early-stopped on data up to .*inside the candidate's test window/)]);
+  });
+
   it('warm start continues from the production booster: its trees plus the new ones', async () => {
     const clock = createManualClock(START);
     const recorder = eventRecorder();
@@ -224,7 +253,8 @@ describe('a scheduled retrain compares the candidate with production', () => {
     const first = await scheduler.runNow('retrain-btc');
     expect(first).toMatchObject({ outcome: 'promoted', trigger: 'run-now', notes: ['warm start not applied: no production version to continue from'] });
     const second = await scheduler.runNow('retrain-btc');
-    expect(second.notes).toEqual(['warm start from production v1']);
+    // (production v1 ran on the same bars: its test rows are the candidate's, so it is re-scored there)
+    expect(second.notes).toEqual(['warm start from production v1', expect.stringMatching(/^production v1 re-scored on the candidate's test window/)]);
     const registry = new ModelRegistry(workspace.modelsDir);
     const trees = (version: number): number =>
       JSON.parse(fs.readFileSync(path.join(registry.artifactDir(MODEL_NAME, version), 'model.json'), 'utf8')).learner.gradient_booster.model.trees.length;
@@ -293,8 +323,8 @@ describe('warm start where the model has none', () => {
     expect((await scheduler.runNow('ens')).outcome).toBe('promoted');
     const second = await scheduler.runNow('ens');
     expect(second.outcome).not.toBe('failed');
-    expect(second.notes).toEqual(['warm start not applied: model core/ensemble has no initModel param']);
-    expect(alerts.events[1].text).toMatch(/\nwarm start not applied: model core\/ensemble has no initModel param$/);
+    expect(second.notes).toEqual(['warm start not applied: model core/ensemble has no initModel param', expect.stringMatching(/^production v1 re-scored on the candidate's test window/)]);
+    expect(alerts.events[1].text).toMatch(/\nwarm start not applied: model core\/ensemble has no initModel param\nproduction v1 re-scored/);
   });
 });
 

@@ -271,7 +271,7 @@ export function fileArtifact(dir: string, file: string, kind: string): Artifact 
 }
 
 /** The numbers a registry version records: classification (headline, per class, flags) or regression. */
-function pick(evaluation: RunEvaluation, segment: 'valid' | 'test'): Record<string, unknown> {
+export function pick(evaluation: RunEvaluation, segment: 'valid' | 'test'): Record<string, unknown> {
   if (evaluation.task === 'regression') return { ...evaluation[segment] };
   const metrics = evaluation[segment];
   return {

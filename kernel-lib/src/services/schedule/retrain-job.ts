@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, RegistryError } from '../../errors';
 import { fetchCandles, type FetchCandlesResult } from '../../data/exchange/fetch-candles';
@@ -5,7 +6,9 @@ import { readStore } from '../../data/store';
 import { isoTime } from '../../frame/frame';
 import { ModelRegistry, type ModelVersion } from '../../registry/model-registry';
 import { runSpec } from '../../runner/run-spec';
-import { createRunContext, type RunContext } from '../../runner/stages';
+import { pick } from '../../runner/run-record';
+import { backtestStrategy, createRunContext, evaluateRun, predictRows, runStrategy, type RunContext } from '../../runner/stages';
+import type { RunResults } from '../../runner/run-record';
 import { loadSpec, type Spec } from '../../spec/spec';
 import type { JobKindDefinition, JobResult, JobRunContext, JobRunner } from './job-runner';
 import type { RetrainJob } from './schedule-config';
@@ -149,12 +152,15 @@ export const runRetrainJob: JobRunner<RetrainJob> = async (job, run): Promise<Jo
     }
   }
 
-  const { record } = await runSpec(specFile, { overrides, workspace, clock: run.now, progress: 'quiet', log: run.log });
+  const { record, results } = await runSpec(specFile, { overrides, workspace, clock: run.now, progress: 'quiet', log: run.log });
   const registered = record.model.registered;
   if (!registered) throw new RegistryError(`job '${job.name}': run ${record.runId} registered no model; the spec must keep "register": true`);
   const candidate = registry.get(registered.name, registered.version);
   const production = productionVersion(registry, registered.name);
-  const decision = decidePromotion(job.compare, candidate, production);
+  // production re-scored on the candidate's test rows when that is fair, so both are judged on the same data
+  const rescored = production ? await rescoreProduction(registry, production, results, specFile, overrides, workspace, run) : undefined;
+  if (rescored?.note) notes.push(rescored.note);
+  const decision = decidePromotion(job.compare, candidate, production && rescored?.metrics ? { ...production, metrics: rescored.metrics } : production);
   if (decision.promote) registry.promote(registered.name, registered.version, 'production');
 
   const versions = `${registered.name} v${registered.version}` + (production ? ` vs production v${production.version}` : '');
@@ -182,6 +188,53 @@ export const runRetrainJob: JobRunner<RetrainJob> = async (job, run): Promise<Jo
 };
 
 const show = (x: number | null): string => (x === null ? '—' : fmt(x));
+
+/**
+ * Production's metrics on the candidate's own test rows (same candles, features, labels, strategy and
+ * backtest settings; only the model differs), so a refresh that moved the test window does not compare
+ * two different periods. Done only when it is fair and possible: a chronological spec, the same feature
+ * columns, and a production model that saw nothing of that window in training or early stopping (its run's
+ * validation segment ends before the candidate's test segment starts). Otherwise the versions' recorded
+ * metrics are compared, and the note says why.
+ */
+async function rescoreProduction(
+  registry: ModelRegistry,
+  production: ModelVersion,
+  results: RunResults,
+  specFile: string,
+  overrides: readonly string[],
+  workspace: { root: string; dataDir: string; modelsDir: string; runsDir: string },
+  run: JobRunContext,
+): Promise<{ metrics?: Record<string, unknown>; note: string }> {
+  const recorded = `compared with production v${production.version}'s recorded metrics`;
+  if (results.validation) return { note: `${recorded} (a walk-forward candidate is judged on its windows; production's earlier windows overlap its training data)` };
+  const split = results.split;
+  const runFile = path.join(workspace.runsDir, production.runId, 'run.json');
+  let productionSplit: { valid: { to: string } } | undefined;
+  try {
+    productionSplit = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { split?: { valid: { to: string } } }).split;
+  } catch {
+    return { note: `${recorded} (its run ${production.runId} is not in ${workspace.runsDir})` };
+  }
+  if (!productionSplit?.valid?.to) return { note: `${recorded} (its run is a validated run)` };
+  if (Date.parse(productionSplit.valid.to) > Date.parse(split.test.from)) {
+    return { note: `${recorded} (it trained and early-stopped on data up to ${productionSplit.valid.to}, inside the candidate's test window from ${split.test.from})` };
+  }
+  if (production.featureNames.join('\u0000') !== results.features.names.join('\u0000')) return { note: `${recorded} (its features differ from the spec's)` };
+  const context = createRunContext(specFile, { overrides, workspace, clock: run.now, progress: 'quiet', log: run.log });
+  const model = await registry.loadModel(production.name, { version: production.version }, { plugins: context.registry });
+  try {
+    const predictions = await predictRows(model, results.features, split);
+    const evaluation = evaluateRun(predictions, results.labels, split);
+    const backtest = backtestStrategy(context, results.candles, runStrategy(context, results.candles, results.features, predictions, split));
+    return {
+      metrics: { test: pick(evaluation, 'test'), valid: pick(evaluation, 'valid'), backtest: backtest.report.metrics },
+      note: `production v${production.version} re-scored on the candidate's test window (${split.test.from} → ${split.test.to})`,
+    };
+  } finally {
+    model.dispose();
+  }
+}
 
 /** The retrain kind: its runner, and a check at scheduler start that the spec loads and suits it. */
 export const retrainJobKind: JobKindDefinition<RetrainJob> = {
