@@ -113,16 +113,34 @@ try {
     if (k >= 200) inProcess.push(now() - t);
   }
   inProcess.sort((a, b) => a - b);
+  // one-row scoring on the real feature rows of the sample market (varied rows: the branch predictor
+  // cannot learn one path)
   const names = setup.model.featureNames;
-  const row = { values: new Float32Array(names.length).fill(0.01), rows: 1, cols: names.length };
+  const featureFrame = cl.runner.buildFeatures(setup.context, market).frame;
+  const featureRows = [];
+  for (let i = 500; i < market.length; i++) featureRows.push({ values: Float32Array.from(names, (name) => featureFrame.column(name)[i]), rows: 1, cols: names.length });
   const onnx = [];
-  for (let k = 0; k < 5000; k++) {
+  for (let k = 0; k < 5500; k++) {
     const t = now();
-    await setup.model.predict(row);
+    await setup.model.predict(featureRows[k % featureRows.length]);
     if (k >= 500) onnx.push(now() - t);
   }
   onnx.sort((a, b) => a - b);
-  console.log(`in process: one prediction over ${minimum} candles (streamed features + model + strategy + stop levels) p50 ${fmt(rank(inProcess, 0.5) * 1000, 0)} µs, p99 ${fmt(rank(inProcess, 0.99) * 1000, 0)} µs; of which ONNX Runtime one row p50 ${fmt(rank(onnx, 0.5) * 1000, 0)} µs, p99 ${fmt(rank(onnx, 0.99) * 1000, 0)} µs`);
+  const compiled = [];
+  for (let k = 0; k < 25000; k++) {
+    const t = now();
+    setup.model.predictSync(featureRows[k % featureRows.length]);
+    if (k >= 20000) compiled.push(now() - t);
+  }
+  compiled.sort((a, b) => a - b);
+  let diff = 0;
+  for (const r of featureRows.slice(0, 2000)) {
+    const a = await setup.model.predict(r);
+    const b = setup.model.predictSync(r);
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+  }
+  console.log(`in process: one prediction over ${minimum} candles (streamed features + model + strategy + stop levels) p50 ${fmt(rank(inProcess, 0.5) * 1000, 0)} µs, p99 ${fmt(rank(inProcess, 0.99) * 1000, 0)} µs`);
+  console.log(`one row of the model: trees compiled to JavaScript (what serve uses) p50 ${fmt(rank(compiled, 0.5) * 1000, 1)} µs, p99 ${fmt(rank(compiled, 0.99) * 1000, 1)} µs; ONNX Runtime p50 ${fmt(rank(onnx, 0.5) * 1000, 1)} µs, p99 ${fmt(rank(onnx, 0.99) * 1000, 1)} µs; max |Δ| ${diff.toExponential(1)}`);
 
   // ——— the servers ———
   const candlelabUrl = await startServer(path.join(root, 'node_modules', '.bin', 'candlelab'), ['serve', '--model', NAME, '--port', '0', '--no-served-log']);
