@@ -25,6 +25,8 @@ export type ServedVersion = {
   /** Fewest candles a request needs: the features' warm-up + 1 (the first row with every feature). */
   readonly minCandles: number;
   predict(candles: Candles, options?: { all?: boolean }): Promise<PredictionAnswer>;
+  /** Release the model's native resources (its ONNX session, booster). */
+  dispose(): void;
 };
 
 /** The S6 record of one candle, with the model's raw output. */
@@ -64,6 +66,7 @@ export function createServedVersion(setup: TradingSetup): ServedVersion {
     scorer: model.predictSync ? 'compiled' : 'predict',
     // the replay kernel that prices the stops needs two bars
     minCandles: Math.max(2, requiredInputs + 1),
+    dispose: () => model.dispose(),
     async predict(candles, options = {}) {
       const n = candles.length;
       const features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: candles.meta.symbol ?? symbol, timeframe }, closedOnly: true });

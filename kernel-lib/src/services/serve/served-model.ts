@@ -61,6 +61,17 @@ export class ServedModel {
     return Promise.all(this.arms.map(async (arm) => ({ arm, served: await this.load(arm.version) })));
   }
 
+  /** Release every loaded version (the server has stopped answering). */
+  async dispose(): Promise<void> {
+    const loaded = [...this.loaded.values(), ...this.retired];
+    this.loaded.clear();
+    this.retired = [];
+    for (const version of await Promise.allSettled(loaded)) if (version.status === 'fulfilled') version.value.dispose();
+  }
+
+  /** Versions switched away from: requests may still be computing on them, so they are released at dispose. */
+  private retired: Array<Promise<ServedVersion>> = [];
+
   private load(version: number): Promise<ServedVersion> {
     let loading = this.loaded.get(version);
     if (!loading) {
@@ -89,7 +100,11 @@ export class ServedModel {
           this.log(`${this.name}: ${before.length ? `serving ${describeArms(next)} (was ${describeArms(before)})` : `serving ${describeArms(next)}`}`);
           this.options.onSwitch?.({ name: this.name, from: before, to: next });
           const keep = new Set(next.map((arm) => arm.version));
-          for (const version of [...this.loaded.keys()]) if (!keep.has(version)) this.loaded.delete(version);
+          for (const [version, loading] of [...this.loaded]) {
+            if (keep.has(version)) continue;
+            this.loaded.delete(version);
+            this.retired.push(loading);
+          }
         }
       } catch (error) {
         if (this.arms.length === 0) throw error;

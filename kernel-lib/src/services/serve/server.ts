@@ -283,6 +283,7 @@ export async function createPredictionServer(options: PredictionServerOptions = 
     async close() {
       await app.close();
       await servedLog?.close();
+      for (const model of models.values()) await model.dispose();
     },
   };
 }
