@@ -108,6 +108,8 @@ export interface EngineKernel {
   openTrade(sleeve: string, asset: string | number): OpenTrade | undefined;
   pendingOrders(): PendingOrder[];
   barsProcessed(asset: string | number): number;
+  /** The asset's bars so far (a view, no copy; a stepping engine's grows with each appendBar). */
+  candles(asset: string | number): Candles;
   /** Entry, stop-loss, take-profit and risk/reward of a target at the asset's latest processed close (the S6 fields). */
   quote(asset: string | number, target: number): { entry: number; stop_loss: number | null; take_profit: number | null; risk_reward: number | null };
 }
@@ -1099,6 +1101,7 @@ export function createEngineKernel(
     },
     pendingOrders: () => orders.map((order) => ({ asset: order.asset, sleeve: order.sleeve, side: order.side, type: order.type, price: order.price, targetExposure: order.targetExposure, closeAll: order.closeAll ?? false })),
     barsProcessed: (asset) => cursor[assetAt(asset)],
+    candles: (asset) => candlesOf(assetAt(asset)),
     quote: (asset, target) => {
       const a = assetAt(asset);
       const row = cursor[a] - 1;

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError } from '../errors';
+import { untilStopped } from './until-stopped';
 import { isoTime } from '../frame/frame';
 import { generateSyntheticCandles } from '../data/synthetic';
 import { startFakeExchange } from '../testing/fake-exchange';
@@ -50,11 +51,7 @@ export function registerFakeExchangeCommand(program: Command): void {
         `fake exchange on ${fake.url}: BTC/USDT ${options.timeframe} (spot and futures), ${candles.length} candles from ${isoTime(candles.time[0])}, clock at ${isoTime(fake.now)}` +
           `${options.advanceEvery > 0 ? `, one candle every ${options.advanceEvery} ms` : ''}${accounts.length ? '; trading account ready' : ''}. Ctrl-C stops it.`,
       );
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await untilStopped();
       await fake.close();
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors';
+import { untilStopped } from './until-stopped';
 import { createPredictionServer } from '../services/serve/server';
 import { collect, nonNegative, positiveInt } from './option-parsers';
 
@@ -35,11 +36,7 @@ export function registerServeCommand(program: Command): void {
       const served = [...server.models.keys()].join(', ');
       console.log(url);
       console.error(`serving ${served} on ${url}: POST /api/predict, GET /health, GET /api/models, GET /openapi.json${apiKey ? ' (x-api-key required on /api/*)' : ''}. Ctrl-C stops it.`);
-      await new Promise<void>((resolve) => {
-        const stop = (): void => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      await untilStopped();
       await server.close();
       console.error('stopped; served log written');
     });

@@ -421,9 +421,19 @@ export class ModelRegistry {
     return this.stageState(name).split ?? [];
   }
 
-  /** The file whose change means the stages or the split changed (a server watches it). */
-  stageFile(name: string): string {
-    return path.join(this.versionsDir(name), '..', STAGE_FILE);
+  /**
+   * A stamp of `name`'s stage file (inode, mtime, size; 'none' before the first stage change): it
+   * changes with every promotion, rollback or split, because the file is replaced by a rename. Servers
+   * and sessions that follow a stage compare it before each request or candle (a stat, a few µs).
+   */
+  stageStamp(name: string): string {
+    try {
+      const stat = fs.statSync(path.join(this.versionsDir(name), '..', STAGE_FILE), { bigint: true });
+      return `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+      throw error;
+    }
   }
 
   /** Compare two versions: metric differences and percent change, params, features, label, data. */

@@ -8,6 +8,7 @@ export { runPaperSession, marketRules, SESSION_LOGS, type PaperSessionOptions, t
 export { paperParity, type ParityReport, type ParityDifference } from './parity';
 export { readSession, writeSessionOutputs, parseTradesCsv, type SessionRecord } from './session-outputs';
 export { resolveTradingSetup, parseModelReference, type TradingSetup } from './session-setup';
+export { replayCandles, type ReplayedCandles } from './replay';
 export { SessionLog } from './session-log';
 export { LiveTrader, type LiveTraderOptions, type Decision, type DecisionRecord, type KillResult, type TraderStatus } from './live-trader';
 export { confirmLive, LIVE_CONFIRM_ENV, type ConfirmLiveOptions } from './confirm';

@@ -17,6 +17,7 @@ import { tradesCsv } from '../runner/run-record';
 import type { WorkspaceOverrides } from '../workspace';
 import type { SpecInput } from '../spec/spec';
 import { SessionLog } from './session-log';
+import { replayCandles } from './replay';
 import { marketFilters } from './filters';
 import type { MarketInterface } from 'ccxt';
 import { parseModelReference, resolveTradingSetup, type TradingSetup } from './session-setup';
@@ -311,8 +312,6 @@ class PaperSession {
   /** The registry the session follows (when it follows a stage), and the stage file's last stamp. */
   private readonly registry: ModelRegistry | undefined;
   private stageStamp = '';
-  /** The bars processed so far (a swap replays them through the new version's features and strategy). */
-  private readonly bars: Array<{ time: number; open: number; high: number; low: number; close: number; volume: number }> = [];
 
   constructor(
     private setup: TradingSetup,
@@ -336,15 +335,6 @@ class PaperSession {
     // promotion made while the session was down is picked up on resume)
   }
 
-  private stageFileStamp(): string {
-    try {
-      const stat = fs.statSync(this.registry!.stageFile(this.info.model.name), { bigint: true });
-      return `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
-    } catch {
-      return 'none';
-    }
-  }
-
   /**
    * Before a tradable candle: when the followed stage holds another version now (a promotion or a
    * rollback), load it, replay the session's candles through its features and strategy (so they stand
@@ -353,7 +343,7 @@ class PaperSession {
    */
   private async followRegistry(time: number): Promise<void> {
     if (!this.registry) return;
-    const stamp = this.stageFileStamp();
+    const stamp = this.registry.stageStamp(this.info.model.name);
     if (stamp === this.stageStamp) return;
     this.stageStamp = stamp;
     const current = this.setup.version.version;
@@ -379,18 +369,8 @@ class PaperSession {
     const strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes });
     const needsPredictions = plan.strategy.definition.needs.predictions;
     // the new version's features and strategy over the candles so far (one batched prediction)
-    const rows = this.bars.map((bar) => features.update(bar));
-    const names = setup.model.featureNames;
-    const first = features.requiredInputs;
-    const count = Math.max(0, rows.length - first);
-    const values = new Float32Array(count * names.length);
-    for (let i = first; i < rows.length; i++) names.forEach((name, k) => (values[(i - first) * names.length + k] = rows[i][name]));
-    const output = count ? await setup.model.predict({ values, rows: count, cols: names.length }) : new Float32Array(0);
-    const width = count ? output.length / count : 0;
-    rows.forEach((row, i) => {
-      const prediction = i >= first ? output.subarray((i - first) * width, (i - first + 1) * width) : undefined;
-      if (!needsPredictions || prediction) strategy.next({ bar: this.bars[i], prediction, features: row });
-    });
+    const replayed = await replayCandles(this.kernel.candles(0), { features, strategy, model: setup.model, needsPredictions });
+    this.setup.model.dispose(); // nothing decides with the old version any more
     this.setup = setup;
     this.features = features;
     this.strategy = strategy;
@@ -399,7 +379,7 @@ class PaperSession {
     this.requiredInputs = features.requiredInputs;
     const last = this.registry.history(this.info.model.name).at(-1);
     const reason = last && last.version === next ? `${last.action} at ${last.at}` : `${this.info.follow} changed`;
-    this.log.add('models.jsonl', JSON.stringify({ time: isoTime(time), from: current, to: next, stage: this.info.follow, reason, replayed: rows.length }));
+    this.log.add('models.jsonl', JSON.stringify({ time: isoTime(time), from: current, to: next, stage: this.info.follow, reason, replayed: replayed.features.length }));
     this.print(`model: ${this.info.model.name} ${this.info.follow} is now v${next} (was v${current}; ${reason}); deciding with v${next} from the candle closing ${isoTime(time + timeframeMs(this.info.timeframe))}`);
     this.onEvent?.({ kind: 'model-switch', time, from: current, to: next, reason });
     void this.alerts.send({ kind: 'model-switch', title: `${this.info.kind} ${this.info.symbol}: model ${this.info.model.name} v${current} → v${next}`, text: `${this.info.follow} is now v${next} (${reason}); the session decides with it from the candle closing ${isoTime(time + timeframeMs(this.info.timeframe))}.`, source: `${this.info.kind} ${this.dir}` });
@@ -420,11 +400,7 @@ class PaperSession {
     const { candles } = parseSessionCandles(fs.readFileSync(path.join(this.dir, 'candles.csv'), 'utf8'), this.info);
     if (candles.length < saved.rows) throw new DataError(`${this.dir}/candles.csv has ${candles.length} candles but the state has processed ${saved.rows}; the folder is damaged`);
     const [open, high, low, close, volume] = (['open', 'high', 'low', 'close', 'volume'] as const).map((name) => candles.column(name));
-    for (let i = 0; i < saved.rows; i++) {
-      const bar = { time: candles.time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] };
-      this.kernel.appendBar(0, bar);
-      this.bars.push(bar);
-    }
+    for (let i = 0; i < saved.rows; i++) this.kernel.appendBar(0, { time: candles.time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] });
     this.kernel.restore(saved.kernel);
     this.features.restore(saved.features);
     this.strategy.restore(saved.strategy);
@@ -442,7 +418,6 @@ class PaperSession {
     const bar = { time: candle.time, open: candle.open, high: candle.high, low: candle.low, close: candle.close, volume: candle.volume };
     if (mode !== 'history') await this.followRegistry(bar.time);
     const started = performance.now();
-    this.bars.push(bar);
     const row = this.rows;
     const featureRow = this.features.update(bar);
     const featured = performance.now();

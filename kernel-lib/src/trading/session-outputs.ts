@@ -19,6 +19,8 @@ export type SessionRecord = {
   /** One decision target per candle (null where the session was down and kept its target). */
   targets: Array<number | null>;
   predictions: Array<number[] | null>;
+  /** Units held after each candle (equity.csv's position column). */
+  positions: Float64Array;
   result: EngineResult;
 };
 
@@ -52,7 +54,7 @@ export function readSession(dir: string): SessionRecord {
     riskEvents: jsonLines<RiskEvent>('risk-events.jsonl'),
     settings: info.settings,
   };
-  return { info, candles, modes, targets: decisions.map((d) => d.target), predictions: decisions.map((d) => d.prediction), result };
+  return { info, candles, modes, targets: decisions.map((d) => d.target), predictions: decisions.map((d) => d.prediction), positions: series(4), result };
 }
 
 /** A session's candles.csv text → the candles (a frame) and each candle's mode. */

@@ -40,3 +40,21 @@ export class Sha256 {
 export function sha256Hex(part: string | ArrayBufferView): string {
   return new Sha256().update(part).hex();
 }
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+/** zlib's CRC-32 (ISO 3309: PNG chunks, Python's binascii.crc32) of bytes, or of a string's UTF-8 bytes. */
+export function crc32(data: Uint8Array | string): number {
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}

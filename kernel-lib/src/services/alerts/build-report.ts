@@ -51,11 +51,9 @@ export function buildReport(dir: string, options: BuildReportOptions): AlertEven
     const hint = fs.existsSync(path.join(dir, 'run.json')) ? ' (run folders are not reported yet; open their report.html)' : '';
     throw new ConfigError(`${dir} holds no paper or live session (no session.json)${hint}; give the folder candlelab paper or live wrote`);
   }
-  const { info, result } = readSession(dir);
+  const { info, result, positions } = readSession(dir);
   const rows = result.equity.length;
   if (rows === 0) throw new ConfigError(`${dir} has no equity rows yet; report once the session has traded a candle`);
-  // equity.csv's position column (readSession keeps only the money columns)
-  const positions = fs.readFileSync(path.join(dir, 'equity.csv'), 'utf8').split('\n').slice(1, rows + 1).map((line) => Number(line.split(',')[4]));
   const to = options.now ?? result.time[rows - 1];
   const from = to - PERIOD_MS[options.period];
   const initialCash = info.settings.initialCash;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError, didYouMean } from '../../errors';
 import { Redactor } from '../../trading/redact';
 import { openWorkspace, type WorkspaceOverrides } from '../../workspace';
+import { configErrorFromZod } from '../../util/parse-config';
 import type { AlertKind } from './types';
 
 /** Every event kind a route may name ('*' routes every kind). */
@@ -86,14 +87,6 @@ export type LoadAlertsOptions = {
   env?: Record<string, string | undefined>;
 };
 
-/** The fix a user needs for a zod issue at `where`. */
-function issueLine(source: string, issue: z.ZodIssue): string {
-  const where = issue.path.join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${source}: ${where}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}; remove them (channels take type, credentials as "env:NAME", and their own fields)`;
-  if (issue.code === 'invalid_union_discriminator') return `${source}: ${where}: type must be 'telegram', 'slack' or 'email'`;
-  return `${source}: ${where}: ${issue.message.toLowerCase()}; fix that field`;
-}
-
 /** Resolve one "env:NAME" credential, refusing literal secrets. */
 function resolveCredential(source: string, where: string, value: string, env: Record<string, string | undefined>): string {
   const match = ENV_REFERENCE.exec(value);
@@ -125,7 +118,11 @@ export function loadAlertsConfig(input: string | AlertsConfigInput, options: Loa
     }
   }
   const parsed = alertsConfigSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(issueLine(source, parsed.error.issues[0]));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    if (issue.code === 'invalid_union_discriminator') throw new ConfigError(`${source}: ${issue.path.join('.')}: type must be 'telegram', 'slack' or 'email'`);
+    throw configErrorFromZod(parsed.error, source, { schema: alertsConfigSchema });
+  }
   const file = parsed.data;
   const redactor = new Redactor();
   const defaultLimit = file.rateLimit;

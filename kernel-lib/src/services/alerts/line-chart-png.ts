@@ -1,21 +1,5 @@
 import { deflateSync } from 'node:zlib';
-
-/** CRC-32 (the PNG chunk checksum, ISO 3309 polynomial). */
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+import { crc32 } from '../../util/hash';
 
 function chunk(type: string, data: Buffer): Buffer {
   const head = Buffer.alloc(8);

@@ -158,7 +158,7 @@ export const runRetrainJob: JobRunner<RetrainJob> = async (job, run): Promise<Jo
   const candidate = registry.get(registered.name, registered.version);
   const production = productionVersion(registry, registered.name);
   // production re-scored on the candidate's test rows when that is fair, so both are judged on the same data
-  const rescored = production ? await rescoreProduction(registry, production, results, specFile, overrides, workspace, run) : undefined;
+  const rescored = production ? await rescoreProduction(registry, production, results, context, workspace.runsDir) : undefined;
   if (rescored?.note) notes.push(rescored.note);
   const decision = decidePromotion(job.compare, candidate, production && rescored?.metrics ? { ...production, metrics: rescored.metrics } : production);
   if (decision.promote) registry.promote(registered.name, registered.version, 'production');
@@ -201,27 +201,25 @@ async function rescoreProduction(
   registry: ModelRegistry,
   production: ModelVersion,
   results: RunResults,
-  specFile: string,
-  overrides: readonly string[],
-  workspace: { root: string; dataDir: string; modelsDir: string; runsDir: string },
-  run: JobRunContext,
+  // the job's spec resolved (its strategy and backtest settings are the candidate's: only the model differs)
+  context: RunContext,
+  runsDir: string,
 ): Promise<{ metrics?: Record<string, unknown>; note: string }> {
   const recorded = `compared with production v${production.version}'s recorded metrics`;
   if (results.validation) return { note: `${recorded} (a walk-forward candidate is judged on its windows; production's earlier windows overlap its training data)` };
   const split = results.split;
-  const runFile = path.join(workspace.runsDir, production.runId, 'run.json');
+  const runFile = path.join(runsDir, production.runId, 'run.json');
   let productionSplit: { valid: { to: string } } | undefined;
   try {
     productionSplit = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { split?: { valid: { to: string } } }).split;
   } catch {
-    return { note: `${recorded} (its run ${production.runId} is not in ${workspace.runsDir})` };
+    return { note: `${recorded} (its run ${production.runId} is not in ${runsDir})` };
   }
   if (!productionSplit?.valid?.to) return { note: `${recorded} (its run is a validated run)` };
   if (Date.parse(productionSplit.valid.to) > Date.parse(split.test.from)) {
     return { note: `${recorded} (it trained and early-stopped on data up to ${productionSplit.valid.to}, inside the candidate's test window from ${split.test.from})` };
   }
   if (production.featureNames.join('\u0000') !== results.features.names.join('\u0000')) return { note: `${recorded} (its features differ from the spec's)` };
-  const context = createRunContext(specFile, { overrides, workspace, clock: run.now, progress: 'quiet', log: run.log });
   const model = await registry.loadModel(production.name, { version: production.version }, { plugins: context.registry });
   try {
     const predictions = await predictRows(model, results.features, split);

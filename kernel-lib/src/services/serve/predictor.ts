@@ -3,8 +3,8 @@ import { createEngineKernel } from '../../backtest/kernel';
 import type { SignalRecord } from '../../backtest/engine';
 import { createFeatureStream } from '../../features/streaming/create-feature-stream';
 import { stepStrategy } from '../../strategy/incremental';
-import type { StrategyDecision } from '../../plugins/define';
 import type { TradingSetup } from '../../trading/session-setup';
+import { replayCandles } from '../../trading/replay';
 
 /**
  * One registered version ready to answer predictions: the decision a paper session would take at the
@@ -68,42 +68,24 @@ export function createServedVersion(setup: TradingSetup): ServedVersion {
     minCandles: Math.max(2, requiredInputs + 1),
     dispose: () => model.dispose(),
     async predict(candles, options = {}) {
-      const n = candles.length;
       const features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: candles.meta.symbol ?? symbol, timeframe }, closedOnly: true });
-      const [open, high, low, close, volume] = (['open', 'high', 'low', 'close', 'volume'] as const).map((c) => candles.column(c));
-      const time = candles.time;
-      // features for every candle; the model's matrix from the first row every feature has a value
-      const first = requiredInputs;
-      const predicted = Math.max(0, n - first);
-      const values = new Float32Array(predicted * names.length);
-      const rows: Record<string, number>[] = new Array(n);
-      for (let i = 0; i < n; i++) {
-        const row = features.update({ time: time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] });
-        rows[i] = row;
-        if (i >= first) for (let k = 0; k < names.length; k++) values[(i - first) * names.length + k] = row[names[k]];
-      }
-      const matrix = { values, rows: predicted, cols: names.length };
-      // compiled trees where the model has them (a few µs a row, ≤ 1e-6 from ONNX), else its predict
-      const output = predicted === 0 ? new Float32Array(0) : model.predictSync ? model.predictSync(matrix) : await model.predict(matrix);
-      const width = predicted > 0 ? output.length / predicted : 0;
-      // the strategy follows every candle it can see, as in a session; the kernel gives the stop levels
       const strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes });
-      // a replay kernel over the request's candles (indicators in one pass; 2–4× cheaper than stepping)
+      // compiled trees where the model has them (a few µs a row, ≤ 1e-6 from ONNX), else its predict
+      const replayed = await replayCandles(candles, { features, strategy, model, needsPredictions, score: model.predictSync?.bind(model) });
+      // a replay kernel over the request's candles gives the stop levels (indicators in one pass)
       const kernel = createEngineKernel([{ symbol, candles }], [{ name: sleeve }], plan.backtest);
       const answers: PredictedSignal[] = [];
-      for (let i = 0; i < n; i++) {
-        const bar = { time: time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] };
-        const prediction = i >= first ? Array.from(output.subarray((i - first) * width, (i - first + 1) * width)) : undefined;
-        let decided: StrategyDecision | undefined;
-        if (!needsPredictions || prediction) decided = strategy.next({ bar, prediction, features: rows[i] });
+      for (let i = 0; i < candles.length; i++) {
         kernel.step();
-        if (!prediction || !(options.all || i === n - 1)) continue;
+        const prediction = replayed.predictions[i];
+        if (!prediction || !(options.all || i === candles.length - 1)) continue;
+        const decided = replayed.decisions[i];
         let target = decided?.target ?? 0;
         if (target < 0 && !plan.backtest.allowShort) target = 0;
         const direction = Math.sign(target);
         const confidence = decided?.confidence;
         answers.push({
-          time: isoTime(bar.time + step),
+          time: isoTime(candles.time[i] + step),
           asset: candles.meta.symbol ?? symbol,
           sleeve,
           signal: direction > 0 ? 'LONG' : direction < 0 ? 'SHORT' : 'FLAT',
@@ -111,7 +93,7 @@ export function createServedVersion(setup: TradingSetup): ServedVersion {
           ...kernel.quote(0, target),
           reasoning: decided?.reasoning ?? 'no decision',
           target,
-          prediction,
+          prediction: Array.from(prediction),
         });
       }
       const last = answers[answers.length - 1];

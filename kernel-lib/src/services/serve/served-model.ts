@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { RegistryError } from '../../errors';
 import { ModelRegistry, type TrafficArm, type VersionSelector } from '../../registry/model-registry';
 import { resolveTradingSetup } from '../../trading/session-setup';
@@ -119,14 +118,7 @@ export class ServedModel {
   }
 
   private stageSignature(): string {
-    if ('version' in this.selector) return 'pinned';
-    try {
-      const stat = fs.statSync(this.registry.stageFile(this.name), { bigint: true });
-      return `${stat.ino}:${stat.mtimeNs}:${stat.size}`;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-      throw error;
-    }
+    return 'version' in this.selector ? 'pinned' : this.registry.stageStamp(this.name);
   }
 
   private resolveArms(): ServedArm[] {

@@ -2,6 +2,7 @@ import { ConfigError } from '../../errors';
 import { lastStep, type FrozenTrial, type StudyView, type TrialState } from '../frozen-trial';
 import type { Pruner } from './pruner';
 import { SuccessiveHalvingPruner } from './successive-halving';
+import { crc32 } from '../../util/hash';
 
 export type HyperbandPrunerOptions = {
   /** Steps before the first rung of the most aggressive bracket (default 1). */
@@ -14,22 +15,8 @@ export type HyperbandPrunerOptions = {
   bootstrapCount?: number;
 };
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-/** zlib's CRC-32 of a string's UTF-8 bytes (Python's binascii.crc32). */
-export function crc32(text: string): number {
-  let crc = 0xffffffff;
-  for (const byte of Buffer.from(text, 'utf8')) crc = CRC_TABLE[(crc ^ byte) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
+/** zlib's CRC-32 (Python's binascii.crc32): Optuna picks a trial's bracket with it. */
+export { crc32 };
 
 /**
  * Hyperband (Li et al. 2018) as Optuna's HyperbandPruner: several Successive Halving brackets with
