@@ -81,3 +81,12 @@ export * from './services/alerts';
 export { z } from 'zod';
 export { CANDLELAB_VERSION } from './version';
 export * from './services/schedule';
+// Scale-out: one job model (jobs/), local process pool or BullMQ, sweeps, the stage cache.
+export { runSweep, sweepPoints, parseGridArg, parseRandomArg, sweepFigures, type SweepOptions, type SweepResult, type SweepRow, type SweepParam } from './runner/sweep';
+export { createJobRunner, createLocalRunner, createInProcessRunner, runJobs, defaultJobs, type JobRunner, type JobRunnerOptions, type RunJobsOptions, type RunJobsResult } from './jobs/run-jobs';
+export { jobHash, describeJob, encodeValue, decodeValue, type Job, type JobOutcome, type SweepPointResult } from './jobs/job';
+export { openResultStore, jobResultsDir, type ResultStore } from './jobs/result-store';
+export { createStageCache, stageCacheDir, stageKey, type StageCache, type StageCacheStats } from './jobs/stage-cache';
+export { cachedInputs, cachedModelStage, sweepPointMetrics } from './runner/cached-stages';
+export { remoteWindows } from './jobs/run-windows';
+export { fitFold, type FittedFold, type RemoteFolds } from './runner/validation-run';

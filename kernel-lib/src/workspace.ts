@@ -4,8 +4,9 @@ import * as path from 'node:path';
 /**
  * Where a project keeps its data store, model registry and run outputs. A project root is the nearest
  * folder (from the start folder upwards) whose package.json has a "candlelab" section; its fields
- * `dataDir`, `modelsDir` and `runsDir` (relative to the root) override the defaults data/, models/, runs/.
- * The environment variables CANDLELAB_DATA_DIR, CANDLELAB_MODELS_DIR and CANDLELAB_RUNS_DIR override
+ * `dataDir`, `modelsDir`, `runsDir` and `cacheDir` (relative to the root) override the defaults data/,
+ * models/, runs/ and cache/ (job results and the stage cache, see jobs/).
+ * The environment variables CANDLELAB_DATA_DIR, CANDLELAB_MODELS_DIR, CANDLELAB_RUNS_DIR and CANDLELAB_CACHE_DIR override
  * those (for CI and scheduled jobs); explicit options override everything.
  */
 export type Workspace = {
@@ -13,6 +14,7 @@ export type Workspace = {
   readonly dataDir: string;
   readonly modelsDir: string;
   readonly runsDir: string;
+  readonly cacheDir: string;
 };
 
 export type WorkspaceOverrides = Partial<Omit<Workspace, 'root'>> & { root?: string };
@@ -46,10 +48,10 @@ export function openWorkspace(overrides: WorkspaceOverrides = {}, start: string 
       settings = {};
     }
   }
-  const environment = { dataDir: 'CANDLELAB_DATA_DIR', modelsDir: 'CANDLELAB_MODELS_DIR', runsDir: 'CANDLELAB_RUNS_DIR' } as const;
-  const pick = (key: 'dataDir' | 'modelsDir' | 'runsDir', fallback: string): string =>
+  const environment = { dataDir: 'CANDLELAB_DATA_DIR', modelsDir: 'CANDLELAB_MODELS_DIR', runsDir: 'CANDLELAB_RUNS_DIR', cacheDir: 'CANDLELAB_CACHE_DIR' } as const;
+  const pick = (key: keyof typeof environment, fallback: string): string =>
     path.resolve(root, overrides[key] || process.env[environment[key]] || settings[key] || fallback);
-  return { root, dataDir: pick('dataDir', 'data'), modelsDir: pick('modelsDir', 'models'), runsDir: pick('runsDir', 'runs') };
+  return { root, dataDir: pick('dataDir', 'data'), modelsDir: pick('modelsDir', 'models'), runsDir: pick('runsDir', 'runs'), cacheDir: pick('cacheDir', 'cache') };
 }
 
 /**

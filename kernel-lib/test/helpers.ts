@@ -43,12 +43,13 @@ export function cli(args: string[], env: Record<string, string> = {}, cwd = ROOT
   return exec('npx', ['candlelab', ...args], { npm_config_yes: 'false', ...env }, cwd);
 }
 
-/** Environment that sends a run's data, models and runs into `dir`. */
+/** Environment that sends a run's data, models, runs and caches (job results, stage cache) into `dir`. */
 export function workspaceEnv(dir: string): Record<string, string> {
   return {
     CANDLELAB_DATA_DIR: path.join(dir, 'data'),
     CANDLELAB_MODELS_DIR: path.join(dir, 'models'),
     CANDLELAB_RUNS_DIR: path.join(dir, 'runs'),
+    CANDLELAB_CACHE_DIR: path.join(dir, 'cache'),
   };
 }
 

@@ -4,6 +4,7 @@ import { openWorkspace } from '../workspace';
 import { fetchCandles } from '../data/exchange/fetch-candles';
 import { formatStreamedCandle, streamCandles } from '../data/exchange/stream-candles';
 import { addCoins, formatAddedCoin } from '../runner/add-coins';
+import { addJobOptions, jobRunnerFromOptions } from './jobs-commands';
 import { repairOption } from './data-commands';
 import { positiveInt } from './option-parsers';
 
@@ -112,7 +113,7 @@ export function registerExchangeCommands(program: Command): void {
     });
 
   const coin = program.command('coin').summary('add coins: download to training').description('coins: download, check, features, spec and training in one command');
-  coin
+  const add = coin
     .command('add')
     .description('add one or many coins: download → quality check → features → spec (specs/coins/) → training (optional)')
     .argument('<symbol...>', 'symbols, e.g. BTC/USDT ETH/USDT')
@@ -129,9 +130,11 @@ export function registerExchangeCommands(program: Command): void {
     .option('--runs-dir <dir>', 'where run folders go (default: <workspace>/runs)')
     .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'))
-    .option('--json', 'print the results as JSON')
-    .action(async (symbols: string[], options) => {
+    .option('--json', 'print the results as JSON');
+  addJobOptions(add, 'train the coins in this many processes, after the downloads (default 1, in this process)').action(async (symbols: string[], options) => {
+      const runner = await jobRunnerFromOptions(options);
       const results = await addCoins({
+        runner,
         symbols,
         exchange: options.exchange,
         market: options.market,
@@ -146,7 +149,7 @@ export function registerExchangeCommands(program: Command): void {
         runsDir: options.runsDir,
         modelsDir: options.modelsDir,
         progress: options.progress,
-      });
+      }).finally(() => runner?.close());
       if (options.json) console.log(JSON.stringify(results, null, 2));
       else for (const r of results) console.log(formatAddedCoin(r));
       const failed = results.filter((r) => !r.ok);

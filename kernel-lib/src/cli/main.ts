@@ -29,6 +29,7 @@ import { registerServeCommand } from './serve-command';
 import { registerAlertCommands } from './alert-commands';
 import { collect } from './option-parsers';
 import { registerScheduleCommand } from './schedule-command';
+import { addJobOptions, jobRunnerFromOptions, registerJobCommands } from './jobs-commands';
 
 
 const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
@@ -61,7 +62,7 @@ export function buildProgram(): Command {
     // options belong to the command they follow (`live stop --dir` is stop's, not live's)
     .enablePositionalOptions();
 
-  program
+  const run = program
     .command('run')
     .summary('run a pipeline spec into runs/<run-id>/')
     .description('run a pipeline spec: data → features → labels → model → strategy → backtest → runs/<run-id>/')
@@ -71,14 +72,24 @@ export function buildProgram(): Command {
     .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .option('--json', 'print the run summary as JSON on stdout')
-    .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'))
+    .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'));
+  addJobOptions(run, 'specs with "validation": fit the windows in this many processes (the run fits the last one itself); default 1, in this process')
     .action(async (specFile: string, options) => {
       const started = performance.now();
-      const { record, runDir } = await runSpec(specFile, {
-        overrides: options.set,
-        progress: options.progress,
-        workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
-      });
+      // --jobs N: N − 1 worker processes beside this one, which fits the last window.
+      const windows = await jobRunnerFromOptions(options, (jobs) => jobs - 1);
+      let ran;
+      try {
+        ran = await runSpec(specFile, {
+          overrides: options.set,
+          progress: options.progress,
+          workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
+          windows,
+        });
+      } finally {
+        await windows?.close();
+      }
+      const { record, runDir } = ran;
       const seconds = (performance.now() - started) / 1000;
       const m = record.metrics.backtest;
       const test = record.metrics.classification?.test;
@@ -124,6 +135,7 @@ export function buildProgram(): Command {
     });
 
   registerTuneCommand(program);
+  registerJobCommands(program);
 
   program
     .command('backtest')

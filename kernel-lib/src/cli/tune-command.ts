@@ -20,7 +20,10 @@ export function registerTuneCommand(program: Command): void {
     .requiredOption('--space <space.json>', 'the search space: {"model.params.maxDepth": {"type": "int", "low": 2, "high": 8}, ...} (see README)')
     .requiredOption('--trials <n>', 'finished trials the study should have (a continued study counts its earlier ones)', positiveInt('--trials'))
     .option('--timeout <seconds>', 'start no trial after this many seconds', positiveInt('--timeout'))
-    .option('--jobs <n>', 'trials in parallel, each in its own process', positiveInt('--jobs'), 1)
+    .option('--jobs <n>', 'trials in parallel, each in its own process (default 1); with --queue, trials in flight (default 4)', positiveInt('--jobs'))
+    .option('--queue <redis-url>', 'run the trials on BullMQ workers (redis://host:port[/db]; candlelab worker --queue …); the study journal must be on a path the workers share')
+    .option('--queue-name <name>', 'the BullMQ queue (default candlelab)')
+    .option('--attempts <n>', 'attempts per trial when its worker process dies (default 2)', positiveInt('--attempts'))
     .option('--objective <metric[,metric…]>', 'run metrics to optimize, e.g. sharpe, maxDrawdown:min, logLoss, validation.outOfSample.backtest.sortino (several: NSGA-II, Pareto front)')
     .option('--study <name>', 'the study name (default: the spec name)')
     .option('--storage <file>', 'the journal file (default: <out>/study.journal); an existing study is continued')
@@ -46,6 +49,9 @@ export function registerTuneCommand(program: Command): void {
           trials: options.trials,
           timeoutSec: options.timeout,
           jobs: options.jobs,
+          queue: options.queue,
+          queueName: options.queueName,
+          attempts: options.attempts,
           objective: options.objective,
           sampler: options.sampler as SamplerName | undefined,
           pruner: options.pruner as PrunerName,

@@ -10,7 +10,11 @@ import { readStore, symbolFolder } from '../data/store';
 import { loadCandleSource } from '../data/load-candles';
 import { isoTime } from '../frame/frame';
 import { writeFileAtomic } from '../util/atomic';
-import { openWorkspace } from '../workspace';
+import { openWorkspace, type Workspace } from '../workspace';
+import { runJobs, type JobRunner } from '../jobs/run-jobs';
+import { jobResultsDir, openResultStore } from '../jobs/result-store';
+import type { Job, RunJobResult } from '../jobs/job';
+import { createRunContext, dataFingerprint, loadCandles } from './stages';
 import type { ProgressMode } from '../util/progress';
 import { fetchCandles, parseTime, type FetchCandlesResult, type TimeInput } from '../data/exchange/fetch-candles';
 import type { ExchangeConnection } from '../data/exchange/ccxt-client';
@@ -34,6 +38,8 @@ export type AddCoinsOptions = ExchangeConnection & {
   runsDir?: string;
   modelsDir?: string;
   retry?: RetryPolicy;
+  /** Train the coins as jobs on this runner (local processes or BullMQ), in parallel, after every download. */
+  runner?: JobRunner;
   progress?: ProgressMode;
   log?: (line: string) => void;
 };
@@ -73,6 +79,7 @@ export async function addCoins(options: AddCoinsOptions): Promise<AddedCoin[]> {
   const registry = createRegistry(baseSpec.plugins ?? [], workspace.root);
 
   const results: AddedCoin[] = [];
+  const toTrain: Array<{ result: AddedCoin; specFile: string; spec: unknown }> = [];
   for (const requested of options.symbols) {
     const result: AddedCoin = { symbol: requested, ok: false };
     results.push(result);
@@ -121,7 +128,9 @@ export async function addCoins(options: AddCoinsOptions): Promise<AddedCoin[]> {
       result.specFile = specFile;
       log(`  spec: ${path.relative(process.cwd(), specFile)}`);
 
-      if (options.train !== false) {
+      if (options.train !== false && options.runner) {
+        toTrain.push({ result, specFile, spec });
+      } else if (options.train !== false) {
         const { record, runDir } = await runSpec(specFile, {
           progress: options.progress,
           log,
@@ -142,7 +151,32 @@ export async function addCoins(options: AddCoinsOptions): Promise<AddedCoin[]> {
       log(`  ${requested}: error: ${result.error}`);
     }
   }
+  if (options.runner && toTrain.length) await trainCoinJobs(options.runner, toTrain, workspace, log, options.progress);
   return results;
+}
+
+/** Per-coin training as 'run' jobs: each coin's spec run (and registered) by a worker, in parallel. */
+async function trainCoinJobs(runner: JobRunner, coins: Array<{ result: AddedCoin; specFile: string; spec: unknown }>, workspace: Workspace, log: (line: string) => void, progress?: ProgressMode): Promise<void> {
+  const jobs: Job[] = coins.map(({ specFile, spec }) => ({
+    kind: 'run',
+    spec,
+    baseDir: path.dirname(specFile),
+    workspace: { ...workspace },
+    dataFingerprint: dataFingerprint(loadCandles(createRunContext(specFile, { workspace, progress: 'quiet', log: () => {} }))),
+  }));
+  const run = await runJobs(runner, jobs, { store: openResultStore(jobResultsDir(workspace.cacheDir)), label: 'training coins', progress });
+  run.outcomes.forEach((outcome, i) => {
+    const { result } = coins[i];
+    if (!outcome.ok) {
+      result.ok = false;
+      result.error = `training: ${outcome.error}`;
+      log(`  ${result.symbol}: error: ${result.error}`);
+      return;
+    }
+    const r = outcome.result as RunJobResult;
+    result.run = { runId: r.runId, runDir: r.runDir, fingerprint: r.fingerprint, totalReturn: r.metrics.totalReturn, testAccuracy: r.testAccuracy };
+    log(`  ${result.symbol} trained: run ${r.runId}${outcome.reused ? ' (reused: same data and spec)' : ''}, fingerprint ${r.fingerprint.slice(0, 12)}…`);
+  });
 }
 
 /** One summary line per coin. */

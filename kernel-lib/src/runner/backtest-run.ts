@@ -42,7 +42,7 @@ export function parseDefinitionArg(text: string): { id: string; params: Record<s
 }
 
 /** Split at commas outside JSON brackets and quotes: `a=1,b={"x":1,"y":2},c=[1,2]` → three pairs. */
-function splitTopLevel(text: string): string[] {
+export function splitTopLevel(text: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let quoted = false;

@@ -1,6 +1,8 @@
 import type { LoadedSpec, SpecInput } from '../spec/spec';
+import type { JobRunner } from '../jobs/run-jobs';
+import { remoteWindows } from '../jobs/run-windows';
 import { writeRun, type RunRecord, type RunResults } from './run-record';
-import { backtestPath, splitValidation, timeLastModel, trainFolds, validationEvaluation, validationRecord, validatedSegments, type FoldResult, type ValidationSplit } from './validation-run';
+import { backtestPath, splitValidation, timeLastModel, trainFolds, validationEvaluation, validationRecord, validatedSegments, type FoldResult, type RemoteFolds, type ValidationSplit } from './validation-run';
 import type { LabelSet, RunContext } from './stages';
 import type { Candles } from '../frame/frame';
 import type { FeatureSet } from '../features/compute-features';
@@ -23,12 +25,13 @@ import {
 export type SpecRun = { record: RunRecord; results: RunResults; runDir: string };
 
 /**
- * Run a whole spec: the same stage calls, in the same order, as notebooks/00-quickstart.ipynb makes
+ * Run a whole spec (`windows`: a job runner that fits a validated run's windows in parallel): the same stage calls, in the same order, as notebooks/00-quickstart.ipynb makes
  * one cell at a time. Writes runs/<run-id>/ and registers the model.
  */
-export async function runSpec(source: string | LoadedSpec | SpecInput, options: RunContextOptions = {}): Promise<SpecRun> {
+export async function runSpec(source: string | LoadedSpec | SpecInput, options: RunContextOptions & { windows?: JobRunner } = {}): Promise<SpecRun> {
   const context = createRunContext(source, options);
-  const results = await runStages(context);
+  // Validated runs with a runner: the windows before the last are fitted as jobs (local processes or BullMQ).
+  const results = await runStages(context, options.windows ? { remoteFolds: remoteWindows(options.windows, context) } : {});
   try {
     const record = await writeRun(context, results);
     return { record, results, runDir: `${context.workspace.runsDir}/${record.runId}` };
@@ -41,6 +44,8 @@ export async function runSpec(source: string | LoadedSpec | SpecInput, options: 
 export type StageHooks = {
   /** Validated runs: after each fold is fitted, with the folds fitted so far (a prefix of the stitched account can be scored). */
   onFold?: (done: FoldResult[], run: FoldProgress) => void;
+  /** Validated runs: fit the folds before the last elsewhere (worker processes or BullMQ, see jobs/run-windows.ts). */
+  remoteFolds?: RemoteFolds;
 };
 
 /** What a fold hook sees of the run besides the folds done. */
@@ -78,7 +83,7 @@ export async function runStages(context: RunContext, hooks: StageHooks = {}): Pr
 async function runValidatedStages(context: RunContext, stages: Pick<RunResults, 'candles' | 'quality' | 'features' | 'labels'>, hooks: StageHooks): Promise<RunResults> {
   const { candles, features, labels } = stages;
   const split = splitValidation(context, candles, features, labels);
-  const training = await trainFolds(context, candles, features, labels, split, hooks.onFold && ((done) => hooks.onFold!(done, { context, candles, features, labels, split })));
+  const training = await trainFolds(context, candles, features, labels, split, hooks.onFold && ((done) => hooks.onFold!(done, { context, candles, features, labels, split })), hooks.remoteFolds);
   try {
     const paths = split.paths.map((path) => backtestPath(context, candles, features, training, path));
     const record = validationRecord(candles, labels, split, training, paths);

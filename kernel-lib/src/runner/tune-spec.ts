@@ -1,4 +1,3 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
@@ -18,6 +17,8 @@ import { resolveRunPlan } from './run-plan';
 import { loadSearchSpace, parseObjectives, suggestSpace, type RunObjective, type SearchSpace } from './tune-space';
 import { createPruner, createSampler, type PrunerName, type SamplerName } from './tune-choices';
 import { runTrial, type TrialOutcome, type TrialRequest } from './trial-run';
+import { createJobRunner, type JobRunner } from '../jobs/run-jobs';
+import { jobHash, type Job } from '../jobs/job';
 
 export type TuneOptions = {
   /** The search space file (see tune-space.ts) or a parsed space. */
@@ -26,8 +27,13 @@ export type TuneOptions = {
   trials: number;
   /** Start no trial after this many seconds. */
   timeoutSec?: number;
-  /** Trials in parallel, each in its own process (default 1: in this process). */
+  /** Trials in parallel, each in its own process (default 1: in this process); with `queue`, trials in flight (default 4). */
   jobs?: number;
+  /** `redis://host:port[/db]`: the trials run on BullMQ workers (`candlelab worker`); the study journal must be on a path they share. */
+  queue?: string;
+  queueName?: string;
+  /** Attempts per trial job when a worker process dies (default 2). */
+  attempts?: number;
   /** `--objective` text: metric[,metric…] (see parseObjectives). */
   objective?: string;
   sampler?: SamplerName;
@@ -115,7 +121,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
     throw new ConfigError(`study '${studyName}' in ${storage} was made for another spec, space or objective; pass --study <new name> (or --out <new folder>) to start a new study`);
   }
   writeFileAtomic(identityFile, identity + '\n');
-  const jobs = Math.max(1, options.jobs ?? 1);
+  const jobs = Math.max(1, options.jobs ?? (options.queue ? 4 : 1));
   // The target counts trials that ran to the end (complete or pruned); failed ones are retried, up to
   // as many failures in this call as trials asked for, so a spec that always fails stops.
   const finishedCount = () => study.getTrials(['COMPLETE', 'PRUNED']).length;
@@ -125,7 +131,8 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   if (already) log(`tune: continuing study '${studyName}' (${already} finished trials in ${path.relative(process.cwd(), storage) || storage})`);
   log(`tune: ${options.trials} trials of ${Object.keys(space).length} params, ${samplerName} sampler, ${prunerName} pruner, ${jobs} job(s); objective ${objectives.map((o) => `${o.name} (${o.direction})`).join(', ')}`);
 
-  const pool = jobs > 1 ? new TrialPool(jobs) : undefined;
+  const runner = options.queue || jobs > 1 ? await createJobRunner({ jobs: options.queue ? undefined : jobs, queue: options.queue, queueName: options.queueName, attempts: options.attempts, log }) : undefined;
+  const jobWorkspace = { ...workspace };
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
   const mayStart = () =>
@@ -144,7 +151,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
       objectives,
       study: { storage, studyName, trialNumber: trial.number, pruner: prunerName, seed },
     };
-    const outcome = await (pool ? pool.run(request) : runTrial(request));
+    const outcome = await (runner ? runTrialJob(runner, { kind: 'trial', request, workspace: jobWorkspace }) : runTrial(request));
     const finished =
       outcome.state === 'COMPLETE' ? study.tell(trial, objectives.length === 1 ? outcome.values[0] : outcome.values)
       : outcome.state === 'PRUNED' ? study.tell(trial, 'PRUNED')
@@ -162,7 +169,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
     }
     await Promise.all(inFlight);
   } finally {
-    pool?.close();
+    await runner?.close();
   }
   return writeTuneResults(study, { outDir, objectives, rawSpec, baseFile: loaded.file, log });
 }
@@ -187,69 +194,10 @@ function format(x: number): string {
   return Math.abs(x) >= 1000 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : Number(x.toPrecision(5)).toString();
 }
 
-/**
- * Worker processes for trials, one trial each at a time. A crashed worker fails its trial and is
- * replaced. Child processes rather than threads: native libraries (libxgboost, ONNX Runtime, tfjs)
- * keep process-wide state, and a crash takes down only its trial.
- */
-class TrialPool {
-  private readonly idle: ChildProcess[] = [];
-  private readonly waiting: Array<(child: ChildProcess) => void> = [];
-  private readonly all = new Set<ChildProcess>();
-  private nextId = 0;
-
-  constructor(private readonly size: number) {}
-
-  private spawn(): ChildProcess {
-    // OpenMP threads (libxgboost) spin while they wait; with several trial processes on few cores the
-    // spinning takes the cores from the others (10× slower measured here), so they wait passively.
-    const child = fork(path.join(__dirname, 'trial-worker.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env } });
-    this.all.add(child);
-    child.on('exit', () => this.all.delete(child));
-    return child;
-  }
-
-  private acquire(): Promise<ChildProcess> {
-    const child = this.idle.pop();
-    if (child) return Promise.resolve(child);
-    if (this.all.size < this.size) return Promise.resolve(this.spawn());
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(child: ChildProcess): void {
-    const next = this.waiting.shift();
-    if (next) next(child.connected ? child : this.spawn());
-    else if (child.connected) this.idle.push(child);
-  }
-
-  async run(request: TrialRequest): Promise<TrialOutcome> {
-    const child = await this.acquire();
-    const id = this.nextId++;
-    const outcome = await new Promise<TrialOutcome>((resolve) => {
-      const onMessage = (message: { id: number; outcome: TrialOutcome }) => {
-        if (message.id !== id) return;
-        cleanup();
-        resolve(message.outcome);
-      };
-      const onExit = (code: number | null, signal: string | null) => {
-        cleanup();
-        resolve({ state: 'FAIL', error: `the trial process exited (${signal ?? `code ${code}`})` });
-      };
-      const cleanup = () => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.on('exit', onExit);
-      child.send({ id, request });
-    });
-    this.release(child);
-    return outcome;
-  }
-
-  close(): void {
-    for (const child of this.all) child.disconnect();
-  }
+/** A trial as a job (local worker process or BullMQ worker); a job that could not run is a failed trial. */
+async function runTrialJob(runner: JobRunner, job: Extract<Job, { kind: 'trial' }>): Promise<TrialOutcome> {
+  const outcome = await runner.run(job, jobHash(job));
+  return outcome.ok ? (outcome.result as TrialOutcome) : { state: 'FAIL', error: outcome.error };
 }
 
 /** Write the best spec, trials.csv, summary.json and report.html; compute PBO, the deflated Sharpe and importances. */

@@ -137,9 +137,79 @@ function metricsOf(labels: LabelSet, predictions: Float32Array, target: Float64A
   return labels.classes ? classificationMetrics(predictions, target, labels.classes) : regressionMetrics(predictions, target);
 }
 
+/** A fold fitted in this process: its result and its model (the caller disposes it). */
+export type FittedFold = { result: FoldResult; model: FittedModel };
+
 /**
- * Stage 6 (validated runs) — per fold: fitted features on the fold's training rows, the model fitted on
- * them (early-stopping on their last share, purged), predictions of the fold's test blocks.
+ * One fold of stage 6: fitted features on the fold's training rows, the model fitted on them
+ * (early-stopping on their last share, purged), predictions of the fold's test blocks. A window job
+ * (jobs/) calls it for one fold on a worker.
+ */
+export async function fitFold(context: RunContext, candles: Candles, features: FeatureSet, labels: LabelSet, split: ValidationSplit, fold: ValidationFold): Promise<FittedFold> {
+  const { definition, params } = context.plan.model;
+  const { train: trainShare, valid: validShare } = context.spec.split;
+  const share = validShare / (trainShare + validShare);
+  const total = split.folds.length;
+  const noun = split.foldName;
+  const labelled = labelledRows(fold.train, labels.target);
+  const inner = innerValidation(labelled.ranges, share, split.index);
+  const fittedColumns = fittedColumnsFor(context, candles, features, fold.train);
+  const frame = withColumns(features, fittedColumns);
+  const data = {
+    featureNames: features.names,
+    classes: labels.classes,
+    train: segmentOf(frame, labels.target, inner.fit),
+    valid: segmentOf(frame, labels.target, inner.valid),
+    horizon: labels.horizon,
+  };
+  context.log(`${describeFold(fold, candles.time, split.index.barMs).replace(/^fold/, noun)} [${fold.index + 1}/${total}]`);
+  const started = performance.now();
+  const model = await definition.fit(data, params, {
+    seed: context.spec.seed,
+    progress: (label, steps) => createProgress(`${label} (${noun} ${fold.index}, ${fold.index + 1}/${total})`, steps, context.progress),
+    resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
+    reportValidation: context.reportValidation && ((step, loss) => context.reportValidation!(step, loss, fold.index)),
+  });
+  try {
+    const fitMs = performance.now() - started;
+    const names = assertFeatureNames(model, frame.names);
+    const predictFrame = names.every((name, i) => frame.names[i] === name) ? frame : frame.select(names);
+    const predictions: FoldResult['predictions'] = [];
+    for (const block of fold.test) {
+      predictions.push({ start: block.start, end: block.end, values: await model.predict(featureMatrix(predictFrame, block.start, block.end)) });
+    }
+    const columns = model.classes ? [...model.classes] : ['value'];
+    const testValues = concat(predictions.map((p) => p.values), (n) => new Float32Array(n));
+    const testTarget = concat(fold.test.map((r) => labels.target.subarray(r.start, r.end)), (n) => new Float64Array(n));
+    const validValues = await model.predict(data.valid.X);
+    const result: FoldResult = {
+      fold,
+      fitRows: inner.fit,
+      validRows: inner.valid,
+      innerPurged: inner.purged + labelled.dropped,
+      predictions,
+      columns,
+      test: metricsOf(labels, testValues, testTarget),
+      valid: metricsOf(labels, validValues, data.valid.y),
+      fittedColumns,
+      trainingMs: fitMs,
+    };
+    return { result, model };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/**
+ * Fits folds elsewhere (worker processes or BullMQ workers, see jobs/): given a fold, its result as
+ * fitFold computes it. The run keeps fitting the last fold itself, since it keeps that fold's model.
+ */
+export type RemoteFolds = (fold: ValidationFold, candles: Candles) => Promise<FoldResult>;
+
+/**
+ * Stage 6 (validated runs) — every fold through fitFold, in order. With `remote`, the folds before
+ * the last run there, in parallel, while this process fits the last one; the results are the same.
  */
 export async function trainFolds(
   context: RunContext,
@@ -149,62 +219,36 @@ export async function trainFolds(
   split: ValidationSplit,
   /** Called after each fold with the folds done so far; may throw to stop (a tuner's pruning). */
   onFold?: (done: FoldResult[]) => void,
+  remote?: RemoteFolds,
 ): Promise<FoldTraining> {
   const { definition, params } = context.plan.model;
-  const { train: trainShare, valid: validShare } = context.spec.split;
-  const share = validShare / (trainShare + validShare);
+  if (remote && split.folds.length > 1) {
+    const folds = split.folds;
+    const elsewhere = Promise.all(folds.slice(0, -1).map((fold) => remote(fold, candles)));
+    elsewhere.catch(() => {}); // awaited below; a local failure must not leave it unhandled
+    const last = await fitFold(context, candles, features, labels, split, folds[folds.length - 1]);
+    let results: FoldResult[];
+    try {
+      results = [...(await elsewhere), last.result];
+    } catch (error) {
+      last.model.dispose();
+      throw error;
+    }
+    for (let i = 1; i <= results.length; i++) onFold?.(results.slice(0, i));
+    const trainingMs = results.reduce((sum, r) => sum + r.trainingMs, 0);
+    return { folds: results, last: { model: last.model, definition, params, trainingMs }, trainingMs };
+  }
   const results: FoldResult[] = [];
   let model: FittedModel | undefined;
   let trainingMs = 0;
-  const total = split.folds.length;
-  const noun = split.foldName;
   try {
     for (const fold of split.folds) {
-      const labelled = labelledRows(fold.train, labels.target);
-      const inner = innerValidation(labelled.ranges, share, split.index);
-      const fittedColumns = fittedColumnsFor(context, candles, features, fold.train);
-      const frame = withColumns(features, fittedColumns);
-      const data = {
-        featureNames: features.names,
-        classes: labels.classes,
-        train: segmentOf(frame, labels.target, inner.fit),
-        valid: segmentOf(frame, labels.target, inner.valid),
-        horizon: labels.horizon,
-      };
-      context.log(`${describeFold(fold, candles.time, split.index.barMs).replace(/^fold/, noun)} [${fold.index + 1}/${total}]`);
-      const started = performance.now();
       model?.dispose();
       model = undefined;
-      model = await definition.fit(data, params, {
-        seed: context.spec.seed,
-        progress: (label, steps) => createProgress(`${label} (${noun} ${fold.index}, ${fold.index + 1}/${total})`, steps, context.progress),
-        resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
-        reportValidation: context.reportValidation && ((step, loss) => context.reportValidation!(step, loss, fold.index)),
-      });
-      const fitMs = performance.now() - started;
-      trainingMs += fitMs;
-      const names = assertFeatureNames(model, frame.names);
-      const predictFrame = names.every((name, i) => frame.names[i] === name) ? frame : frame.select(names);
-      const predictions: FoldResult['predictions'] = [];
-      for (const block of fold.test) {
-        predictions.push({ start: block.start, end: block.end, values: await model.predict(featureMatrix(predictFrame, block.start, block.end)) });
-      }
-      const columns = model.classes ? [...model.classes] : ['value'];
-      const testValues = concat(predictions.map((p) => p.values), (n) => new Float32Array(n));
-      const testTarget = concat(fold.test.map((r) => labels.target.subarray(r.start, r.end)), (n) => new Float64Array(n));
-      const validValues = await model.predict(data.valid.X);
-      results.push({
-        fold,
-        fitRows: inner.fit,
-        validRows: inner.valid,
-        innerPurged: inner.purged + labelled.dropped,
-        predictions,
-        columns,
-        test: metricsOf(labels, testValues, testTarget),
-        valid: metricsOf(labels, validValues, data.valid.y),
-        fittedColumns,
-        trainingMs: fitMs,
-      });
+      const fitted = await fitFold(context, candles, features, labels, split, fold);
+      model = fitted.model;
+      trainingMs += fitted.result.trainingMs;
+      results.push(fitted.result);
       onFold?.(results);
     }
   } catch (error) {
@@ -337,7 +381,7 @@ export function equityReturns(backtest: StrategyBacktest): Float64Array {
 }
 
 /** Stage 8 (validated runs) — per-fold and per-path metrics and the stitched out-of-sample numbers, for run.json. */
-export function validationRecord(candles: Candles, labels: LabelSet, split: ValidationSplit, training: FoldTraining, paths: readonly PathBacktest[]): ValidationRecord {
+export function validationRecord(candles: Candles, labels: LabelSet, split: ValidationSplit, training: Pick<FoldTraining, 'folds'>, paths: readonly PathBacktest[]): ValidationRecord {
   const { time } = candles;
   const barMs = split.index.barMs;
   const iso = (row: number) => isoTime(time[row]);

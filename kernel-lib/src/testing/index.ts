@@ -28,3 +28,5 @@ export {
   type FakeSmtpMessage,
   type FakeSmtpServer,
 } from './fake-alert-services';
+/** A real redis-server on a free local port, for tests of the BullMQ queue (`--queue`). */
+export { startLocalRedis, redisServerAvailable, type LocalRedis, type LocalRedisOptions } from './redis-server';

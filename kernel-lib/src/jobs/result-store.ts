@@ -1,0 +1,42 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { writeFileAtomic } from '../util/atomic';
+
+/**
+ * Finished jobs' results, one file per content hash under <workspace>/cache/jobs/ (the workspace's cacheDir). Writes are atomic
+ * renames of identical content, so a job that finishes twice (a worker killed after finishing, a
+ * redelivered job, two machines racing) still leaves exactly one result. Failures are not stored: a
+ * failed job is tried again by the next submission.
+ */
+export type ResultStore = {
+  readonly dir: string;
+  get(hash: string): unknown | undefined;
+  has(hash: string): boolean;
+  put(hash: string, result: unknown): void;
+};
+
+/** <cacheDir>/jobs: the workspace's job results (cacheDir defaults to <root>/cache). */
+export function jobResultsDir(cacheDir: string): string {
+  return path.join(cacheDir, 'jobs');
+}
+
+export function openResultStore(dir: string): ResultStore {
+  const file = (hash: string) => path.join(dir, hash.slice(0, 2), `${hash}.json`);
+  return {
+    dir,
+    has: (hash) => fs.existsSync(file(hash)),
+    get(hash) {
+      let text: string;
+      try {
+        text = fs.readFileSync(file(hash), 'utf8');
+      } catch {
+        return undefined;
+      }
+      return (JSON.parse(text) as { result: unknown }).result;
+    },
+    put(hash, result) {
+      if (fs.existsSync(file(hash))) return;
+      writeFileAtomic(file(hash), JSON.stringify({ hash, result }) + '\n');
+    },
+  };
+}
