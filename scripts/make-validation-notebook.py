@@ -193,12 +193,50 @@ cl.showValues({ completeTrials: complete.length, pbo: pbo.pbo, splits: pbo.split
 console.log(`PBO ${(100 * pbo.pbo).toFixed(1)}% over ${pbo.splits} splits; deflated Sharpe P = ${dsr.probability.toFixed(3)}`);
 """)
 md("""
+## 6 · Scale-out: a sweep on worker processes
+
+Every parallel piece of work (a sweep point, a tuning trial, a walk-forward window, one coin's
+training) is a **job** with a content hash; its result is stored under that hash, so running the same
+sweep again computes nothing. Jobs run on a **local process pool** (`jobs`, default: the cores), or on
+**BullMQ workers** over Redis (`queue: 'redis://host:port/0'`). The **stage cache** keys features,
+labels and the model's predictions by the data fingerprint and the resolved definitions: the sweep
+below sweeps the walk-forward spec over strategy and backtest params only, so the windows' models are
+trained once, and each point runs only the strategy and the engine over the stitched out-of-sample
+predictions (the metrics are the walk-forward account's). The table is the same, byte for byte,
+on one process, two, or any number of BullMQ workers.
+""")
+code("""
+const sweepParams = [cl.parseGridArg('strategy.params.buyThreshold=0.4,0.45,0.5,0.55'), cl.parseGridArg('backtest.slippageBps=0,5,10')];
+const sweep = await cl.runSweep(walkForward, { params: sweepParams, jobs: 2, log: () => {} });
+console.log(`${sweep.rows.length} points: ${sweep.computed} computed, ${sweep.reused} reused, ${sweep.failed} failed, ${sweep.seconds.toFixed(1)} s on ${sweep.runner}`);
+cl.showRecords(sweep.rows.map((r) => ({ point: r.point, buyThreshold: r.params['strategy.params.buyThreshold'], slippageBps: r.params['backtest.slippageBps'], sharpe: r.metrics?.sharpe ?? null, totalReturn: r.metrics?.totalReturn ?? null, trades: r.metrics?.numTrades ?? null })), 'Sweep results');
+for (const figure of cl.sweepFigures(sweep.rows, sweepParams, 'sharpe')) cl.showChart(figure);
+""")
+md("""
+**Workers on several machines.** Every machine needs the project at the same path (a shared mount):
+jobs name the workspace's data store and caches by path, and a worker whose candles differ from the
+submitter's refuses the job. Start Redis on one machine, workers on the others, and submit from
+anywhere in the project:
+
+```bash
+redis-server --bind 0.0.0.0 --requirepass s3cret --appendonly yes                 # machine A
+npx candlelab worker --queue redis://:s3cret@machine-a:6379/0 --concurrency 2       # machines B, C, …
+npx candlelab sweep specs/quickstart.json --grid strategy.params.buyThreshold=0.4,0.45,0.5 --queue redis://:s3cret@machine-a:6379/0
+npx candlelab tune specs/walk-forward.json --space specs/spaces/xgboost.json --trials 200 --queue redis://:s3cret@machine-a:6379/0 --jobs 8
+```
+
+A killed worker's job is taken up again by BullMQ's stalled-job check; a job that keeps failing is
+recorded with its error after `--attempts` tries; Ctrl-C on the submitter removes its waiting jobs.
+""")
+md("""
 ## From here
 
 - `npx candlelab run specs/walk-forward.json` — the walk-forward run with run.json's `validation`
   record, the report's per-window section, and the last window's model in the registry.
 - `npx candlelab tune specs/walk-forward.json --space specs/spaces/xgboost.json --trials 50 --jobs 2` —
   the study from the command line; `best-spec.json` is ready for `candlelab run`.
+- `npx candlelab sweep specs/quickstart.json --grid strategy.params.buyThreshold=0.4,0.45,0.5` — a sweep
+  from the command line: `results.csv`, `results.arrow` and `report.html` in `runs/sweep-quickstart/`.
 """)
 
 

@@ -166,6 +166,10 @@ describe('the stage notebooks', () => {
     expect(html).toMatch(/CPCV N=6, k=2/);
     expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(7);
     expect(text).toMatch(/PBO \d+\.\d% over 70 splits; deflated Sharpe P = \d\.\d{3}/);
+    // the sweep section: 12 points on 2 worker processes, one model trained for all of them
+    expect(text).toMatch(/12 points: 12 computed, 0 reused, 0 failed, [\d.]+ s on 2 local worker processes/);
+    expect(html).toMatch(/Sweep results/);
+    expect(html).toMatch(/"type":"heatmap"|heatmap/);
   });
 
   it('02-paper-trading runs in real Jupyter: a registered model paper-trades the fake exchange, and parity finds no unexplained difference', async () => {

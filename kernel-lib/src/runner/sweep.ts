@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Float64, Table, Utf8, tableToIPC, vectorFromArray, type Vector } from 'apache-arrow';
 import { ConfigError } from '../errors';
-import { applyOverrides, loadSpec, parseLooseValue, parseSpec } from '../spec/spec';
+import { applyOverrides, loadSpec, parseLooseValue, parseSpec, type LoadedSpec, type SpecInput } from '../spec/spec';
 import { openWorkspace, workspaceStart, type WorkspaceOverrides } from '../workspace';
 import { createRegistry } from '../plugins/core-plugin';
 import { canonicalJson } from '../util/hash';
@@ -111,12 +111,13 @@ export type SweepResult = {
   best?: SweepRow;
 };
 
-export async function runSweep(specFile: string, options: SweepOptions): Promise<SweepResult> {
+/** Run a sweep of a spec file, or of a spec object (a notebook's; relative data paths resolve from the working folder). */
+export async function runSweep(source: string | SpecInput, options: SweepOptions): Promise<SweepResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const loaded = loadSpec(specFile, options.overrides ?? []);
+  const rawSpec = applyOverrides(typeof source === 'string' ? readSpecJson(source) : source, options.overrides ?? []);
+  const loaded: LoadedSpec = typeof source === 'string' ? loadSpec(source, options.overrides ?? []) : { spec: parseSpec(rawSpec), file: '', baseDir: process.cwd() };
   const workspace = openWorkspace(options.workspace, workspaceStart(loaded.baseDir));
   const registry = createRegistry(loaded.spec.plugins, workspace.root);
-  const rawSpec = applyOverrides(JSON.parse(fs.readFileSync(loaded.file, 'utf8')), options.overrides ?? []);
   const points = sweepPoints(options.params, { samples: options.samples, seed: options.seed ?? loaded.spec.seed });
   const metric = options.metric ?? 'sharpe';
 
@@ -178,7 +179,7 @@ export async function runSweep(specFile: string, options: SweepOptions): Promise
   const minimize = /drawdown|loss|rmse|mae|volatility/i.test(metric);
   const best = ok.length ? ok.reduce((a, b) => ((minimize ? b.metrics![metric]! < a.metrics![metric]! : b.metrics![metric]! > a.metrics![metric]!) ? b : a)) : undefined;
   const summary = {
-    spec: path.relative(outDir, loaded.file),
+    spec: loaded.file ? path.relative(outDir, loaded.file) : loaded.spec.name,
     params: options.params.map((p) => ('values' in p ? { path: p.path, grid: p.values } : { path: p.path, random: p.distribution })),
     points: points.length,
     ok: rows.length - run.failed,
@@ -196,7 +197,7 @@ export async function runSweep(specFile: string, options: SweepOptions): Promise
     {
       title: 'Sweep',
       html: keyValueTable([
-        ['spec', loaded.file],
+        ['spec', loaded.file || `${loaded.spec.name} (an object)`],
         ['points', `${points.length}: ${summary.ok} ok, ${run.failed} failed (${run.computed} computed, ${run.reused} reused)`],
         ['ran on', `${runner.description}, ${run.seconds.toFixed(1)} s`],
         ['best', best ? `point ${best.point}: ${metric} ${best.metrics![metric]} — ${JSON.stringify(best.params)}` : 'none'],
@@ -206,6 +207,15 @@ export async function runSweep(specFile: string, options: SweepOptions): Promise
     { title: 'Results', html: recordsTable(rows.map((r) => ({ point: r.point, ...r.params, ...(r.metrics ?? {}), ...(r.error ? { error: r.error } : {}) })), 500) },
   ]));
   return { outDir, rows, columns, files, reused: run.reused, computed: run.computed, failed: run.failed, seconds: run.seconds, runner: runner.description, best };
+}
+
+/** The spec file's JSON (loadSpec gives the one-line errors for a missing or malformed file). */
+function readSpecJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return loadSpec(file).spec; // throws the one-line error
+  }
 }
 
 function csvCell(value: unknown): string {
