@@ -147,6 +147,26 @@ describe('candlelab sweep --queue on BullMQ workers', () => {
     await stopWorker(worker);
   });
 
+  it('a tuning study through the queue (random sampler) gives the same trials as in one process', async () => {
+    const worker = await startWorker(['--concurrency', '2']);
+    const space = path.join(dir, 'space.json');
+    fs.writeFileSync(space, JSON.stringify({ 'strategy.params.threshold': { type: 'float', low: 0.3, high: 0.5 }, 'model.params.maxDepth': { type: 'int', low: 2, high: 4 } }));
+    const tune = async (ws: string, extra: string[]) => {
+      const out = path.join(dir, ws);
+      const run = await cli(['tune', spec, '--space', space, '--trials', '4', '--sampler', 'random', '--objective', 'sortino', '--out', out, '--json', ...extra], workspaceEnv(path.join(dir, ws)));
+      expect(run.status, run.stderr).toBe(0);
+      // every column but the trial's duration
+      return fs.readFileSync(path.join(out, 'trials.csv'), 'utf8').trim().split('\n').map((line) => line.split(',').slice(0, -1).join(','));
+    };
+    const local = await tune('tune-local', []);
+    const queued = await tune('tune-queue', ['--queue', redis.url, '--jobs', '2']);
+    expect(queued).toEqual(local);
+    expect(local).toHaveLength(5);
+    expect(worker.log().match(/job \w+ started: trial \d/g)).toHaveLength(4);
+    expect(await jobCounts()).toEqual(nothingLeft);
+    await stopWorker(worker);
+  });
+
   it('Ctrl-C cancels the sweep: waiting jobs are removed, the running one finishes, nothing is left in Redis', async () => {
     const worker = await startWorker();
     const child = spawn(CLI_BIN, ['sweep', spec, ...grid, '--queue', redis.url, '--out', path.join(dir, 'out-cancel')], { env: { ...process.env, ...workspaceEnv(path.join(dir, 'ws-cancel')) }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -187,6 +187,9 @@ describe('candlelab sweep on local worker processes', () => {
     expect(both.stderr).toMatch(/--jobs and --queue exclude each other/);
     const url = await cli(['sweep', spec, '--grid', 'strategy.params.threshold=0.4', '--queue', 'http://x'], env);
     expect(url.stderr).toMatch(/--queue http:\/\/x: use a redis:\/\/ URL/);
+    const down = await cli(['sweep', spec, '--grid', 'strategy.params.threshold=0.4', '--queue', 'redis://127.0.0.1:1'], env);
+    expect(down.status).not.toBe(0);
+    expect(down.stderr).toMatch(/--queue redis:\/\/127.0.0.1:1: Redis does not answer \(connect ECONNREFUSED 127.0.0.1:1\); start redis-server there/);
   });
 });
 

@@ -4,7 +4,7 @@ import { openWorkspace } from '../workspace';
 import { fetchCandles } from '../data/exchange/fetch-candles';
 import { formatStreamedCandle, streamCandles } from '../data/exchange/stream-candles';
 import { addCoins, formatAddedCoin } from '../runner/add-coins';
-import { addJobOptions, jobRunnerFromOptions } from './jobs-commands';
+import { addJobOptions, cancelOnSigint, jobRunnerFromOptions } from './jobs-commands';
 import { repairOption } from './data-commands';
 import { positiveInt } from './option-parsers';
 
@@ -133,6 +133,8 @@ export function registerExchangeCommands(program: Command): void {
     .option('--json', 'print the results as JSON');
   addJobOptions(add, 'train the coins in this many processes, after the downloads (default 1, in this process)').action(async (symbols: string[], options) => {
       const runner = await jobRunnerFromOptions(options);
+      const stop = runner ? cancelOnSigint('coin add') : undefined;
+      stop?.signal.addEventListener('abort', () => void runner!.cancel());
       const results = await addCoins({
         runner,
         symbols,
@@ -149,7 +151,10 @@ export function registerExchangeCommands(program: Command): void {
         runsDir: options.runsDir,
         modelsDir: options.modelsDir,
         progress: options.progress,
-      }).finally(() => runner?.close());
+      }).finally(() => {
+        stop?.dispose();
+        return runner?.close();
+      });
       if (options.json) console.log(JSON.stringify(results, null, 2));
       else for (const r of results) console.log(formatAddedCoin(r));
       const failed = results.filter((r) => !r.ok);

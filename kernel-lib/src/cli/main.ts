@@ -29,7 +29,7 @@ import { registerServeCommand } from './serve-command';
 import { registerAlertCommands } from './alert-commands';
 import { collect } from './option-parsers';
 import { registerScheduleCommand } from './schedule-command';
-import { addJobOptions, jobRunnerFromOptions, registerJobCommands } from './jobs-commands';
+import { addJobOptions, cancelOnSigint, jobRunnerFromOptions, registerJobCommands } from './jobs-commands';
 
 
 const percent = (x: number | null): string => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
@@ -78,6 +78,9 @@ export function buildProgram(): Command {
       const started = performance.now();
       // --jobs N: N − 1 worker processes beside this one, which fits the last window.
       const windows = await jobRunnerFromOptions(options, (jobs) => jobs - 1);
+      // Ctrl-C with window jobs out: drop the queued ones (nothing left in Redis), let running ones finish.
+      const stop = windows ? cancelOnSigint('run') : undefined;
+      stop?.signal.addEventListener('abort', () => void windows!.cancel());
       let ran;
       try {
         ran = await runSpec(specFile, {
@@ -87,6 +90,7 @@ export function buildProgram(): Command {
           windows,
         });
       } finally {
+        stop?.dispose();
         await windows?.close();
       }
       const { record, runDir } = ran;

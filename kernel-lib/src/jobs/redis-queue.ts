@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
+import IORedis from 'ioredis';
 import { ConfigError } from '../errors';
 import { describeJob, type Job, type JobOutcome } from './job';
 import { LocalPool } from './local-pool';
@@ -41,6 +42,22 @@ export function parseRedisUrl(text: string): ConnectionOptions & { host: string;
   };
 }
 
+/** Check once that Redis answers, so a wrong URL or a stopped server is a one-line error, not a wait. */
+export async function assertRedisAnswers(url: string): Promise<void> {
+  const { host, port, db, username, password } = parseRedisUrl(url) as { host: string; port: number; db: number; username?: string; password?: string };
+  const client = new IORedis({ host, port, db, username, password, lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
+  let cause = '';
+  client.on('error', (error: Error) => (cause ||= error.message)); // the socket's error, reported below
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new ConfigError(`--queue ${url}: Redis does not answer (${cause || (error as Error).message}); start redis-server there (apt-get install redis-server) or fix the URL`);
+  } finally {
+    client.disconnect();
+  }
+}
+
 export type RedisRunnerOptions = { url: string; name?: string; attempts?: number; log?: (line: string) => void };
 
 type Pending = { job: Job; resolve: (outcome: JobOutcome) => void; active: boolean; checking: boolean };
@@ -51,6 +68,7 @@ export async function createRedisRunner(options: RedisRunnerOptions): Promise<Jo
   const name = options.name ?? DEFAULT_QUEUE_NAME;
   const attempts = options.attempts ?? DEFAULT_ATTEMPTS;
   const log = options.log ?? (() => {});
+  await assertRedisAnswers(options.url);
   const queue = new Queue(name, { connection });
   const events = new QueueEvents(name, { connection });
   // A Redis restart shows up as connection errors until it is back; ioredis reconnects by itself.
@@ -61,13 +79,7 @@ export async function createRedisRunner(options: RedisRunnerOptions): Promise<Jo
   };
   queue.on('error', onError);
   events.on('error', onError);
-  await Promise.race([
-    Promise.all([queue.waitUntilReady(), events.waitUntilReady()]),
-    new Promise((_, reject) => setTimeout(() => reject(new ConfigError(`--queue ${options.url}: Redis does not answer; start redis-server there or fix the URL`)), 10_000).unref()),
-  ]).catch(async (error) => {
-    await Promise.allSettled([events.close(), queue.close()]);
-    throw error;
-  });
+  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
 
   const pending = new Map<string, Pending>();
   let cancelling = false;
@@ -185,6 +197,7 @@ export async function runRedisWorker(options: WorkerOptions): Promise<{ processe
   const name = options.name ?? DEFAULT_QUEUE_NAME;
   const concurrency = options.concurrency ?? 1;
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  await assertRedisAnswers(options.url);
   const pool = new LocalPool(concurrency);
   let processed = 0;
   let failed = 0;

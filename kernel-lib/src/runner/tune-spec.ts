@@ -133,6 +133,9 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
 
   const runner = options.queue || jobs > 1 ? await createJobRunner({ jobs: options.queue ? undefined : jobs, queue: options.queue, queueName: options.queueName, attempts: options.attempts, log }) : undefined;
   const jobWorkspace = { ...workspace };
+  // Stopping drops trial jobs not yet started (for BullMQ: removed from Redis); they count as failed and are retried on resume.
+  const onAbort = () => void runner?.cancel();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   const started = Date.now();
   const inFlight = new Set<Promise<void>>();
   const mayStart = () =>
@@ -169,6 +172,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
     }
     await Promise.all(inFlight);
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     await runner?.close();
   }
   return writeTuneResults(study, { outDir, objectives, rawSpec, baseFile: loaded.file, log });
