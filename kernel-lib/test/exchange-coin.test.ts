@@ -6,11 +6,18 @@ import { startFakeExchange, type FakeExchange } from '../src/testing';
 import { addCoins } from '../src/runner/add-coins';
 import { runSpec } from '../src/runner/run-spec';
 import { tempDir } from './helpers';
+import { createLocalRunner } from '../src/jobs/run-jobs';
 
 const candles = generateSyntheticCandles({ seed: 31, bars: 2500, timeframe: '1h', start: '2023-01-01T00:00:00Z' });
 let fake: FakeExchange;
 beforeAll(async () => {
-  fake = await startFakeExchange({ datasets: [{ market: 'futures', symbol: 'SOL/USDT', timeframe: '1h', candles }] });
+  fake = await startFakeExchange({
+    datasets: [
+      { market: 'futures', symbol: 'SOL/USDT', timeframe: '1h', candles },
+      { market: 'spot', symbol: 'ADA/USDT', timeframe: '1h', candles: generateSyntheticCandles({ seed: 32, bars: 2000, timeframe: '1h', start: '2023-01-01T00:00:00Z' }) },
+      { market: 'spot', symbol: 'XRP/USDT', timeframe: '1h', candles: generateSyntheticCandles({ seed: 33, bars: 2000, timeframe: '1h', start: '2023-01-01T00:00:00Z' }) },
+    ],
+  });
 });
 afterAll(async () => {
   await fake?.close();
@@ -47,5 +54,33 @@ describe('addCoins with training', () => {
     const again = await runSpec(result.specFile!, { progress: 'quiet', log: () => undefined, workspace: { dataDir: path.join(dir, 'data'), runsDir: path.join(dir, 'runs2'), modelsDir: path.join(dir, 'models2') } });
     expect(again.record.fingerprint).toBe(result.run!.fingerprint);
     expect(lines.join('\n')).toMatch(/binance\/futures\/SOL-USDT-USDT\/1h: 2500 new candles[\s\S]*quality: ok[\s\S]*features: 12 columns[\s\S]*trained: run quickstart-binance-futures-\d{8}T\d{6}Z-/);
+  });
+});
+
+describe('addCoins training the coins as parallel jobs', () => {
+  it('trains each coin in a worker process, with the fingerprints a run in this process gives; a second call reuses the runs', async () => {
+    const dir = tempDir('coin-jobs');
+    const folders = { dataDir: path.join(dir, 'data'), runsDir: path.join(dir, 'runs'), modelsDir: path.join(dir, 'models'), cacheDir: path.join(dir, 'cache') };
+    const add = async () => {
+      const runner = createLocalRunner(2);
+      const lines: string[] = [];
+      try {
+        const results = await addCoins({ symbols: ['ADA/USDT', 'XRP/USDT'], from: '2023-01-01', apiUrl: fake.url, rateLimitMs: 1, ...folders, specsDir: path.join(dir, 'specs'), runner, progress: 'quiet', log: (line) => lines.push(line) });
+        return { results, log: lines.join('\n') };
+      } finally {
+        await runner.close();
+      }
+    };
+    const first = await add();
+    expect(first.results.map((r) => [r.symbol, r.ok, r.error])).toEqual([['ADA/USDT', true, undefined], ['XRP/USDT', true, undefined]]);
+    expect(fs.readdirSync(folders.modelsDir).sort()).toEqual(['quickstart-binance-spot-ADA-USDT-1h', 'quickstart-binance-spot-XRP-USDT-1h']);
+    for (const result of first.results) {
+      const again = await runSpec(result.specFile!, { progress: 'quiet', log: () => undefined, workspace: { dataDir: folders.dataDir, runsDir: path.join(dir, 'runs2'), modelsDir: path.join(dir, 'models2') } });
+      expect(again.record.fingerprint).toBe(result.run!.fingerprint);
+    }
+    const second = await add();
+    expect(second.results.map((r) => r.run!.runId)).toEqual(first.results.map((r) => r.run!.runId));
+    expect(second.log).toMatch(/ADA\/USDT trained: run .* \(reused: same data and spec\)/);
+    expect(fs.readdirSync(folders.runsDir)).toHaveLength(2);
   });
 });

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { canonicalJson, sha256Hex } from '../util/hash';
 import { CANDLELAB_VERSION } from '../version';
 import type { TrialOutcome, TrialRequest } from '../runner/trial-run';
@@ -58,6 +59,14 @@ export type JobOutcome<R = unknown> = { ok: true; result: R; reused?: boolean } 
  */
 export function jobHash(job: Job): string {
   return sha256Hex(`candlelab-job-v1\n${CANDLELAB_VERSION}\n${canonicalJson(job)}`);
+}
+
+/**
+ * Whether a stored result can stand for its job: a run job's result names its run folder, which a
+ * user may have deleted since; then the run is made again. Other results are self-contained.
+ */
+export function storedResultUsable(job: Job, result: unknown): boolean {
+  return job.kind !== 'run' || fs.existsSync((result as RunJobResult).runDir);
 }
 
 /** A short label for progress lines and errors. */

@@ -1,6 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Job } from './job';
+
+/** The worker process's script: beside this file when built; from the sources (vitest), the build's. */
+function jobProcessScript(): string {
+  const beside = path.join(__dirname, 'job-process.js');
+  return fs.existsSync(beside) ? beside : path.resolve(__dirname, '..', '..', 'dist', 'jobs', 'job-process.js');
+}
 
 /** What one attempt of a job gave: its JSON-safe result, or its error (`permanent`: retrying cannot help). */
 export type AttemptOutcome = { ok: true; result: unknown } | { ok: false; error: string; permanent: boolean };
@@ -33,7 +40,7 @@ export class LocalPool {
     // OpenMP threads (libxgboost) spin while they wait; with several processes on few cores the
     // spinning takes the cores from the others (10× slower measured here), so they wait passively.
     // 'advanced' serialization: results cross IPC as structured clones.
-    const child = fork(path.join(__dirname, 'job-process.js'), [], {
+    const child = fork(jobProcessScript(), [], {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env },
       serialization: 'advanced',

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions } from 'bullmq';
 import IORedis from 'ioredis';
 import { ConfigError } from '../errors';
-import { describeJob, type Job, type JobOutcome } from './job';
+import { describeJob, storedResultUsable, type Job, type JobOutcome } from './job';
 import { LocalPool } from './local-pool';
 import { jobResultsDir, openResultStore } from './result-store';
 import { DEFAULT_ATTEMPTS, type JobRunner } from './run-jobs';
@@ -211,7 +211,7 @@ export async function runRedisWorker(options: WorkerOptions): Promise<{ processe
       const root = job.workspace.root;
       const store = fs.existsSync(root) ? openResultStore(jobResultsDir(job.workspace.cacheDir)) : undefined;
       const found = store?.get(hash);
-      if (found !== undefined) {
+      if (found !== undefined && storedResultUsable(job, found)) {
         log(`job ${short} done (result already stored)`);
         return found;
       }
@@ -220,7 +220,7 @@ export async function runRedisWorker(options: WorkerOptions): Promise<{ processe
         log(`job ${short} failed: ${outcome.error}`);
         throw outcome.permanent ? new UnrecoverableError(outcome.error) : new Error(outcome.error);
       }
-      store?.put(hash, outcome.result);
+      store?.put(hash, outcome.result, { replace: true });
       log(`job ${short} done`);
       return outcome.result;
     },

@@ -12,7 +12,8 @@ export type ResultStore = {
   readonly dir: string;
   get(hash: string): unknown | undefined;
   has(hash: string): boolean;
-  put(hash: string, result: unknown): void;
+  /** Store a result; an existing one is kept unless `replace` (a run job made again). */
+  put(hash: string, result: unknown, options?: { replace?: boolean }): void;
 };
 
 /** <cacheDir>/jobs: the workspace's job results (cacheDir defaults to <root>/cache). */
@@ -34,8 +35,8 @@ export function openResultStore(dir: string): ResultStore {
       }
       return (JSON.parse(text) as { result: unknown }).result;
     },
-    put(hash, result) {
-      if (fs.existsSync(file(hash))) return;
+    put(hash, result, options = {}) {
+      if (!options.replace && fs.existsSync(file(hash))) return;
       writeFileAtomic(file(hash), JSON.stringify({ hash, result }) + '\n');
     },
   };

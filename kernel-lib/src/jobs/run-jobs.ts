@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import { ConfigError } from '../errors';
 import { createProgress, type ProgressMode } from '../util/progress';
 import { executeJob } from './execute-job';
-import { describeJob, jobHash, type Job, type JobOutcome } from './job';
+import { describeJob, jobHash, storedResultUsable, type Job, type JobOutcome } from './job';
 import { LocalPool } from './local-pool';
 import type { ResultStore } from './result-store';
 
@@ -142,7 +142,7 @@ export async function runJobs(runner: JobRunner, jobs: readonly Job[], options: 
   const todo: number[] = [];
   jobs.forEach((_, i) => {
     const found = options.store?.get(hashes[i]);
-    if (found !== undefined) {
+    if (found !== undefined && storedResultUsable(jobs[i], found)) {
       outcomes[i] = { ok: true, result: found, reused: true };
       reused++;
     } else todo.push(i);
@@ -172,7 +172,7 @@ export async function runJobs(runner: JobRunner, jobs: readonly Job[], options: 
         }
         const outcome = await runner.run(jobs[index], hashes[index]);
         outcomes[index] = outcome;
-        if (outcome.ok) options.store?.put(hashes[index], outcome.result);
+        if (outcome.ok) options.store?.put(hashes[index], outcome.result, { replace: true });
         else if (outcome.error === 'cancelled') cancelled++;
         else failed++;
         done++;

@@ -37,6 +37,8 @@ export type AddCoinsOptions = ExchangeConnection & {
   dataDir?: string;
   runsDir?: string;
   modelsDir?: string;
+  /** Job results and the stage cache (default <workspace>/cache). */
+  cacheDir?: string;
   retry?: RetryPolicy;
   /** Train the coins as jobs on this runner (local processes or BullMQ), in parallel, after every download. */
   runner?: JobRunner;
@@ -67,7 +69,7 @@ export type AddedCoin = {
  */
 export async function addCoins(options: AddCoinsOptions): Promise<AddedCoin[]> {
   if (options.symbols.length === 0) throw new ConfigError('give at least one symbol, e.g. candlelab coin add BTC/USDT ETH/USDT');
-  const workspace = openWorkspace({ dataDir: options.dataDir, runsDir: options.runsDir, modelsDir: options.modelsDir });
+  const workspace = openWorkspace({ dataDir: options.dataDir, runsDir: options.runsDir, modelsDir: options.modelsDir, cacheDir: options.cacheDir });
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const timeframe = options.timeframe ?? '1h';
   const baseSpecFile = path.resolve(options.baseSpec ?? path.join(workspace.root, 'specs', 'quickstart.json'));
