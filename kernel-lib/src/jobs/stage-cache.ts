@@ -81,24 +81,22 @@ export function createStageCache(dir: string | undefined): StageCache {
         return value;
       }
       const file = path.join(dir, stage, `${key}.v8`);
-      const found = readDisk(file);
-      if (found) {
+      const fromDisk = (): T | undefined => {
+        const found = readDisk(file);
+        if (!found) return undefined;
         count(stage, 'disk');
         const value = decode(found.data);
         remember(id, value);
         return value;
-      }
+      };
+      const found = fromDisk();
+      if (found !== undefined) return found;
       fs.mkdirSync(path.dirname(file), { recursive: true });
       // A day: training can be long; a lock whose process died (same host) is taken over at once.
       const lock = acquireStoreLock(file, { timeoutMs: 86_400_000, staleMs: 86_400_000 });
       try {
-        const raced = readDisk(file);
-        if (raced) {
-          count(stage, 'disk');
-          const value = decode(raced.data);
-          remember(id, value);
-          return value;
-        }
+        const raced = fromDisk(); // another process computed it while this one waited for the lock
+        if (raced !== undefined) return raced;
         const value = await compute();
         count(stage, 'computed');
         writeFileAtomic(file, v8.serialize(codec ? codec.encode(value) : value));
