@@ -208,6 +208,9 @@ describe('walk-forward windows as jobs', () => {
     // every window but the last (fitted by the run itself) left a job result
     const results = listDir(path.join(dir, 'ws-wf2', 'cache', 'jobs')).flatMap((sub) => listDir(path.join(dir, 'ws-wf2', 'cache', 'jobs', sub)));
     expect(results).toHaveLength(sequential.validation.windows - 1);
+    // the run put its own features and labels in the stage cache, which the window workers read
+    expect(listDir(path.join(dir, 'ws-wf2', 'cache', 'stages', 'features')).filter((f) => f.endsWith('.v8'))).toHaveLength(1);
+    expect(listDir(path.join(dir, 'ws-wf2', 'cache', 'stages', 'labels')).filter((f) => f.endsWith('.v8'))).toHaveLength(1);
     const rerun = await run('ws-wf2', '2');
     expect(rerun.fingerprint).toBe(sequential.fingerprint);
   });

@@ -73,11 +73,11 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .option('--json', 'print the run summary as JSON on stdout')
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'));
-  addJobOptions(run, 'specs with "validation": fit the windows in this many processes (the run fits the last one itself); default 1, in this process')
+  addJobOptions(run, 'specs with "validation": fit the windows in this many worker processes (the run fits the last one itself); default 1, in this process')
     .action(async (specFile: string, options) => {
       const started = performance.now();
-      // --jobs N: N − 1 worker processes beside this one, which fits the last window.
-      const windows = await jobRunnerFromOptions(options, (jobs) => jobs - 1);
+      // --jobs N: N worker processes fit the windows before the last; this process fits the last one meanwhile.
+      const windows = await jobRunnerFromOptions(options);
       // Ctrl-C with window jobs out: drop the queued ones (nothing left in Redis), let running ones finish.
       const stop = windows ? cancelOnSigint('run') : undefined;
       stop?.signal.addEventListener('abort', () => void windows!.cancel());

@@ -2,10 +2,9 @@ import { parseSpec } from '../spec/spec';
 import { createRunContext, type RunContext } from '../runner/stages';
 import { runTrial } from '../runner/trial-run';
 import { runSpec } from '../runner/run-spec';
-import { sweepPointMetrics, windowFold } from '../runner/cached-stages';
+import { SWEEP_BACKTEST_METRICS, sweepPointMetrics, windowFold } from '../runner/cached-stages';
 import { encodeValue, type Job, type JobSpec, type RunJobResult, type SweepPointResult, type WindowJobResult } from './job';
 import { createStageCache, stageCacheDir, type StageCache } from './stage-cache';
-import { SWEEP_BACKTEST_METRICS } from '../runner/cached-stages';
 
 /**
  * Run one job in this process and give its result as JSON-safe data (typed arrays encoded). The same
@@ -40,7 +39,7 @@ export async function executeJob(job: Job, caches: Map<string, StageCache> = pro
         runId: run.record.runId,
         runDir: run.runDir,
         fingerprint: run.record.fingerprint,
-        metrics: Object.fromEntries(SWEEP_BACKTEST_METRICS.map((name) => [name, typeof metrics[name] === "number" ? (metrics[name] as number) : null])),
+        metrics: Object.fromEntries(SWEEP_BACKTEST_METRICS.map((name) => [name, typeof metrics[name] === 'number' ? (metrics[name] as number) : null])),
         testAccuracy: run.record.metrics.classification?.test.accuracy ?? null,
       };
       return result;

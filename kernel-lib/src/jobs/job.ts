@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { canonicalJson, sha256Hex } from '../util/hash';
 import { CANDLELAB_VERSION } from '../version';
-import type { TrialOutcome, TrialRequest } from '../runner/trial-run';
+import type { TrialRequest } from '../runner/trial-run';
 import type { Workspace } from '../workspace';
 
 /**
@@ -34,21 +34,11 @@ export type Job =
   /** A whole run written to the workspace and registered (one coin's training in `coin add`). */
   | (JobSpec & { kind: 'run' });
 
-export type JobKind = Job['kind'];
-
 /** A sweep point's row: its params and the metrics of its run (numbers, or null when undefined). */
 export type SweepPointResult = { point: number; metrics: Record<string, number | null> };
 /** A window's result: the FoldResult as computed, encoded (see encodeValue). */
 export type WindowJobResult = { fold: unknown };
 export type RunJobResult = { runId: string; runDir: string; fingerprint: string; metrics: Record<string, number | null>; testAccuracy: number | null };
-
-export type JobResultOf<K extends JobKind> = K extends 'sweep-point'
-  ? SweepPointResult
-  : K extends 'trial'
-    ? TrialOutcome
-    : K extends 'window'
-      ? WindowJobResult
-      : RunJobResult;
 
 /** What a runner answers for a job: its result, or the one-line error after its last attempt. */
 export type JobOutcome<R = unknown> = { ok: true; result: R; reused?: boolean } | { ok: false; error: string; attempts?: number };

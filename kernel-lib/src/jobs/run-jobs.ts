@@ -113,8 +113,6 @@ export type RunJobsOptions = {
   label?: string;
   progress?: ProgressMode;
   signal?: AbortSignal;
-  /** Called as each job ends (in completion order). */
-  onOutcome?: (index: number, outcome: JobOutcome) => void;
 };
 
 export type RunJobsResult = {
@@ -176,7 +174,6 @@ export async function runJobs(runner: JobRunner, jobs: readonly Job[], options: 
         else if (outcome.error === 'cancelled') cancelled++;
         else failed++;
         done++;
-        options.onOutcome?.(index, outcome);
         progress.tick(1, outcome.ok || outcome.error === 'cancelled' ? detail() : `${detail()} · ${describeJob(jobs[index])} failed: ${outcome.error}`);
       }
     };

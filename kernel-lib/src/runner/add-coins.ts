@@ -163,7 +163,7 @@ async function trainCoinJobs(runner: JobRunner, coins: Array<{ result: AddedCoin
     kind: 'run',
     spec,
     baseDir: path.dirname(specFile),
-    workspace: { ...workspace },
+    workspace,
     dataFingerprint: dataFingerprint(loadCandles(createRunContext(specFile, { workspace, progress: 'quiet', log: () => {} }))),
   }));
   const run = await runJobs(runner, jobs, { store: openResultStore(jobResultsDir(workspace.cacheDir)), label: 'training coins', progress });

@@ -54,17 +54,35 @@ export async function cachedInputs(context: RunContext, cache: StageCache, expec
       `this worker's data for ${loaded.candles.meta.symbol} ${loaded.candles.meta.timeframe} has fingerprint ${loaded.fingerprint.slice(0, 12)}…, the submitter planned on ${expectFingerprint.slice(0, 12)}…: share the workspace (${context.workspace.dataDir}) with the workers at the same path, or copy the same data there`,
     );
   }
+  const keys = inputKeys(context, loaded.fingerprint);
+  const features = await cache.memo('features', keys.features, () => buildFeatures(context, loaded.candles), frameCodec);
+  const labels = await cache.memo('labels', keys.labels, () => buildLabels(context, loaded.candles));
+  return { ...loaded, features, labels, keys };
+}
+
+/** The cache keys of a run's features and labels on data with this fingerprint. */
+function inputKeys(context: RunContext, fingerprint: string): CachedInputs['keys'] {
+  const { plan } = context;
   const fittedOn = plan.features.some((f) => f.definition.fittedOnLeadingRows) ? plan.spec.split : null;
-  const featuresKey = stageKey({
-    data: loaded.fingerprint,
-    timeframe: plan.spec.data.timeframe,
-    features: plan.features.map((f) => ({ id: f.definition.id, version: f.definition.version, params: f.params, outputs: f.outputs })),
-    fittedOn,
-  });
-  const labelsKey = stageKey({ data: loaded.fingerprint, label: { id: plan.label.definition.id, version: plan.label.definition.version, params: plan.label.params } });
-  const features = await cache.memo('features', featuresKey, () => buildFeatures(context, loaded.candles), frameCodec);
-  const labels = await cache.memo('labels', labelsKey, () => buildLabels(context, loaded.candles));
-  return { ...loaded, features, labels, keys: { features: featuresKey, labels: labelsKey } };
+  return {
+    features: stageKey({
+      data: fingerprint,
+      timeframe: plan.spec.data.timeframe,
+      features: plan.features.map((f) => ({ id: f.definition.id, version: f.definition.version, params: f.params, outputs: f.outputs })),
+      fittedOn,
+    }),
+    labels: stageKey({ data: fingerprint, label: { id: plan.label.definition.id, version: plan.label.definition.version, params: plan.label.params } }),
+  };
+}
+
+/**
+ * Put features and labels a run computed itself (runStages) into the cache, so jobs on the same data
+ * and definitions (a validated run's window jobs) read them instead of computing them again.
+ */
+export async function storeCachedInputs(context: RunContext, cache: StageCache, inputs: { fingerprint: string; features: FeatureSet; labels: LabelSet }): Promise<void> {
+  const keys = inputKeys(context, inputs.fingerprint);
+  await cache.memo('features', keys.features, () => inputs.features, frameCodec);
+  await cache.memo('labels', keys.labels, () => inputs.labels);
 }
 
 /** What the model stage leaves for the strategy: the test segment's predictions, or every fold's. */

@@ -114,8 +114,9 @@ export type SweepResult = {
 /** Run a sweep of a spec file, or of a spec object (a notebook's; relative data paths resolve from the working folder). */
 export async function runSweep(source: string | SpecInput, options: SweepOptions): Promise<SweepResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const rawSpec = applyOverrides(typeof source === 'string' ? readSpecJson(source) : source, options.overrides ?? []);
-  const loaded: LoadedSpec = typeof source === 'string' ? loadSpec(source, options.overrides ?? []) : { spec: parseSpec(rawSpec), file: '', baseDir: process.cwd() };
+  const overrides = options.overrides ?? [];
+  const loaded: LoadedSpec = typeof source === 'string' ? loadSpec(source, overrides) : { spec: parseSpec(applyOverrides(source, overrides)), file: '', baseDir: process.cwd() };
+  const rawSpec = applyOverrides(typeof source === 'string' ? JSON.parse(fs.readFileSync(loaded.file, 'utf8')) : source, overrides);
   const workspace = openWorkspace(options.workspace, workspaceStart(loaded.baseDir));
   const registry = createRegistry(loaded.spec.plugins, workspace.root);
   const points = sweepPoints(options.params, { samples: options.samples, seed: options.seed ?? loaded.spec.seed });
@@ -124,8 +125,8 @@ export async function runSweep(source: string | SpecInput, options: SweepOptions
   // Resolve every point now: a bad value fails in milliseconds, naming the point, before any job runs.
   const fingerprints = new Map<string, string>();
   const jobs: Job[] = points.map((params, point) => {
-    const overrides = Object.entries(params).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
-    const spec = applyOverrides(rawSpec, overrides);
+    const pointOverrides = Object.entries(params).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+    const spec = applyOverrides(rawSpec, pointOverrides);
     let dataKey: string;
     try {
       const parsed = parseSpec(spec, `sweep point ${point}`);
@@ -136,7 +137,7 @@ export async function runSweep(source: string | SpecInput, options: SweepOptions
         fingerprints.set(dataKey, dataFingerprint(loadCandles(context)));
       }
     } catch (error) {
-      throw new ConfigError(`sweep point ${point} (${overrides.join(' ')}): ${(error as Error).message}`);
+      throw new ConfigError(`sweep point ${point} (${pointOverrides.join(' ')}): ${(error as Error).message}`);
     }
     return {
       kind: 'sweep-point',
@@ -144,7 +145,7 @@ export async function runSweep(source: string | SpecInput, options: SweepOptions
       params,
       spec,
       baseDir: loaded.baseDir,
-      workspace: { ...workspace },
+      workspace,
       dataFingerprint: fingerprints.get(dataKey)!,
     };
   });
@@ -207,15 +208,6 @@ export async function runSweep(source: string | SpecInput, options: SweepOptions
     { title: 'Results', html: recordsTable(rows.map((r) => ({ point: r.point, ...r.params, ...(r.metrics ?? {}), ...(r.error ? { error: r.error } : {}) })), 500) },
   ]));
   return { outDir, rows, columns, files, reused: run.reused, computed: run.computed, failed: run.failed, seconds: run.seconds, runner: runner.description, best };
-}
-
-/** The spec file's JSON (loadSpec gives the one-line errors for a missing or malformed file). */
-function readSpecJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return loadSpec(file).spec; // throws the one-line error
-  }
 }
 
 function csvCell(value: unknown): string {

@@ -132,7 +132,6 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   log(`tune: ${options.trials} trials of ${Object.keys(space).length} params, ${samplerName} sampler, ${prunerName} pruner, ${jobs} job(s); objective ${objectives.map((o) => `${o.name} (${o.direction})`).join(', ')}`);
 
   const runner = options.queue || jobs > 1 ? await createJobRunner({ jobs: options.queue ? undefined : jobs, queue: options.queue, queueName: options.queueName, attempts: options.attempts, log }) : undefined;
-  const jobWorkspace = { ...workspace };
   // Stopping drops trial jobs not yet started (for BullMQ: removed from Redis); they count as failed and are retried on resume.
   const onAbort = () => void runner?.cancel();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -154,7 +153,7 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
       objectives,
       study: { storage, studyName, trialNumber: trial.number, pruner: prunerName, seed },
     };
-    const outcome = await (runner ? runTrialJob(runner, { kind: 'trial', request, workspace: jobWorkspace }) : runTrial(request));
+    const outcome = await (runner ? runTrialJob(runner, { kind: 'trial', request, workspace }) : runTrial(request));
     const finished =
       outcome.state === 'COMPLETE' ? study.tell(trial, objectives.length === 1 ? outcome.values[0] : outcome.values)
       : outcome.state === 'PRUNED' ? study.tell(trial, 'PRUNED')

@@ -205,7 +205,7 @@ export async function fitFold(context: RunContext, candles: Candles, features: F
  * Fits folds elsewhere (worker processes or BullMQ workers, see jobs/): given a fold, its result as
  * fitFold computes it. The run keeps fitting the last fold itself, since it keeps that fold's model.
  */
-export type RemoteFolds = (fold: ValidationFold, candles: Candles) => Promise<FoldResult>;
+export type RemoteFolds = (fold: ValidationFold, run: { candles: Candles; features: FeatureSet; labels: LabelSet }) => Promise<FoldResult>;
 
 /**
  * Stage 6 (validated runs) — every fold through fitFold, in order. With `remote`, the folds before
@@ -224,7 +224,7 @@ export async function trainFolds(
   const { definition, params } = context.plan.model;
   if (remote && split.folds.length > 1) {
     const folds = split.folds;
-    const elsewhere = Promise.all(folds.slice(0, -1).map((fold) => remote(fold, candles)));
+    const elsewhere = Promise.all(folds.slice(0, -1).map((fold) => remote(fold, { candles, features, labels })));
     elsewhere.catch(() => {}); // awaited below; a local failure must not leave it unhandled
     const last = await fitFold(context, candles, features, labels, split, folds[folds.length - 1]);
     let results: FoldResult[];
