@@ -3,23 +3,12 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { declaredParameters, injectParameters, readNotebook } from '../src/notebook/run-notebook';
 import { cli, exec, listDir, ROOT, tempDir, workspaceEnv } from './helpers';
+import { executeStageNotebook, plotlyCharts, printed } from './notebook-helpers';
 
 const dir = tempDir('notebook');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const QUICKSTART = path.join(ROOT, 'notebooks', '00-quickstart.ipynb');
-
-type Cell = { cell_type: string; source: string[] | string; outputs?: Array<{ output_type: string; text?: string[] | string }> };
-
-/** The text a notebook's cells printed (stdout/stderr streams), joined. */
-function printed(file: string): string {
-  const notebook = JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: Cell[] };
-  return notebook.cells
-    .flatMap((cell) => cell.outputs ?? [])
-    .filter((output) => output.output_type === 'stream')
-    .map((output) => (Array.isArray(output.text) ? output.text.join('') : output.text ?? ''))
-    .join('');
-}
 
 function fingerprintPrinted(file: string): string {
   const match = /fingerprint: ([0-9a-f]{64})/.exec(printed(file));
@@ -141,26 +130,9 @@ describe('parameter injection', () => {
   });
 });
 
-/**
- * Execute a stage notebook with `jupyter nbconvert --execute` in its own workspace folder; returns its
- * outputs (none may be an error), their HTML, and what it printed.
- */
-async function executeStageNotebook(notebook: string, folder: string): Promise<{ outputs: any[]; html: string; printed: string }> {
-  const out = path.join(dir, folder);
-  const result = await exec('jupyter', ['nbconvert', '--to', 'notebook', '--execute', path.join(ROOT, 'notebooks', notebook), '--output-dir', out, '--output', 'executed'], workspaceEnv(out));
-  expect(result.status, result.stderr).toBe(0);
-  const executed = JSON.parse(fs.readFileSync(path.join(out, 'executed.ipynb'), 'utf8'));
-  const outputs = executed.cells.flatMap((c: any) => c.outputs ?? []);
-  expect(outputs.filter((o: any) => o.output_type === 'error')).toEqual([]);
-  const html = outputs.map((o: any) => [].concat(o.data?.['text/html'] ?? []).join('')).join('\n');
-  return { outputs, html, printed: printed(path.join(out, 'executed.ipynb')) };
-}
-
-const plotlyCharts = (outputs: any[]): number => outputs.filter((o: any) => o.data?.['application/vnd.plotly.v1+json']).length;
-
 describe('the stage notebooks', () => {
   it('01-validation-and-tuning runs in real Jupyter: windows, stitched account, CPCV paths, a pruned study, PBO', async () => {
-    const { outputs, html, printed: text } = await executeStageNotebook('01-validation-and-tuning.ipynb', 'validation');
+    const { outputs, html, printed: text } = await executeStageNotebook('01-validation-and-tuning.ipynb', dir, 'validation');
     expect(html).toMatch(/4 windows/);
     expect(html).toMatch(/Stitched out-of-sample account/);
     expect(html).toMatch(/CPCV N=6, k=2/);
@@ -173,7 +145,7 @@ describe('the stage notebooks', () => {
   });
 
   it('02-paper-trading runs in real Jupyter: a registered model paper-trades the fake exchange, and parity finds no unexplained difference', async () => {
-    const { outputs, html, printed: text } = await executeStageNotebook('02-paper-trading.ipynb', 'paper');
+    const { outputs, html, printed: text } = await executeStageNotebook('02-paper-trading.ipynb', dir, 'paper');
     expect(html).toMatch(/<th>live<\/th><td>150<\/td>/);
     expect(html).toMatch(/Fills on the simulated venue/);
     expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(1);
@@ -183,11 +155,17 @@ describe('the stage notebooks', () => {
   });
 
   it('every committed notebook equals what its generator script writes (a stale notebook fails here)', async () => {
-    for (const [script, notebook] of [
-      ['make-quickstart-notebook.py', '00-quickstart.ipynb'],
-      ['make-validation-notebook.py', '01-validation-and-tuning.ipynb'],
-      ['make-paper-notebook.py', '02-paper-trading.ipynb'],
-    ]) {
+    // Each scripts/make-*-notebook.py names its notebook as its default output; every notebook has one.
+    const scripts = listDir(path.join(ROOT, 'scripts')).filter((name) => /^make-.*-notebook\.py$/.test(name));
+    const pairs = scripts.map((script) => {
+      const source = fs.readFileSync(path.join(ROOT, 'scripts', script), 'utf8');
+      const match = /"notebooks\/([\w.-]+\.ipynb)"/.exec(source);
+      expect(match, `${script} names no default "notebooks/NN-name.ipynb" output`).not.toBeNull();
+      return [script, match![1]] as const;
+    });
+    const notebooks = listDir(path.join(ROOT, 'notebooks')).filter((name) => name.endsWith('.ipynb'));
+    expect(pairs.map(([, notebook]) => notebook).sort()).toEqual(notebooks);
+    for (const [script, notebook] of pairs) {
       const out = path.join(dir, `generated-${notebook}`);
       const made = await exec('python3', [path.join(ROOT, 'scripts', script), out]);
       expect(made.status, made.stderr).toBe(0);
