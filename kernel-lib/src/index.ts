@@ -36,6 +36,7 @@ export { loadSpec, parseSpec, applyOverrides, specHash, type Spec, type SpecInpu
 export {
   createRunContext,
   loadCandles,
+  prepareData,
   checkCandles,
   buildFeatures,
   buildLabels,
@@ -71,7 +72,22 @@ export { resolveRunPlan, type RunPlan } from './runner/run-plan';
 export { addCoins, type AddCoinsOptions, type AddedCoin } from './runner/add-coins';
 export { LiveTrader, confirmLive, type LiveTraderOptions, type Decision, type DecisionRecord, type TradingRails } from './trading';
 export { createPredictionServer, compareServed, type PredictionServer, type PredictionServerOptions, type PredictionAnswer, type PredictRequest } from './services/serve';
-export { definePlugin, defineFeature, defineLabeler, defineModel, defineStrategy, defineSplitter, type Plugin } from './plugins/define';
+export {
+  definePlugin,
+  defineFeature,
+  defineLabeler,
+  defineModel,
+  defineStrategy,
+  defineSplitter,
+  defineSource,
+  type Plugin,
+  type SourceContext,
+  type SourceColumns,
+  type SourceDefinition,
+  type CandleSourceDefinition,
+  type ColumnSourceDefinition,
+} from './plugins/define';
+export { coreSources, loadPlannedCandles, joinSourceColumns, type PlannedSource } from './data/sources';
 export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';
 export { initCharts, showChart, showFrame, showRecords, showValues } from './report/show';
@@ -90,3 +106,4 @@ export { createStageCache, stageCacheDir, stageKey, type StageCache, type StageC
 export { cachedInputs, cachedModelStage, sweepPointMetrics } from './runner/cached-stages';
 export { remoteWindows } from './jobs/run-windows';
 export { fitFold, type FittedFold, type RemoteFolds } from './runner/validation-run';
+export type { Matrix, Segment, TrainingData, ModelContext, Artifact, FittedModel } from './models/model';

@@ -1,8 +1,81 @@
 /**
- * An example candlelab plugin: one feature and one strategy, written exactly as a third-party plugin
- * would be (the built-ins use the same definePlugin API). Copy this folder to start your own.
+ * An example candlelab plugin: a data source, two features and a strategy, written exactly as a
+ * third-party plugin would be (the built-ins use the same definePlugin API). `candlelab plugin test
+ * plugins/example` runs the contract suites on it; `candlelab plugin new` scaffolds a package like it.
  */
-import { defineFeature, definePlugin, defineStrategy, features, strategy, z } from 'candlelab';
+import { defineFeature, definePlugin, defineSource, defineStrategy, features, strategy, z } from 'candlelab';
+
+const HOUR = 3_600_000;
+/** Where the index's history starts: every value is computed from here, so a value never depends on the span asked for. */
+const ORIGIN = Date.UTC(2015, 0, 1);
+
+/**
+ * A market-sentiment index (0 = fear, 100 = greed), as a sentiment provider publishes one: a reading
+ * every `everyHours`, published `delayMinutes` after the hour it describes. Seeded and synthetic here
+ * (no network in an example); a real source would read a provider's API or a file the same way. Its
+ * rows carry their publication time as `knownAt`, so a bar sees a reading only after it was published.
+ */
+export const sentimentSource = defineSource({
+  id: 'example/sentiment',
+  version: '1.0.0',
+  doc: 'A seeded market-sentiment index (0–100) published every `everyHours` with a `delayMinutes` lag: a column source for data.side.',
+  provides: 'columns',
+  params: z.object({
+    everyHours: z.number().int().min(1).max(24).default(4),
+    delayMinutes: z.number().int().min(0).max(1440).default(15),
+    seed: z.number().int().min(0).default(1),
+    column: z.string().regex(/^\w+$/).default('sentiment'),
+  }),
+  outputs: (p) => [p.column],
+  load: (p, context) => {
+    const times = context.barTimes ?? new Float64Array();
+    const step = p.everyHours * HOUR;
+    const end = times.length ? times[times.length - 1] + 24 * HOUR : ORIGIN;
+    const first = times.length ? Math.max(ORIGIN, times[0] - 7 * 24 * HOUR) : ORIGIN;
+    const knownAt: number[] = [];
+    const values: number[] = [];
+    // An AR(1) walk from the origin, seeded per reading: the k-th reading is the same whatever span is loaded.
+    let state = 0;
+    for (let k = 0, t = ORIGIN; t < end; k++, t += step) {
+      state = 0.97 * state + 0.25 * noise(p.seed, k);
+      if (t >= first) {
+        knownAt.push(t + step + p.delayMinutes * 60_000); // a reading describes [t, t + step) and is published after it
+        values.push(50 + 50 * Math.tanh(state));
+      }
+    }
+    return { knownAt: Float64Array.from(knownAt), columns: { [p.column]: Float64Array.from(values) } };
+  },
+});
+
+/** A deterministic standard-ish normal from (seed, k): a hash, then Box-Muller. */
+function noise(seed: number, k: number): number {
+  const hash = (x: number): number => {
+    let h = (x ^ 0x9e3779b9) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
+    return ((h ^ (h >>> 16)) >>> 0) / 4_294_967_296;
+  };
+  const u = Math.max(1e-12, hash(seed * 1_000_003 + 2 * k));
+  const v = hash(seed * 1_000_003 + 2 * k + 1);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/** The change of a side column (the sentiment index by default) over `window` bars. */
+export const sentimentChangeFeature = defineFeature({
+  id: 'example/sentiment-change',
+  version: '1.0.0',
+  doc: "Change of the data's sentiment column over `window` bars (join example/sentiment with data.side).",
+  params: z.object({ window: z.number().int().min(1).default(24), column: z.string().default('sentiment') }),
+  inputs: (p) => [p.column],
+  lookback: (p) => p.window,
+  outputs: (p) => [`${p.column}_change_${p.window}`],
+  compute: (candles, p) => {
+    const values = candles.column(p.column as 'close');
+    const out = new Float64Array(values.length).fill(NaN);
+    for (let i = p.window; i < values.length; i++) out[i] = values[i] - values[i - p.window];
+    return { [`${p.column}_change_${p.window}`]: out };
+  },
+});
 
 /** How far the close is from its rolling mean, in rolling standard deviations (population). */
 export const zscoreFeature = defineFeature({
@@ -54,6 +127,7 @@ export const trendFilteredStrategy = defineStrategy({
 export default definePlugin({
   id: '@candlelab/plugin-example',
   version: '0.1.0',
-  features: [zscoreFeature],
+  sources: [sentimentSource],
+  features: [zscoreFeature, sentimentChangeFeature],
   strategies: [trendFilteredStrategy],
 });

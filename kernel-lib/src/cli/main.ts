@@ -22,6 +22,7 @@ import type { Frame } from '../frame/frame';
 import type { BacktestSettingsInput } from '../backtest/settings';
 import { registerExchangeCommands } from './exchange-commands';
 import { registerRegistryCommands } from './registry-commands';
+import { registerPluginCommands } from './plugin-commands';
 import { registerTuneCommand } from './tune-command';
 import { registerTradingCommands } from './trading-commands';
 import { registerFakeExchangeCommand } from './fake-exchange-command';
@@ -242,7 +243,7 @@ export function buildProgram(): Command {
       console.log(`wrote ${candles.length} bars of ${candles.meta.symbol} ${candles.meta.timeframe} → ${options.out}`);
     });
   /** The machine-readable catalogue of some kinds (see CatalogueEntry), as one JSON array. */
-  const printCatalogueJson = (kinds: Array<'feature' | 'labeler' | 'model' | 'strategy' | 'splitter'>, plugins: string[]): void => {
+  const printCatalogueJson = (kinds: Array<'source' | 'feature' | 'labeler' | 'model' | 'strategy' | 'splitter'>, plugins: string[]): void => {
     const registry = createRegistry(plugins, openWorkspace().root);
     const context = featureContext(registry, '1h');
     console.log(JSON.stringify(kinds.flatMap((kind) => registry.list(kind).map((definition) => catalogueEntry(definition, context))), null, 2));
@@ -320,21 +321,23 @@ export function buildProgram(): Command {
       console.log(`wrote ${candles.length} rows with ${definition.id} labels (horizon ${definition.horizon(params)}; ${summary}) → ${options.out}`);
     });
 
-  const plugins = program.command('plugins').description('the plugin registry');
+  const plugins = program.command('plugins').alias('plugin').description('the plugin registry, and plugin authoring (new, test)');
   plugins
     .command('list')
-    .description('list registered features, labelers, models, strategies and splitters with their docs')
+    .description('list registered sources, features, labelers, models, strategies and splitters with their docs')
     .option('--plugin <package>', 'also load this plugin package (repeatable)', collect, [])
     .option('--json', 'the whole catalogue as JSON: kind, id, version, plugin, params with types and defaults, outputs, lookback/horizon, doc')
     .action((options) => {
-      if (options.json) return printCatalogueJson(['feature', 'labeler', 'model', 'strategy', 'splitter'], options.plugin);
+      if (options.json) return printCatalogueJson(['source', 'feature', 'labeler', 'model', 'strategy', 'splitter'], options.plugin);
       const registry = createRegistry(options.plugin, openWorkspace().root);
-      const headings = { feature: 'features', labeler: 'labelers', model: 'models', strategy: 'strategies', splitter: 'splitters (validation.method)' } as const;
-      for (const kind of ['feature', 'labeler', 'model', 'strategy', 'splitter'] as const) {
+      const headings = { source: 'sources (data.source, data.side)', feature: 'features', labeler: 'labelers', model: 'models', strategy: 'strategies', splitter: 'splitters (validation.method)' } as const;
+      for (const kind of ['source', 'feature', 'labeler', 'model', 'strategy', 'splitter'] as const) {
         console.log(`${headings[kind]}:`);
         for (const definition of registry.list(kind)) console.log(`  ${definition.id}@${definition.version}  ${definition.doc}  [${definition.pluginId}]`);
       }
     });
+
+  registerPluginCommands(plugins); // plugin new, plugin test
 
   const registry = program.command('registry').description('the model registry (models/)');
   registry

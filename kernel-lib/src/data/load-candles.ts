@@ -53,6 +53,8 @@ export type LoadCandlesOptions = {
   baseDir?: string;
   /** Treat missing bars and NaN/Infinity rows by this policy (then such rows are not refused). */
   missing?: MissingDataPolicy;
+  /** Let NaN/Infinity rows through (a missing-data policy applied later treats them); default: when `missing` is given. */
+  allowNonFinite?: boolean;
   /** How the error names the repair option ('--repair drop' on the CLI, "repair": "drop" in a spec). */
   repairHint?: string;
   log?: (line: string) => void;
@@ -141,7 +143,7 @@ function loadFile(source: FileSource, options: LoadCandlesOptions): Candles {
   const file = path.resolve(options.baseDir ?? process.cwd(), source.path);
   if (!fs.existsSync(file)) throw new DataError(`data file ${file} does not exist; check the path (relative paths start at ${options.baseDir ?? process.cwd()})`);
   const raw = readCandlesFileRaw(file, { symbol: source.symbol, timeframe: source.timeframe, exchange: source.exchange, source: file });
-  const checked = validateCandleRows(raw, { repair: source.repair, allowNonFinite: options.missing !== undefined, repairHint: options.repairHint });
+  const checked = validateCandleRows(raw, { repair: source.repair, allowNonFinite: options.allowNonFinite ?? options.missing !== undefined, repairHint: options.repairHint });
   if (checked.dropped) options.log?.(`${file}: repair 'drop' left out ${checked.dropped} impossible candle(s), first at ${checked.firstDropped.join(', ')}`);
   // Rows are put in time order (newest-first files are common); two different rows at one time are an error.
   const { candles } = rawToCandles(checked.raw);
@@ -155,7 +157,7 @@ function loadStore(source: StoreSource, options: LoadCandlesOptions): Candles {
   const key: StoreKey = { exchange: source.exchange, market: source.market, symbol: source.symbol, timeframe: source.timeframe };
   let candles = requireStore(key, options.dataDir, source.start, source.end);
   // The store refuses impossible candles on every write; files written by older versions are checked here.
-  validateCandleRows({ ...candlesToRaw(candles), source: storeId(key) }, { allowNonFinite: options.missing !== undefined, repairHint: `candlelab data import … --repair drop (re-import ${storeId(key)})` });
+  validateCandleRows({ ...candlesToRaw(candles), source: storeId(key) }, { allowNonFinite: options.allowNonFinite ?? options.missing !== undefined, repairHint: `candlelab data import … --repair drop (re-import ${storeId(key)})` });
   candles = withSideTables(candles, key, options.dataDir);
   return candles.withMeta({ exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe, source: storeId(key) });
 }
@@ -178,7 +180,7 @@ export function withSideTables(candles: Candles, key: StoreKey, dataDir: string)
 }
 
 /** The timeframe of these candles: the declared one, checked against the bar spacing, or the spacing itself. */
-function checkTimeframe(candles: Candles, declared: string | undefined, file: string): string {
+export function checkTimeframe(candles: Candles, declared: string | undefined, file: string): string {
   const spacing = smallestSpacing(candles.time);
   const inferred = spacing === undefined ? undefined : timeframeName(spacing);
   if (declared === undefined) {

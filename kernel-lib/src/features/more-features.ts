@@ -256,6 +256,7 @@ export const interactionFeature = defineFeature({
   version: '1.0.0',
   doc: 'a×b, a/b or a-b of two columns made by features listed before it (by column name).',
   params: z.object({ a: z.string().min(1), b: z.string().min(1), op: z.enum(['product', 'ratio', 'difference']).default('product') }),
+  exampleParams: { a: 'rsi_14', b: 'volume', op: 'ratio' },
   lookback: () => 0,
   inputs: (p) => [p.a, p.b],
   outputs: (p) => [`${p.a}_${{ product: 'x', ratio: 'over', difference: 'minus' }[p.op]}_${p.b}`],

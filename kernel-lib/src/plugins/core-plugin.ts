@@ -11,6 +11,7 @@ import { neuralModels } from '../models/neural/neural-model';
 import { ensembleModels } from '../models/ensemble/ensemble-model';
 import { coreStrategies } from '../strategy/core-strategies';
 import { coreSplitters } from '../validation/core-splitters';
+import { coreSources } from '../data/sources';
 import { definePlugin, type Plugin } from './define';
 import { PluginRegistry, loadPluginModule } from './registry';
 
@@ -25,6 +26,7 @@ export const corePlugin = definePlugin({
   models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels],
   strategies: coreStrategies,
   splitters: coreSplitters,
+  sources: coreSources,
 });
 
 /**

@@ -14,6 +14,11 @@ interface DefinitionBase<S extends z.ZodTypeAny> {
   readonly doc: string;
   /** zod schema of the parameters, with defaults: the single source of parameter types. */
   readonly params: S;
+  /**
+   * Params the contract suites (`candlelab plugin test`, candlelab/testing) check it with, when its
+   * defaults are not enough (a required param, e.g. a file to read). Default: `{}`.
+   */
+  readonly exampleParams?: z.input<S>;
 }
 
 /** What a feature may use besides its params: the base timeframe and other features by reference. */
@@ -182,7 +187,61 @@ export interface SplitterDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> exten
   split(index: SplitIndex, params: z.output<S>): Split;
 }
 
-export type AnyDefinition = FeatureDefinition | LabelerDefinition | ModelDefinition | StrategyDefinition | SplitterDefinition;
+/** What a data source is given besides its params. */
+export type SourceContext = {
+  /** The workspace's data folder (the store, caches). */
+  readonly dataDir: string;
+  /** Where relative file paths in params start: the spec's folder in a run. */
+  readonly baseDir: string;
+  /** The run's symbol and timeframe (the spec's `data.symbol` and `data.timeframe`). */
+  readonly symbol: string;
+  readonly timeframe: string;
+  /**
+   * Column sources only: the candles' bars (open times, epoch ms), so a source loads just their span.
+   * A source must return the same rows for a time whatever span it is asked for (point in time: no
+   * value may be revised by data that arrived later); `checkSource` tests it on prefixes.
+   */
+  readonly barTimes?: Float64Array;
+  readonly log: (line: string) => void;
+};
+
+/** A column source's rows: when each row became known, and its values. */
+export type SourceColumns = {
+  /** When each row was known (epoch ms, non-decreasing): published, not measured. Bars see a row only after this. */
+  readonly knownAt: Float64Array;
+  readonly columns: Readonly<Record<string, Float64Array>>;
+};
+
+interface SourceDefinitionBase<S extends z.ZodTypeAny> extends DefinitionBase<S> {
+  readonly kind: 'source';
+  /**
+   * Optional asynchronous preparation (a download, a refresh): `candlelab run` and `prepareData` call
+   * it before `load`. `load` stays synchronous so a notebook reads data in one call.
+   */
+  prepare?(params: z.output<S>, context: SourceContext): Promise<void>;
+}
+
+/** A source of the run's candles (the spec's `data.source`): the built-ins sample, file, store and exchange. */
+export interface CandleSourceDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends SourceDefinitionBase<S> {
+  readonly provides: 'candles';
+  /** OHLCV candles in time order; the loader refuses impossible candles and a timeframe that does not match. */
+  load(params: z.output<S>, context: SourceContext): Candles;
+}
+
+/**
+ * A source of extra columns joined to the candles (the spec's `data.side`): on-chain, sentiment,
+ * order-book, liquidations. Each bar sees the latest row known strictly before its close.
+ */
+export interface ColumnSourceDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends SourceDefinitionBase<S> {
+  readonly provides: 'columns';
+  /** The names of the columns `load` returns. */
+  outputs(params: z.output<S>): string[];
+  load(params: z.output<S>, context: SourceContext): SourceColumns;
+}
+
+export type SourceDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> = CandleSourceDefinition<S> | ColumnSourceDefinition<S>;
+
+export type AnyDefinition = FeatureDefinition | LabelerDefinition | ModelDefinition | StrategyDefinition | SplitterDefinition | SourceDefinition;
 export type DefinitionKind = AnyDefinition['kind'];
 
 /** A plugin: a named, versioned bundle of definitions. Built-ins are one plugin like any other. */
@@ -194,6 +253,7 @@ export type Plugin = {
   readonly models?: readonly ModelDefinition<any>[];
   readonly strategies?: readonly StrategyDefinition<any>[];
   readonly splitters?: readonly SplitterDefinition<any>[];
+  readonly sources?: readonly SourceDefinition<any>[];
 };
 
 // Identity helpers: they only give plain objects their types (as zod's and Vite's defineX do).
@@ -211,6 +271,11 @@ export function defineStrategy<S extends z.ZodTypeAny>(definition: Omit<Strategy
 }
 export function defineSplitter<S extends z.ZodTypeAny>(definition: Omit<SplitterDefinition<S>, 'kind'>): SplitterDefinition<S> {
   return { kind: 'splitter', ...definition };
+}
+export function defineSource<S extends z.ZodTypeAny>(definition: Omit<CandleSourceDefinition<S>, 'kind'>): CandleSourceDefinition<S>;
+export function defineSource<S extends z.ZodTypeAny>(definition: Omit<ColumnSourceDefinition<S>, 'kind'>): ColumnSourceDefinition<S>;
+export function defineSource<S extends z.ZodTypeAny>(definition: Omit<CandleSourceDefinition<S>, 'kind'> | Omit<ColumnSourceDefinition<S>, 'kind'>): SourceDefinition<S> {
+  return { kind: 'source', ...definition } as SourceDefinition<S>;
 }
 export function definePlugin(plugin: Plugin): Plugin {
   return plugin;

@@ -1,4 +1,4 @@
-import type { AnyDefinition, FeatureContext } from './define';
+import type { AnyDefinition, ColumnSourceDefinition, FeatureContext } from './define';
 
 export type ParamDescription = { name: string; type: string; default: unknown; required: boolean };
 
@@ -61,6 +61,8 @@ export type CatalogueEntry = {
   inputs?: string[] | null;
   /** Strategies: whether they need predictions, and of which task. */
   needs?: unknown;
+  /** Sources: 'candles' (data.source) or 'columns' (data.side). */
+  provides?: string;
 };
 
 /** The catalogue entry of a definition (see CatalogueEntry); `context` is what features see (timeframe). */
@@ -98,5 +100,11 @@ export function catalogueEntry(definition: AnyDefinition & { pluginId?: string }
       return { ...base, needs: definition.needs, outputs: ['target'] };
     case 'splitter':
       return { ...base, outputs: null };
+    case 'source':
+      return {
+        ...base,
+        provides: definition.provides,
+        outputs: definition.provides === 'columns' ? attempt(() => (definition as ColumnSourceDefinition).outputs(params)) : ['open', 'high', 'low', 'close', 'volume'],
+      };
   }
 }

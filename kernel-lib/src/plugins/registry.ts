@@ -12,6 +12,7 @@ import type {
   Plugin,
   StrategyDefinition,
   SplitterDefinition,
+  SourceDefinition,
 } from './define';
 
 type ByKind = {
@@ -20,6 +21,7 @@ type ByKind = {
   model: ModelDefinition;
   strategy: StrategyDefinition;
   splitter: SplitterDefinition;
+  source: SourceDefinition;
 };
 
 type Entry = { definition: AnyDefinition; pluginId: string };
@@ -51,6 +53,7 @@ export class PluginRegistry {
       ...(plugin.models ?? []),
       ...(plugin.strategies ?? []),
       ...(plugin.splitters ?? []),
+      ...(plugin.sources ?? []),
     ];
     for (const definition of definitions) {
       const key = `${definition.kind}/${definition.id}@${definition.version}`;

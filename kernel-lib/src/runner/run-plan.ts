@@ -1,10 +1,10 @@
 import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import type { PluginRegistry } from '../plugins/registry';
-import type { FeatureContext, LabelerDefinition, ModelDefinition, SplitterDefinition, StrategyDefinition } from '../plugins/define';
+import type { CandleSourceDefinition, ColumnSourceDefinition, FeatureContext, LabelerDefinition, ModelDefinition, SplitterDefinition, StrategyDefinition } from '../plugins/define';
 import { featureContext, planFeatures, type PlannedFeature } from '../features/compute-features';
 import { parseBacktestSettings, type BacktestSettings } from '../backtest/settings';
-import type { CandleSource } from '../data/load-candles';
+import { resolveSources, type PlannedSource } from '../data/sources';
 import type { MissingDataPolicy } from '../quality/missing-data';
 import type { Spec } from '../spec/spec';
 
@@ -16,8 +16,11 @@ import type { Spec } from '../spec/spec';
  */
 export type RunPlan = {
   readonly spec: Spec;
-  /** Where the candles come from (a file path is absolute). */
-  readonly data: CandleSource;
+  /** The spec's data section (a file path made absolute): what identifies the candles in caches. */
+  readonly data: Readonly<Record<string, unknown>>;
+  /** The candle source (data.source) and the column sources joined to it (data.side), params validated. */
+  readonly source: PlannedSource<CandleSourceDefinition>;
+  readonly side: readonly PlannedSource<ColumnSourceDefinition>[];
   readonly missing?: MissingDataPolicy;
   readonly features: readonly PlannedFeature[];
   /** Rows of warm-up before every feature has a value (the largest feature lookback). */
@@ -35,6 +38,7 @@ export type RunPlan = {
 /** Resolve and check a validated spec against a registry (see RunPlan); a mismatch fails here, in milliseconds. */
 export function resolveRunPlan(spec: Spec, registry: PluginRegistry, where: { baseDir: string; dataDir: string }): RunPlan {
   const data = dataSource(spec, where.baseDir);
+  const sources = resolveSources(data, registry);
   const context = featureContext(registry, spec.data.timeframe, where);
   const features = planFeatures(spec.features, registry, context);
   const labeler = registry.resolveWithParams('labeler', spec.label);
@@ -51,6 +55,8 @@ export function resolveRunPlan(spec: Spec, registry: PluginRegistry, where: { ba
   return {
     spec,
     data,
+    source: sources.candles,
+    side: sources.side,
     missing: spec.data.missing,
     features,
     lookback: Math.max(0, ...features.map((f) => f.lookback)),
@@ -80,8 +86,8 @@ function resolveSplitter(validation: NonNullable<Spec['validation']>, registry: 
   }
 }
 
-/** The spec's data section as a candle source; a relative file path starts at the spec's folder. */
-function dataSource(spec: Spec, baseDir: string): CandleSource {
+/** The spec's data section; a relative file path starts at the spec's folder. */
+function dataSource(spec: Spec, baseDir: string): Record<string, unknown> {
   const { missing: _missing, ...data } = spec.data;
   return data.source === 'file' ? { ...data, path: path.resolve(baseDir, data.path) } : data;
 }

@@ -14,6 +14,7 @@ import {
   createRunContext,
   evaluateRun,
   loadCandles,
+  prepareData,
   predictRows,
   runStrategy,
   splitData,
@@ -30,6 +31,7 @@ export type SpecRun = { record: RunRecord; results: RunResults; runDir: string }
  */
 export async function runSpec(source: string | LoadedSpec | SpecInput, options: RunContextOptions & { windows?: JobRunner } = {}): Promise<SpecRun> {
   const context = createRunContext(source, options);
+  await prepareData(context);
   // Validated runs with a runner: the windows before the last are fitted as jobs (local processes or BullMQ).
   const results = await runStages(context, options.windows ? { remoteFolds: remoteWindows(options.windows, context) } : {});
   try {

@@ -1,6 +1,6 @@
 import { type Candles } from '../frame/frame';
 import { ConfigError, DataError } from '../errors';
-import { loadCandleSource } from '../data/load-candles';
+import { loadPlannedCandles, prepareSources, type PlannedCandlesOptions } from '../data/sources';
 import { assertQuality, type QualityReport } from '../quality/check-quality';
 import { computePlannedFeatures, type FeatureSet } from '../features/compute-features';
 import { createRegistry } from '../plugins/core-plugin';
@@ -85,19 +85,34 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
 }
 
 /**
- * Stage 1 — data, through the one candle loader: the seeded sample (generated into data/sample/ on
- * first use), a file (Arrow IPC, Parquet or CSV; impossible candles refused with file:line unless
- * `data.repair` is 'drop'), or the store (with its funding and open-interest tables as columns). The
- * spec's missing-data policy, when given, is applied here.
+ * Stage 1 — data, from the spec's source (see data/sources.ts): the seeded sample (generated into
+ * data/sample/ on first use), a file (Arrow IPC, Parquet or CSV; impossible candles refused with
+ * file:line unless `data.repair` is 'drop'), the store (with its funding and open-interest tables as
+ * columns), the exchange (downloaded by `prepareData`) or a plugin's source. The spec's missing-data
+ * policy, when given, is applied here, then the `data.side` column sources are joined causally.
  */
 export function loadCandles(context: RunContext): Candles {
-  return loadCandleSource(context.plan.data, {
+  return loadPlannedCandles(context.plan.source, context.plan.side, dataOptions(context));
+}
+
+/**
+ * Before `loadCandles`: what the data sources need done asynchronously (the exchange source downloads
+ * its range into the store; a plugin's source may fetch). `runSpec` calls it; a notebook awaits it once.
+ */
+export async function prepareData(context: RunContext): Promise<void> {
+  await prepareSources([context.plan.source, ...context.plan.side], dataOptions(context));
+}
+
+function dataOptions(context: RunContext): PlannedCandlesOptions {
+  return {
     dataDir: context.workspace.dataDir,
     baseDir: context.baseDir,
-    missing: context.plan.missing,
+    symbol: context.spec.data.symbol,
+    timeframe: context.spec.data.timeframe,
+    ...(context.plan.missing ? { missing: context.plan.missing } : {}),
     repairHint: 'data.repair: "drop" in the spec',
     log: context.log,
-  });
+  };
 }
 
 /** A fingerprint of the candles (time and OHLCV bytes): recorded with every run and model version. */

@@ -17,7 +17,7 @@ import { createJobRunner, runJobs, type JobRunner, type JobRunnerOptions } from 
 import { jobResultsDir, openResultStore } from '../jobs/result-store';
 import type { Job, SweepPointResult } from '../jobs/job';
 import { resolveRunPlan } from './run-plan';
-import { createRunContext, dataFingerprint, loadCandles } from './stages';
+import { createRunContext, dataFingerprint, loadCandles, prepareData } from './stages';
 import { splitTopLevel } from './backtest-run';
 
 /**
@@ -122,6 +122,8 @@ export async function runSweep(source: string | SpecInput, options: SweepOptions
   const points = sweepPoints(options.params, { samples: options.samples, seed: options.seed ?? loaded.spec.seed });
   const metric = options.metric ?? 'sharpe';
 
+  // Downloads (the exchange source) happen once, before any point reads the data.
+  await prepareData(createRunContext(loaded, { workspace, progress: 'quiet', log: () => {} }));
   // Resolve every point now: a bad value fails in milliseconds, naming the point, before any job runs.
   const fingerprints = new Map<string, string>();
   const jobs: Job[] = points.map((params, point) => {

@@ -14,6 +14,7 @@ import type { Figure } from '../report/charts';
 import { openWorkspace, workspaceStart, type WorkspaceOverrides } from '../workspace';
 import { createRegistry } from '../plugins/core-plugin';
 import { resolveRunPlan } from './run-plan';
+import { createRunContext, prepareData } from './stages';
 import { loadSearchSpace, parseObjectives, suggestSpace, type RunObjective, type SearchSpace } from './tune-space';
 import { createPruner, createSampler, type PrunerName, type SamplerName } from './tune-choices';
 import { runTrial, type TrialOutcome, type TrialRequest } from './trial-run';
@@ -81,6 +82,8 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   const workspace = openWorkspace(options.workspace, workspaceStart(loaded.baseDir));
   const registry = createRegistry(loaded.spec.plugins, workspace.root);
   const plan = resolveRunPlan(loaded.spec, registry, { baseDir: loaded.baseDir, dataDir: workspace.dataDir });
+  // Downloads (the exchange source) happen once, before any trial reads the data.
+  await prepareData(createRunContext(loaded, { workspace: { ...options.workspace, root: workspace.root }, progress: 'quiet', log }));
   const space = typeof options.space === 'string' ? loadSearchSpace(options.space) : options.space;
   const objectives = parseObjectives(options.objective, { validated: !!plan.validation, task: plan.label.definition.task, severalPaths: plan.validation?.definition.severalPaths });
   if (!plan.validation && objectives.some((o) => o.path.startsWith('backtest.'))) {

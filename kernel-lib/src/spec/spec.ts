@@ -5,8 +5,7 @@ import { ConfigError } from '../errors';
 import { parseConfig } from '../util/parse-config';
 import { canonicalJson, sha256Hex } from '../util/hash';
 import { markedBacktestSettingsSchema } from '../backtest/settings';
-import { CANDLE_REPAIRS } from '../data/candle-validation';
-import { SYNTHETIC_STRUCTURES } from '../data/synthetic';
+import { exchangeSourceParams, fileSourceParams, sampleSourceParams, storeSourceParams } from '../data/sources';
 
 /** A reference to a plugin definition: id, optional pinned version, params (validated by the plugin). */
 const definitionRef = z
@@ -25,50 +24,36 @@ const timeframe = z.string().regex(/^\d+[smhdw]$/, 'must look like 1m, 1h, 4h or
  */
 const missing = z.enum(['drop', 'ffill', 'interpolate', 'regression']).optional();
 
-const sampleData = z
-  .object({
-    source: z.literal('sample'),
-    symbol,
-    timeframe,
-    /** Seed of the synthetic market generator. */
-    seed: z.number().int().min(0).default(42),
-    /** Bars to generate (default: three years of hourly bars). */
-    bars: z.number().int().min(100).max(50_000_000).default(26_280),
-    start: z.string().default('2021-01-01T00:00:00Z'),
-    /** 'learnable' (default): the generator's weak documented edge; 'random-walk': nothing to learn (a null test). */
-    structure: z.enum(SYNTHETIC_STRUCTURES).optional(),
-    missing,
-  })
-  .strict();
+/** A column source joined to the candles (on-chain, sentiment, order book): a plugin's id and its params. */
+const sideSource = definitionRef;
+/** The fields every data source shares; the rest of `data` are the source's own params. */
+const sharedData = { symbol, timeframe, missing, side: z.array(sideSource).default([]) };
 
-const fileData = z
-  .object({
-    source: z.literal('file'),
-    /** An .arrow (Arrow IPC) or .csv file; relative paths are relative to the spec file's folder. */
-    path: z.string().min(1),
-    symbol,
-    timeframe,
-    exchange: z.string().optional(),
-    /** Impossible candles (non-finite, price ≤ 0, volume < 0, high/low outside open/close) stop the run; 'drop' leaves them out. */
-    repair: z.enum(CANDLE_REPAIRS).optional(),
-    missing,
-  })
-  .strict();
+const sampleData = sampleSourceParams.extend({ source: z.literal('sample'), ...sharedData }).strict();
+const fileData = fileSourceParams.extend({ source: z.literal('file'), ...sharedData }).strict();
+const storeData = storeSourceParams.extend({ source: z.literal('store'), ...sharedData }).strict();
+const exchangeData = exchangeSourceParams.extend({ source: z.literal('exchange'), ...sharedData }).strict();
+/** A plugin's candle source, written `{"source": "@acme/ticks", ...its params}`: read as {source: 'plugin', id, params}. */
+const pluginData = z.object({ source: z.literal('plugin'), id: z.string().min(1), version: z.string().optional(), params: z.record(z.unknown()).default({}), ...sharedData }).strict();
 
-const storeData = z
-  .object({
-    source: z.literal('store'),
-    /** The store key: data/<exchange>/<market>/<BASE-QUOTE>/<timeframe>.arrow (see candlelab data list). */
-    exchange: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/i, 'must be a plain name like binance'),
-    market: z.enum(['spot', 'futures']),
-    symbol,
-    timeframe,
-    /** Optional ISO-8601 bounds on bar open times: start inclusive, end exclusive. */
-    start: z.string().optional(),
-    end: z.string().optional(),
-    missing,
-  })
-  .strict();
+const PLUGIN_SOURCE_ID = /^(@[\w.-]+\/|[\w.-]+\/)[\w.-]+$/;
+const dataUnion = z.discriminatedUnion('source', [sampleData, fileData, storeData, exchangeData, pluginData], {
+  errorMap: (issue, context) =>
+    issue.code === 'invalid_union_discriminator'
+      ? { message: `is not a data source: use sample, file, store, exchange, or a plugin's source id like '@acme/onchain' (candlelab plugins list shows them)` }
+      : { message: context.defaultError },
+});
+/** What a user writes for a plugin's candle source: its id as `source`, its params beside the shared fields. */
+type PluginDataInput = { source: `${string}/${string}`; symbol?: string; timeframe?: string; missing?: z.input<typeof missing>; side?: z.input<typeof sideSource>[]; version?: string; [param: string]: unknown };
+const dataSchema = z.preprocess(
+  (raw) => {
+    // `{"source": "@acme/ticks", "symbol": …, "depth": 5}` → the plugin branch, its own keys as params
+    if (!raw || typeof raw !== 'object' || typeof (raw as { source?: unknown }).source !== 'string' || !PLUGIN_SOURCE_ID.test((raw as { source: string }).source)) return raw;
+    const { source, symbol: s, timeframe: t, missing: m, side, version, ...params } = raw as Record<string, unknown>;
+    return { source: 'plugin', id: source, ...(version !== undefined ? { version } : {}), params, symbol: s, timeframe: t, missing: m, side };
+  },
+  dataUnion,
+) as unknown as z.ZodType<z.output<typeof dataUnion>, z.ZodTypeDef, Exclude<z.input<typeof dataUnion>, { source: 'plugin' }> | PluginDataInput>;
 
 export const specSchema = z
   .object({
@@ -78,7 +63,7 @@ export const specSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     /** Plugin packages to load besides the built-ins (npm package names). */
     plugins: z.array(z.string().min(1)).default([]),
-    data: z.discriminatedUnion('source', [sampleData, fileData, storeData]),
+    data: dataSchema,
     features: z.array(definitionRef).min(1, 'needs at least one feature'),
     label: definitionRef,
     split: z

@@ -30,3 +30,27 @@ export {
 } from './fake-alert-services';
 /** A real redis-server on a free local port, for tests of the BullMQ queue (`--queue`). */
 export { startLocalRedis, redisServerAvailable, type LocalRedis, type LocalRedisOptions } from './redis-server';
+/**
+ * The plugin contract as executable checks (`candlelab plugin test` runs them): a feature's warm-up
+ * and causality, a labeler's horizon, a model's save/load and seed, a strategy's prefix targets, a
+ * source's point-in-time rows. Each throws a ContractError naming the definition, the row and the column.
+ */
+export {
+  checkFeature,
+  checkLabeler,
+  checkModel,
+  checkStrategy,
+  checkSource,
+  checkPlugin,
+  contractCandles,
+  contractTrainingData,
+  contractPredictions,
+  ContractError,
+  type ContractResult,
+  type PluginCheckEntry,
+  type FeatureCheckOptions,
+  type LabelerCheckOptions,
+  type ModelCheckOptions,
+  type StrategyCheckOptions,
+  type SourceCheckOptions,
+} from './contracts';

@@ -331,6 +331,8 @@ function neuralModel<S extends z.ZodTypeAny>(kind: Kind, doc: string, schema: S)
     doc,
     task: kind.task,
     params: schema,
+    // Small enough for the contract suite to train in seconds.
+    exampleParams: { seqLen: 8, epochs: 2, batchSize: 128, patience: 0, lrPatience: 0, denseUnits: 8, ...(kind.architecture === 'lstm' ? { units: 8 } : { filters: 8, dilations: [1, 2] }) } as z.input<S>,
     fit: (data, params, context) => fitNeural(kind, { architecture: kind.architecture, params } as NeuralSpec, data, context),
     load: (dir) => loadNeural(dir, kind, schema),
   });

@@ -382,6 +382,7 @@ export const xgboostClassifier = defineModel({
   doc: 'XGBoost multi-class classifier trained with libxgboost, served through ONNX Runtime (TreeEnsembleClassifier); warm start with initModel.',
   task: 'classification',
   params: xgboostClassifierParams,
+  exampleParams: { rounds: 30 },
   fit: (data, params, context) => fitXgboost('classification', data, params, context),
   load: (dir) => loadXgboost('classification', dir),
 });
@@ -392,6 +393,7 @@ export const xgboostRegressor = defineModel({
   doc: 'XGBoost regressor (squared, pseudo-Huber or absolute error) trained with libxgboost, served through ONNX Runtime (TreeEnsembleRegressor); warm start with initModel.',
   task: 'regression',
   params: xgboostRegressorParams,
+  exampleParams: { rounds: 30 },
   fit: (data, params, context) => fitXgboost('regression', data, params, context),
   load: (dir) => loadXgboost('regression', dir),
 });
