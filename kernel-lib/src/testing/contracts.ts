@@ -86,7 +86,7 @@ export type FeatureCheckOptions = {
  * full run's, so row t uses rows ≤ t only); it is deterministic; and a streaming twin, when it has one,
  * gives the batch values bar by bar (within 1e-9 relative).
  */
-export function checkFeature(definition: FeatureDefinition, options: FeatureCheckOptions = {}): ContractResult {
+export function checkFeature(definition: FeatureDefinition<any>, options: FeatureCheckOptions = {}): ContractResult {
   const id = `feature ${definition.id}`;
   const params = paramsOf(definition, options.params);
   let candles = options.candles ?? contractCandles();
@@ -179,7 +179,7 @@ export type LabelerCheckOptions = { params?: Record<string, unknown>; candles?: 
  * the data (`eventEnd`, e.g. a barrier touched); labels on a prefix equal the full run's where the
  * prefix holds their horizon; event ends lie between the row and its horizon.
  */
-export function checkLabeler(definition: LabelerDefinition, options: LabelerCheckOptions = {}): ContractResult {
+export function checkLabeler(definition: LabelerDefinition<any>, options: LabelerCheckOptions = {}): ContractResult {
   const id = `labeler ${definition.id}`;
   const params = paramsOf(definition, options.params);
   const candles = options.candles ?? contractCandles(1500, 9);
@@ -282,7 +282,7 @@ function firstDifference(a: Float32Array, b: Float32Array, tolerance: number): n
  * look-ahead: the predictions for the first rows are the same whether or not later rows are given
  * (sequence models must not see rows after t).
  */
-export async function checkModel(definition: ModelDefinition, options: ModelCheckOptions = {}): Promise<ContractResult> {
+export async function checkModel(definition: ModelDefinition<any>, options: ModelCheckOptions = {}): Promise<ContractResult> {
   const id = `model ${definition.id}`;
   const params = paramsOf(definition, options.params);
   const registry = options.registry ?? createRegistry();
@@ -367,7 +367,7 @@ export function contractPredictions(rows: number, task: 'classification' | 'regr
  * incremental form, when it has one, decides as the batch form at every bar, also across a JSON
  * snapshot/restore.
  */
-export function checkStrategy(definition: StrategyDefinition, options: StrategyCheckOptions = {}): ContractResult {
+export function checkStrategy(definition: StrategyDefinition<any>, options: StrategyCheckOptions = {}): ContractResult {
   const id = `strategy ${definition.id}`;
   const params = paramsOf(definition, options.params);
   const candles = options.candles ?? contractCandles(1500, 5);
@@ -427,7 +427,7 @@ export type SourceCheckOptions = {
  * for the first bars gives the same rows as the full load, up to those bars (no value is revised by
  * later data), so the causal join gives every bar the same values either way.
  */
-export async function checkSource(definition: SourceDefinition, options: SourceCheckOptions = {}): Promise<ContractResult> {
+export async function checkSource(definition: SourceDefinition<any>, options: SourceCheckOptions = {}): Promise<ContractResult> {
   const id = `source ${definition.id}`;
   const params = paramsOf(definition, options.params);
   const dataDir = options.context?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-contract-source-'));
