@@ -124,19 +124,30 @@ function toEpochMs(value: unknown, row: number, source: string): number {
 }
 
 /**
- * Show a danfo DataFrame or Series as a table in a notebook (its index first; epoch-ms indexes of frames
- * made by toDanfo shown as ISO times); outside a notebook, print it as a text table.
+ * Show a danfo DataFrame or Series as a table in a notebook (its index first); outside a notebook, print
+ * it as a text table. An index or a `time` column holding epoch-ms times (as toDanfo makes them, and as
+ * they stay through head/tail/loc) is shown as ISO times.
  */
 export function showDanfo(df: DanfoFrame | DanfoSeries, caption?: string, rows = 20): void {
   const frame = asDataFrame(df);
   const [rowCount, columnCount] = frame.shape;
-  const timeIndex = metaOf.has(df);
-  const values = frame.values as unknown[][];
-  const records = frame.index.slice(0, rows).map((label, i) => {
-    const record: Record<string, unknown> = { '': timeIndex && typeof label === 'number' ? isoTime(label) : label };
-    frame.columns.forEach((name, j) => (record[name] = values[i][j]));
+  const values = (frame.values as unknown[][]).slice(0, rows);
+  const index = frame.index.slice(0, rows);
+  const timeIndex = metaOf.has(df) || looksLikeTimes(index);
+  const timeColumn = frame.columns.indexOf('time');
+  const timeValues = timeColumn >= 0 && looksLikeTimes(values.map((row) => row[timeColumn]));
+  const records = index.map((label, i) => {
+    const record: Record<string, unknown> = { '': timeIndex ? isoTime(label as number) : label };
+    frame.columns.forEach((name, j) => (record[name] = j === timeColumn && timeValues ? isoTime(values[i][j] as number) : values[i][j]));
     return record;
   });
   const shape = `${rowCount} rows × ${columnCount} columns${rowCount > rows ? ` (first ${rows})` : ''}`;
   showRecords(records, caption ? `${caption}: ${shape}` : `danfo ${isSeries(df) ? 'Series' : 'DataFrame'}: ${shape}`, rows);
+}
+
+// Whole epoch-ms numbers between 2000 and 2100: what a time index looks like (row numbers and prices do not).
+const YEAR_2000 = Date.UTC(2000, 0, 1);
+const YEAR_2100 = Date.UTC(2100, 0, 1);
+function looksLikeTimes(values: readonly unknown[]): boolean {
+  return values.length > 0 && values.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= YEAR_2000 && v < YEAR_2100);
 }
