@@ -105,7 +105,9 @@ md("""
 `core/direction` labels BUY when the return over the next 5 bars exceeds the threshold, SELL below minus
 it, HOLD between. The threshold is the main dial of the class balance. `core/adaptive-direction` scales
 it by trailing volatility instead, so that calm and wild periods get more similar balances — compare the
-HOLD share month by month (the spread of the monthly shares is printed below the chart).
+HOLD share month by month over two years of the same market (the range of the monthly shares is printed
+below the chart): with a fixed threshold the HOLD share swings with the volatility regime (roughly doubling
+from wild months to quiet ones on this seed); scaled by volatility it stays in a narrower band.
 """)
 code("""
 const direction = registry.resolve('labeler', 'core/direction');
@@ -117,20 +119,23 @@ cl.showChart({
 });
 cl.showRecords(thresholds.map((threshold, i) => ({ threshold: threshold, flags: shares[i].flags.join(', ') || 'balanced', ...Object.fromEntries(shares[i].classes.map((c) => [c.name, `${(100 * c.fraction).toFixed(1)} %`])) })), 'core/direction by threshold');
 
+// Two years of the same market (its volatility regimes need more than a few months to show).
+const twoYears = cl.data.generateSyntheticCandles({ seed: 5, symbol: 'BTC/USDT', timeframe: '1h', bars: 24 * 730, start: '2022-01-01T00:00:00Z' });
 const monthOf = (t: number) => new Date(t).toISOString().slice(0, 7);
-const months = [...new Set(Array.from(candles.time, monthOf))];
+const months = [...new Set(Array.from(twoYears.time, monthOf))];
 const holdShareByMonth = (target: Float64Array) => months.map((m) => {
-  const rows = Array.from(target).filter((v, i) => Number.isFinite(v) && monthOf(candles.time[i]) === m);
+  const rows = Array.from(target).filter((v, i) => Number.isFinite(v) && monthOf(twoYears.time[i]) === m);
   return rows.filter((v) => v === cl.labels.HOLD).length / Math.max(1, rows.length);
 });
-const fixed = results.find((r) => r.definition.id === 'core/direction')!.output.target;
-const adaptive = results.find((r) => r.definition.id === 'core/adaptive-direction')!.output.target;
+const adaptiveLabeler = registry.resolve('labeler', 'core/adaptive-direction');
+const fixed = direction.label(twoYears, direction.params.parse({})).target;
+const adaptive = adaptiveLabeler.label(twoYears, adaptiveLabeler.params.parse({})).target;
 cl.showChart({
   data: [
     { x: months, y: holdShareByMonth(fixed), type: 'bar', name: 'core/direction (fixed 0.5 %)' },
     { x: months, y: holdShareByMonth(adaptive), type: 'bar', name: 'core/adaptive-direction (k × volatility)' },
   ],
-  layout: { title: { text: 'HOLD share by month' }, barmode: 'group', yaxis: { tickformat: '.0%' } },
+  layout: { title: { text: 'HOLD share by month over two years' }, barmode: 'group', yaxis: { tickformat: '.0%' } },
 });
 const range = (xs: number[]) => `${(100 * Math.min(...xs)).toFixed(0)}–${(100 * Math.max(...xs)).toFixed(0)} %`;
 console.log(`monthly HOLD share: fixed threshold ${range(holdShareByMonth(fixed))}, adaptive ${range(holdShareByMonth(adaptive))}`);
@@ -163,7 +168,8 @@ late row as soon as a barrier is touched, and its event ends show it never neede
 """)
 code("""
 const tail = candles.slice(candles.length - 240);
-const tailLabels = fixed.subarray(candles.length - 240);
+const directionTarget = results.find((r) => r.definition.id === 'core/direction')!.output.target;
+const tailLabels = directionTarget.subarray(candles.length - 240);
 const colours = ['red', 'grey', 'green'];
 cl.showChart({
   data: [
