@@ -247,6 +247,9 @@ const cum = df.column('absret').fillNa(0).cumSum().values as number[];
 const rolling = cum.map((c, i) => (i < window ? NaN : (c - cum[i - window]) / window));
 df.addColumn('vol24', rolling, { inplace: true });
 cl.showDanfo(df.loc({ columns: ['ret', 'absret', 'vol24'] }).tail(3), 'rolling 24-bar mean |return|');
+const lastRow = btcRet.length - 1;
+const direct = Array.from(btcRet.subarray(lastRow - window + 1)).reduce((a, b) => a + Math.abs(b), 0) / window;
+console.log(`rolling check: vol24 at the last row ${rolling[lastRow].toFixed(6)}, direct mean of the last ${window} |returns| ${direct.toFixed(6)}`);
 """)
 md("""
 **Back into the pipeline.** A seasonal feature from the exploration: each bar's volume against the
