@@ -96,11 +96,12 @@ export function fromDanfo(df: DanfoFrame | DanfoSeries, options: FromDanfoOption
   return Frame.fromColumns(time, columns, meta);
 }
 
-/** A Series as a one-column DataFrame (danfo's operations return danfojs-base classes, so `instanceof` would miss them). */
+/** Whether df is a Series (danfo's operations return danfojs-base classes, so `instanceof` against danfojs-node's would miss them). */
 function isSeries(df: DanfoFrame | DanfoSeries): df is DanfoSeries {
   return df.ndim === 1;
 }
 
+/** A Series as a one-column DataFrame with the same index (a DataFrame as it is). */
 function asDataFrame(df: DanfoFrame | DanfoSeries): DanfoFrame {
   if (!isSeries(df)) return df;
   return new (danfo().DataFrame)({ [df.columns[0] ?? 'value']: df.values as unknown[] }, { index: df.index });
