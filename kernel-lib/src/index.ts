@@ -24,6 +24,7 @@ export * as serve from './services/serve';
 
 // Flat exports: what a notebook walks through, in pipeline order.
 export { Frame, type Candles, type FrameMeta, isoTime, timeframeMs, barsPerYear } from './frame/frame';
+export { toDanfo, fromDanfo, showDanfo, danfo, type DanfoFrame, type DanfoSeries, type ToDanfoOptions, type FromDanfoOptions } from './frame/danfo';
 export { openWorkspace, type Workspace } from './workspace';
 export { readStore, mergeIntoStore, listStore, storeFile, readStoreSeries, mergeSeriesIntoStore, type StoreKey } from './data/store';
 export { importCandlesFiles, exportCandles } from './data/import-export';

@@ -66,9 +66,23 @@ export function withoutTfNotices<T>(action: () => T): T {
   }
 }
 
+/** The real package name behind `pkg` as installed (differs for an npm alias), or undefined when not installed. */
+function installedName(pkg: string): string | undefined {
+  try {
+    return (require(`${pkg}/package.json`) as { name?: string }).name;
+  } catch {
+    return undefined;
+  }
+}
+
 async function tryBackend(name: TfBackendName): Promise<TfRuntime | string> {
   const pkg = PACKAGES[name];
   if (name === 'tensorflow' || name === 'tensorflow-gpu') {
+    // danfojs-node's tfjs-node is overridden with an alias of plain @tensorflow/tfjs (no native
+    // addon), which npm may hoist to this name: requiring it would not give a native backend, and
+    // an alias of another tfjs version would put a second tfjs core into the process.
+    const installed = installedName(pkg);
+    if (installed && installed !== pkg) return `${pkg} is an alias of ${installed} (no native addon)`;
     let tf: Tf;
     try {
       tf = require(pkg) as Tf;
