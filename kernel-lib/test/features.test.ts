@@ -1,17 +1,12 @@
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { writeArrowFile } from '../src/data/arrow-file';
+import { describe, expect, it } from 'vitest';
 import { ADX, ATR, BollingerBands, CCI, DX, EMA, MACD, OBV, ROC, RSI, SMA, StochasticOscillator, WilliamsR, WMA } from 'trading-signals';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { rollingExtremes, rollingMoments, atrKernel, bollingerKernel, cciKernel, directionalKernel, emaKernel, macdKernel, obvKernel, rocKernel, rsiKernel, smaKernel, returnsKernel, stochasticKernel, trendSlopeKernel, volatilityKernel, vwapKernel, williamsRKernel, wmaKernel, zScoreKernel } from '../src/features/kernels';
-import { computeFeatures, featureContext } from '../src/features/compute-features';
+import { computeFeatures } from '../src/features/compute-features';
 import { resampleCandles } from '../src/features/resample';
 
 const H = 3_600_000;
 import { createRegistry } from '../src/plugins/core-plugin';
-import { parseParams } from '../src/plugins/registry';
 import { directionLabels, BUY, HOLD, SELL } from '../src/labels/direction';
 import { splitChronological } from '../src/validation/split';
 import { ConfigError, NotEnoughDataError } from '../src/errors';
@@ -179,46 +174,8 @@ describe('indicator kernels agree with trading-signals (reference, 1e-9 relative
   });
 });
 
-/** Params for features that have no usable defaults (a reference series must be named). */
-const referenceDir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-test-features-'));
-afterAll(() => fs.rmSync(referenceDir, { recursive: true, force: true }));
-const referenceFile = path.join(referenceDir, 'eth.arrow');
-writeArrowFile(referenceFile, generateSyntheticCandles({ seed: 12, bars: 3000, symbol: 'ETH/USDT' }));
-const exampleParams: Record<string, Record<string, unknown>> = {
-  'core/cross-asset': { reference: { path: referenceFile } },
-};
-
-describe('every registered feature', () => {
-  const context = featureContext(createRegistry(), candles.meta.timeframe);
-  // features reading columns made by earlier features are tested with those (interactions)
-  for (const definition of createRegistry().list('feature').filter((d) => !d.inputs || (d.id in exampleParams && d.inputs(parseParams(d, exampleParams[d.id])).length === 0))) {
-    const params = parseParams(definition, exampleParams[definition.id] ?? {});
-
-    it(`${definition.id}: warm-up rows are exactly the declared lookback, then values are finite`, () => {
-      const columns = definition.compute(candles, params, context);
-      expect(Object.keys(columns).sort()).toEqual([...definition.outputs(params, context)].sort());
-      const lookback = definition.lookback(params, context);
-      const warmups = Object.values(columns).map((values) => values.findIndex((v) => Number.isFinite(v)));
-      // The longest warm-up among the outputs is the declared one; no output warms up longer.
-      expect(Math.max(...warmups)).toBe(lookback);
-      for (const values of Object.values(columns)) {
-        for (let i = lookback; i < values.length; i++) expect(Number.isFinite(values[i])).toBe(true);
-      }
-    });
-
-    it(`${definition.id}: is causal — values on a prefix equal the full series' values, truncated`, () => {
-      // a feature fitted on leading rows is causal given its fit: fix the fitted rows inside every prefix
-      const fixed = definition.fittedOnLeadingRows ? { ...params, fitRows: 150 } : params;
-      const full = definition.compute(candles, fixed, context);
-      for (const length of [200, 777, 1500]) {
-        const prefix = definition.compute(candles.slice(0, length), fixed, context);
-        for (const [name, values] of Object.entries(prefix)) {
-          expect(Array.from(values)).toEqual(Array.from(full[name].subarray(0, length)));
-        }
-      }
-    });
-  }
-
+// Every registered feature's warm-up, outputs and causality: the contract suite (plugin-authoring.test.ts).
+describe('features by property', () => {
   it('a higher-timeframe value reaches a base row only after its bar has closed (property)', () => {
     const registry = createRegistry();
     const set = computeFeatures(candles, [{ id: 'core/higher-timeframe', params: { timeframe: '4h', feature: { id: 'core/rsi', params: { period: 6 } } } }], registry);

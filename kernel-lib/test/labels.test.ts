@@ -1,10 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Frame, type Candles } from '../src/frame/frame';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { createRegistry } from '../src/plugins/core-plugin';
-import { parseParams } from '../src/plugins/registry';
 import {
   adaptiveDirectionLabels,
   classBalance,
@@ -26,30 +23,7 @@ const H = 3_600_000;
 const bars = hourlyBars;
 const nan = (values: Float64Array) => Array.from(values, (v) => (Number.isNaN(v) ? null : v));
 
-describe('every registered labeler', () => {
-  const candles = generateSyntheticCandles({ seed: 9, bars: 1500 });
-  for (const definition of createRegistry().list('labeler')) {
-    it(`${definition.id}: looks ahead exactly its declared horizon; rows without that future are NaN, never filled`, () => {
-      const params = parseParams(definition, {});
-      const horizon = definition.horizon(params);
-      const lookback = definition.lookback?.(params) ?? 0;
-      const full = definition.label(candles, params).target;
-      expect(full.length).toBe(candles.length);
-      // the declared warm-up has no labels, and the first row after it has one
-      for (let i = 0; i < lookback; i++) expect(Number.isNaN(full[i])).toBe(true);
-      expect(Number.isFinite(full[lookback])).toBe(true);
-      for (const length of [400, 900]) {
-        const prefix = definition.label(candles.slice(0, length), params).target;
-        for (let i = 0; i < length; i++) {
-          if (i + horizon < length) expect(nan(prefix.subarray(i, i + 1))).toEqual(nan(full.subarray(i, i + 1)));
-          else if (definition.id !== 'core/triple-barrier') expect(Number.isNaN(prefix[i])).toBe(true);
-        }
-      }
-      // the last `horizon` rows have no label (triple barrier: unless a barrier was already touched)
-      if (definition.id !== 'core/triple-barrier') for (let i = candles.length - horizon; i < candles.length; i++) expect(Number.isNaN(full[i])).toBe(true);
-    });
-  }
-});
+// Every registered labeler's horizon, warm-up and prefixes: the contract suite (plugin-authoring.test.ts).
 
 describe('labelers by hand', () => {
   it('adaptive direction: threshold = k × trailing volatility × √bars', () => {
