@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateSyntheticCandles } from '../src/data/synthetic';
 import {
   adaptiveDirectionLabels,
   classBalance,
