@@ -89,6 +89,7 @@ export {
   type ColumnSourceDefinition,
 } from './plugins/define';
 export { coreSources, loadPlannedCandles, joinSourceColumns, type PlannedSource } from './data/sources';
+export { scaffoldPlugin, loadPluginFolder, PLUGIN_KINDS, type PluginKind } from './plugins/scaffold';
 export { createRegistry, corePlugin } from './plugins/core-plugin';
 export { PluginRegistry } from './plugins/registry';
 export { initCharts, showChart, showFrame, showRecords, showValues } from './report/show';

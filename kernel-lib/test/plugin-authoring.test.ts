@@ -16,6 +16,7 @@ import { startFakeExchange, type FakeExchange } from '../src/testing';
 import type { Candles } from '../src/frame/frame';
 import type { FittedModel, Matrix } from '../src/models/model';
 import { cli, exec, ROOT, tempDir, workspaceEnv } from './helpers';
+import { executeStageNotebook, plotlyCharts } from './notebook-helpers';
 
 const dir = tempDir('plugin-authoring');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -351,5 +352,18 @@ module.exports = definePlugin({ id: 'peek', version: '0.1.0', features: [ok, pee
   it('checkPlugin collects every outcome instead of stopping at the first', async () => {
     const entries = await checkPlugin(definePlugin({ id: 'mixed', version: '1.0.0', sources: [fundingSource], strategies: corePlugin.strategies!.slice(0, 2) }));
     expect(entries.map((e) => [e.kind, e.ok])).toEqual([['source', true], ['strategy', true], ['strategy', true]]);
+  });
+});
+
+describe('notebook 12-plugin-authoring', () => {
+  it('runs in real Jupyter: the contract passes a good feature, names a look-ahead one, joins a source, checks a scaffold', async () => {
+    const { outputs, html, printed: text } = await executeStageNotebook('12-plugin-authoring.ipynb', dir, 'notebook');
+    expect(html).toMatch(/notebook\/range-position.*causal on prefixes.*passed/s);
+    expect(text).toMatch(/contract: feature notebook\/centred-mean looks ahead: column centred_mean_5 at row 698 is [\d.]+ with all 2000 rows but [\d.]+ with the first 700/);
+    expect(html).toMatch(/notebook\/funding-pressure.*point in time: no revised rows, causal join.*passed/s);
+    expect(html).toMatch(/not yet published|0\.\d{4}/);
+    expect(html).toMatch(/funding_pressure_x_range_position_24/);
+    expect(text).toMatch(/1 of 1 definition\(s\) keep the contract/);
+    expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(1);
   });
 });
