@@ -70,7 +70,8 @@ describe('plugin registry', () => {
   it('loads plugin packages by name, with a clear error for a missing one', () => {
     const example = loadPluginModule('@candlelab/plugin-example', ROOT);
     expect(example.id).toBe('@candlelab/plugin-example');
-    expect(example.features?.map((f) => f.id)).toEqual(['example/zscore']);
+    expect(example.features?.map((f) => f.id)).toEqual(['example/zscore', 'example/sentiment-change']);
+    expect(example.sources?.map((s) => s.id)).toEqual(['example/sentiment']);
     expect(() => loadPluginModule('@nobody/not-installed', ROOT)).toThrow(/plugin package '@nobody\/not-installed' is not installed.*npm install/);
   });
 
@@ -104,7 +105,7 @@ describe('spec validation', () => {
     expect(() => parseSpec({ ...minimal, features: [] })).toThrow(/'features' needs at least one feature/);
     expect(() => parseSpec({ ...minimal, backtest: { commissionBps: 'ten' } })).toThrow(/'backtest.commissionBps' expected number, received string/);
     expect(() => parseSpec({ ...minimal, data: { source: 'sample', timeframe: 'hourly' } })).toThrow(/'data.timeframe' must look like 1m/);
-    expect(() => parseSpec({ ...minimal, data: { source: 'ftp' } })).toThrow(/'data.source' invalid discriminator/);
+    expect(() => parseSpec({ ...minimal, data: { source: 'ftp' } })).toThrow(/'data.source' is not a data source: use sample, file, store, exchange, or a plugin's source id/);
   });
 
   it('suggests the nearest field for an unknown one', () => {

@@ -254,7 +254,7 @@ describe('the machine-readable catalogue', () => {
   it('plugins list --json and features --list --json give id, version, kind, params with types and defaults, outputs, lookback/horizon and doc', async () => {
     const all = JSON.parse((await cli(['plugins', 'list', '--json'])).stdout);
     const kinds = new Set(all.map((e: { kind: string }) => e.kind));
-    expect([...kinds].sort()).toEqual(['feature', 'labeler', 'model', 'splitter', 'strategy']);
+    expect([...kinds].sort()).toEqual(['feature', 'labeler', 'model', 'source', 'splitter', 'strategy']);
     expect(all.filter((e: { kind: string }) => e.kind === 'splitter').map((e: { id: string }) => e.id).sort()).toEqual(['core/cpcv', 'core/purged-kfold', 'core/walk-forward']);
     expect(all.find((e: { id: string }) => e.id === 'core/rsi')).toEqual({
       kind: 'feature',

@@ -26,15 +26,19 @@ const missing = z.enum(['drop', 'ffill', 'interpolate', 'regression']).optional(
 
 /** A column source joined to the candles (on-chain, sentiment, order book): a plugin's id and its params. */
 const sideSource = definitionRef;
-/** The fields every data source shares; the rest of `data` are the source's own params. */
-const sharedData = { symbol, timeframe, missing, side: z.array(sideSource).default([]) };
+/**
+ * Every data source has these fields, its own params between them (in this order, so a spec without
+ * the newer fields serializes and hashes as before). `side` and `missing` are absent unless given.
+ */
+const dataFields = <L extends string, T extends z.ZodRawShape>(source: z.ZodLiteral<L>, params: z.ZodObject<T>) =>
+  z.object({ source, symbol, timeframe }).extend(params.shape).extend({ missing, side: z.array(sideSource).optional() }).strict();
 
-const sampleData = sampleSourceParams.extend({ source: z.literal('sample'), ...sharedData }).strict();
-const fileData = fileSourceParams.extend({ source: z.literal('file'), ...sharedData }).strict();
-const storeData = storeSourceParams.extend({ source: z.literal('store'), ...sharedData }).strict();
-const exchangeData = exchangeSourceParams.extend({ source: z.literal('exchange'), ...sharedData }).strict();
+const sampleData = dataFields(z.literal('sample'), sampleSourceParams);
+const fileData = dataFields(z.literal('file'), fileSourceParams);
+const storeData = dataFields(z.literal('store'), storeSourceParams);
+const exchangeData = dataFields(z.literal('exchange'), exchangeSourceParams);
 /** A plugin's candle source, written `{"source": "@acme/ticks", ...its params}`: read as {source: 'plugin', id, params}. */
-const pluginData = z.object({ source: z.literal('plugin'), id: z.string().min(1), version: z.string().optional(), params: z.record(z.unknown()).default({}), ...sharedData }).strict();
+const pluginData = z.object({ source: z.literal('plugin'), symbol, timeframe, id: z.string().min(1), version: z.string().optional(), params: z.record(z.unknown()).default({}), missing, side: z.array(sideSource).optional() }).strict();
 
 const PLUGIN_SOURCE_ID = /^(@[\w.-]+\/|[\w.-]+\/)[\w.-]+$/;
 const dataUnion = z.discriminatedUnion('source', [sampleData, fileData, storeData, exchangeData, pluginData], {
