@@ -121,7 +121,8 @@ const metrics = (p: Float32Array) => cl.models.classificationMetrics(p, testY, l
 const memberOutputs = await stacking.memberPredictions(testX);
 const table: Array<Record<string, unknown>> = memberOutputs.map((p, i) => {
   const m = metrics(p);
-  return { model: `member ${i} (${memberNames[i]})`, testLogLoss: m.logLoss, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, rocAucMacro: m.rocAucMacro };
+  // (every row has every column: a table takes its columns from the first row)
+  return { model: `member ${i} (${memberNames[i]})`, testLogLoss: m.logLoss, balancedAccuracy: m.balancedAccuracy, macroF1: m.macroF1, rocAucMacro: m.rocAucMacro, 'vs best member': null };
 });
 const bestMember = Math.min(...table.map((r) => r.testLogLoss as number));
 for (const [name, model] of [['weighted ensemble', weighted], ['stacking ensemble', stacking]] as const) {
