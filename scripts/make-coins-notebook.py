@@ -55,8 +55,9 @@ md("""
 
 Every coin gets the same feature list, so the columns line up; `core/coin-identity` adds one-hot
 columns over the universe (`coin_BTC`, `coin_ETH`, `coin_SOL`) and a fixed embedding of the base asset.
-The split is chronological per coin (70/15/15 after the warm-up, purged by the label horizon), so no
-coin's test rows are older than any coin's training rows of the same dates.
+The split is chronological per coin (70/15/15 after the warm-up, purged by the label horizon). The
+three coins cover the same hours here, so every coin's test rows come after every coin's training
+rows: the universal model never trains on one coin's future while testing another.
 """)
 code("""
 const setup = {

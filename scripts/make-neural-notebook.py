@@ -110,9 +110,10 @@ The same data through three networks:
 
 - **LSTM(16)** above;
 - **bidirectional LSTM with attention**: the window read both ways, the last state replaced by an
-  attention-weighted sum over the steps (bidirectional reading is still causal: the whole window lies
-  in the past of the row it predicts);
-- **TCN**: residual blocks of dilated causal convolutions (receptive field 1 + 2 (k − 1) Σ dilations).
+  attention-weighted sum over the steps (reading both ways is still causal: the window ends at the
+  row it predicts, so nothing later is read);
+- **TCN**: residual blocks of dilated causal convolutions (receptive field 1 + 2 (k − 1) Σ dilations,
+  at most the window: `receptiveField` in the table).
 
 Each trains with the same seed and budget; the table compares them on the test segment.
 """)
