@@ -26,7 +26,7 @@ that in one table. Three small XGBoost members of different shapes keep it fast.
 code("""
 // Parameters: `candlelab notebook -p name=value` injects new values after this cell.
 const bars = 4000;     // hourly bars of the sample market
-const folds = 4;       // out-of-fold folds for stacking
+const folds = 3;       // out-of-fold folds for stacking
 """, tags=["parameters"])
 code("""
 import * as cl from 'candlelab';
@@ -34,9 +34,9 @@ import * as cl from 'candlelab';
 cl.initCharts();
 // Members differ in shape, so their errors differ: that is what an ensemble feeds on.
 const members = [
-  { id: 'core/xgboost', params: { rounds: 60, maxDepth: 2, learningRate: 0.1, earlyStoppingRounds: 10, threads: 2 } },
-  { id: 'core/xgboost', params: { rounds: 60, maxDepth: 5, learningRate: 0.1, colsampleByTree: 0.5, earlyStoppingRounds: 10, threads: 2 } },
-  { id: 'core/xgboost', params: { rounds: 60, maxDepth: 3, learningRate: 0.1, subsample: 0.6, earlyStoppingRounds: 10, threads: 2 } },
+  { id: 'core/xgboost', params: { rounds: 40, maxDepth: 2, learningRate: 0.1, earlyStoppingRounds: 10, threads: 2 } },
+  { id: 'core/xgboost', params: { rounds: 40, maxDepth: 5, learningRate: 0.1, colsampleByTree: 0.5, earlyStoppingRounds: 10, threads: 2 } },
+  { id: 'core/xgboost', params: { rounds: 40, maxDepth: 3, learningRate: 0.1, subsample: 0.6, earlyStoppingRounds: 10, threads: 2 } },
 ];
 const memberNames = ['depth 2', 'depth 5, half the columns', 'depth 3, 60% of rows'];
 const spec = {
