@@ -71,7 +71,7 @@ const setup = {
     { id: 'core/coin-identity', params: { coins: ['BTC', 'ETH', 'SOL'], dims: 2 } },
   ],
   label: { id: 'core/direction', params: { bars: 5, threshold: 0.005 } },
-  model: { id: 'core/xgboost', params: { rounds: 60, maxDepth: 3, learningRate: 0.1, earlyStoppingRounds: 10, threads: 2 } },
+  model: { id: 'core/xgboost', params: { rounds: 60, maxDepth: 3, learningRate: 0.1, earlyStoppingRounds: 10, threads: 1 } },
   seed: 7,
   log: () => {},
 };

@@ -41,7 +41,7 @@ const spec = {
   ],
   label: { id: 'core/direction', params: { bars: 5, threshold: 0.005 } },
   split: { train: 0.7, valid: 0.15, test: 0.15 },
-  model: { id: 'core/xgboost', params: { rounds: 40, maxDepth: 2, learningRate: 0.1, earlyStoppingRounds: 10, threads: 2 } },
+  model: { id: 'core/xgboost', params: { rounds: 40, maxDepth: 2, learningRate: 0.1, earlyStoppingRounds: 10, threads: 1 } },
   strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.45 } },
   backtest: { initialCash: 10000, commissionBps: 10, slippageBps: 5 },
   register: true,
