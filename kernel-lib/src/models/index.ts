@@ -9,6 +9,7 @@ export {
   xgboostRegressorParams,
   balancedWeights,
   featureImportance,
+  XgboostModel,
   type FeatureImportance,
   type XgboostClassifierParams,
   type XgboostRegressorParams,

@@ -142,8 +142,11 @@ function checkTrainingData(data: TrainingData, task: Task): number {
   return classes;
 }
 
-/** A fitted XGBoost model: the libxgboost booster kept for parity checks, ONNX Runtime for predictions. */
-class XgboostModel implements FittedModel {
+/**
+ * A fitted XGBoost model: the libxgboost booster kept for parity checks, ONNX Runtime for predictions.
+ * Exported so its type has a name: a notebook (tslab) cannot hold an unnamed class with private members in a const.
+ */
+export class XgboostModel implements FittedModel {
   readonly modelVersion: string;
 
   constructor(
