@@ -110,7 +110,7 @@ describe('stage notebooks 06–11 run in real Jupyter and show what they describ
       const skipped = table(tables, 'Faster backends passed over');
       const order = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
       expect(skipped.map((r) => r.backend)).toEqual(order.slice(0, order.indexOf(chosen![1])));
-      for (const r of skipped) expect(r['why it was passed over']).toMatch(/not installed|failed to load|reports/);
+      for (const r of skipped) expect(r['why it was passed over']).toMatch(/not installed|failed to load|reports|is an alias of @tensorflow\/tfjs \(no native addon\)/);
     }
 
     const lstm = table(tables, 'LSTM(16)')[0];
