@@ -5,6 +5,7 @@ import { CandlelabError } from '../errors';
 import { CANDLELAB_VERSION } from '../version';
 import { runSpec } from '../runner/run-spec';
 import { runNotebook } from '../notebook/run-notebook';
+import { compareRuns } from '../runner/compare-runs';
 import { generateSyntheticCandles } from '../data/synthetic';
 import { writeArrowFile } from '../data/arrow-file';
 import { writeCandlesCsv } from '../data/csv-file';
@@ -136,6 +137,19 @@ export function buildProgram(): Command {
       console.log(`  timing:       training ${(record.timings.trainingMs / 1000).toFixed(2)} s` + (inference ? `, inference ${Math.round(inference.batchRowsPerSecond)} rows/s batched, one row p50 ${inference.singleRowP50Ms.toFixed(3)} ms / p99 ${inference.singleRowP99Ms.toFixed(3)} ms` : ''));
       if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);
       console.log(`  fingerprint:  ${record.fingerprint}`);
+    });
+
+  program
+    .command('compare')
+    .summary('compare runs side by side in one HTML page')
+    .description('compare two or more runs in one HTML page: metrics side by side, equity curves overlaid, the winner per calendar period, and the spec fields that differ')
+    .argument('<runs...>', 'run ids (folders of the runs dir) or run folder paths')
+    .option('--runs-dir <dir>', 'where run folders are (default: <workspace>/runs)')
+    .option('--out <file.html>', 'where the page goes (default: <runs>/compare/<last 8 chars of each id>.html)')
+    .action((names: string[], options) => {
+      const workspace = openWorkspace({ runsDir: options.runsDir });
+      const { out, runs } = compareRuns(names, { runsDir: workspace.runsDir, out: options.out });
+      console.log(`compared ${runs.length} runs (${runs.map((r) => r.id).join(', ')}) → ${path.relative(process.cwd(), out) || out}`);
     });
 
   registerTuneCommand(program);
