@@ -176,6 +176,13 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     expect(errors[0]).toMatch(/^candlelab: error: /);
     expect(errors[0]).toMatch(message);
     expect(lines.filter((line) => /^\s+at /.test(line))).toEqual([]);
+    // A run that started (the spec was valid) leaves only its log, runs/<name>-<time>-failed/run.log, ending with the error.
+    const failed = listDir(env.CANDLELAB_RUNS_DIR).filter((name) => /-failed$/.test(name));
+    for (const name of failed) {
+      expect(listDir(path.join(env.CANDLELAB_RUNS_DIR, name))).toEqual(['run.log']);
+      expect(fs.readFileSync(path.join(env.CANDLELAB_RUNS_DIR, name, 'run.log'), 'utf8').trim().split('\n').pop()).toMatch(/ error +.+/);
+      fs.rmSync(path.join(env.CANDLELAB_RUNS_DIR, name), { recursive: true });
+    }
     expect(listDir(env.CANDLELAB_RUNS_DIR).filter((name) => !name.startsWith('.'))).toEqual([]);
     expect(listDir(env.CANDLELAB_RUNS_DIR).filter((name) => name.startsWith('.'))).toEqual([]);
     const models = env.CANDLELAB_MODELS_DIR;

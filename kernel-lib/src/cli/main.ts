@@ -6,6 +6,8 @@ import { CANDLELAB_VERSION } from '../version';
 import { runSpec } from '../runner/run-spec';
 import { runNotebook } from '../notebook/run-notebook';
 import { compareRuns } from '../runner/compare-runs';
+import { QUICK_BARS, QUICK_PARAM_CAPS, quickSpec } from '../runner/quick-spec';
+import { loadSpec, type LoadedSpec } from '../spec/spec';
 import { generateSyntheticCandles } from '../data/synthetic';
 import { writeArrowFile } from '../data/arrow-file';
 import { writeCandlesCsv } from '../data/csv-file';
@@ -73,6 +75,8 @@ export function buildProgram(): Command {
     .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .option('--json', 'print the run summary as JSON on stdout')
+    .option('--verbose', "print debug detail (stage timings, sizes, the plan) to stderr; it is always in the run's run.log")
+    .option('--quick', `smoke test: the run is named <name>-quick, keeps the last ${QUICK_BARS} bars, caps model rounds at ${QUICK_PARAM_CAPS.rounds}, epochs at ${QUICK_PARAM_CAPS.epochs}, earlyStoppingRounds at ${QUICK_PARAM_CAPS.earlyStoppingRounds} (ensemble members too)`)
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'));
   addJobOptions(run, 'specs with "validation": fit the windows in this many worker processes (the run fits the last one itself); default 1, in this process')
     .action(async (specFile: string, options) => {
@@ -84,11 +88,24 @@ export function buildProgram(): Command {
       stop?.signal.addEventListener('abort', () => void windows!.cancel());
       let ran;
       try {
-        ran = await runSpec(specFile, {
+        const echo = options.verbose ? (line: string) => process.stderr.write(line + '\n') : undefined;
+        let source: string | LoadedSpec = specFile;
+        let lastBars: number | undefined;
+        let notes: string[] = [];
+        if (options.quick) {
+          const quick = quickSpec(loadSpec(specFile, options.set));
+          for (const change of quick.changes) process.stderr.write(`quick: ${change}\n`);
+          source = quick.loaded;
+          lastBars = quick.lastBars;
+          notes = quick.changes.map((change) => `--quick: ${change}`);
+        }
+        ran = await runSpec(source, {
           overrides: options.set,
           progress: options.progress,
           workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
           windows,
+          lastBars,
+          runLog: { echo, notes },
         });
       } finally {
         stop?.dispose();
@@ -103,6 +120,7 @@ export function buildProgram(): Command {
         runId: record.runId,
         runDir,
         report: path.join(runDir, 'report.html'),
+        log: path.join(runDir, 'run.log'),
         fingerprint: record.fingerprint,
         registered: record.model.registered ?? null,
         metrics: {
@@ -122,6 +140,7 @@ export function buildProgram(): Command {
       const relative = (p: string): string => path.relative(process.cwd(), p) || '.';
       console.log(`run ${record.runId} (${seconds.toFixed(1)} s)`);
       console.log(`  report:       ${relative(summary.report)}`);
+      console.log(`  log:          ${relative(summary.log)}`);
       const v = record.validation;
       if (v) {
         console.log(`  validation:   ${v.method}, ${v.windows.length} ${v.foldName}s refitted, out-of-sample ${v.outOfSample.from.slice(0, 10)} … ${v.outOfSample.to.slice(0, 10)} (numbers below)`);

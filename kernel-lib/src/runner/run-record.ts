@@ -239,6 +239,10 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
       add('trades.csv', 'trades', tradesCsv(backtest.result.trades));
       add('signals.json', 'signals', JSON.stringify(backtest.result.signals, null, 1) + '\n');
       add('report.html', 'report', buildRunReport(record, results, await memberSeries(results)));
+      if (context.runLog) {
+        context.runLog.write('info', `run ${runId} written to ${runDir}`);
+        add('run.log', 'log', context.runLog.text());
+      }
       record.artifacts = artifacts;
       writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
     });
