@@ -31,6 +31,13 @@ import { registerFakeExchangeCommand } from './fake-exchange-command';
 import { registerServeCommand } from './serve-command';
 import { registerAlertCommands } from './alert-commands';
 import { collect } from './option-parsers';
+
+/** --timeout: seconds > 0, or a one-line error. */
+function positiveSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--timeout ${value}: give the seconds a cell may run, a number above 0 (e.g. --timeout 600)`);
+  return seconds;
+}
 import { registerScheduleCommand } from './schedule-command';
 import { addJobOptions, cancelOnSigint, jobRunnerFromOptions, registerJobCommands } from './jobs-commands';
 
@@ -241,21 +248,36 @@ export function buildProgram(): Command {
     .argument('<notebook.ipynb>', 'the notebook to execute')
     .option('-p, --parameter <name=value>', 'set a parameter of the cell tagged "parameters" (repeatable)', collect, [])
     .option('--out <file>', 'where the executed notebook goes (default: <name>.executed.ipynb)')
-    .option('--timeout <seconds>', 'time limit per cell', (v) => Number(v), 1800)
+    .option('--timeout <seconds>', 'time limit per cell; a cell running longer fails the run, naming the cell', positiveSeconds, 1800)
+    .option('--html <file>', 'also write the executed notebook as HTML (nbconvert), failed runs too')
+    .option('--json', 'print the outcome as JSON on stdout: {ok, output, html, cells, seconds} or {ok: false, error, cellIndex, cellId, timedOut, output, html}')
     .action(async (file: string, options) => {
+      const started = performance.now();
       const parameters: Record<string, string> = {};
       for (const item of options.parameter as string[]) {
         const eq = item.indexOf('=');
         if (eq <= 0) throw new ConfigError(`-p '${item}' must look like name=value`);
         parameters[item.slice(0, eq)] = item.slice(eq + 1);
       }
-      const result = await runNotebook(file, { parameters, output: options.out, timeoutSeconds: options.timeout });
+      const result = await runNotebook(file, { parameters, output: options.out, timeoutSeconds: options.timeout, html: options.html });
+      const seconds = (performance.now() - started) / 1000;
+      if (options.json) {
+        console.log(
+          JSON.stringify(
+            result.ok
+              ? { ok: true, output: result.output, html: result.html ?? null, cells: result.cells, seconds }
+              : { ok: false, error: result.error, cellIndex: result.failedCell, cellId: result.failedCellId ?? null, timedOut: result.timedOut ?? false, notebook: file, output: result.output, html: result.html ?? null, seconds },
+            null,
+            2,
+          ),
+        );
+      }
       if (!result.ok) {
-        console.error(`candlelab: error: cell ${result.failedCell} of ${file} failed: ${result.error}; the executed notebook is at ${result.output}`);
+        console.error(`candlelab: error: cell ${result.failedCell} of ${file} failed: ${result.error}; the executed notebook (error banner on top) is at ${result.output}`);
         process.exitCode = 1;
         return;
       }
-      console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}`);
+      if (!options.json) console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}${result.html ? `, HTML → ${path.relative(process.cwd(), result.html)}` : ''} (${seconds.toFixed(1)} s)`);
     });
 
   const data = program.command('data').summary('market data and the local store').description('market data: the synthetic sample, the local store (import, export, check, list, resample), downloads and streams');
