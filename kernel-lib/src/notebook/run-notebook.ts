@@ -216,7 +216,7 @@ export async function runNotebook(file: string, options: NotebookRunOptions = {}
       child.on('error', reject);
       child.on('close', (exitCode) => resolve({ code: exitCode ?? 1, stdout }));
     });
-    const outcome = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { ok?: boolean; setup?: string; cells?: number; failedCell?: number; cellId?: string; ename?: string; evalue?: string; timeout?: boolean };
+    const outcome = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { ok?: boolean; setup?: string; cells?: number; failedCell?: number; cellId?: string; ename?: string; evalue?: string; message?: string; timeout?: boolean };
     if (outcome.setup) throw new NotebookError(`${outcome.setup}; install it with: sudo apt-get install python3-nbclient jupyter-nbconvert`);
     if (!fs.existsSync(partial)) throw new NotebookError(`the notebook driver exited with code ${code} without writing ${output}`);
     fs.renameSync(partial, output);
@@ -229,7 +229,7 @@ export async function runNotebook(file: string, options: NotebookRunOptions = {}
     const executed = readNotebook(output);
     const failed = outcome.failedCell ?? -1;
     // +1: the error banner sits on top of the saved notebook
-    const message = (outcome.evalue && `${outcome.ename}: ${outcome.evalue}`) || errorMessageOf(executed.cells[failed + 1]) || outcome.ename || 'unknown error';
+    const message = (outcome.evalue && (outcome.message ?? `${outcome.ename}: ${outcome.evalue}`)) || errorMessageOf(executed.cells[failed + 1]) || outcome.ename || 'unknown error';
     return { ok: false, output, ...exported, cells: notebook.cells.length, failedCell: failed, ...(outcome.cellId ? { failedCellId: outcome.cellId } : {}), timedOut: !!outcome.timeout, error: message };
   } finally {
     fs.rmSync(prepared, { force: true });
