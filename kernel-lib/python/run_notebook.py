@@ -1,12 +1,17 @@
 """Execute a notebook headless with Jupyter's own client (nbclient), cell by cell.
 
-Used by `candlelab notebook`: stops at the first failing cell, still writes the executed notebook,
-and prints one JSON line with the outcome on stdout:
+Used by `candlelab notebook`: stops at the first failing cell, still writes the executed notebook
+(with an error banner on top, as papermill does), optionally its HTML export (nbconvert), and prints
+one JSON line with the outcome on stdout:
   {"ok": true, "cells": N}
-  {"ok": false, "failedCell": I, "ename": "...", "evalue": "..."}
+  {"ok": false, "failedCell": I, "cellId": "...", "ename": "...", "evalue": "...", "message": "...", "timeout": bool}
+failedCell counts the cells of the notebook as run (the banner, inserted after the failure, not counted).
 """
 import argparse
 import json
+import math
+import re
+import os
 import sys
 
 try:
@@ -18,20 +23,53 @@ except ImportError as error:  # reported by the TypeScript side with the apt com
     sys.exit(3)
 
 
+def stderr_error(cell) -> str:
+    """tslab reports a cell's error on stderr, with an empty evalue: the first error-looking line there."""
+    lines = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            lines += [line.strip() for line in "".join(output.get("text", "")).splitlines() if line.strip()]
+    for line in lines:
+        if re.match(r"^\w*(Error|Exception)\b.*:", line) or re.match(r"^\d+:\d+ - ", line):
+            return line
+    return lines[0] if lines else ""
+
+
+def banner(outcome: dict) -> "nbformat.NotebookNode":
+    index = outcome["failedCell"]
+    text = (
+        f'<span style="color:red; font-size:1.2em">**candlelab notebook: execution failed at cell {index}**</span>\n\n'
+        f"Cell {index} (counting from 0 below this banner) failed: {outcome['message']}\n\n"
+        "Cells after it did not run. Fix the cell and run the notebook again."
+    )
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = ["candlelab-error"]
+    return cell
+
+
+def export_html(nb, target: str) -> None:
+    from nbconvert import HTMLExporter  # imported only when asked for: it takes a while
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(body)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
     parser.add_argument("output")
     parser.add_argument("--kernel", default="tslab")
     parser.add_argument("--cwd", required=True)
-    parser.add_argument("--timeout", type=int, default=1800)
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--html")
     args = parser.parse_args()
 
     nb = nbformat.read(args.input, as_version=4)
     client = NotebookClient(
         nb,
         kernel_name=args.kernel,
-        timeout=args.timeout,
+        timeout=max(1, math.ceil(args.timeout)),  # nbclient takes whole seconds
         resources={"metadata": {"path": args.cwd}},
         allow_errors=False,
     )
@@ -44,10 +82,25 @@ def main() -> int:
                 # nbclient also checks the reply status: tslab reports errors that way, on stderr.
                 client.execute_cell(cell, index)
     except CellExecutionError as error:
-        outcome = {"ok": False, "failedCell": current["index"], "ename": error.ename, "evalue": error.evalue}
-    except (DeadKernelError, CellTimeoutError) as error:
-        outcome = {"ok": False, "failedCell": current["index"], "ename": type(error).__name__, "evalue": str(error).splitlines()[0]}
+        evalue = error.evalue or stderr_error(nb.cells[current["index"]])
+        ename = error.ename if error.ename not in ("", "<Error>") else evalue.split(":")[0] or "Error"
+        outcome = {"ok": False, "failedCell": current["index"], "ename": ename, "evalue": evalue, "timeout": False}
+    except CellTimeoutError:
+        outcome = {
+            "ok": False, "failedCell": current["index"], "ename": "CellTimeoutError", "timeout": True,
+            "evalue": f"cell {current['index']} ran longer than the time limit of {args.timeout:g} s per cell and was stopped",
+        }
+    except DeadKernelError as error:
+        outcome = {"ok": False, "failedCell": current["index"], "ename": "DeadKernelError", "evalue": str(error).splitlines()[0], "timeout": False}
+    if not outcome["ok"]:
+        ename, evalue = outcome["ename"], outcome["evalue"]
+        outcome["message"] = evalue if evalue.startswith(ename) else f"{ename}: {evalue}"
+        outcome["cells"] = len(nb.cells)
+        outcome["cellId"] = nb.cells[outcome["failedCell"]].get("id")
+        nb.cells.insert(0, banner(outcome))
     nbformat.write(nb, args.output)
+    if args.html:
+        export_html(nb, args.html)
     print(json.dumps(outcome))
     return 0 if outcome["ok"] else 1
 

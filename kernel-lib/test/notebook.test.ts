@@ -84,8 +84,10 @@ describe('candlelab notebook errors', () => {
     // cells: 0 markdown, 1 parameters, 2 injected parameters, 3 set-up (fails: the spec does not exist)
     expect(result.stderr).toMatch(/candlelab: error: cell 3 of .*00-quickstart\.ipynb failed: .*spec file \.\.\/specs\/missing\.json not found/);
     const executed = readNotebook(out);
-    expect(JSON.stringify(executed.cells[3].outputs)).toMatch(/missing\.json not found/);
-    expect(executed.cells[4].outputs ?? []).toEqual([]); // nothing ran after the failure
+    // the saved notebook starts with the error banner, so the cells as run sit one further down
+    expect(executed.cells[0].metadata?.tags).toEqual(['candlelab-error']);
+    expect(JSON.stringify(executed.cells[3 + 1].outputs)).toMatch(/missing\.json not found/);
+    expect(executed.cells[4 + 1].outputs ?? []).toEqual([]); // nothing ran after the failure
     expect(listDir(env.CANDLELAB_RUNS_DIR)).toEqual([]);
   });
 

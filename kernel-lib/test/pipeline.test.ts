@@ -51,14 +51,14 @@ describe('candlelab run specs/quickstart.json', () => {
   });
 
   it('writes a whole run folder: run.json, model files, predictions, trades, report', async () => {
-    expect(listDir(first.runDir)).toEqual(['backtest.arrow', 'model', 'predictions.arrow', 'report.html', 'run.json', 'signals.json', 'trades.csv']);
+    expect(listDir(first.runDir)).toEqual(['backtest.arrow', 'model', 'predictions.arrow', 'report.html', 'run.json', 'run.log', 'signals.json', 'trades.csv']);
     expect(listDir(path.join(first.runDir, 'model'))).toEqual(['model-card.json', 'model.json', 'model.onnx']);
     const record: RunRecord = JSON.parse(fs.readFileSync(path.join(first.runDir, 'run.json'), 'utf8'));
     expect(record.fingerprint).toBe(first.fingerprint);
     expect(record.spec.name).toBe('quickstart');
     expect(record.data).toMatchObject({ symbol: 'BTC/USDT', timeframe: '1h', rows: 26_280 });
     expect(record.artifacts.map((a) => a.path).sort()).toEqual(
-      ['backtest.arrow', 'model/model-card.json', 'model/model.json', 'model/model.onnx', 'predictions.arrow', 'report.html', 'signals.json', 'trades.csv'].sort(),
+      ['backtest.arrow', 'model/model-card.json', 'model/model.json', 'model/model.onnx', 'predictions.arrow', 'report.html', 'run.log', 'signals.json', 'trades.csv'].sort(),
     );
     for (const key of ['totalReturn', 'cagr', 'annualVolatility', 'sharpe', 'sortino', 'calmar', 'maxDrawdown', 'maxDrawdownDays', 'winRate', 'profitFactor', 'expectancy', 'numTrades', 'averageTradeBars', 'exposure', 'buyHoldReturn'] as const) {
       expect(record.metrics.backtest).toHaveProperty(key);
@@ -117,9 +117,9 @@ describe('candlelab run specs/quickstart.json', () => {
     );
     expect(chromium.status).toBe(0);
     // The page's own script marks how many figures it drew; plotly adds one main-svg per chart.
-    expect(chromium.stdout).toMatch(/data-charts-rendered="5"/);
+    expect(chromium.stdout).toMatch(/data-charts-rendered="8"/); // 5 run and backtest charts + predictions over price, realized against predicted, the signal heatmap
     expect(chromium.stdout).toContain('By market regime');
-    expect((chromium.stdout.match(/class="main-svg"/g) ?? []).length).toBeGreaterThanOrEqual(5);
+    expect((chromium.stdout.match(/class="main-svg"/g) ?? []).length).toBeGreaterThanOrEqual(8);
   });
 
   it('--set changes the run (and so the fingerprint)', async () => {
@@ -176,6 +176,13 @@ describe('bad input: one clear line, non-zero exit, nothing half-written', () =>
     expect(errors[0]).toMatch(/^candlelab: error: /);
     expect(errors[0]).toMatch(message);
     expect(lines.filter((line) => /^\s+at /.test(line))).toEqual([]);
+    // A run that started (the spec was valid) leaves only its log, runs/<name>-<time>-failed/run.log, ending with the error.
+    const failed = listDir(env.CANDLELAB_RUNS_DIR).filter((name) => /-failed$/.test(name));
+    for (const name of failed) {
+      expect(listDir(path.join(env.CANDLELAB_RUNS_DIR, name))).toEqual(['run.log']);
+      expect(fs.readFileSync(path.join(env.CANDLELAB_RUNS_DIR, name, 'run.log'), 'utf8').trim().split('\n').pop()).toMatch(/ error +.+/);
+      fs.rmSync(path.join(env.CANDLELAB_RUNS_DIR, name), { recursive: true });
+    }
     expect(listDir(env.CANDLELAB_RUNS_DIR).filter((name) => !name.startsWith('.'))).toEqual([]);
     expect(listDir(env.CANDLELAB_RUNS_DIR).filter((name) => name.startsWith('.'))).toEqual([]);
     const models = env.CANDLELAB_MODELS_DIR;

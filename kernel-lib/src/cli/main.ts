@@ -5,6 +5,9 @@ import { CandlelabError } from '../errors';
 import { CANDLELAB_VERSION } from '../version';
 import { runSpec } from '../runner/run-spec';
 import { runNotebook } from '../notebook/run-notebook';
+import { compareRuns } from '../runner/compare-runs';
+import { QUICK_BARS, QUICK_PARAM_CAPS, quickSpec } from '../runner/quick-spec';
+import { loadSpec, type LoadedSpec } from '../spec/spec';
 import { generateSyntheticCandles } from '../data/synthetic';
 import { writeArrowFile } from '../data/arrow-file';
 import { writeCandlesCsv } from '../data/csv-file';
@@ -29,6 +32,13 @@ import { registerFakeExchangeCommand } from './fake-exchange-command';
 import { registerServeCommand } from './serve-command';
 import { registerAlertCommands } from './alert-commands';
 import { collect } from './option-parsers';
+
+/** --timeout: seconds > 0, or a one-line error. */
+function positiveSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--timeout ${value}: give the seconds a cell may run, a number above 0 (e.g. --timeout 600)`);
+  return seconds;
+}
 import { registerScheduleCommand } from './schedule-command';
 import { addJobOptions, cancelOnSigint, jobRunnerFromOptions, registerJobCommands } from './jobs-commands';
 
@@ -73,6 +83,8 @@ export function buildProgram(): Command {
     .option('--models-dir <dir>', 'the model registry (default: <workspace>/models)')
     .option('--data-dir <dir>', 'the data store (default: <workspace>/data)')
     .option('--json', 'print the run summary as JSON on stdout')
+    .option('--verbose', "print debug detail (stage timings, sizes, the plan) to stderr; it is always in the run's run.log")
+    .option('--quick', `smoke test: the run is named <name>-quick, keeps the last ${QUICK_BARS} bars, caps model rounds at ${QUICK_PARAM_CAPS.rounds}, epochs at ${QUICK_PARAM_CAPS.epochs}, earlyStoppingRounds at ${QUICK_PARAM_CAPS.earlyStoppingRounds} (ensemble members too)`)
     .addOption(new Option('--progress <mode>', 'progress display').choices(['auto', 'bar', 'lines', 'quiet']).default('auto'));
   addJobOptions(run, 'specs with "validation": fit the windows in this many worker processes (the run fits the last one itself); default 1, in this process')
     .action(async (specFile: string, options) => {
@@ -84,11 +96,24 @@ export function buildProgram(): Command {
       stop?.signal.addEventListener('abort', () => void windows!.cancel());
       let ran;
       try {
-        ran = await runSpec(specFile, {
+        const echo = options.verbose ? (line: string) => process.stderr.write(line + '\n') : undefined;
+        let source: string | LoadedSpec = specFile;
+        let lastBars: number | undefined;
+        let notes: string[] = [];
+        if (options.quick) {
+          const quick = quickSpec(loadSpec(specFile, options.set));
+          for (const change of quick.changes) process.stderr.write(`quick: ${change}\n`);
+          source = quick.loaded;
+          lastBars = quick.lastBars;
+          notes = quick.changes.map((change) => `--quick: ${change}`);
+        }
+        ran = await runSpec(source, {
           overrides: options.set,
           progress: options.progress,
           workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
           windows,
+          lastBars,
+          runLog: { echo, notes },
         });
       } finally {
         stop?.dispose();
@@ -103,6 +128,7 @@ export function buildProgram(): Command {
         runId: record.runId,
         runDir,
         report: path.join(runDir, 'report.html'),
+        log: path.join(runDir, 'run.log'),
         fingerprint: record.fingerprint,
         registered: record.model.registered ?? null,
         metrics: {
@@ -122,6 +148,7 @@ export function buildProgram(): Command {
       const relative = (p: string): string => path.relative(process.cwd(), p) || '.';
       console.log(`run ${record.runId} (${seconds.toFixed(1)} s)`);
       console.log(`  report:       ${relative(summary.report)}`);
+      console.log(`  log:          ${relative(summary.log)}`);
       const v = record.validation;
       if (v) {
         console.log(`  validation:   ${v.method}, ${v.windows.length} ${v.foldName}s refitted, out-of-sample ${v.outOfSample.from.slice(0, 10)} … ${v.outOfSample.to.slice(0, 10)} (numbers below)`);
@@ -137,6 +164,19 @@ export function buildProgram(): Command {
       console.log(`  timing:       training ${(record.timings.trainingMs / 1000).toFixed(2)} s` + (inference ? `, inference ${Math.round(inference.batchRowsPerSecond)} rows/s batched, one row p50 ${inference.singleRowP50Ms.toFixed(3)} ms / p99 ${inference.singleRowP99Ms.toFixed(3)} ms` : ''));
       if (record.model.registered) console.log(`  model:        ${record.model.registered.name} v${record.model.registered.version} (models/)`);
       console.log(`  fingerprint:  ${record.fingerprint}`);
+    });
+
+  program
+    .command('compare')
+    .summary('compare runs side by side in one HTML page')
+    .description('compare two or more runs in one HTML page: metrics side by side, equity curves overlaid, the winner per calendar period, and the spec fields that differ')
+    .argument('<runs...>', 'run ids (folders of the runs dir) or run folder paths')
+    .option('--runs-dir <dir>', 'where run folders are (default: <workspace>/runs)')
+    .option('--out <file.html>', 'where the page goes (default: <runs>/compare/<last 8 chars of each id>.html)')
+    .action((names: string[], options) => {
+      const workspace = openWorkspace({ runsDir: options.runsDir });
+      const { out, runs } = compareRuns(names, { runsDir: workspace.runsDir, out: options.out });
+      console.log(`compared ${runs.length} runs (${runs.map((r) => r.id).join(', ')}) → ${path.relative(process.cwd(), out) || out}`);
     });
 
   registerTuneCommand(program);
@@ -209,21 +249,36 @@ export function buildProgram(): Command {
     .argument('<notebook.ipynb>', 'the notebook to execute')
     .option('-p, --parameter <name=value>', 'set a parameter of the cell tagged "parameters" (repeatable)', collect, [])
     .option('--out <file>', 'where the executed notebook goes (default: <name>.executed.ipynb)')
-    .option('--timeout <seconds>', 'time limit per cell', (v) => Number(v), 1800)
+    .option('--timeout <seconds>', 'time limit per cell; a cell running longer fails the run, naming the cell', positiveSeconds, 1800)
+    .option('--html <file>', 'also write the executed notebook as HTML (nbconvert), failed runs too')
+    .option('--json', 'print the outcome as JSON on stdout: {ok, output, html, cells, seconds} or {ok: false, error, cellIndex, cellId, timedOut, output, html}')
     .action(async (file: string, options) => {
+      const started = performance.now();
       const parameters: Record<string, string> = {};
       for (const item of options.parameter as string[]) {
         const eq = item.indexOf('=');
         if (eq <= 0) throw new ConfigError(`-p '${item}' must look like name=value`);
         parameters[item.slice(0, eq)] = item.slice(eq + 1);
       }
-      const result = await runNotebook(file, { parameters, output: options.out, timeoutSeconds: options.timeout });
+      const result = await runNotebook(file, { parameters, output: options.out, timeoutSeconds: options.timeout, html: options.html });
+      const seconds = (performance.now() - started) / 1000;
+      if (options.json) {
+        console.log(
+          JSON.stringify(
+            result.ok
+              ? { ok: true, output: result.output, html: result.html ?? null, cells: result.cells, seconds }
+              : { ok: false, error: result.error, cellIndex: result.failedCell, cellId: result.failedCellId ?? null, timedOut: result.timedOut ?? false, notebook: file, output: result.output, html: result.html ?? null, seconds },
+            null,
+            2,
+          ),
+        );
+      }
       if (!result.ok) {
-        console.error(`candlelab: error: cell ${result.failedCell} of ${file} failed: ${result.error}; the executed notebook is at ${result.output}`);
+        console.error(`candlelab: error: cell ${result.failedCell} of ${file} failed: ${result.error}; the executed notebook (error banner on top) is at ${result.output}`);
         process.exitCode = 1;
         return;
       }
-      console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}`);
+      if (!options.json) console.log(`executed ${result.cells} cells → ${path.relative(process.cwd(), result.output)}${result.html ? `, HTML → ${path.relative(process.cwd(), result.html)}` : ''} (${seconds.toFixed(1)} s)`);
     });
 
   const data = program.command('data').summary('market data and the local store').description('market data: the synthetic sample, the local store (import, export, check, list, resample), downloads and streams');

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -27,6 +27,8 @@ export type NotebookRunOptions = {
   output?: string;
   /** Seconds a single cell may run. */
   timeoutSeconds?: number;
+  /** Also export the executed notebook (with the error banner when a cell failed) as HTML here (nbconvert). */
+  html?: string;
   /** Python with nbclient (default: $CANDLELAB_PYTHON, /usr/bin/python3, python3). */
   python?: string;
   /** Kernel name (default: tslab, provided by candlelab itself). */
@@ -38,8 +40,15 @@ export type NotebookRunOptions = {
 export type NotebookRunResult = {
   ok: boolean;
   output: string;
+  /** The HTML export, when asked for. */
+  html?: string;
   cells: number;
+  /** The failing cell's index in the notebook as run (injected parameters counted; the error banner not). */
   failedCell?: number;
+  /** Its nbformat cell id. */
+  failedCellId?: string;
+  /** The cell ran past the time limit. */
+  timedOut?: boolean;
   error?: string;
 };
 
@@ -151,10 +160,12 @@ function findPython(preferred?: string): string {
  * with this Node.js, so the runner works whether or not the user installed the kernel.
  */
 export function ensureKernelSpec(kernel = 'tslab'): string {
-  const tslabBin = require.resolve('tslab/bin/tslab', { paths: [process.cwd(), __dirname] });
-  const dir = path.join(os.tmpdir(), `candlelab-jupyter-${process.getuid?.() ?? 'user'}`);
+  // tslab with a narrower type-check program (see tslab-kernel.ts); from sources under vitest, the built file
+  const launcher = path.join(__dirname, '..', '..', 'dist', 'notebook', 'tslab-kernel.js');
+  // one folder per installation: two checkouts running notebooks at once never swap kernels
+  const dir = path.join(os.tmpdir(), `candlelab-jupyter-${process.getuid?.() ?? 'user'}-${createHash('sha256').update(launcher).digest('hex').slice(0, 8)}`);
   const spec = {
-    argv: [process.execPath, tslabBin, 'kernel', '--config-path', '{connection_file}'],
+    argv: [process.execPath, launcher, '--config-path', '{connection_file}'],
     display_name: 'TypeScript (tslab)',
     language: 'typescript',
   };
@@ -187,11 +198,14 @@ export async function runNotebook(file: string, options: NotebookRunOptions = {}
   fs.mkdirSync(path.dirname(output), { recursive: true });
   const driver = path.join(__dirname, '..', '..', 'python', 'run_notebook.py');
   const partial = `${output}.partial-${process.pid}`;
+  const html = options.html ? path.resolve(options.html) : undefined;
+  if (html) fs.mkdirSync(path.dirname(html), { recursive: true });
+  const htmlPartial = html && `${html}.partial-${process.pid}`;
   try {
     const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve, reject) => {
       const child = spawn(
         python,
-        [driver, prepared, partial, '--kernel', options.kernel ?? 'tslab', '--cwd', path.dirname(input), '--timeout', String(options.timeoutSeconds ?? 1800)],
+        [driver, prepared, partial, '--kernel', options.kernel ?? 'tslab', '--cwd', path.dirname(input), '--timeout', String(options.timeoutSeconds ?? 1800), ...(htmlPartial ? ['--html', htmlPartial] : [])],
         { env: { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stdout = '';
@@ -202,17 +216,24 @@ export async function runNotebook(file: string, options: NotebookRunOptions = {}
       child.on('error', reject);
       child.on('close', (exitCode) => resolve({ code: exitCode ?? 1, stdout }));
     });
-    const outcome = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { ok?: boolean; setup?: string; cells?: number; failedCell?: number; ename?: string; evalue?: string };
+    const outcome = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { ok?: boolean; setup?: string; cells?: number; failedCell?: number; cellId?: string; ename?: string; evalue?: string; message?: string; timeout?: boolean };
     if (outcome.setup) throw new NotebookError(`${outcome.setup}; install it with: sudo apt-get install python3-nbclient jupyter-nbconvert`);
     if (!fs.existsSync(partial)) throw new NotebookError(`the notebook driver exited with code ${code} without writing ${output}`);
     fs.renameSync(partial, output);
-    if (outcome.ok) return { ok: true, output, cells: outcome.cells ?? notebook.cells.length };
+    if (html) {
+      if (!fs.existsSync(htmlPartial!)) throw new NotebookError(`the notebook driver exited with code ${code} without writing ${html}; check that jupyter-nbconvert is installed (sudo apt-get install jupyter-nbconvert)`);
+      fs.renameSync(htmlPartial!, html);
+    }
+    const exported = html ? { html } : {};
+    if (outcome.ok) return { ok: true, output, ...exported, cells: outcome.cells ?? notebook.cells.length };
     const executed = readNotebook(output);
     const failed = outcome.failedCell ?? -1;
-    const message = (outcome.evalue && `${outcome.ename}: ${outcome.evalue}`) || errorMessageOf(executed.cells[failed]) || outcome.ename || 'unknown error';
-    return { ok: false, output, cells: notebook.cells.length, failedCell: failed, error: message };
+    // +1: the error banner sits on top of the saved notebook
+    const message = (outcome.evalue && (outcome.message ?? `${outcome.ename}: ${outcome.evalue}`)) || errorMessageOf(executed.cells[failed + 1]) || outcome.ename || 'unknown error';
+    return { ok: false, output, ...exported, cells: notebook.cells.length, failedCell: failed, ...(outcome.cellId ? { failedCellId: outcome.cellId } : {}), timedOut: !!outcome.timeout, error: message };
   } finally {
     fs.rmSync(prepared, { force: true });
     fs.rmSync(partial, { force: true });
+    if (htmlPartial) fs.rmSync(htmlPartial, { force: true });
   }
 }

@@ -585,7 +585,7 @@ function numericChanges(a: Map<string, number>, b: Map<string, number>): MetricC
 }
 
 /** Leaves that differ between two JSON values, by dotted path. */
-function valueChanges(a: unknown, b: unknown, prefix = ''): ValueChange[] {
+export function valueChanges(a: unknown, b: unknown, prefix = ''): ValueChange[] {
   const isObject = (x: unknown): x is Record<string, unknown> => !!x && typeof x === 'object' && !Array.isArray(x);
   if (isObject(a) && isObject(b)) {
     const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();

@@ -22,6 +22,10 @@ import type { FoldTraining, PathBacktest, ValidationRecord, ValidationSplit } fr
 import { confusionMatrixFigure, trainingCurveFigure } from '../report/charts';
 import { backtestSections } from '../report/backtest-sections';
 import { validationSections } from '../report/validation-sections';
+import { predictionSections, type MemberSeries, type PredictionReportInput } from '../report/prediction-sections';
+import { EnsembleModel } from '../models/ensemble/ensemble-model';
+import { featureMatrix } from '../validation/split';
+import { strategyOutput } from '../plugins/define';
 import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue, type ReportSection } from '../report/html-report';
 import {
   dataFingerprint,
@@ -33,6 +37,7 @@ import {
   type RunContext,
   type StrategyRun,
   type TrainedModel,
+  predictionsOf,
 } from './stages';
 
 /** Everything a finished run produced, as the stages returned it. */
@@ -233,7 +238,11 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
       artifacts.push(fileArtifact(dir, 'backtest.arrow', 'backtest-series'));
       add('trades.csv', 'trades', tradesCsv(backtest.result.trades));
       add('signals.json', 'signals', JSON.stringify(backtest.result.signals, null, 1) + '\n');
-      add('report.html', 'report', buildRunReport(record, results));
+      add('report.html', 'report', buildRunReport(record, results, await memberSeries(results)));
+      if (context.runLog) {
+        context.runLog.write('info', `run ${runId} written to ${runDir}`);
+        add('run.log', 'log', context.runLog.text());
+      }
       record.artifacts = artifacts;
       writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(record, null, 2) + '\n');
     });
@@ -341,8 +350,51 @@ function predictionsFrame(candles: Candles, predictions: Predictions, labels: La
   return Frame.fromColumns(candles.time.slice(start, start + rows), out, candles.meta);
 }
 
-/** report.html: classification results, the backtest sections (metrics, regimes, charts, logs), the spec. */
-export function buildRunReport(record: RunRecord, results: RunResults): string {
+/**
+ * An ensemble's members over the traded rows: each one's outputs and the run's strategy applied to
+ * them (for the report's "which model wins when"). Not for validated runs: each window has its own
+ * members, and only the last window's model is kept.
+ */
+export async function memberSeries(results: RunResults): Promise<MemberSeries[] | undefined> {
+  const { trained, features, candles, strategy, predictions } = results;
+  if (results.validation || !(trained.model instanceof EnsembleModel)) return undefined;
+  const { start, end } = strategy;
+  const names = trained.model.featureNames;
+  const frame = names.every((name, i) => features.frame.names[i] === name) ? features.frame : features.frame.select([...names]);
+  const outputs = await trained.model.memberPredictions(featureMatrix(frame, start, end));
+  return outputs.map((values, i) => ({
+    name: `member ${i} (${trained.model instanceof EnsembleModel ? trained.model.memberModels[i].modelId : ''})`,
+    values,
+    targets: strategyOutput(
+      strategy.definition.targets(
+        { candles: candles.slice(start, end), features: features.frame.slice(start, end), predictions: values, classes: predictions.columns },
+        strategy.params,
+      ),
+    ).targets,
+  }));
+}
+
+/** What the report's model sections need from a run's results (the traded rows). */
+export function predictionReportInput(results: RunResults, members?: MemberSeries[]): PredictionReportInput {
+  const { candles, predictions, labels, strategy, evaluation } = results;
+  return {
+    candles,
+    start: strategy.start,
+    end: strategy.end,
+    columns: predictions.columns,
+    values: predictionsOf(predictions, strategy.start, strategy.end),
+    target: labels.target,
+    task: evaluation.task,
+    horizon: labels.horizon,
+    ...(evaluation.task === 'regression' ? { band: evaluation.valid.rmse } : {}),
+    targets: strategy.targets,
+    ...(members ? { members } : {}),
+    ...(results.validation && results.trained.model instanceof EnsembleModel ? { membersNote: 'a validated run refits the ensemble in every window; per-member series are not kept' } : {}),
+  };
+}
+
+/** report.html: classification results, the model's predictions and signals, the backtest sections (metrics, regimes, charts, logs), the spec. */
+export function buildRunReport(record: RunRecord, results: RunResults, members?: MemberSeries[]): string {
   const { backtest, evaluation, split } = results;
   const history = (record.model.info.history as Array<{ round: number; train: number; valid: number }> | undefined) ?? [];
   const curve = history.length ? [trainingCurveFigure(history, (record.model.info.historyMetric as string | undefined) ?? (record.model.info.metric as string | undefined) ?? 'log-loss', (record.model.info.historyStep as string | undefined) ?? 'round')] : [];
@@ -410,6 +462,7 @@ export function buildRunReport(record: RunRecord, results: RunResults): string {
     ...(results.validation ? validationSections(results.validation.record, results.validation.paths) : []),
     ...backtestSections(backtest),
     modelSection,
+    ...predictionSections(predictionReportInput(results, members)),
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
   ]);
 }

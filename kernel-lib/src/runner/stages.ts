@@ -12,7 +12,8 @@ import { regressionMetrics, type RegressionMetrics } from '../models/regression-
 import type { FittedModel } from '../models/model';
 import { assertFeatureNames, measureInference, type InferenceTimings } from '../models/inference';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
-import { createProgress, type ProgressMode } from '../util/progress';
+import { createProgress, teeProgress, type Progress, type ProgressMode } from '../util/progress';
+import type { RunLog } from './run-log';
 import { openWorkspace, workspaceStart, type Workspace, type WorkspaceOverrides } from '../workspace';
 import { loadSpec, parseSpec, type LoadedSpec, type Spec, type SpecInput } from '../spec/spec';
 import { Sha256 } from '../util/hash';
@@ -40,7 +41,22 @@ export type RunContext = {
   readonly log: (line: string) => void;
   /** The model's validation loss after each round or epoch (and the fold, in validated runs); a tuner prunes through it. */
   readonly reportValidation?: (step: number, loss: number, fold?: number) => void;
+  /** `candlelab run`: the run's log (run.log), fed with progress, warnings and debug detail. */
+  readonly runLog?: RunLog;
+  /** Keep only the last this many bars of the data (`candlelab run --quick`). */
+  readonly lastBars?: number;
 };
+
+/** A progress display for a stage, also written into the run's log when there is one. */
+export function stageProgress(context: Pick<RunContext, 'progress' | 'runLog'>, label: string, total: number): Progress {
+  const progress = createProgress(label, total, context.progress);
+  return context.runLog ? teeProgress(progress, label, total, (line) => context.runLog!.write('progress', line)) : progress;
+}
+
+/** A debug line for the run's log (and the terminal under --verbose). */
+export function debug(context: Pick<RunContext, 'runLog'>, line: string): void {
+  context.runLog?.write('debug', line);
+}
 
 export type RunContextOptions = {
   workspace?: WorkspaceOverrides;
@@ -53,6 +69,8 @@ export type RunContextOptions = {
   plugins?: readonly Plugin[];
   /** See RunContext.reportValidation. */
   reportValidation?: RunContext['reportValidation'];
+  /** See RunContext.lastBars. */
+  lastBars?: number;
 };
 
 /**
@@ -81,6 +99,7 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
     progress: options.progress ?? 'auto',
     log: options.log ?? ((line) => process.stderr.write(line + '\n')),
     ...(options.reportValidation ? { reportValidation: options.reportValidation } : {}),
+    ...(options.lastBars ? { lastBars: options.lastBars } : {}),
   };
 }
 
@@ -92,7 +111,8 @@ export function createRunContext(source: string | LoadedSpec | SpecInput, option
  * policy, when given, is applied here, then the `data.side` column sources are joined causally.
  */
 export function loadCandles(context: RunContext): Candles {
-  return loadPlannedCandles(context.plan.source, context.plan.side, dataOptions(context));
+  const candles = loadPlannedCandles(context.plan.source, context.plan.side, dataOptions(context));
+  return context.lastBars && candles.length > context.lastBars ? candles.slice(candles.length - context.lastBars) : candles;
 }
 
 /**
@@ -209,7 +229,7 @@ export async function trainModel(context: RunContext, features: FeatureSet, labe
   const started = performance.now();
   const model = await definition.fit(data, params, {
     seed: context.spec.seed,
-    progress: (label, total) => createProgress(label, total, context.progress),
+    progress: (label, total) => stageProgress(context, label, total),
     resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
     reportValidation: context.reportValidation,
   });

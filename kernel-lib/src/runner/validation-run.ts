@@ -10,9 +10,8 @@ import type { FittedModel, Matrix, Segment } from '../models/model';
 import { assertFeatureNames, measureInference } from '../models/inference';
 import { drawdownSeries, sharpeOfReturns, type PerformanceMetrics } from '../backtest/metrics';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
-import { createProgress } from '../util/progress';
 import type { LabelSet, Predictions, RunContext, RunEvaluation, StrategyRun, TrainedModel } from './stages';
-import { runStrategy } from './stages';
+import { runStrategy, stageProgress } from './stages';
 
 /**
  * Validation with refitting (walk-forward, purged k-fold, CPCV): the spec's splitter cuts the usable
@@ -166,7 +165,7 @@ export async function fitFold(context: RunContext, candles: Candles, features: F
   const started = performance.now();
   const model = await definition.fit(data, params, {
     seed: context.spec.seed,
-    progress: (label, steps) => createProgress(`${label} (${noun} ${fold.index}, ${fold.index + 1}/${total})`, steps, context.progress),
+    progress: (label, steps) => stageProgress(context, `${label} (${noun} ${fold.index}, ${fold.index + 1}/${total})`, steps),
     resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
     reportValidation: context.reportValidation && ((step, loss) => context.reportValidation!(step, loss, fold.index)),
   });

@@ -58,3 +58,25 @@ export function createProgress(label: string, total: number, mode: ProgressMode 
     },
   };
 }
+
+/**
+ * `progress` that also writes lines to `write` (a run's log): the start, about every 2% of the steps
+ * with the latest detail (a training loss), and the end.
+ */
+export function teeProgress(progress: Progress, label: string, total: number, write: (line: string) => void): Progress {
+  const every = Math.max(1, Math.floor(total / 50));
+  let done = 0;
+  write(`${label}: 0/${total}`);
+  return {
+    tick(n = 1, detail) {
+      const before = done;
+      done += n;
+      if (Math.floor(done / every) !== Math.floor(before / every)) write(`${label}: ${done}/${total}${detail ? ' ' + detail : ''}`);
+      progress.tick(n, detail);
+    },
+    done(detail) {
+      write(`${label}: done ${Math.max(done, total)}/${total}${detail ? ' ' + detail : ''}`);
+      progress.done(detail);
+    },
+  };
+}
