@@ -108,6 +108,8 @@ describe('the contract suites catch what they promise to', () => {
     expect(() => checkFeature(late)).toThrow(/declares a warm-up of 3 rows but column x's first value is at row 5/);
     const extra = defineFeature({ ...base, id: 'bad/outputs', lookback: () => 0, outputs: () => ['x'], compute: (c) => ({ x: c.column('close').slice(), y: c.column('close').slice() }) });
     expect(() => checkFeature(extra)).toThrow(/compute returned columns \[x, y\] but outputs\(\) declares \[x\]/);
+    const empty = defineFeature({ ...base, id: 'bad/empty', lookback: () => 0, outputs: () => ['x', 'none'], compute: (c) => ({ x: c.column('close').slice(), none: new Float64Array(c.length).fill(NaN) }) });
+    expect(() => checkFeature(empty)).toThrow(/declares a warm-up of 0 rows but column none's first value is at row 2000/);
   });
 
   it('a labeler that fills rows without their future', () => {

@@ -118,14 +118,15 @@ export function loadCandleSource(source: CandleSource, options: LoadCandlesOptio
   if (source.source === 'sample') candles = loadSample(source, options);
   else if (source.source === 'file') candles = loadFile(source, options);
   else candles = loadStore(source, options);
-  if (options.missing) {
-    // Its effect shows in the quality report ('filled' rows, gaps) of the run.
-    const applied = applyMissingDataPolicy(candles, options.missing, candles.meta.timeframe);
-    const r = applied.report;
-    options.log?.(`missing data (${r.policy}): ${r.filled} bar(s) filled in ${r.gaps} gap(s), ${r.dropped} row(s) dropped`);
-    candles = applied.candles;
-  }
-  return candles;
+  return options.missing ? withMissingDataPolicy(candles, options.missing, options.log) : candles;
+}
+
+/** The missing-data policy applied and logged; its effect shows in the run's quality report ('filled' rows, gaps). */
+export function withMissingDataPolicy(candles: Candles, policy: MissingDataPolicy, log?: (line: string) => void): Candles {
+  const applied = applyMissingDataPolicy(candles, policy, candles.meta.timeframe);
+  const r = applied.report;
+  log?.(`missing data (${r.policy}): ${r.filled} bar(s) filled in ${r.gaps} gap(s), ${r.dropped} row(s) dropped`);
+  return applied.candles;
 }
 
 function loadSample(source: SampleSource, options: LoadCandlesOptions): Candles {

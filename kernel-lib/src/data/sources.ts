@@ -4,9 +4,9 @@ import { ConfigError, DataError } from '../errors';
 import { alignToBase } from '../features/resample';
 import { defineSource, type CandleSourceDefinition, type ColumnSourceDefinition, type SourceContext, type SourceDefinition } from '../plugins/define';
 import type { PluginRegistry } from '../plugins/registry';
-import { applyMissingDataPolicy, type MissingDataPolicy } from '../quality/missing-data';
+import type { MissingDataPolicy } from '../quality/missing-data';
 import { CANDLE_REPAIRS, validateCandleRows } from './candle-validation';
-import { checkTimeframe, loadCandleSource, type CandleSource } from './load-candles';
+import { checkTimeframe, loadCandleSource, withMissingDataPolicy, type CandleSource } from './load-candles';
 import { candlesToRaw } from './raw-candles';
 import { SYNTHETIC_STRUCTURES } from './synthetic';
 import { fetchCandles } from './exchange/fetch-candles';
@@ -168,13 +168,7 @@ export async function prepareSources(sources: readonly PlannedSource[], options:
  */
 export function loadPlannedCandles(candleSource: PlannedSource<CandleSourceDefinition>, side: readonly PlannedSource<ColumnSourceDefinition>[], options: PlannedCandlesOptions): Candles {
   let candles = loadSourceCandles(candleSource, options);
-  if (options.missing) {
-    // Its effect shows in the quality report ('filled' rows, gaps) of the run.
-    const applied = applyMissingDataPolicy(candles, options.missing, candles.meta.timeframe);
-    const r = applied.report;
-    options.log?.(`missing data (${r.policy}): ${r.filled} bar(s) filled in ${r.gaps} gap(s), ${r.dropped} row(s) dropped`);
-    candles = applied.candles;
-  }
+  if (options.missing) candles = withMissingDataPolicy(candles, options.missing, options.log);
   for (const source of side) candles = joinSourceColumns(candles, source, loadSourceColumns(source, candles.time, options));
   return candles;
 }

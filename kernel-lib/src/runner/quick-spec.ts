@@ -10,7 +10,7 @@ export const QUICK_PARAM_CAPS: Readonly<Record<string, number>> = { rounds: 20, 
  * - the run is named `<name>-quick` (so is its registered model: `model.name` + `-quick` when set);
  * - sample data: `data.bars` → at most 3000; file and store data: the last 3000 bars (see `lastBars`);
  * - every `rounds`, `epochs`, `earlyStoppingRounds` in the model params (members, meta-learners too)
- *   → at most 20, 2, 5; a core/xgboost reference without `rounds` gets `rounds: 20`.
+ *   → at most 20, 2, 5; an XGBoost reference without `rounds` gets `rounds: 20`.
  * Everything else (features, labels, split, validation windows, strategy, backtest) is unchanged.
  * Returns the spec and what changed, as `path: before → after` lines.
  */
@@ -28,8 +28,8 @@ export function quickSpec(loaded: LoadedSpec): { loaded: LoadedSpec; lastBars: n
     if (Array.isArray(node)) return node.forEach((item, i) => visit(item, `${where}.${i}`));
     if (!node || typeof node !== 'object') return;
     const object = node as Record<string, any>;
-    // a model reference { id, params }: core/xgboost's rounds default to 300, so cap them even when absent
-    if (object.id === 'core/xgboost' && object.params && typeof object.params === 'object' && object.params.rounds === undefined) set(object.params, 'rounds', QUICK_PARAM_CAPS.rounds, `${where}.params.rounds`);
+    // a model reference { id, params }: core/xgboost's and core/xgboost-regressor's rounds default to 300, so cap them even when absent
+    if ((object.id === 'core/xgboost' || object.id === 'core/xgboost-regressor') && object.params && typeof object.params === 'object' && object.params.rounds === undefined) set(object.params, 'rounds', QUICK_PARAM_CAPS.rounds, `${where}.params.rounds`);
     for (const [key, value] of Object.entries(object)) {
       const cap = QUICK_PARAM_CAPS[key];
       if (cap !== undefined && typeof value === 'number' && value > cap) set(object, key, cap, `${where}.${key}`);

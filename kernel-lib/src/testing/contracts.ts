@@ -119,7 +119,8 @@ export function checkFeature(definition: FeatureDefinition<any>, options: Featur
   for (const name of names) {
     const values = full[name];
     const first = values.findIndex((v) => Number.isFinite(v));
-    if (first > firstValue) [firstValue, firstColumn] = [first === -1 ? n : first, name];
+    const start = first === -1 ? n : first; // a column with no value at all warms up forever
+    if (start > firstValue) [firstValue, firstColumn] = [start, name];
     for (let i = Math.max(first, lookback); first !== -1 && i < n; i++) {
       if (!Number.isFinite(values[i])) throw new ContractError(`${id}: column ${name} is ${shown(values[i])} at row ${i}, after the declared warm-up of ${lookback} rows; values after the warm-up must be finite`);
     }
