@@ -108,4 +108,4 @@ export { createStageCache, stageCacheDir, stageKey, type StageCache, type StageC
 export { cachedInputs, cachedModelStage, sweepPointMetrics } from './runner/cached-stages';
 export { remoteWindows } from './jobs/run-windows';
 export { fitFold, type FittedFold, type RemoteFolds } from './runner/validation-run';
-export type { Matrix, Segment, TrainingData, ModelContext, Artifact, FittedModel } from './models/model';
+export type { Matrix, Segment, TrainingData, ModelContext, Artifact, FittedModel, ModelStream } from './models/model';

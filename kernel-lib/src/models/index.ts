@@ -1,4 +1,4 @@
-export type { Matrix, Segment, TrainingData, ModelContext, Artifact, FittedModel } from './model';
+export type { Matrix, Segment, TrainingData, ModelContext, Artifact, FittedModel, ModelStream } from './model';
 export { classificationMetrics, rocAuc, type ClassificationMetrics, type ClassMetrics } from './classification-metrics';
 export { regressionMetrics, type RegressionMetrics } from './regression-metrics';
 export { measureInference, assertFeatureNames, type InferenceTimings } from './inference';

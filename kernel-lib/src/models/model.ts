@@ -54,6 +54,13 @@ export type ResolvedModel = { readonly definition: ModelDefinition; readonly par
 /** A file a model wrote, relative to the folder it saved into. */
 export type Artifact = { path: string; kind: string; sha256: string; bytes: number };
 
+/** One-row-at-a-time prediction with state (see FittedModel.stream); `snapshot`/`restore` let a session resume after a restart. */
+export interface ModelStream {
+  next(row: Float32Array): Float32Array;
+  snapshot(): unknown;
+  restore(state: unknown): void;
+}
+
 /** A trained model: immutable, predicts, saves its artifacts and describes itself. */
 export interface FittedModel {
   readonly modelId: string;
@@ -70,6 +77,18 @@ export interface FittedModel {
    * JS, equal to `predict` within 1e-6). For latency-bound callers (the prediction endpoint); optional.
    */
   predictSync?(X: Matrix): Float32Array;
+  /**
+   * Rows of history one row's prediction depends on (sequence models: seqLen; row-wise models: 1, the
+   * default). Paper and live sessions and the prediction endpoint keep this many trailing feature rows
+   * and predict over them, reading the last row's output.
+   */
+  readonly inputRows?: number;
+  /**
+   * A stateful form for models whose output at row t depends on every row before it (ARIMA's Kalman
+   * filter, an RL policy's own position): `next(row)` takes one feature row and returns that row's
+   * output, equal to `predict` over all rows fed so far. Sessions prefer it over `inputRows`.
+   */
+  stream?(): ModelStream;
   /** Write the model's artifacts into `dir`; returns what was written. */
   save(dir: string): Promise<Artifact[]>;
   /** Release native resources (sessions, boosters). */
