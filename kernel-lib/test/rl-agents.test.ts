@@ -5,6 +5,7 @@ import { dqnModel, ppoModel, RlPolicyModel } from '../src/rl/rl-model';
 import { environmentCosts } from '../src/rl/trading-env';
 import { parseBacktestSettings } from '../src/backtest/settings';
 import { checkModel } from '../src/testing/contracts';
+import type { ModelDefinition } from '../src/plugins/define';
 import { oracleReturn, periodicData, rowsOf } from './rl-helpers';
 import { tempDir } from './helpers';
 
@@ -19,7 +20,8 @@ const PPO = { updates: 15, hidden: [16], envs: 8, rolloutSteps: 64, episodeBars:
 const DQN = { steps: 800, hidden: [16], envs: 4, episodeBars: 128, learningRate: 2e-3, gamma: 0.9, evalEvery: 200, targetUpdate: 100 };
 
 async function fit(definition: typeof ppoModel | typeof dqnModel, params: Record<string, unknown>, seed: number): Promise<RlPolicyModel> {
-  return (await definition.fit(data, definition.params.parse(params), { seed })) as RlPolicyModel;
+  const model: ModelDefinition = definition;
+  return (await model.fit(data, model.params.parse(params), { seed })) as RlPolicyModel;
 }
 
 /** The policy's total return on the unseen rows over the oracle's. */
