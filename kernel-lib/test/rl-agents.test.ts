@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dqnModel, ppoModel, RlPolicyModel } from '../src/rl/rl-model';
 import { environmentCosts } from '../src/rl/trading-env';
 import { parseBacktestSettings } from '../src/backtest/settings';
-import { checkModel } from '../src/testing/contracts';
 import type { ModelDefinition } from '../src/plugins/define';
 import { oracleReturn, periodicData, rowsOf } from './rl-helpers';
 import { tempDir } from './helpers';
@@ -104,10 +103,7 @@ describe('seeded training', () => {
 });
 
 describe('core/ppo and core/dqn as models', () => {
-  it('pass the model contract suite with their example params', async () => {
-    expect((await checkModel(ppoModel)).checks.length).toBeGreaterThanOrEqual(4);
-    expect((await checkModel(dqnModel)).checks.length).toBeGreaterThanOrEqual(4);
-  }, 30_000);
+  // the model contract suite (checkModel) runs over every built-in in plugin-authoring.test.ts
 
   it('PPO trades a continuous exposure in [−1, 1] when asked', async () => {
     const model = await fit(ppoModel, { ...PPO, updates: 2, actions: 'continuous' }, 1);

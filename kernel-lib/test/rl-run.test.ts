@@ -6,7 +6,7 @@ import { featureMatrix } from '../src/validation/split';
 import { ppoModel } from '../src/rl/rl-model';
 import { rlPolicy } from '../src/strategy/core-strategies';
 import { stepStrategy } from '../src/strategy/incremental';
-import { strategyOutput } from '../src/plugins/define';
+import { strategyOutput, type StrategyDefinition } from '../src/plugins/define';
 import { Frame } from '../src/frame/frame';
 import { cli, listDir, ROOT, tempDir, workspaceEnv } from './helpers';
 
@@ -59,7 +59,7 @@ describe('core/rl-policy', () => {
     const candles = Frame.fromColumns(time, { open: price, high: price, low: price, close: price, volume: price }, { symbol: 'X', timeframe: '1h' });
     const params = rlPolicy.params.parse({ maxExposure: 0.5 });
     const batch = strategyOutput(rlPolicy.targets({ candles, features: Frame.fromColumns(time, {}, candles.meta), predictions }, params)).targets;
-    const stepper = stepStrategy(rlPolicy, params);
+    const stepper = stepStrategy(rlPolicy as unknown as StrategyDefinition, params);
     for (let i = 0; i < rows; i++) {
       const decision = stepper.next({ bar: { time: time[i], open: 100, high: 100, low: 100, close: 100, volume: 100 }, prediction: [predictions[i]] });
       expect(decision.target).toBe(batch[i]);
