@@ -368,8 +368,9 @@ async function fitRl(modelId: string, algorithm: Algorithm, data: TrainingData, 
   const validEnv = envOf(data.valid.X, { count: 1, start: 'first', episodeBars: 0, autoReset: false });
   const runtime = await loadTf(params.backend);
   const evaluate = (policy: Policy) => greedyRun(policy, validEnv).meanReward;
-  const started = { updates: algorithm === 'ppo' ? (params as PpoParams).updates : Math.ceil((params as DqnParams).steps / params.evalEvery) };
-  const progress = context.progress?.(`${modelId} (${runtime.backend})`, started.updates);
+  // progress ticks: one per PPO update, one per DQN learning-curve point
+  const ticks = algorithm === 'ppo' ? (params as PpoParams).updates : Math.ceil((params as DqnParams).steps / params.evalEvery);
+  const progress = context.progress?.(`${modelId} (${runtime.backend})`, ticks);
   const agentContext = { seed: context.seed, progress, evaluate };
   const result =
     algorithm === 'ppo'
