@@ -11,7 +11,8 @@ const WINDOW = 8;
 const STEPS = Number(process.env.BENCH_RL_STEPS ?? 400_000);
 
 // a random walk and random features: the environment's cost does not depend on what they hold
-const rng = new (cl.util?.SeededRng ?? class { constructor(s) { this.s = s; } uniform() { this.s = (this.s * 1103515245 + 12345) % 2147483648; return this.s / 2147483648; } })(1);
+let state = 1;
+const rng = { uniform: () => (state = (state * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648 };
 const open = new Float64Array(ROWS);
 const close = new Float64Array(ROWS);
 let price = 100;
