@@ -11,6 +11,7 @@ export * as labels from './labels';
 export * as validation from './validation';
 export * as preprocessing from './preprocessing';
 export * as models from './models';
+export * as rl from './rl';
 export * as strategy from './strategy';
 export * as backtest from './backtest';
 export * as registry from './registry';

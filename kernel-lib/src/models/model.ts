@@ -1,5 +1,6 @@
 import type { Progress } from '../util/progress';
 import type { ModelDefinition } from '../plugins/define';
+import type { BacktestSettings } from '../backtest/settings';
 
 /** A dense row-major float32 matrix: what tree libraries and ONNX Runtime consume without copying. */
 export type Matrix = {
@@ -43,6 +44,11 @@ export type ModelContext = {
    * with that error after freeing what it allocated.
    */
   readonly reportValidation?: (step: number, loss: number) => void;
+  /**
+   * The run's backtest settings (fees, slippage, sizing), for models that trade while they learn (the RL
+   * agents' environment); the runner fills it from the spec. Absent: the defaults.
+   */
+  readonly backtest?: BacktestSettings;
 };
 
 /** A reference to a registered model: id, optionally a pinned version, raw params. */

@@ -89,13 +89,25 @@ export function confusionMatrixFigure(metrics: ClassificationMetrics, title = 'C
   };
 }
 
-/** Training and validation loss per boosting round (or per epoch: `step`). */
-export function trainingCurveFigure(history: Array<{ round: number; train: number; valid: number }>, metric = 'log-loss', step = 'round'): Figure {
+/**
+ * Training and validation loss per boosting round (or per epoch: `step`). A history whose points also
+ * carry a `loss` (an RL agent's learning curve: mean reward per bar, train and valid) plots the loss on
+ * a second axis.
+ */
+export function trainingCurveFigure(history: Array<{ round: number; train: number; valid: number; loss?: number }>, metric = 'log-loss', step = 'round'): Figure {
+  const withLoss = history.some((h) => typeof h.loss === 'number');
   return {
     data: [
       { type: 'scatter', mode: 'lines', name: 'train', x: history.map((h) => h.round), y: history.map((h) => h.train) },
       { type: 'scatter', mode: 'lines', name: 'valid', x: history.map((h) => h.round), y: history.map((h) => h.valid) },
+      ...(withLoss ? [{ type: 'scatter', mode: 'lines', name: 'loss', line: { dash: 'dot' }, yaxis: 'y2', x: history.map((h) => h.round), y: history.map((h) => h.loss ?? null) }] : []),
     ],
-    layout: { ...BASE_LAYOUT, title: { text: `Training curve (${metric})` }, xaxis: { title: { text: step } }, yaxis: { title: { text: metric } } },
+    layout: {
+      ...BASE_LAYOUT,
+      title: { text: `Training curve (${metric})` },
+      xaxis: { title: { text: step } },
+      yaxis: { title: { text: metric } },
+      ...(withLoss ? { yaxis2: { title: { text: 'loss' }, overlaying: 'y', side: 'right' }, margin: { ...BASE_LAYOUT.margin, r: 60 } } : {}),
+    },
   };
 }

@@ -232,6 +232,7 @@ export async function trainModel(context: RunContext, features: FeatureSet, labe
     progress: (label, total) => stageProgress(context, label, total),
     resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
     reportValidation: context.reportValidation,
+    backtest: context.plan.backtest,
   });
   return { model, definition, params, trainingMs: performance.now() - started };
 }

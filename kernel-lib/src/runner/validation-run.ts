@@ -168,6 +168,7 @@ export async function fitFold(context: RunContext, candles: Candles, features: F
     progress: (label, steps) => stageProgress(context, `${label} (${noun} ${fold.index}, ${fold.index + 1}/${total})`, steps),
     resolveModel: (ref) => context.registry.resolveWithParams('model', ref),
     reportValidation: context.reportValidation && ((step, loss) => context.reportValidation!(step, loss, fold.index)),
+    backtest: context.plan.backtest,
   });
   try {
     const fitMs = performance.now() - started;

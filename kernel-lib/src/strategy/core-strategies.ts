@@ -252,4 +252,37 @@ export const buyAndHold = defineStrategy({
   incremental: () => ({ next: () => decision(1, 'buy and hold'), snapshot: () => ({}), restore: () => {} }),
 });
 
-export const coreStrategies = [probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold];
+/**
+ * Trades what an RL policy (core/ppo, core/dqn) decided: its model output at each bar is the target
+ * exposure, taken as it is (scaled by `maxExposure`, clamped to [−1, 1]). The policy already saw its own
+ * position when deciding, so backtest, paper and live sessions run the agent unchanged.
+ */
+export const rlPolicy = defineStrategy({
+  id: 'core/rl-policy',
+  version: '1.0.0',
+  doc: "Holds the target exposure an RL policy model (core/ppo, core/dqn) outputs at each bar, times maxExposure.",
+  needs: { predictions: true, task: 'regression' },
+  params: z.object({ maxExposure: z.number().positive().max(1).default(1) }),
+  targets: (input, p) => {
+    const action = predictedValue(input);
+    const targets = new Float64Array(action.length);
+    for (let i = 0; i < action.length; i++) targets[i] = policyTarget(action[i], p.maxExposure);
+    return { targets, reasoning: (i) => `policy exposure ${fixed(action[i], 3)}` };
+  },
+  lookback: 1,
+  incremental: (p) => ({
+    next(step) {
+      const action = stepPrediction(step, 1)[0];
+      return decision(policyTarget(action, p.maxExposure), `policy exposure ${fixed(action, 3)}`);
+    },
+    snapshot: () => ({}),
+    restore: () => {},
+  }),
+});
+
+/** A policy's output as a target: NaN (no decision) is flat; the rest scaled and clamped to [−1, 1]. */
+function policyTarget(action: number, maxExposure: number): number {
+  return Number.isFinite(action) ? Math.max(-1, Math.min(1, action * maxExposure)) : 0;
+}
+
+export const coreStrategies = [probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold, rlPolicy];
