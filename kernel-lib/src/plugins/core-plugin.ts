@@ -9,6 +9,7 @@ import { patternLabeler } from '../labels/pattern-labeler';
 import { xgboostClassifier, xgboostRegressor } from '../models/xgboost/xgboost-model';
 import { neuralModels } from '../models/neural/neural-model';
 import { ensembleModels } from '../models/ensemble/ensemble-model';
+import { arimaModels } from '../models/arima/arima-model';
 import { coreStrategies } from '../strategy/core-strategies';
 import { coreSplitters } from '../validation/core-splitters';
 import { coreSources } from '../data/sources';
@@ -23,7 +24,7 @@ export const corePlugin = definePlugin({
   version: CORE_PLUGIN_VERSION,
   features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature],
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
-  models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels],
+  models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels, ...arimaModels],
   strategies: coreStrategies,
   splitters: coreSplitters,
   sources: coreSources,

@@ -231,8 +231,8 @@ export function discreteLyapunov(A: Float64Array, Q: Float64Array, n: number): F
     for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) X[i * n + j] = X[j * n + i] = 0.5 * (X[i * n + j] + X[j * n + i]);
     return X;
   }
-  let X = Float64Array.from(Q);
-  let Ak = Float64Array.from(A);
+  const X = Float64Array.from(Q);
+  let Ak: Float64Array = Float64Array.from(A);
   for (let iteration = 0; iteration < 200; iteration++) {
     const increment = multiply(multiply(Ak, X, n), transpose(Ak, n), n);
     let size = 0;
@@ -246,7 +246,6 @@ export function discreteLyapunov(A: Float64Array, Q: Float64Array, n: number): F
     Ak = multiply(Ak, Ak, n);
     if (iteration === 199) throw new ModelError('the SARIMAX stationary covariance did not converge; the AR part is (nearly) non-stationary');
   }
-  X = Float64Array.from(X);
   return X;
 }
 
@@ -357,17 +356,28 @@ export class KalmanFilter {
    * Forecasts of the next `h` observations from the current predicted state (future exogenous rows
    * given, or held at `exog`): the means, and the variance of their sum (the h-bar cumulative value).
    */
-  forecast(h: number, exog?: ArrayLike<number> | ((j: number) => ArrayLike<number>)): { means: Float64Array; sumVariance: number } {
+  forecast(h: number, exog?: ArrayLike<number> | ((j: number) => ArrayLike<number>), withVariance = true): { means: Float64Array; sumVariance: number } {
     const { k, T, Z, RQR, c } = this.system;
     const means = new Float64Array(h);
-    let a = Float64Array.from(this.a);
-    let P = Float64Array.from(this.P);
+    let a: Float64Array = Float64Array.from(this.a);
+    let P: Float64Array = Float64Array.from(this.P);
     const ZP: Float64Array[] = []; // P_j Z' for each step, to build covariances of the sum
     for (let j = 0; j < h; j++) {
       const row = typeof exog === 'function' ? exog(j) : exog;
       let mean = this.intercept(row);
       for (let i = 0; i < k; i++) mean += Z[i] * a[i];
       means[j] = mean;
+      if (!withVariance) {
+        if (j + 1 === h) break;
+        const nextA = new Float64Array(k);
+        for (let i = 0; i < k; i++) {
+          let sum = c[i];
+          for (let m = 0; m < k; m++) sum += T[i * k + m] * a[m];
+          nextA[i] = sum;
+        }
+        a = nextA;
+        continue;
+      }
       const pz = new Float64Array(k);
       for (let i = 0; i < k; i++) for (let m = 0; m < k; m++) pz[i] += P[i * k + m] * Z[m];
       ZP.push(pz);
@@ -384,6 +394,7 @@ export class KalmanFilter {
       for (let i = 0; i < k * k; i++) nextP[i] += RQR[i];
       P = nextP;
     }
+    if (!withVariance) return { means, sumVariance: NaN };
     // Var(Σ y) = Σ_j Z P_j Z' + 2 Σ_{i<j} Z T^{j−i} P_i Z'
     let sumVariance = 0;
     for (let i = 0; i < h; i++) {

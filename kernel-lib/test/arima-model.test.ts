@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { arimaClassifier, arimaRegressor } from '../src/models/arima/arima-model';
+import type { Matrix } from '../src/models/model';
+import { runSpec } from '../src/runner/run-spec';
+import { checkModel, contractTrainingData } from '../src/testing/contracts';
+import { ROOT, tempDir } from './helpers';
+
+const dir = tempDir('candlelab-arima-model-');
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const context = { seed: 7 };
+
+describe('core/arima and core/arima-classifier: the model contract', () => {
+  it('pass checkModel (shape, save → load, seeded, no look-ahead)', async () => {
+    for (const definition of [arimaRegressor, arimaClassifier]) {
+      const result = await checkModel(definition);
+      expect(result.checks).toContain('no look-ahead (prefix predictions)');
+    }
+  });
+
+  it('stream() row by row equals predict over the rows fed so far, and resumes from a snapshot', async () => {
+    const data = contractTrainingData('classification');
+    const model = await arimaClassifier.fit(data, arimaClassifier.params.parse({ column: 'f0', exog: ['f1'], p: 2, q: 1, threshold: 0.3 }), context);
+    const X = data.valid.X;
+    const batch = await model.predict(X);
+    const stream = model.stream!();
+    const width = 3;
+    let snapshot: unknown;
+    for (let r = 0; r < X.rows; r++) {
+      const out = stream.next(X.values.slice(r * X.cols, (r + 1) * X.cols));
+      for (let k = 0; k < width; k++) expect(out[k]).toBe(batch[r * width + k]);
+      if (r === 99) snapshot = JSON.parse(JSON.stringify(stream.snapshot()));
+    }
+    const resumed = model.stream!();
+    resumed.restore(snapshot);
+    const out = resumed.next(X.values.slice(100 * X.cols, 101 * X.cols));
+    for (let k = 0; k < width; k++) expect(out[k]).toBe(batch[100 * width + k]);
+    expect(() => resumed.restore({ a: [1], P: [] })).toThrow(/snapshot does not fit/);
+  });
+
+  it('the regressor predicts the forecast summed over the labeler horizon, from the fitted parameters', async () => {
+    const data = { ...contractTrainingData('regression'), horizon: 3 };
+    const model = await arimaRegressor.fit(data, arimaRegressor.params.parse({ column: 'f0', p: 1, q: 0 }), context);
+    const info = model.info as { parameters: Record<string, number>; horizon: number };
+    expect(info.horizon).toBe(3);
+    // the contract data's columns follow x_t = 0.7 x_{t−1} + u_t: the estimate lands near 0.7
+    expect(info.parameters['ar.L1']).toBeGreaterThan(0.6);
+    expect(info.parameters['ar.L1']).toBeLessThan(0.8);
+    // AR(1) with constant c: after the last observation x, the next values are c + φ x, c + φ(c + φ x), …
+    const X: Matrix = data.valid.X;
+    const predictions = await model.predict(X);
+    const { intercept: c, 'ar.L1': phi } = info.parameters;
+    const last = X.values[(X.rows - 1) * X.cols];
+    let value = last;
+    let sum = 0;
+    for (let j = 0; j < 3; j++) sum += value = c + phi * value;
+    expect(predictions[X.rows - 1]).toBeCloseTo(sum, 5);
+  });
+
+  it('AutoARIMA picks the lowest AIC of its grid and records the candidates', async () => {
+    const data = contractTrainingData('regression');
+    const model = await arimaRegressor.fit(data, arimaRegressor.params.parse({ column: 'f0', auto: { p: [0, 1], q: [0, 1] } }), context);
+    const info = model.info as { candidates: Array<{ p: number; q: number; aic: number }>; order: number[]; criterion: string };
+    expect(info.candidates).toHaveLength(4);
+    const best = info.candidates.reduce((a, b) => (b.aic < a.aic ? b : a));
+    expect(info.order).toEqual([best.p, 0, best.q]);
+    expect(info.criterion).toBe('aic');
+    // an AR(1) series: the pure MA(0) fit is clearly worse than any fit with an AR term
+    expect(info.candidates.find((c) => c.p === 0 && c.q === 0)!.aic).toBeGreaterThan(best.aic + 10);
+  });
+
+  it('a missing column fails with a message naming the column and the fix', async () => {
+    const data = contractTrainingData('regression');
+    await expect(arimaRegressor.fit(data, arimaRegressor.params.parse({}), context)).rejects.toThrow(/column "ret_1" is not a feature column .*core\/returns/);
+    await expect(arimaRegressor.fit(data, arimaRegressor.params.parse({ column: 'f0', P: 1 }), context)).rejects.toThrow(/season length s ≥ 2/);
+  });
+});
+
+describe('specs/arima.json through the runner', () => {
+  it('fits AutoARIMA on ret_1, predicts the 5-bar return, backtests and records baselines', async () => {
+    const workspace = { dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
+    const { record, runDir } = await runSpec(path.join(ROOT, 'specs', 'arima.json'), { overrides: ['data.bars=3000', 'register=false'], workspace, progress: 'quiet', log: () => {} });
+    expect(record.model.id).toBe('core/arima');
+    expect((record.model.info as { candidates: unknown[] }).candidates).toHaveLength(6);
+    expect((record.model.info as { horizon: number }).horizon).toBe(5);
+    expect(record.metrics.regression!.test.rows).toBeGreaterThan(300);
+    expect(fs.existsSync(path.join(runDir, 'model', 'arima.json'))).toBe(true);
+  });
+});
