@@ -87,5 +87,37 @@ describe('specs/arima.json through the runner', () => {
     expect((record.model.info as { horizon: number }).horizon).toBe(5);
     expect(record.metrics.regression!.test.rows).toBeGreaterThan(300);
     expect(fs.existsSync(path.join(runDir, 'model', 'arima.json'))).toBe(true);
+    // the baseline table: the model and both baselines on the same test rows
+    const baselines = record.baselines!;
+    expect(baselines.task).toBe('regression');
+    expect(baselines.model.rmse).toBeCloseTo(record.metrics.regression!.test.rmse, 12);
+    for (const line of [baselines.model, baselines.naive, baselines.arima]) {
+      expect(line.rows).toBe(record.metrics.regression!.test.rows);
+      expect(line.rmse).toBeGreaterThan(0);
+      expect(line.directionAccuracy).toBeGreaterThan(0.3);
+    }
+    // the naive repeat of a 5-bar return is a worse forecast than a near-zero ARIMA mean
+    expect(baselines.naive.rmse!).toBeGreaterThan(baselines.arima.rmse!);
+    const json = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8'));
+    expect(json.baselines.arima.order).toEqual([1, 0, 1]);
+    expect(fs.readFileSync(path.join(runDir, 'report.html'), 'utf8')).toContain('Baselines (test segment)');
+  });
+
+  it('a classification run gets accuracy and direction-accuracy baselines', async () => {
+    const workspace = { dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
+    const { record } = await runSpec(path.join(ROOT, 'specs', 'arima.json'), {
+      overrides: ['data.bars=3000', 'register=false', 'label={"id":"core/direction","params":{"bars":5,"threshold":0.005}}', 'model={"id":"core/arima-classifier","params":{"p":1,"q":1}}', 'strategy={"id":"core/probability-threshold","params":{}}'],
+      workspace,
+      progress: 'quiet',
+      log: () => {},
+    });
+    const baselines = record.baselines!;
+    expect(baselines.task).toBe('classification');
+    expect(baselines.model.accuracy).toBeCloseTo(record.metrics.classification!.test.accuracy, 12);
+    for (const line of [baselines.naive, baselines.arima]) {
+      expect(line.accuracy).toBeGreaterThan(0.2);
+      expect(line.accuracy).toBeLessThan(0.8);
+      expect(line.balancedAccuracy).toBeGreaterThan(0.2);
+    }
   });
 });
