@@ -4,7 +4,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { arimaClassifier, arimaRegressor } from '../src/models/arima/arima-model';
 import type { Matrix } from '../src/models/model';
 import { runSpec } from '../src/runner/run-spec';
-import { checkModel, contractTrainingData } from '../src/testing/contracts';
+import { checkFeature, checkModel, contractTrainingData } from '../src/testing/contracts';
+import { arimaForecastFeature } from '../src/features/arima-forecast';
+import { computeFeatures } from '../src/features/compute-features';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { createRegistry } from '../src/plugins/core-plugin';
+import { fitSarimax } from '../src/models/arima/sarimax-fit';
+import { KalmanFilter, stateSpaceSystem } from '../src/models/arima/state-space';
 import { ROOT, tempDir } from './helpers';
 
 const dir = tempDir('candlelab-arima-model-');
@@ -75,6 +81,39 @@ describe('core/arima and core/arima-classifier: the model contract', () => {
     const data = contractTrainingData('regression');
     await expect(arimaRegressor.fit(data, arimaRegressor.params.parse({}), context)).rejects.toThrow(/column "ret_1" is not a feature column .*core\/returns/);
     await expect(arimaRegressor.fit(data, arimaRegressor.params.parse({ column: 'f0', P: 1 }), context)).rejects.toThrow(/season length s ≥ 2/);
+  });
+});
+
+describe('core/arima-forecast: a fitted feature', () => {
+  const candles = generateSyntheticCandles({ seed: 4, bars: 1600 });
+  const registry = createRegistry();
+
+  it('passes checkFeature', () => {
+    expect(checkFeature(arimaForecastFeature, { params: { minFitRows: 300, refitEvery: 400 } }).checks.length).toBeGreaterThan(1);
+  });
+
+  it('in a run, fits on the given rows and filters forward: row t is the forecast after the filter saw rows ≤ t', () => {
+    const fitRows = [{ start: 0, end: 800 }];
+    const column = computeFeatures(candles, [{ id: 'core/arima-forecast', params: { horizon: 3, minFitRows: 100 } }], registry, { fitRows }).frame.column('arima_fc_3');
+    const close = candles.column('close');
+    const returns = Array.from({ length: candles.length }, (_, t) => (t === 0 ? NaN : Math.log(close[t] / close[t - 1])));
+    const order = { p: 1, d: 0, q: 1, P: 0, D: 0, Q: 0, s: 0, trend: 'c' as const, exog: 0 };
+    const fit = fitSarimax(order, { y: returns.slice(1, 800) }, { maxIterations: 100 });
+    const filter = new KalmanFilter(stateSpaceSystem(order, fit.params));
+    for (let t = 1; t <= 1000; t++) filter.step(returns[t]);
+    const expected = filter.forecast(3, undefined, false).means.reduce((a, b) => a + b, 0);
+    expect(column[1000]).toBeCloseTo(expected, 14);
+    expect(Number.isNaN(column[99])).toBe(true);
+  });
+
+  it('outside a run, refits on an expanding window: every prefix gives the same values', () => {
+    const params = { minFitRows: 300, refitEvery: 400 };
+    const full = computeFeatures(candles, [{ id: 'core/arima-forecast', params }], registry).frame.column('arima_fc_1');
+    for (const length of [650, 1201]) {
+      const prefix = computeFeatures(candles.slice(0, length), [{ id: 'core/arima-forecast', params }], registry).frame.column('arima_fc_1');
+      expect(Array.from(prefix)).toEqual(Array.from(full.subarray(0, length)));
+    }
+    expect(Number.isFinite(full[300])).toBe(true);
   });
 });
 

@@ -3,6 +3,7 @@ import { moreFeatures } from '../features/more-features';
 import { modelFeatures } from '../features/model-features';
 import { patternFeatures } from '../features/patterns';
 import { crossAssetFeature } from '../features/cross-asset';
+import { arimaForecastFeature } from '../features/arima-forecast';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { patternLabeler } from '../labels/pattern-labeler';
@@ -22,7 +23,7 @@ export const CORE_PLUGIN_VERSION = '0.1.0';
 export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
-  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature],
+  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature, arimaForecastFeature],
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
   models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels, ...arimaModels],
   strategies: coreStrategies,
