@@ -71,7 +71,7 @@ export const arimaForecastFeature = defineFeature({
         filter = new KalmanFilter(system);
         filterRows(filter, 1, at);
       } else {
-        filter = new KalmanFilter(system, { a: filter.a, P: filter.P, t: filter.t });
+        filter = new KalmanFilter(system, { a: filter.a, P: filter.P, t: filter.t }); // a new system: its own steady state
       }
       filterRows(filter, at, Math.min(n, at + p.refitEvery));
     }

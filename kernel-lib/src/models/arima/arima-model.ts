@@ -167,14 +167,19 @@ class ArimaModel implements FittedModel {
         this.advance(filter, row, 0, out, 0, exog);
         return out;
       },
-      snapshot: () => ({ a: Array.from(filter.a), P: Array.from(filter.P), t: filter.t }),
+      snapshot: () => ({
+        a: Array.from(filter.a),
+        P: Array.from(filter.P),
+        t: filter.t,
+        ...(filter.converged ? { converged: { F: filter.converged.F, PZ: Array.from(filter.converged.PZ) } } : {}),
+      }),
       restore: (state: unknown) => {
-        const s = state as { a?: number[]; P?: number[]; t?: number };
+        const s = state as { a?: number[]; P?: number[]; t?: number; converged?: { F: number; PZ: number[] } };
         const k = this.system.k;
         if (!Array.isArray(s?.a) || s.a.length !== k || !Array.isArray(s.P) || s.P.length !== k * k) {
           throw new ModelError(`${this.modelId}: the stream snapshot does not fit this model (a state of ${k} values and a ${k}×${k} covariance expected)`);
         }
-        filter = new KalmanFilter(this.system, { a: s.a, P: s.P, t: s.t ?? 0 });
+        filter = new KalmanFilter(this.system, { a: s.a, P: s.P, t: s.t ?? 0, converged: s.converged });
       },
     };
   }

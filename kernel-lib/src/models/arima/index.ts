@@ -14,4 +14,5 @@ export {
   type SarimaxParameters,
   type SarimaxData,
   type StateSpaceSystem,
+  type KalmanState,
 } from './state-space';

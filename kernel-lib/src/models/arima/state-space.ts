@@ -282,13 +282,43 @@ export class KalmanFilter {
   private readonly work: Float64Array;
   private readonly work2: Float64Array;
 
-  constructor(readonly system: StateSpaceSystem, state?: { a: ArrayLike<number>; P: ArrayLike<number>; t: number }) {
+  /**
+   * Steady state, as statsmodels detects it (tolerance 1e-19 on the summed squared change of P, for a
+   * time-invariant system with no missing value): from then on F and P·Z' stay fixed and P is not updated.
+   */
+  converged?: { F: number; PZ: Float64Array };
+  private readonly timeInvariant: boolean;
+  private readonly previous: Float64Array;
+
+  constructor(readonly system: StateSpaceSystem, state?: KalmanState) {
     this.a = Float64Array.from(state?.a ?? system.a0);
     this.P = Float64Array.from(state?.P ?? system.P0);
     this.t = state?.t ?? 0;
+    if (state?.converged) this.converged = { F: state.converged.F, PZ: Float64Array.from(state.converged.PZ) };
+    this.timeInvariant = system.exog.length === 0 && system.c.every((v) => v === 0);
+    this.previous = new Float64Array(system.k * system.k);
     this.work = new Float64Array(system.k * system.k);
     this.work2 = new Float64Array(system.k);
+    // T is sparse (companion and differencing blocks): its non-zeros row by row make a step O(k²)
+    const k = system.k;
+    const columns: number[] = [];
+    const values: number[] = [];
+    const starts = [0];
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        if (system.T[i * k + j] !== 0) {
+          columns.push(j);
+          values.push(system.T[i * k + j]);
+        }
+      }
+      starts.push(columns.length);
+    }
+    this.sparse = { starts: Int32Array.from(starts), columns: Int32Array.from(columns), values: Float64Array.from(values) };
+    this.next = new Float64Array(k);
   }
+
+  private readonly sparse: { starts: Int32Array; columns: Int32Array; values: Float64Array };
+  private readonly next: Float64Array;
 
   /** The observation intercept x'β of one row of exogenous values. */
   intercept(exog: ArrayLike<number> | undefined): number {
@@ -307,7 +337,29 @@ export class KalmanFilter {
     const PZ = this.work2;
     let ll = 0;
     const filtered = a; // updated in place
-    if (Number.isFinite(y) && Number.isFinite(d)) {
+    const observed = Number.isFinite(y) && Number.isFinite(d);
+    if (this.converged && !observed) this.converged = undefined;
+    if (this.converged) {
+      const { F, PZ: gain } = this.converged;
+      let forecast = d;
+      for (let i = 0; i < k; i++) forecast += Z[i] * a[i];
+      const v = y - forecast;
+      ll = -0.5 * (LOG_2PI + Math.log(F) + (v * v) / F);
+      for (let i = 0; i < k; i++) filtered[i] = a[i] + (gain[i] * v) / F;
+      const { starts, columns, values } = this.sparse;
+      const next = this.next;
+      for (let i = 0; i < k; i++) {
+        let sum = c[i];
+        for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * filtered[columns[e]];
+        next[i] = sum;
+      }
+      a.set(next);
+      this.t++;
+      return ll;
+    }
+    if (this.timeInvariant) this.previous.set(P);
+    let stepF = NaN;
+    if (observed) {
       let forecast = d;
       for (let i = 0; i < k; i++) forecast += Z[i] * a[i];
       let F = 0;
@@ -319,34 +371,40 @@ export class KalmanFilter {
       }
       if (!(F > 0)) throw new ModelError(`the Kalman filter's forecast variance is ${F} at observation ${this.t}; the series may be constant`);
       const v = y - forecast;
+      stepF = F;
       ll = -0.5 * (LOG_2PI + Math.log(F) + (v * v) / F);
       for (let i = 0; i < k; i++) filtered[i] = a[i] + (PZ[i] * v) / F;
       for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) P[i * k + j] -= (PZ[i] * PZ[j]) / F;
     }
     // predict: a ← T a + c, P ← T P T' + RQR'
-    const next = new Float64Array(k);
+    const { starts, columns, values } = this.sparse;
+    const next = this.next;
     for (let i = 0; i < k; i++) {
       let sum = c[i];
-      for (let j = 0; j < k; j++) sum += T[i * k + j] * filtered[j];
+      for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * filtered[columns[e]];
       next[i] = sum;
     }
     a.set(next);
     const TP = this.work;
-    TP.fill(0);
     for (let i = 0; i < k; i++) {
-      for (let m = 0; m < k; m++) {
-        const tim = T[i * k + m];
-        if (tim === 0) continue;
-        for (let j = 0; j < k; j++) TP[i * k + j] += tim * P[m * k + j];
+      for (let j = 0; j < k; j++) {
+        let sum = 0;
+        for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * P[columns[e] * k + j];
+        TP[i * k + j] = sum;
       }
     }
     for (let i = 0; i < k; i++) {
       for (let j = i; j < k; j++) {
         let sum = RQR[i * k + j];
-        for (let m = 0; m < k; m++) sum += TP[i * k + m] * T[j * k + m];
+        for (let e = starts[j]; e < starts[j + 1]; e++) sum += TP[i * k + columns[e]] * values[e];
         P[i * k + j] = sum;
       }
       for (let j = 0; j < i; j++) P[i * k + j] = P[j * k + i];
+    }
+    if (this.timeInvariant && observed) {
+      let change = 0;
+      for (let i = 0; i < k * k; i++) change += (P[i] - this.previous[i]) ** 2;
+      if (change < 1e-19) this.converged = { F: stepF, PZ: Float64Array.from(PZ) };
     }
     this.t++;
     return ll;
@@ -414,6 +472,9 @@ export class KalmanFilter {
     return { means, sumVariance };
   }
 }
+
+/** A filter's state: predicted state and covariance, observations seen, and the steady state once reached. */
+export type KalmanState = { a: ArrayLike<number>; P: ArrayLike<number>; t: number; converged?: { F: number; PZ: ArrayLike<number> } };
 
 /** Rows of a series and its exogenous columns: y[t], and exog row t as a view. */
 export type SarimaxData = {
