@@ -3,8 +3,6 @@ import {
   logLikelihood,
   parameterCount,
   parameterNames,
-  parametersFromVector,
-  parameterVector,
   type SarimaxData,
   type SarimaxOrder,
   type SarimaxParameters,
@@ -116,12 +114,12 @@ function exogStart(y: ArrayLike<number>, exog: ArrayLike<number>, m: number): nu
     }
   }
   for (let i = 0; i < m; i++) A[i * m + i] += 1e-10 * (1 + A[i * m + i]);
+  // collinear exogenous columns: start from zero (the likelihood is then flat along them anyway)
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const solved = solveSmall(A, b, m);
-    return Array.from(solved);
-  } catch {
-    return new Array<number>(m).fill(0);
+    return Array.from(solveSmall(A, b, m));
+  } catch (error) {
+    if (error instanceof ModelError) return new Array<number>(m).fill(0);
+    throw error;
   }
 }
 
@@ -336,4 +334,3 @@ export function searchOrders(
   return { best, candidates };
 }
 
-export { parameterVector, parametersFromVector };
