@@ -30,6 +30,7 @@ import { strategyOutput } from '../plugins/define';
 import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue, type ReportSection } from '../report/html-report';
 import {
   dataFingerprint,
+  debug,
   type Evaluation,
   type RegressionEvaluation,
   type RunEvaluation,
@@ -138,7 +139,7 @@ function baselinesOf(context: RunContext, results: RunResults): RunBaselines | u
   if (results.validation || predictions.start > split.test.start || predictions.start + predictions.rows < split.test.end) return undefined;
   try {
     const baselines = runBaselines(candles, labels, split, predictions);
-    context.log(`baselines (test rows): ${baselineLine(baselines)} (${baselines.ms.toFixed(0)} ms)`);
+    debug(context, `baselines (test rows): ${baselineLine(baselines)} (${baselines.ms.toFixed(0)} ms)`);
     return baselines;
   } catch (error) {
     if (!(error instanceof CandlelabError)) throw error;
