@@ -281,6 +281,7 @@ export class KalmanFilter {
   t = 0;
   private readonly work: Float64Array;
   private readonly work2: Float64Array;
+  private readonly work3: Float64Array;
 
   /**
    * Steady state, as statsmodels detects it (tolerance 1e-19 on the summed squared change of P, for a
@@ -299,6 +300,7 @@ export class KalmanFilter {
     this.previous = new Float64Array(system.k * system.k);
     this.work = new Float64Array(system.k * system.k);
     this.work2 = new Float64Array(system.k);
+    this.work3 = new Float64Array(system.k * system.k);
     // T is sparse (companion and differencing blocks): its non-zeros row by row make a step O(k²)
     const k = system.k;
     const columns: number[] = [];
@@ -374,7 +376,11 @@ export class KalmanFilter {
       stepF = F;
       ll = -0.5 * (LOG_2PI + Math.log(F) + (v * v) / F);
       for (let i = 0; i < k; i++) filtered[i] = a[i] + (PZ[i] * v) / F;
-      for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) P[i * k + j] -= (PZ[i] * PZ[j]) / F;
+      const inverseF = 1 / F;
+      for (let i = 0; i < k; i++) {
+        const gain = PZ[i] * inverseF;
+        for (let j = 0; j < k; j++) P[i * k + j] -= gain * PZ[j];
+      }
     }
     // predict: a ← T a + c, P ← T P T' + RQR'
     const { starts, columns, values } = this.sparse;
@@ -385,22 +391,28 @@ export class KalmanFilter {
       next[i] = sum;
     }
     a.set(next);
+    // T P by rows of T's non-zeros, transposed (= P T', P being symmetric), then T (P T') + RQR'
     const TP = this.work;
+    TP.fill(0);
     for (let i = 0; i < k; i++) {
-      for (let j = 0; j < k; j++) {
-        let sum = 0;
-        for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * P[columns[e] * k + j];
-        TP[i * k + j] = sum;
+      for (let e = starts[i]; e < starts[i + 1]; e++) {
+        const value = values[e];
+        const row = columns[e] * k;
+        for (let j = 0; j < k; j++) TP[i * k + j] += value * P[row + j];
       }
     }
+    const PT = this.work3;
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) PT[j * k + i] = TP[i * k + j];
+    P.set(RQR);
     for (let i = 0; i < k; i++) {
-      for (let j = i; j < k; j++) {
-        let sum = RQR[i * k + j];
-        for (let e = starts[j]; e < starts[j + 1]; e++) sum += TP[i * k + columns[e]] * values[e];
-        P[i * k + j] = sum;
+      for (let e = starts[i]; e < starts[i + 1]; e++) {
+        const value = values[e];
+        const row = columns[e] * k;
+        for (let j = 0; j < k; j++) P[i * k + j] += value * PT[row + j];
       }
-      for (let j = 0; j < i; j++) P[i * k + j] = P[j * k + i];
     }
+    // keep P exactly symmetric, as statsmodels does
+    for (let i = 0; i < k; i++) for (let j = 0; j < i; j++) P[i * k + j] = P[j * k + i] = 0.5 * (P[i * k + j] + P[j * k + i]);
     if (this.timeInvariant && observed) {
       let change = 0;
       for (let i = 0; i < k * k; i++) change += (P[i] - this.previous[i]) ** 2;
