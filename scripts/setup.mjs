@@ -31,6 +31,7 @@ const APT_PACKAGES = [
   'python3-optuna', // Optuna 3.1: the tuning bench's peer and the pruner fixtures' generator (tests need no Python)
   'python3-fastapi', // with uvicorn: the prediction endpoint bench's Python peer (bench/python/serve_fastapi.py)
   'python3-uvicorn',
+  'python3-statsmodels', // statsmodels 0.13: the ARIMA test's reference likelihood/forecasts and bench/arima.mjs's peer
   'redis-server', // the BullMQ queue's Redis: tests and benches start their own on a free 127.0.0.1 port (--queue)
 ];
 

@@ -6,6 +6,7 @@ import { CANDLELAB_VERSION } from '../version';
 import { runSpec } from '../runner/run-spec';
 import { runNotebook } from '../notebook/run-notebook';
 import { compareRuns } from '../runner/compare-runs';
+import { baselineLine } from '../runner/run-record';
 import { QUICK_BARS, QUICK_PARAM_CAPS, quickSpec } from '../runner/quick-spec';
 import { loadSpec, type LoadedSpec } from '../spec/spec';
 import { generateSyntheticCandles } from '../data/synthetic';
@@ -137,6 +138,7 @@ export function buildProgram(): Command {
             ? { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, logLoss: test.logLoss, rocAucMacro: test.rocAucMacro, flags: test.flags }
             : regression,
         },
+        ...(record.baselines ? { baselines: record.baselines } : {}),
         timings: record.timings,
         ...(record.validation ? { validation: { method: record.validation.method, windows: record.validation.windows.length, paths: record.validation.paths.length, pathSummary: record.validation.pathSummary ?? null } } : {}),
         seconds,
@@ -159,6 +161,7 @@ export function buildProgram(): Command {
       console.log(`  trades:       ${m.numTrades}   win rate: ${percent(m.winRate)}   profit factor: ${number(m.profitFactor)}`);
       if (test) console.log(`  test accuracy ${percent(test.accuracy)}, balanced ${percent(test.balancedAccuracy)}, macro F1 ${number(test.macroF1, 3)}, ROC-AUC ${number(test.rocAucMacro, 3)}`);
       if (regression) console.log(`  test MAE ${number(regression.mae, 6)}, RMSE ${number(regression.rmse, 6)}, R² ${number(regression.r2, 3)}, direction accuracy ${percent(regression.directionAccuracy)}`);
+      if (record.baselines) console.log(`  baselines:    ${baselineLine(record.baselines)}`);
       if (test?.neverPredicted.length) console.log(`  warning: the model never predicted ${test.neverPredicted.join(', ')} on the test segment (${test.flags.join(', ')})`);
       const inference = record.timings.inference;
       console.log(`  timing:       training ${(record.timings.trainingMs / 1000).toFixed(2)} s` + (inference ? `, inference ${Math.round(inference.batchRowsPerSecond)} rows/s batched, one row p50 ${inference.singleRowP50Ms.toFixed(3)} ms / p99 ${inference.singleRowP99Ms.toFixed(3)} ms` : ''));

@@ -24,3 +24,5 @@ export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, NeuralSeque
 export type { ModelRef, ResolvedModel } from './model';
 export * as ensemble from './ensemble';
 export { ensembleClassifier, ensembleRegressor, EnsembleModel } from './ensemble';
+export * as arima from './arima';
+export { arimaRegressor, arimaClassifier, fitSarimax, KalmanFilter, type SarimaxOrder, type SarimaxFit } from './arima';

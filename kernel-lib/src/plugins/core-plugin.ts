@@ -3,12 +3,14 @@ import { moreFeatures } from '../features/more-features';
 import { modelFeatures } from '../features/model-features';
 import { patternFeatures } from '../features/patterns';
 import { crossAssetFeature } from '../features/cross-asset';
+import { arimaForecastFeature } from '../features/arima-forecast';
 import { directionLabeler } from '../labels/direction';
 import { extraLabelers } from '../labels/core-labelers';
 import { patternLabeler } from '../labels/pattern-labeler';
 import { xgboostClassifier, xgboostRegressor } from '../models/xgboost/xgboost-model';
 import { neuralModels } from '../models/neural/neural-model';
 import { ensembleModels } from '../models/ensemble/ensemble-model';
+import { arimaModels } from '../models/arima/arima-model';
 import { rlModels } from '../rl/rl-model';
 import { coreStrategies } from '../strategy/core-strategies';
 import { coreSplitters } from '../validation/core-splitters';
@@ -22,9 +24,9 @@ export const CORE_PLUGIN_VERSION = '0.1.0';
 export const corePlugin = definePlugin({
   id: 'core',
   version: CORE_PLUGIN_VERSION,
-  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature],
+  features: [...coreFeatures, ...moreFeatures, ...modelFeatures, ...patternFeatures, crossAssetFeature, arimaForecastFeature],
   labelers: [directionLabeler, ...extraLabelers, patternLabeler],
-  models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels, ...rlModels],
+  models: [xgboostClassifier, xgboostRegressor, ...neuralModels, ...ensembleModels, ...arimaModels, ...rlModels],
   strategies: coreStrategies,
   splitters: coreSplitters,
   sources: coreSources,

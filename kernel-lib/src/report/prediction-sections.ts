@@ -1,6 +1,7 @@
 import type { Candles } from '../frame/frame';
 import { timeframeMs } from '../frame/frame';
 import { escapeHtml, formatValue, recordsTable, type ReportSection } from './html-report';
+import type { RunBaselines } from '../runner/baselines';
 
 /**
  * The model's side of a run report, over the traded segment: predictions over the close, realized
@@ -416,4 +417,24 @@ function signalDashboard(input: PredictionReportInput): ReportSection {
 export function predictionSections(input: PredictionReportInput): ReportSection[] {
   if (input.end <= input.start) return [];
   return [predictionsOverPrice(input), realizedAgainstPredicted(input), membersSection(input), signalDashboard(input)];
+}
+
+/** The baseline table: the model beside a naive last-label model and a small ARIMA, on the same test rows. */
+export function baselineSection(baselines: RunBaselines | undefined): ReportSection[] {
+  if (!baselines) return [];
+  const row = (name: string, m: RunBaselines['model']): Record<string, unknown> =>
+    baselines.task === 'regression'
+      ? { predictor: name, rows: m.rows, MAE: m.mae, RMSE: m.rmse, 'R²': m.r2, 'direction accuracy': m.directionAccuracy }
+      : { predictor: name, rows: m.rows, accuracy: m.accuracy, 'balanced accuracy': m.balancedAccuracy, 'macro F1': m.macroF1, 'direction accuracy': m.directionAccuracy };
+  const arima = baselines.arima;
+  return [
+    {
+      title: 'Baselines (test segment)',
+      html:
+        `<p>Does the model beat a naive predictor (the last label known at the row, i.e. the label of the row a horizon earlier) and ` +
+        `ARIMA(${arima.order.join(',')}) with a constant on ${escapeHtml(arima.series)}, fitted on the last ${arima.fitRows} training rows? ` +
+        `Direction accuracy: ${baselines.task === 'regression' ? 'share of rows whose prediction has the sign of the target' : 'share of the down/up rows (first and last class) predicted as that class'}.</p>` +
+        recordsTable([row('model', baselines.model), row('naive (last known label)', baselines.naive), row(`ARIMA(${arima.order.join(',')})`, arima)]),
+    },
+  ];
 }

@@ -22,13 +22,15 @@ import type { FoldTraining, PathBacktest, ValidationRecord, ValidationSplit } fr
 import { confusionMatrixFigure, trainingCurveFigure } from '../report/charts';
 import { backtestSections } from '../report/backtest-sections';
 import { validationSections } from '../report/validation-sections';
-import { predictionSections, type MemberSeries, type PredictionReportInput } from '../report/prediction-sections';
+import { baselineSection, predictionSections, type MemberSeries, type PredictionReportInput } from '../report/prediction-sections';
 import { EnsembleModel } from '../models/ensemble/ensemble-model';
 import { featureMatrix } from '../validation/split';
+import { runBaselines, type RunBaselines } from './baselines';
 import { strategyOutput } from '../plugins/define';
 import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue, type ReportSection } from '../report/html-report';
 import {
   dataFingerprint,
+  debug,
   type Evaluation,
   type RegressionEvaluation,
   type RunEvaluation,
@@ -87,6 +89,12 @@ export type RunRecord = {
    * stitched account (first path) as the run's headline.
    */
   validation?: ValidationRecord;
+  /**
+   * The test rows predicted by a naive last-label model and by a small ARIMA, beside the model's own
+   * numbers (runner/baselines.ts); not part of the fingerprint. Absent when the test rows were not
+   * predicted in one block (validated runs) or the baselines could not be fitted (the log says why).
+   */
+  baselines?: RunBaselines;
   /** Why risk monitors acted (exposure caps, circuit breaker, kill switch, …). */
   riskEvents: StrategyBacktest['result']['riskEvents'];
   /** The git commit of the code (when run in a git checkout) and whether tracked files differed from it. */
@@ -125,6 +133,29 @@ export function runFingerprint(predictions: Predictions, trades: readonly Engine
   return hash.hex();
 }
 
+/** The run's baselines, when its test rows were predicted in one block; a baseline that cannot be fitted is logged and left out. */
+function baselinesOf(context: RunContext, results: RunResults): RunBaselines | undefined {
+  const { candles, labels, split, predictions } = results;
+  if (results.validation || predictions.start > split.test.start || predictions.start + predictions.rows < split.test.end) return undefined;
+  try {
+    const baselines = runBaselines(candles, labels, split, predictions);
+    debug(context, `baselines (test rows): ${baselineLine(baselines)} (${baselines.ms.toFixed(0)} ms)`);
+    return baselines;
+  } catch (error) {
+    if (!(error instanceof CandlelabError)) throw error;
+    context.log(`baselines skipped: ${error.message}`);
+    return undefined;
+  }
+}
+
+/** One line comparing the model with the baselines: direction accuracy and RMSE or accuracy. */
+export function baselineLine(b: RunBaselines): string {
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : `${(100 * v).toFixed(1)}%`);
+  const line = (name: string, m: RunBaselines['model']) =>
+    b.task === 'regression' ? `${name} RMSE ${m.rmse!.toPrecision(4)}, direction ${pct(m.directionAccuracy)}` : `${name} accuracy ${pct(m.accuracy)}, direction ${pct(m.directionAccuracy)}`;
+  return [line('model', b.model), line('naive', b.naive), line('ARIMA(1,0,1)', b.arima)].join(' | ');
+}
+
 /** The default registry name of a run's model: the spec name, symbol and timeframe (quickstart-BTC-USDT-1h). */
 export function defaultModelName(context: RunContext, candles: Candles): string {
   return context.spec.model.name ?? `${context.spec.name}-${candles.meta.symbol}-${candles.meta.timeframe}`.replace(/[^\w.-]+/g, '-');
@@ -154,6 +185,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
   const hash = specHash(context.spec);
   const metrics = runMetrics(results);
   const fingerprint = runFingerprint(predictions, backtest.result.trades, metrics, results.validation?.record);
+  const baselines = baselinesOf(context, results);
   const baseRunId = `${context.spec.name}-${compactTimestamp(createdAt)}-${fingerprint.slice(0, 8)}`;
   let runId = baseRunId;
   for (let n = 2; fs.existsSync(path.join(context.workspace.runsDir, runId)); n++) runId = `${baseRunId}-${n}`;
@@ -191,6 +223,7 @@ export async function writeRun(context: RunContext, results: RunResults): Promis
     },
     metrics,
     ...(results.validation ? { validation: results.validation.record } : {}),
+    ...(baselines ? { baselines } : {}),
     riskEvents: backtest.result.riskEvents,
     git: gitRevision(context.workspace.root),
     timings: { trainingMs: trained.trainingMs, predictionMicrosecondsPerRow: predictions.microsecondsPerRow, inference: predictions.inference },
@@ -462,6 +495,7 @@ export function buildRunReport(record: RunRecord, results: RunResults, members?:
     ...(results.validation ? validationSections(results.validation.record, results.validation.paths) : []),
     ...backtestSections(backtest),
     modelSection,
+    ...baselineSection(record.baselines),
     ...predictionSections(predictionReportInput(results, members)),
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
   ]);
