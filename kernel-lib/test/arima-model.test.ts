@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { arimaClassifier, arimaRegressor } from '../src/models/arima/arima-model';
 import type { Matrix } from '../src/models/model';
 import { runSpec } from '../src/runner/run-spec';
+import { runBaselinesOver } from '../src/runner/baselines';
 import { checkFeature, checkModel, contractTrainingData } from '../src/testing/contracts';
 import { arimaForecastFeature } from '../src/features/arima-forecast';
 import { computeFeatures } from '../src/features/compute-features';
@@ -157,6 +158,40 @@ describe('specs/arima.json through the runner', () => {
       expect(line.accuracy).toBeGreaterThan(0.2);
       expect(line.accuracy).toBeLessThan(0.8);
       expect(line.balancedAccuracy).toBeGreaterThan(0.2);
+    }
+  });
+
+  it('a walk-forward run gets baselines over its stitched out-of-sample rows, ARIMA refitted per window', async () => {
+    const workspace = { dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
+    const { record, results } = await runSpec(path.join(ROOT, 'specs', 'arima.json'), {
+      overrides: ['data.bars=3000', 'register=false', 'model={"id":"core/xgboost-regressor","params":{"rounds":20,"maxDepth":3}}', 'validation={"method":"walk-forward","train":1200,"test":400,"step":400}'],
+      workspace,
+      progress: 'quiet',
+      log: () => {},
+    });
+    const windows = record.validation!.windows.length;
+    expect(windows).toBeGreaterThanOrEqual(3);
+    const baselines = record.baselines!;
+    expect(baselines.arima.windows).toBe(windows);
+    expect(baselines.model.rmse).toBeCloseTo(record.metrics.regression!.test.rmse, 12);
+    for (const line of [baselines.model, baselines.naive, baselines.arima]) expect(line.rows).toBe(record.metrics.regression!.test.rows);
+
+    // one block cut in two with the same fit rows gives exactly the one-block numbers
+    const { candles, labels, split, predictions } = results;
+    const whole = runBaselinesOver(candles, labels, [{ fitStart: split.test.start - 800, fitEnd: split.test.start, start: split.test.start, end: split.test.end }], predictions);
+    const middle = split.test.start + 137;
+    const cut = runBaselinesOver(
+      candles,
+      labels,
+      [
+        { fitStart: split.test.start - 800, fitEnd: split.test.start, start: split.test.start, end: middle },
+        { fitStart: split.test.start - 800, fitEnd: split.test.start, start: middle, end: split.test.end },
+      ],
+      predictions,
+    );
+    for (const key of ['model', 'naive', 'arima'] as const) {
+      expect(cut[key].rmse).toBeCloseTo(whole[key].rmse!, 12);
+      expect(cut[key].directionAccuracy).toBe(whole[key].directionAccuracy);
     }
   });
 });

@@ -429,10 +429,10 @@ export function baselineSection(baselines: RunBaselines | undefined): ReportSect
   const arima = baselines.arima;
   return [
     {
-      title: 'Baselines (test segment)',
+      title: arima.windows ? 'Baselines (out-of-sample rows)' : 'Baselines (test segment)',
       html:
         `<p>Does the model beat a naive predictor (the last label known at the row, i.e. the label of the row a horizon earlier) and ` +
-        `ARIMA(${arima.order.join(',')}) with a constant on ${escapeHtml(arima.series)}, fitted on the last ${arima.fitRows} training rows? ` +
+        `ARIMA(${arima.order.join(',')}) with a constant on ${escapeHtml(arima.series)}, ${arima.windows ? `refitted in each of the ${arima.windows} windows on up to ${arima.fitRows} of its training rows (the out-of-sample rows stitched)` : `fitted on the last ${arima.fitRows} training rows`}? ` +
         `Direction accuracy: ${baselines.task === 'regression' ? 'share of rows whose prediction has the sign of the target' : 'share of the down/up rows (first and last class) predicted as that class'}.</p>` +
         recordsTable([row('model', baselines.model), row('naive (last known label)', baselines.naive), row(`ARIMA(${arima.order.join(',')})`, arima)]),
     },

@@ -39,7 +39,7 @@ export type RunBaselines = {
   /** The run's model on the same rows, with the same definitions. */
   model: BaselineMetrics;
   naive: BaselineMetrics;
-  arima: BaselineMetrics & { order: [number, number, number]; trend: 'c'; series: string; fitRows: number; parameters: number[] };
+  arima: BaselineMetrics & { order: [number, number, number]; trend: 'c'; series: string; fitRows: number; parameters: number[]; /** Validated runs: one ARIMA per window (parameters: the last one's). */ windows?: number };
   /** Wall time of computing the baselines (not part of any fingerprint). */
   ms: number;
 };
@@ -77,24 +77,53 @@ function regressionLine(predicted: ArrayLike<number>, actual: ArrayLike<number>)
   return { rows: m.rows, mae: m.mae, rmse: m.rmse, r2: m.r2, directionAccuracy: m.directionAccuracy };
 }
 
-/** Compute the baseline table of a run's test rows. */
+/**
+ * Rows a baseline predicts, and the training rows its ARIMA is fitted on (at most BASELINE_FIT_ROWS of
+ * them, the latest). The filter runs from `fitStart` to `end` (rows between fit and test are filtered
+ * too: they are known by then); a block whose fit rows lie after its test rows (a k-fold's first group)
+ * starts filtering at `start` with the fitted parameters.
+ */
+export type BaselineBlock = { fitStart: number; fitEnd: number; start: number; end: number };
+
+/** Compute the baseline table of a run's test rows (one chronological split). */
 export function runBaselines(candles: Candles, labels: LabelSet, split: ChronologicalSplit, predictions: Predictions): RunBaselines {
+  const fitEnd = split.train.end;
+  const block = { fitStart: Math.max(split.train.start, fitEnd - BASELINE_FIT_ROWS), fitEnd, start: split.test.start, end: split.test.end };
+  return runBaselinesOver(candles, labels, [block], predictions);
+}
+
+/**
+ * The baseline table over several test blocks, each with its own fit rows (a validated run: one block per
+ * piece of the traded path, ARIMA fitted on that window's training rows); metrics over all blocks' rows.
+ */
+export function runBaselinesOver(candles: Candles, labels: LabelSet, blocks: readonly BaselineBlock[], predictions: Predictions): RunBaselines {
   const started = performance.now();
-  const { start, end } = split.test;
   const h = Math.max(1, labels.horizon);
   const target = labels.target;
-  const actual = target.subarray(start, end);
-  const rows = end - start;
-  const fitEnd = split.train.end;
-  const fitStart = Math.max(split.train.start, fitEnd - BASELINE_FIT_ROWS);
+  const rows = blocks.reduce((n, b) => n + b.end - b.start, 0);
   const width = predictions.columns.length;
-  const modelValues = predictions.values.subarray((start - predictions.start) * width, (end - predictions.start) * width);
+  const actual = new Float64Array(rows);
+  const modelValues = new Float32Array(rows * width);
+  let at = 0;
+  for (const b of blocks) {
+    actual.set(target.subarray(b.start, b.end), at);
+    modelValues.set(predictions.values.subarray((b.start - predictions.start) * width, (b.end - predictions.start) * width), at * width);
+    at += b.end - b.start;
+  }
 
   // the last label whose window has closed by row t: row t − h's (carried back over missing ones)
   const lastKnown = (t: number): number => {
     for (let i = t - h; i >= 0; i--) if (Number.isFinite(target[i])) return target[i];
     return NaN;
   };
+  const fits: Array<{ fitRows: number; parameters: number[] }> = [];
+  const describeFits = () => ({
+    fitRows: Math.max(...fits.map((f) => f.fitRows)),
+    // one block: its parameters; several: the last window's (the registered model's)
+    parameters: fits[fits.length - 1].parameters,
+    ...(blocks.length > 1 ? { windows: blocks.length } : {}),
+  });
+  const paramsOf = (fit: ReturnType<typeof fitSarimax>) => [...fit.params.trend, ...fit.params.ar, ...fit.params.ma, fit.params.sigma2];
 
   if (labels.classes) {
     const classes = labels.classes;
@@ -104,73 +133,85 @@ export function runBaselines(candles: Candles, labels: LabelSet, split: Chronolo
       else out.fill(1 / k, r * k, (r + 1) * k);
     };
     const naive = new Float32Array(rows * k);
-    for (let r = 0; r < rows; r++) oneHot(naive, r, lastKnown(start + r));
-
+    const arima = new Float32Array(rows * k);
     // ARIMA on the 1-bar log return of the close; the forecast summed over the horizon
     const close = candles.column('close');
     const returns = new Float64Array(candles.length).fill(NaN);
     for (let t = 1; t < candles.length; t++) returns[t] = Math.log(close[t] / close[t - 1]);
-    const fit = fitSarimax(ORDER, { y: returns.subarray(Math.max(1, fitStart), fitEnd) }, { maxIterations: 100 });
-    const filter = new KalmanFilter(stateSpaceSystem(ORDER, fit.params));
-    const forecast = new Float64Array(end).fill(NaN);
-    for (let t = Math.max(1, fitStart); t < end; t++) {
-      filter.step(returns[t]);
-      if ((t >= fitStart && t < fitEnd) || t >= start) {
+    let row = 0;
+    for (const b of blocks) {
+      const fitStart = Math.max(1, b.fitStart);
+      const fit = fitSarimax(ORDER, { y: returns.subarray(fitStart, b.fitEnd) }, { maxIterations: 100 });
+      fits.push({ fitRows: b.fitEnd - fitStart, parameters: paramsOf(fit) });
+      const summed = (filter: KalmanFilter) => {
         const { means } = filter.forecast(h, undefined, false);
         let sum = 0;
         for (const v of means) sum += v;
-        forecast[t] = sum;
+        return sum;
+      };
+      // the training rows' forecasts, for the cut points
+      const trainFilter = new KalmanFilter(stateSpaceSystem(ORDER, fit.params));
+      const train: number[] = [];
+      const counts = new Array<number>(k).fill(0);
+      for (let t = fitStart; t < b.fitEnd; t++) {
+        trainFilter.step(returns[t]);
+        const f = summed(trainFilter);
+        if (!Number.isFinite(f) || !Number.isFinite(target[t])) continue;
+        train.push(f);
+        counts[target[t]]++;
       }
-    }
-    // cut points reproducing the training rows' class shares
-    const train: number[] = [];
-    const counts = new Array<number>(k).fill(0);
-    for (let t = fitStart; t < fitEnd; t++) {
-      if (!Number.isFinite(forecast[t]) || !Number.isFinite(target[t])) continue;
-      train.push(forecast[t]);
-      counts[target[t]]++;
-    }
-    train.sort((a, b) => a - b);
-    const cuts: number[] = [];
-    let cumulative = 0;
-    for (let c = 0; c + 1 < k; c++) {
-      cumulative += counts[c];
-      cuts.push(train.length ? train[Math.min(train.length - 1, Math.max(0, Math.round(cumulative) - 1))] : 0);
-    }
-    const arima = new Float32Array(rows * k);
-    for (let r = 0; r < rows; r++) {
-      const f = forecast[start + r];
-      let c = 0;
-      while (c < cuts.length && f > cuts[c]) c++;
-      oneHot(arima, r, c);
+      // cut points reproducing the training rows' class shares
+      train.sort((x, y) => x - y);
+      const cuts: number[] = [];
+      let cumulative = 0;
+      for (let c = 0; c + 1 < k; c++) {
+        cumulative += counts[c];
+        cuts.push(train.length ? train[Math.min(train.length - 1, Math.max(0, Math.round(cumulative) - 1))] : 0);
+      }
+      const filter = b.fitEnd <= b.start ? trainFilter : new KalmanFilter(stateSpaceSystem(ORDER, fit.params));
+      for (let t = b.fitEnd <= b.start ? b.fitEnd : Math.max(1, b.start); t < b.end; t++) {
+        filter.step(returns[t]);
+        if (t < b.start) continue;
+        const f = summed(filter);
+        let c = 0;
+        while (c < cuts.length && f > cuts[c]) c++;
+        oneHot(arima, row + t - b.start, c);
+      }
+      for (let t = b.start; t < b.end; t++) oneHot(naive, row + t - b.start, lastKnown(t));
+      row += b.end - b.start;
     }
     return {
       task: 'classification',
       model: classLine(modelValues, actual, classes),
       naive: classLine(naive, actual, classes),
-      arima: { ...classLine(arima, actual, classes), order: [1, 0, 1], trend: 'c', series: 'log return of the close', fitRows: fitEnd - Math.max(1, fitStart), parameters: [...fit.params.trend, ...fit.params.ar, ...fit.params.ma, fit.params.sigma2] },
+      arima: { ...classLine(arima, actual, classes), order: [1, 0, 1], trend: 'c', series: 'log return of the close', ...describeFits() },
       ms: performance.now() - started,
     };
   }
 
   // regression: the naive last label, and ARIMA on the known labels forecasting `h` steps ahead
   const naive = new Float64Array(rows);
-  for (let r = 0; r < rows; r++) naive[r] = lastKnown(start + r);
-  const known = (t: number) => (t - h >= 0 ? target[t - h] : NaN);
-  const series = new Float64Array(fitEnd - fitStart);
-  for (let t = fitStart; t < fitEnd; t++) series[t - fitStart] = known(t);
-  const fit = fitSarimax(ORDER, { y: series }, { maxIterations: 100 });
-  const filter = new KalmanFilter(stateSpaceSystem(ORDER, fit.params));
   const arima = new Float64Array(rows).fill(NaN);
-  for (let t = fitStart; t < end; t++) {
-    filter.step(known(t));
-    if (t >= start) arima[t - start] = filter.forecast(h, undefined, false).means[h - 1];
+  const known = (t: number) => (t - h >= 0 ? target[t - h] : NaN);
+  let row = 0;
+  for (const b of blocks) {
+    const series = new Float64Array(b.fitEnd - b.fitStart);
+    for (let t = b.fitStart; t < b.fitEnd; t++) series[t - b.fitStart] = known(t);
+    const fit = fitSarimax(ORDER, { y: series }, { maxIterations: 100 });
+    fits.push({ fitRows: b.fitEnd - b.fitStart, parameters: paramsOf(fit) });
+    const filter = new KalmanFilter(stateSpaceSystem(ORDER, fit.params));
+    for (let t = b.fitEnd <= b.start ? b.fitStart : b.start; t < b.end; t++) {
+      filter.step(known(t));
+      if (t >= b.start) arima[row + t - b.start] = filter.forecast(h, undefined, false).means[h - 1];
+    }
+    for (let t = b.start; t < b.end; t++) naive[row + t - b.start] = lastKnown(t);
+    row += b.end - b.start;
   }
   return {
     task: 'regression',
     model: regressionLine(modelValues, actual),
     naive: regressionLine(naive, actual),
-    arima: { ...regressionLine(arima, actual), order: [1, 0, 1], trend: 'c', series: 'the target (labels known at the row)', fitRows: fitEnd - fitStart, parameters: [...fit.params.trend, ...fit.params.ar, ...fit.params.ma, fit.params.sigma2] },
+    arima: { ...regressionLine(arima, actual), order: [1, 0, 1], trend: 'c', series: 'the target (labels known at the row)', ...describeFits() },
     ms: performance.now() - started,
   };
 }

@@ -25,7 +25,7 @@ import { validationSections } from '../report/validation-sections';
 import { baselineSection, predictionSections, type MemberSeries, type PredictionReportInput } from '../report/prediction-sections';
 import { EnsembleModel } from '../models/ensemble/ensemble-model';
 import { featureMatrix } from '../validation/split';
-import { runBaselines, type RunBaselines } from './baselines';
+import { BASELINE_FIT_ROWS, runBaselines, runBaselinesOver, type BaselineBlock, type RunBaselines } from './baselines';
 import { strategyOutput } from '../plugins/define';
 import { keyValueTable, recordsTable, renderHtmlReport, escapeHtml, formatValue, type ReportSection } from '../report/html-report';
 import {
@@ -133,12 +133,18 @@ export function runFingerprint(predictions: Predictions, trades: readonly Engine
   return hash.hex();
 }
 
-/** The run's baselines, when its test rows were predicted in one block; a baseline that cannot be fitted is logged and left out. */
+/**
+ * The run's baselines over its test rows: one split's test segment, or a validated run's traded path,
+ * piece by piece, each piece's ARIMA fitted on the training rows of the window that predicted it. A
+ * baseline that cannot be fitted is logged and left out.
+ */
 function baselinesOf(context: RunContext, results: RunResults): RunBaselines | undefined {
   const { candles, labels, split, predictions } = results;
-  if (results.validation || predictions.start > split.test.start || predictions.start + predictions.rows < split.test.end) return undefined;
+  if (predictions.start > split.test.start || predictions.start + predictions.rows < split.test.end) return undefined;
   try {
-    const baselines = runBaselines(candles, labels, split, predictions);
+    const baselines = results.validation
+      ? runBaselinesOver(candles, labels, validatedBaselineBlocks(results.validation), predictions)
+      : runBaselines(candles, labels, split, predictions);
     debug(context, `baselines (test rows): ${baselineLine(baselines)} (${baselines.ms.toFixed(0)} ms)`);
     return baselines;
   } catch (error) {
@@ -146,6 +152,18 @@ function baselinesOf(context: RunContext, results: RunResults): RunBaselines | u
     context.log(`baselines skipped: ${error.message}`);
     return undefined;
   }
+}
+
+/** A validated run's baseline blocks: each piece of the traded path, fitted on its window's latest training rows before it. */
+function validatedBaselineBlocks(validation: NonNullable<RunResults['validation']>): BaselineBlock[] {
+  const folds = new Map(validation.training.folds.map((f) => [f.fold.index, f]));
+  return validation.split.paths[0].pieces.map((piece) => {
+    const fit = folds.get(piece.fold)!.fitRows;
+    // the last fitting range before the piece (walk-forward: the window's), else the first one (a k-fold's first group)
+    const before = fit.filter((r) => r.end <= piece.start);
+    const range = before.length ? before[before.length - 1] : fit[0];
+    return { fitStart: Math.max(range.start, range.end - BASELINE_FIT_ROWS), fitEnd: range.end, start: piece.start, end: piece.end };
+  });
 }
 
 /** One line comparing the model with the baselines: direction accuracy and RMSE or accuracy. */
