@@ -2,6 +2,7 @@ export * from './stages';
 export * from './run-record';
 export * from './run-spec';
 export * from './multi-coin';
+export * from './coin-run';
 export * from './add-coins';
 export * from './run-plan';
 export * from './validation-run';
