@@ -24,7 +24,7 @@ coins are seeded synthetic markets (no download).
 """)
 code("""
 // Parameters: `candlelab notebook -p name=value` injects new values after this cell.
-const bars = 1500;     // hourly bars per coin
+const bars = 1200;     // hourly bars per coin
 """, tags=["parameters"])
 code("""
 import * as cl from 'candlelab';
@@ -118,7 +118,7 @@ const neural = cl.createRunContext({
   ...spec,
   name: 'coins-embedding',
   features: [{ id: 'core/returns', params: { periods: [1, 4, 24] } }, { id: 'core/rsi', params: { period: 14 } }, { id: 'core/coin-index', params: { coins: ['BTC', 'ETH'] } }],
-  model: { id: 'core/lstm', params: { seqLen: 8, epochs: 3, units: 8, denseUnits: 8, dropout: 0, patience: 0, lrPatience: 0, learningRate: 0.01, coinEmbedding: { column: 'coin_id', coins: 2, dim: 2 } } },
+  model: { id: 'core/lstm', params: { seqLen: 6, epochs: 2, batchSize: 256, units: 8, denseUnits: 8, dropout: 0, patience: 0, lrPatience: 0, learningRate: 0.02, coinEmbedding: { column: 'coin_id', coins: 2, dim: 2 } } },
   models: { mode: 'universal' },
   register: false,
 }, quiet);
