@@ -59,6 +59,18 @@ const dataSchema = z.preprocess(
   dataUnion,
 ) as unknown as z.ZodType<z.output<typeof dataUnion>, z.ZodTypeDef, Exclude<z.input<typeof dataUnion>, { source: 'plugin' }> | PluginDataInput>;
 
+const dataList = z.array(dataSchema).min(2, 'lists several coins: give at least two sources, or one source as an object');
+/**
+ * `data`: one source (an object, validated and hashed exactly as before lists existed) or a list of
+ * them; each form is validated by its own schema, so errors name the offending field, not "invalid input".
+ */
+const dataField = z.unknown().transform((raw, context) => {
+  const result = (Array.isArray(raw) ? dataList : dataSchema).safeParse(raw);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) context.addIssue(issue as z.IssueData);
+  return z.NEVER;
+}) as unknown as z.ZodType<z.output<typeof dataSchema> | z.output<typeof dataList>, z.ZodTypeDef, z.input<typeof dataSchema> | z.input<typeof dataList>>;
+
 /**
  * Several coins (M7): `data` lists one source per coin, all on one timeframe; `models.mode` says how
  * they are trained (see runner/multi-coin.ts trainCoins). Absent for a single-coin spec.
@@ -81,7 +93,7 @@ export const specSchema = z
     /** Plugin packages to load besides the built-ins (npm package names). */
     plugins: z.array(z.string().min(1)).default([]),
     /** One data source, or a list of them (one per coin, see `models`). */
-    data: z.union([dataSchema, z.array(dataSchema).min(2, 'lists several coins: give at least two sources, or one source as an object')]),
+    data: dataField,
     features: z.array(definitionRef).min(1, 'needs at least one feature'),
     label: definitionRef,
     split: z
