@@ -93,6 +93,7 @@ export type FoldProgress = { context: RunContext; candles: Candles; features: Fe
  * `results.trained.model`.
  */
 export async function runStages(context: RunContext, hooks: StageHooks = {}): Promise<RunResults> {
+  if (context.plan.coins) throw new ConfigError(`spec ${context.spec.name} lists ${context.plan.coins.list.length} coins in data; tuning and sweeps run one coin, so give data as one source (runCoinSpec runs the coins)`);
   const timed = <T>(stage: string, work: () => T, describe: (result: Awaited<T>) => string): T => {
     const started = performance.now();
     const result = work();
