@@ -115,6 +115,8 @@ describe('candlelab run on a multi-coin spec', () => {
     const registry = new ModelRegistry(workspace.modelsDir);
     const names = { 'per-coin': ['duo-per-coin-BTC-USDT', 'duo-per-coin-ETH-USDT'], universal: ['duo-universal-universal'], 'fine-tune': ['duo-fine-tune-universal', 'duo-fine-tune-BTC-USDT-ft', 'duo-fine-tune-ETH-USDT-ft'] }[mode];
     for (const name of names) expect(registry.list(name).map((v) => v.runId)).toEqual([record.runId]);
+    // a fine-tuned version records the params it was fitted with: the model's, overridden by models.fineTune.params
+    for (const name of names) expect((registry.list(name)[0].params as { rounds: number }).rounds).toBe(name.endsWith('-ft') ? 4 : 12);
     expect(json.coins.map((c: { model: { name: string } }) => c.model.name)).toEqual(mode === 'universal' ? [names[0], names[0]] : names.filter((n) => !n.endsWith('-universal')));
     // the report has the per-coin table and the portfolio's equity curve
     const html = fs.readFileSync(path.join(run.runDir, 'report.html'), 'utf8');

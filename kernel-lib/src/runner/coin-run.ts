@@ -282,11 +282,13 @@ export async function writeCoinRun(context: RunContext, results: CoinRunResults)
 
   const registry = new ModelRegistry(context.workspace.modelsDir);
   const registered: ModelVersion[] = [];
-  const register = async (name: string, model: FittedModel, metrics: Record<string, unknown>, dataFingerprintOf: string, trainingMs: number) => {
+  // a fine-tuned model's params: the model's, overridden by models.fineTune.params
+  const tunedParams = { ...(modelParams as object), ...context.plan.coins!.fineTuneParams };
+  const register = async (name: string, model: FittedModel, params: unknown, metrics: Record<string, unknown>, dataFingerprintOf: string, trainingMs: number) => {
     const version = await registry.register({
       name,
       createdAt: record.createdAt,
-      params: results.mode === 'fine-tune' && name.endsWith('-ft') ? { ...(modelParams as object), ...context.plan.coins!.fineTuneParams } : modelParams,
+      params,
       label: record.label,
       metrics,
       dataFingerprint: dataFingerprintOf,
@@ -307,11 +309,11 @@ export async function writeCoinRun(context: RunContext, results: CoinRunResults)
         // the universal model's data: every coin's candles
         const allData = new Sha256().update(coins.map((c) => c.data.fingerprint).join('\n')).hex();
         const metrics = { test: Object.fromEntries(results.coins.map((r, i) => [r.coin, coins[i].test])), coins: results.coins.map((r) => r.coin) };
-        record.model.universal = await register(coinModelName(context, 'universal', results.mode), results.universal, metrics, allData, results.universalMs ?? 0);
+        record.model.universal = await register(coinModelName(context, 'universal', results.mode), results.universal, modelParams, metrics, allData, results.universalMs ?? 0);
       }
       for (const [i, run] of results.coins.entries()) {
         if (results.mode === 'universal') coins[i].model = record.model.universal;
-        else coins[i].model = await register(coinModelName(context, run.coin, results.mode), run.trained.model, { test: coins[i].test, backtest: coins[i].backtest }, coins[i].data.fingerprint, run.trained.trainingMs);
+        else coins[i].model = await register(coinModelName(context, run.coin, results.mode), run.trained.model, results.mode === 'fine-tune' ? tunedParams : modelParams, { test: coins[i].test, backtest: coins[i].backtest }, coins[i].data.fingerprint, run.trained.trainingMs);
       }
     }
     await writeDirAtomic(runDir, async (dir) => {
