@@ -123,6 +123,8 @@ describe('candlelab run on a multi-coin spec', () => {
     expect(html).toContain('<h2>Coins</h2>');
     expect(html).toContain('Portfolio equity (equal weight)');
     expect(html).toContain('ETH/USDT equity');
+    // a section per coin with its own table
+    for (const coin of ['BTC/USDT', 'ETH/USDT']) expect(html).toMatch(new RegExp(`<h2>${coin}</h2><table class="kv">.*?<th>training rows</th>`, 's'));
   });
 
   it('the modes differ as they should, and the fingerprint covers every coin', () => {

@@ -389,7 +389,26 @@ export function buildCoinRunReport(record: CoinRunRecord, results: CoinRunResult
       ]),
       figures: [portfolioEquityFigure(results.portfolio)],
     },
-    ...results.coins.map((run) => ({ title: `${run.coin}: equity`, figures: [equityFigure(run.backtest, `${run.coin} equity (1/${results.coins.length} of the cash)`)] })),
+    // a section per coin: its numbers and its equity against buy-and-hold
+    ...results.coins.map((run, i) => {
+      const c = record.coins[i];
+      const m = c.backtest;
+      return {
+        title: run.coin,
+        html: keyValueTable([
+          ['data', `${c.data.rows} bars, ${c.data.from} … ${c.data.to}`],
+          ['test segment (traded)', `${c.split.test.from} … ${c.split.test.to}`],
+          ['training rows', c.trainingRows],
+          ...Object.entries(c.test).filter(([, v]) => typeof v === 'number').map(([k, v]) => [`test ${k}`, v] as [string, unknown]),
+          ['total return / buy and hold', `${pct(m.totalReturn)} / ${pct(m.buyHoldReturn)}`],
+          ['sharpe', m.sharpe],
+          ['max drawdown', pct(m.maxDrawdown)],
+          ['trades / win rate', `${m.numTrades} / ${pct(m.winRate)}`],
+          ['model', c.model ? `${c.model.name} v${c.model.version}` : 'not registered'],
+        ]),
+        figures: [equityFigure(run.backtest, `${run.coin} equity (1/${results.coins.length} of the cash)`)],
+      };
+    }),
     { title: 'Spec', html: `<pre>${escapeHtml(JSON.stringify(record.spec, null, 2))}</pre>` },
   ];
   return renderHtmlReport(`candlelab run ${record.runId}`, sections);
