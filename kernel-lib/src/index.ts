@@ -34,7 +34,7 @@ export { loadCandleSource, type CandleSource } from './data/load-candles';
 export { checkQuality, type QualityReport } from './quality/check-quality';
 export { applyMissingDataPolicy, type MissingDataPolicy } from './quality/missing-data';
 export { resampleCandles, alignFrames } from './features/resample';
-export { loadSpec, parseSpec, applyOverrides, specHash, type Spec, type SpecInput } from './spec/spec';
+export { loadSpec, parseSpec, applyOverrides, specHash, dataSources, isMultiCoinSpec, singleDataSource, type Spec, type SpecInput, type DataSpec, type ModelsSpec } from './spec/spec';
 export {
   createRunContext,
   loadCandles,
@@ -58,6 +58,9 @@ export {
 } from './runner/stages';
 export { writeRun, runFingerprint, type RunRecord, type RunResults } from './runner/run-record';
 export { runSpec, runStages, type SpecRun } from './runner/run-spec';
+export { runCoinSpec, runCoinStages, writeCoinRun, coinModelName, disposeCoinModels, type CoinRun, type CoinRunResults, type CoinRunRecord, type CoinRecord, type CoinSpecRun } from './runner/coin-run';
+export { trainCoins, type MultiCoinMode, type MultiCoinOptions, type MultiCoinResult, type CoinResult, type CoinInput } from './runner/multi-coin';
+export { equalWeightPortfolio, type EqualWeightPortfolio, type PortfolioMetrics, type PortfolioSleeve } from './backtest/equal-weight-portfolio';
 export {
   splitValidation,
   trainFolds,

@@ -8,7 +8,8 @@ import { runNotebook } from '../notebook/run-notebook';
 import { compareRuns } from '../runner/compare-runs';
 import { baselineLine } from '../runner/run-record';
 import { QUICK_BARS, QUICK_PARAM_CAPS, quickSpec } from '../runner/quick-spec';
-import { loadSpec, type LoadedSpec } from '../spec/spec';
+import { isMultiCoinSpec, loadSpec, type LoadedSpec } from '../spec/spec';
+import { runCoinSpec, type CoinSpecRun } from '../runner/coin-run';
 import { generateSyntheticCandles } from '../data/synthetic';
 import { writeArrowFile } from '../data/arrow-file';
 import { writeCandlesCsv } from '../data/csv-file';
@@ -66,6 +67,26 @@ function printBacktest(record: BacktestRunRecord, runDir: string, json: boolean)
   if (record.riskEvents.length) console.log(`  risk monitors acted ${record.riskEvents.length} time(s); see run.json`);
 }
 
+/** `candlelab run` on a multi-coin spec: the per-coin table and the portfolio. */
+function printCoinRun({ record, runDir }: CoinSpecRun, seconds: number, json: boolean | undefined): void {
+  if (json) {
+    const summary = { runId: record.runId, runDir, report: path.join(runDir, 'report.html'), mode: record.mode, fingerprint: record.fingerprint, coins: record.coins, portfolio: record.portfolio, universal: record.model.universal ?? null, seconds };
+    console.log(JSON.stringify(summary, null, 2));
+    return;
+  }
+  const relative = (p: string): string => path.relative(process.cwd(), p) || '.';
+  console.log(`run ${record.runId} (${seconds.toFixed(1)} s): ${record.coins.length} coins, mode ${record.mode}`);
+  console.log(`  report:       ${relative(path.join(runDir, 'report.html'))}`);
+  for (const c of record.coins) {
+    const test = 'accuracy' in c.test ? `accuracy ${percent(c.test.accuracy as number)}` : `RMSE ${number(c.test.rmse as number, 6)}`;
+    console.log(`  ${c.coin.padEnd(12)} test ${test}   return ${percent(c.backtest.totalReturn)}   sharpe ${number(c.backtest.sharpe)}   max dd ${percent(c.backtest.maxDrawdown)}   trades ${c.backtest.numTrades}${c.model ? `   model ${c.model.name} v${c.model.version}` : ''}`);
+  }
+  const p = record.portfolio.metrics;
+  console.log(`  portfolio    return ${percent(p.totalReturn)}   sharpe ${number(p.sharpe)}   max dd ${percent(p.maxDrawdown)} (equal weight, ${record.coins.length} coins)`);
+  if (record.model.universal) console.log(`  universal:    ${record.model.universal.name} v${record.model.universal.version}`);
+  console.log(`  fingerprint:  ${record.fingerprint}`);
+}
+
 export function buildProgram(): Command {
   const program = new Command('candlelab')
     .description('ML crypto trading research: specs, notebooks, data, models, backtests')
@@ -107,6 +128,18 @@ export function buildProgram(): Command {
           source = quick.loaded;
           lastBars = quick.lastBars;
           notes = quick.changes.map((change) => `--quick: ${change}`);
+        }
+        // several coins in data: the per-coin and portfolio run
+        if (isMultiCoinSpec((typeof source === 'string' ? loadSpec(source, options.set) : source).spec)) {
+          const coinRun = await runCoinSpec(source, {
+            overrides: options.set,
+            progress: options.progress,
+            workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
+            lastBars,
+            runLog: { echo, notes },
+          });
+          printCoinRun(coinRun, (performance.now() - started) / 1000, options.json);
+          return;
         }
         ran = await runSpec(source, {
           overrides: options.set,

@@ -45,6 +45,26 @@ export const coinIdentityFeature = defineFeature({
   },
 });
 
+/**
+ * The coin's position in a declared universe as one integer column (`coin_id`: 0, 1, …): the input of
+ * a learned coin embedding (the neural models' `coinEmbedding` param), beside core/coin-identity's
+ * fixed one-hot and embedding.
+ */
+export const coinIndexFeature = defineFeature({
+  id: 'core/coin-index',
+  version: '1.0.0',
+  doc: "The series' base asset as an integer index into the universe `coins` (column coin_id), for a learned coin embedding.",
+  params: z.object({ coins: z.array(z.string().min(1)).min(1).default(['BTC', 'ETH']) }),
+  lookback: () => 0,
+  outputs: () => ['coin_id'],
+  compute: (candles, p) => {
+    const coin = baseAsset(candles.meta.symbol);
+    const index = p.coins.map((c) => c.toUpperCase()).indexOf(coin);
+    if (index < 0) throw new ConfigError(`coin-index: ${candles.meta.symbol}'s base asset ${coin} is not in coins [${p.coins.join(', ')}]; add it`);
+    return { coin_id: new Float64Array(candles.length).fill(index) };
+  },
+});
+
 /** Carry the last known value forward (causal), NaN before the first one. */
 function forwardFill(values: Float64Array): Float64Array {
   const out = new Float64Array(values.length);
@@ -304,4 +324,4 @@ export const waveletFeature = defineFeature({
   },
 });
 
-export const modelFeatures = [coinIdentityFeature, fundingFeature, openInterestFeature, garchFeature, waveletFeature];
+export const modelFeatures = [coinIdentityFeature, coinIndexFeature, fundingFeature, openInterestFeature, garchFeature, waveletFeature];

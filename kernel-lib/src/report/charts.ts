@@ -111,3 +111,15 @@ export function trainingCurveFigure(history: Array<{ round: number; train: numbe
     },
   };
 }
+
+/** A portfolio's combined equity with each sleeve's (coin's) equity beneath it. */
+export function portfolioEquityFigure(portfolio: { time: Float64Array; equity: Float64Array; sleeves: ReadonlyArray<{ name: string; equity: Float64Array }> }, title = 'Portfolio equity (equal weight)'): Figure {
+  const x = Array.from(portfolio.time);
+  return {
+    data: [
+      { type: 'scattergl', mode: 'lines', name: 'portfolio', x, y: Array.from(portfolio.equity), line: { color: '#2b6cb0', width: 2 } },
+      ...portfolio.sleeves.map((s) => ({ type: 'scattergl', mode: 'lines', name: s.name, x, y: Array.from(s.equity), line: { width: 1 } })),
+    ],
+    layout: { ...BASE_LAYOUT, title: { text: title }, xaxis: timeAxis, yaxis: { title: { text: 'equity' } } },
+  };
+}

@@ -67,7 +67,7 @@ function inputKeys(context: RunContext, fingerprint: string): CachedInputs['keys
   return {
     features: stageKey({
       data: fingerprint,
-      timeframe: plan.spec.data.timeframe,
+      timeframe: plan.timeframe,
       features: plan.features.map((f) => ({ id: f.definition.id, version: f.definition.version, params: f.params, outputs: f.outputs })),
       fittedOn,
     }),

@@ -32,6 +32,7 @@ export function readComparedRun(dir: string): ComparedRun {
   } catch (error) {
     throw new ConfigError(`${path.join(dir, 'run.json')} is not readable run JSON (${(error as Error).message}); re-run the spec`);
   }
+  if ((record as { coins?: unknown }).coins) throw new ConfigError(`${dir} is a multi-coin run; compare takes single-coin runs for now (its report.html has the per-coin table and the portfolio)`);
   if (!record.runId || !record.metrics?.backtest) throw new ConfigError(`${dir} is not a candlelab run folder (run.json has no runId/metrics); compare takes 'candlelab run' folders`);
   const series = readArrowFile(path.join(dir, 'backtest.arrow'));
   return { id: record.runId, dir, record, time: series.time, equity: series.column('equity') };

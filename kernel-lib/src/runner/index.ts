@@ -3,6 +3,7 @@ export * from './run-record';
 export * from './run-spec';
 export * from './baselines';
 export * from './multi-coin';
+export * from './coin-run';
 export * from './add-coins';
 export * from './run-plan';
 export * from './validation-run';

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
-import { computeFeatures, type FeatureSet } from '../features/compute-features';
+import { computeFeatures, type FeatureDataOptions, type FeatureSet } from '../features/compute-features';
 import { createRegistry } from '../plugins/core-plugin';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { ModelDefinition } from '../plugins/define';
@@ -42,6 +42,8 @@ export type MultiCoinOptions = {
   workDir?: string;
   progress?: ProgressMode;
   log?: (line: string) => void;
+  /** Where features that read other data find it (a spec run passes its data store and folder). */
+  featureData?: FeatureDataOptions;
 };
 
 export type CoinResult = {
@@ -58,11 +60,15 @@ export type CoinResult = {
   /** Regression targets: MAE, RMSE, R², direction accuracy on the test rows. */
   testRegression?: RegressionMetrics;
   trainingRows: number;
+  /** The label horizon (bars) and the labeler's own warm-up, for purging and the record. */
+  horizon: number;
+  /** Wall time of this coin's fit (0 for the shared universal model, which `universalMs` times). */
+  trainingMs: number;
 };
 
-export type MultiCoinResult = { mode: MultiCoinMode; coins: CoinResult[]; universal?: FittedModel };
+export type MultiCoinResult = { mode: MultiCoinMode; coins: CoinResult[]; universal?: FittedModel; /** Wall time of the universal fit. */ universalMs?: number };
 
-type Prepared = Omit<CoinResult, 'model' | 'testPredictions' | 'testMetrics' | 'trainingRows'> & { train: Segment; valid: Segment; testX: Matrix };
+type Prepared = Omit<CoinResult, 'model' | 'testPredictions' | 'testMetrics' | 'trainingRows' | 'trainingMs'> & { train: Segment; valid: Segment; testX: Matrix };
 
 /** Rows of several segments stacked in order (same columns). */
 function stackSegments(segments: readonly Segment[]): Segment {
@@ -93,7 +99,7 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   if (new Set(names).size !== names.length) throw new ConfigError(`coins must be distinct, got ${names.join(', ')}`);
 
   const prepared: Prepared[] = options.coins.map((coin, k) => {
-    const features = computeFeatures(coin.candles, options.features, registry);
+    const features = computeFeatures(coin.candles, options.features, registry, options.featureData);
     const output = labeler.label(coin.candles, labelParams);
     const split = splitChronological(coin.candles.length, Math.max(features.lookback, labeler.lookback?.(labelParams) ?? 0), labeler.horizon(labelParams), fractions, coin.candles.time, output.eventEnd);
     return {
@@ -102,6 +108,7 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
       target: output.target,
       classes: output.classes,
       split,
+      horizon: labeler.horizon(labelParams),
       train: trainingSegment(features.frame, output.target, split.train),
       valid: trainingSegment(features.frame, output.target, split.valid),
       testX: featureMatrix(features.frame, split.test.start, split.test.end),
@@ -114,18 +121,28 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   if (options.mode !== 'per-coin' && !options.features.some((f) => f.id === 'core/coin-identity')) {
     log(`note: a ${options.mode} model without core/coin-identity features cannot tell the coins apart`);
   }
-  const context = (label: string) => ({ seed, progress: (name: string, total: number) => createProgress(`${label} ${name}`, total, options.progress ?? 'quiet') });
-  const fit = (def: ModelDefinition, fitParams: unknown, data: TrainingData, label: string) => def.fit(data, fitParams, context(label));
-  const dataOf = (train: Segment, valid: Segment): TrainingData => ({ featureNames, classes: prepared[0].classes, train, valid });
+  const context = (label: string) => ({
+    seed,
+    progress: (name: string, total: number) => createProgress(`${label} ${name}`, total, options.progress ?? 'quiet'),
+    resolveModel: (ref: DefinitionRef) => registry.resolveWithParams('model', ref),
+  });
+  let fitMs = 0;
+  const fit = async (def: ModelDefinition, fitParams: unknown, data: TrainingData, label: string) => {
+    const started = performance.now();
+    const fitted = await def.fit(data, fitParams, context(label));
+    fitMs = performance.now() - started;
+    return fitted;
+  };
+  const dataOf = (train: Segment, valid: Segment): TrainingData => ({ featureNames, classes: prepared[0].classes, train, valid, horizon: prepared[0].horizon });
 
   const results: CoinResult[] = [];
-  const finish = async (p: Prepared, fitted: FittedModel, trainingRows: number) => {
+  const finish = async (p: Prepared, fitted: FittedModel, trainingRows: number, trainingMs = fitMs) => {
     const testPredictions = await fitted.predict(p.testX);
     const actual = p.target.subarray(p.split.test.start, p.split.test.end);
     const testMetrics = p.classes ? classificationMetrics(testPredictions, actual, p.classes) : undefined;
     const testRegression = p.classes ? undefined : regressionMetrics(testPredictions, actual);
     const { train, valid, testX, ...rest } = p;
-    results.push({ ...rest, model: fitted, testPredictions, testMetrics, testRegression, trainingRows });
+    results.push({ ...rest, model: fitted, testPredictions, testMetrics, testRegression, trainingRows, trainingMs });
   };
 
   if (options.mode === 'per-coin') {
@@ -140,9 +157,10 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   const valid = stackSegments(prepared.map((p) => p.valid));
   log(`training a universal ${model.id} on ${prepared.length} coins (${train.X.rows} rows)`);
   const universal = await fit(model, params, dataOf(train, valid), 'universal');
+  const universalMs = fitMs;
   if (options.mode === 'universal') {
-    for (const p of prepared) await finish(p, universal, train.X.rows);
-    return { mode: options.mode, coins: results, universal };
+    for (const p of prepared) await finish(p, universal, train.X.rows, 0);
+    return { mode: options.mode, coins: results, universal, universalMs };
   }
 
   // fine-tune: continue from the universal model's saved files on each coin's own rows
@@ -162,5 +180,5 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   } finally {
     if (!options.workDir) fs.rmSync(workDir, { recursive: true, force: true });
   }
-  return { mode: options.mode, coins: results, universal };
+  return { mode: options.mode, coins: results, universal, universalMs };
 }

@@ -23,7 +23,10 @@ export function quickSpec(loaded: LoadedSpec): { loaded: LoadedSpec; lastBars: n
   };
   set(raw, 'name', `${raw.name}-quick`, 'name');
   if (raw.model.name) set(raw.model, 'name', `${raw.model.name}-quick`, 'model.name');
-  if (raw.data.source === 'sample' && raw.data.bars > QUICK_BARS) set(raw.data, 'bars', QUICK_BARS, 'data.bars');
+  const dataList: Array<Record<string, any>> = Array.isArray(raw.data) ? raw.data : [raw.data];
+  dataList.forEach((data, i) => {
+    if (data.source === 'sample' && data.bars > QUICK_BARS) set(data, 'bars', QUICK_BARS, Array.isArray(raw.data) ? `data.${i}.bars` : 'data.bars');
+  });
   const visit = (node: unknown, where: string): void => {
     if (Array.isArray(node)) return node.forEach((item, i) => visit(item, `${where}.${i}`));
     if (!node || typeof node !== 'object') return;
@@ -37,7 +40,8 @@ export function quickSpec(loaded: LoadedSpec): { loaded: LoadedSpec; lastBars: n
     }
   };
   visit(raw.model, 'model');
+  if (raw.models?.fineTune) visit(raw.models.fineTune, 'models.fineTune');
   const spec = parseSpec(raw, `${loaded.file || 'spec'} (--quick)`);
-  if (raw.data.source !== 'sample') changes.push(`data: the last ${QUICK_BARS} bars`);
+  if (dataList.some((data) => data.source !== 'sample')) changes.push(`data: the last ${QUICK_BARS} bars`);
   return { loaded: { ...loaded, spec }, lastBars: QUICK_BARS, changes };
 }

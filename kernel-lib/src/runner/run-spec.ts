@@ -9,7 +9,7 @@ import { backtestPath, splitValidation, timeLastModel, trainFolds, validationEva
 import type { LabelSet, RunContext } from './stages';
 import { debug } from './stages';
 import { RunLog } from './run-log';
-import { CandlelabError } from '../errors';
+import { CandlelabError, ConfigError } from '../errors';
 import type { Candles } from '../frame/frame';
 import type { FeatureSet } from '../features/compute-features';
 import {
@@ -40,6 +40,7 @@ export async function runSpec(
   options: RunContextOptions & { windows?: JobRunner; runLog?: { echo?: (line: string) => void; notes?: readonly string[] } } = {},
 ): Promise<SpecRun> {
   const base = createRunContext(source, options);
+  if (base.plan.coins) throw new ConfigError(`spec ${base.spec.name} lists ${base.plan.coins.list.length} coins in data; run it with runCoinSpec (candlelab run does), or give data as one source`);
   // run.log (`candlelab run`): opened once the spec is valid; a spec that fails validation never ran.
   const runLog = options.runLog ? RunLog.open(base.workspace.runsDir, base.spec.name, new Date(), options.runLog.echo) : undefined;
   const context: RunContext = runLog
@@ -92,6 +93,7 @@ export type FoldProgress = { context: RunContext; candles: Candles; features: Fe
  * `results.trained.model`.
  */
 export async function runStages(context: RunContext, hooks: StageHooks = {}): Promise<RunResults> {
+  if (context.plan.coins) throw new ConfigError(`spec ${context.spec.name} lists ${context.plan.coins.list.length} coins in data; tuning and sweeps run one coin, so give data as one source (runCoinSpec runs the coins)`);
   const timed = <T>(stage: string, work: () => T, describe: (result: Awaited<T>) => string): T => {
     const started = performance.now();
     const result = work();

@@ -127,8 +127,8 @@ function dataOptions(context: RunContext): PlannedCandlesOptions {
   return {
     dataDir: context.workspace.dataDir,
     baseDir: context.baseDir,
-    symbol: context.spec.data.symbol,
-    timeframe: context.spec.data.timeframe,
+    symbol: context.plan.symbol,
+    timeframe: context.plan.timeframe,
     ...(context.plan.missing ? { missing: context.plan.missing } : {}),
     repairHint: 'data.repair: "drop" in the spec',
     log: context.log,

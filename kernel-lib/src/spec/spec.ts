@@ -59,6 +59,31 @@ const dataSchema = z.preprocess(
   dataUnion,
 ) as unknown as z.ZodType<z.output<typeof dataUnion>, z.ZodTypeDef, Exclude<z.input<typeof dataUnion>, { source: 'plugin' }> | PluginDataInput>;
 
+const dataList = z.array(dataSchema).min(2, 'lists several coins: give at least two sources, or one source as an object');
+/**
+ * `data`: one source (an object, validated and hashed exactly as before lists existed) or a list of
+ * them; each form is validated by its own schema, so errors name the offending field, not "invalid input".
+ */
+const dataField = z.unknown().transform((raw, context) => {
+  const result = (Array.isArray(raw) ? dataList : dataSchema).safeParse(raw);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) context.addIssue(issue as z.IssueData);
+  return z.NEVER;
+}) as unknown as z.ZodType<z.output<typeof dataSchema> | z.output<typeof dataList>, z.ZodTypeDef, z.input<typeof dataSchema> | z.input<typeof dataList>>;
+
+/**
+ * Several coins (M7): `data` lists one source per coin, all on one timeframe; `models.mode` says how
+ * they are trained (see runner/multi-coin.ts trainCoins). Absent for a single-coin spec.
+ */
+const modelsSchema = z
+  .object({
+    /** 'per-coin': a model per coin; 'universal': one model on every coin's rows; 'fine-tune': universal, then continued per coin. */
+    mode: z.enum(['per-coin', 'universal', 'fine-tune']).default('per-coin'),
+    /** fine-tune: params that override the model's for the per-coin rounds (e.g. {"rounds": 20} or {"epochs": 3}). */
+    fineTune: z.object({ params: z.record(z.unknown()).default({}) }).strict().optional(),
+  })
+  .strict();
+
 export const specSchema = z
   .object({
     /** Names the run folder and the default model name. */
@@ -67,7 +92,8 @@ export const specSchema = z
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     /** Plugin packages to load besides the built-ins (npm package names). */
     plugins: z.array(z.string().min(1)).default([]),
-    data: dataSchema,
+    /** One data source, or a list of them (one per coin, see `models`). */
+    data: dataField,
     features: z.array(definitionRef).min(1, 'needs at least one feature'),
     label: definitionRef,
     split: z
@@ -75,6 +101,8 @@ export const specSchema = z
       .strict()
       .default({}),
     model: definitionRef.extend({ name: z.string().regex(/^[\w.-]+$/).optional() }).strict(),
+    /** Several coins (data is a list): how their models are trained. */
+    models: modelsSchema.optional(),
     strategy: definitionRef,
     /**
      * Validation with refitting: `method` names a splitter ('walk-forward', 'purged-kfold', 'cpcv' or a
@@ -93,7 +121,30 @@ export const specSchema = z
 export type Spec = z.output<typeof specSchema>;
 /** What a user writes: every field with a default may be left out. */
 export type SpecInput = z.input<typeof specSchema>;
-export type DataSpec = Spec['data'];
+/** One data source (a spec's `data`, or one entry of its list). */
+export type DataSpec = Exclude<Spec['data'], readonly unknown[]>;
+export type ModelsSpec = NonNullable<Spec['models']>;
+
+/** The spec's data sources: the one source, or every coin's. */
+export function dataSources(spec: Pick<Spec, 'data'>): DataSpec[] {
+  return Array.isArray(spec.data) ? spec.data : [spec.data as DataSpec];
+}
+
+/** Whether the spec lists several coins (`data` is a list). */
+export function isMultiCoinSpec(spec: Pick<Spec, 'data'>): boolean {
+  return Array.isArray(spec.data);
+}
+
+/**
+ * The spec's one data source, for what works on a single coin (paper and live sessions, serving,
+ * retraining jobs); a list of coins fails, naming `what` and the fix.
+ */
+export function singleDataSource(spec: Pick<Spec, 'data'>, what = 'this command'): DataSpec {
+  if (Array.isArray(spec.data)) {
+    throw new ConfigError(`${what} works on one coin, but the spec's data lists ${spec.data.length} (${spec.data.map((d) => d.symbol).join(', ')}); write a spec per coin with data as one object`);
+  }
+  return spec.data as DataSpec;
+}
 
 /** Validate a spec object; the error names the first offending field and what it must be. */
 export function parseSpec(raw: unknown, where = 'spec'): Spec {

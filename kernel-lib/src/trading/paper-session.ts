@@ -15,7 +15,7 @@ import type { IncrementalStrategy } from '../plugins/define';
 import { stepStrategy, strategyBufferBars } from '../strategy/incremental';
 import { tradesCsv } from '../runner/run-record';
 import type { WorkspaceOverrides } from '../workspace';
-import type { SpecInput } from '../spec/spec';
+import { singleDataSource, type SpecInput } from '../spec/spec';
 import { SessionLog } from './session-log';
 import { replayCandles } from './replay';
 import { marketFilters } from './filters';
@@ -175,10 +175,11 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   const { context, model, version } = setup;
   const plan = context.plan;
   const market: MarketKind = resumedInfo?.market ?? options.market ?? 'spot';
-  const symbol = resumedInfo?.symbol ?? options.symbol ?? context.spec.data.symbol;
-  const timeframe = resumedInfo?.timeframe ?? options.timeframe ?? context.spec.data.timeframe;
-  if (!resumedInfo && timeframe !== context.spec.data.timeframe) {
-    throw new ConfigError(`the model was trained on ${context.spec.data.timeframe} candles; a session on ${timeframe} would feed it features it never saw (use --timeframe ${context.spec.data.timeframe})`);
+  const specData = singleDataSource(context.spec, 'a paper or live session');
+  const symbol = resumedInfo?.symbol ?? options.symbol ?? specData.symbol;
+  const timeframe = resumedInfo?.timeframe ?? options.timeframe ?? specData.timeframe;
+  if (!resumedInfo && timeframe !== specData.timeframe) {
+    throw new ConfigError(`the model was trained on ${specData.timeframe} candles; a session on ${timeframe} would feed it features it never saw (use --timeframe ${specData.timeframe})`);
   }
   const step = timeframeMs(timeframe);
   const connection: ExchangeConnection = { exchange: options.exchange ?? resumedInfo?.exchange ?? 'binance', market, apiUrl: options.apiUrl, timeoutMs: options.timeoutMs, rateLimitMs: options.rateLimitMs };
@@ -358,7 +359,7 @@ class PaperSession {
     let setup: TradingSetup;
     try {
       setup = await resolveTradingSetup({ model: `${this.info.model.name}@${next}`, workspace: { ...this.setup.context.workspace } });
-      if (setup.context.spec.data.timeframe !== this.info.timeframe) throw new ConfigError(`v${next} was trained on ${setup.context.spec.data.timeframe} candles, the session trades ${this.info.timeframe}`);
+      if (setup.context.plan.timeframe !== this.info.timeframe) throw new ConfigError(`v${next} was trained on ${setup.context.plan.timeframe} candles, the session trades ${this.info.timeframe}`);
     } catch (error) {
       this.print(`model: ${this.info.follow} is now ${this.info.model.name} v${next} but it cannot trade here (${(error as Error).message}); v${current} keeps deciding`);
       return;

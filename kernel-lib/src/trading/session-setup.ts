@@ -4,7 +4,7 @@ import { ConfigError } from '../errors';
 import { ModelRegistry, parseModelStage, type ModelVersion, type VersionSelector } from '../registry/model-registry';
 import type { FittedModel } from '../models/model';
 import { createRunContext, type RunContext } from '../runner/stages';
-import { applyOverrides, type SpecInput } from '../spec/spec';
+import { applyOverrides, singleDataSource, type SpecInput } from '../spec/spec';
 import { openWorkspace, type WorkspaceOverrides } from '../workspace';
 
 /** What a paper or live session trades with: the spec resolved into a plan, and the registry's model. */
@@ -45,7 +45,7 @@ export async function resolveTradingSetup(options: { spec?: string | SpecInput; 
     const spec = context.spec;
     reference = options.model
       ? parseModelReference(options.model)
-      : { name: spec.model.name ?? `${spec.name}-${spec.data.symbol}-${spec.data.timeframe}`.replace(/[^\w.-]+/g, '-'), selector: { stage: 'production' } };
+      : { name: spec.model.name ?? `${spec.name}-${singleDataSource(spec, 'a trading session').symbol}-${singleDataSource(spec).timeframe}`.replace(/[^\w.-]+/g, '-'), selector: { stage: 'production' } };
   } else {
     reference = parseModelReference(options.model!);
     const version = registry.resolve(reference.name, reference.selector);

@@ -1,6 +1,7 @@
 import type * as TfModule from '@tensorflow/tfjs';
 import { SeededRng } from '../../util/rng';
 import { customLayers } from './layers';
+import { coinEmbeddingBranch } from './coin-embedding';
 import type { LstmParams, NeuralSpec, TcnParams, TrainingParams } from './params';
 import { withoutTfNotices, type Tf } from './tf';
 
@@ -13,6 +14,8 @@ export type NetworkShape = {
   /** Classes (softmax output) or 1 (linear output, regression). */
   readonly outputs: number;
   readonly task: 'classification' | 'regression';
+  /** The feature index of the coin index column, when the params ask for a learned coin embedding. */
+  readonly coinColumn?: number;
 };
 
 /** A built network and facts about it for the model's `info`. */
@@ -136,6 +139,8 @@ export function buildNetwork(tf: Tf, spec: NeuralSpec, shape: NetworkShape, seed
     const input = tf.input({ shape: [shape.seqLen, shape.features], name: 'window' });
     const backward: Array<{ layer: TfModule.layers.Layer; seed: number }> = [];
     let x = spec.architecture === 'lstm' ? lstmBody(tf, input, spec.params, shape.seqLen, seeds, backward) : tcnBody(tf, input, spec.params, seeds);
+    // the learned coin embedding joins the body's summary of the window
+    if (params.coinEmbedding && shape.coinColumn !== undefined) x = apply(tf.layers.concatenate({ name: 'with_coin' }), [x, coinEmbeddingBranch(tf, input, shape.coinColumn, params.coinEmbedding, seeds.next())]);
     if (params.denseUnits > 0) {
       x = apply(tf.layers.dense({ units: params.denseUnits, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seeds.next() }), name: 'head' }), x);
       x = regularize(tf, x, params, seeds, 'head');

@@ -12,3 +12,4 @@ export {
 export { loadTf, requestedBackend, TF_BACKEND_CHOICES, type Tf, type TfRuntime, type TfBackendName, type TfBackendChoice } from './tf';
 export { buildNetwork, type Network, type NetworkShape } from './architectures';
 export { crossEntropy, meanSquaredError, classificationLoss, regressionLoss, predictWindows, trainNetwork, type EpochRecord, type TrainingResult } from './training';
+export { coinEmbeddingParams, coinEmbeddingWeights, coinEmbeddingBranch, type CoinEmbeddingParams } from './coin-embedding';

@@ -22,6 +22,7 @@ import {
 import { loadTf, type TfRuntime } from './tf';
 import { predictWindows, trainNetwork, validationLoss, windowTargets } from './training';
 import { writeArtifact } from '../artifact';
+import { checkCoinColumn, coinColumnIndex, coinIndexLayer, withRawColumn } from './coin-embedding';
 
 export const NEURAL_MODEL_VERSION = '1.0.0';
 
@@ -87,9 +88,12 @@ function checkTrainingData(kind: Kind, data: TrainingData, seqLen: number): numb
   return outputs;
 }
 
-/** Scaled rows as sequence windows over one buffer; `pad` prepends seqLen − 1 copies of the first row so every row ends a window. */
-function windowsOf(X: Matrix, scaler: FittedScaler, seqLen: number, pad: boolean, y?: Float64Array): SequenceWindows {
-  const scaled = transform(scaler, X);
+/**
+ * Scaled rows as sequence windows over one buffer; `pad` prepends seqLen − 1 copies of the first row
+ * so every row ends a window. `rawColumn` (a coin embedding's index column) keeps its raw values.
+ */
+function windowsOf(X: Matrix, scaler: FittedScaler, seqLen: number, pad: boolean, y?: Float64Array, rawColumn?: number): SequenceWindows {
+  const scaled = rawColumn === undefined ? transform(scaler, X) : withRawColumn(transform(scaler, X), X, rawColumn);
   if (!pad) return new SequenceWindows(scaled, seqLen, y);
   const cols = X.cols;
   const values = new Float32Array((X.rows + seqLen - 1) * cols);
@@ -132,6 +136,11 @@ export class NeuralSequenceModel implements FittedModel {
     return this.classes?.length ?? 1;
   }
 
+  /** The coin index column of a learned coin embedding, if the model has one. */
+  private get coinColumn(): number | undefined {
+    return this.params.coinEmbedding ? coinColumnIndex(this.featureNames, this.params.coinEmbedding) : undefined;
+  }
+
   /** tfjs on this model's backend again, in case another model switched the process-wide engine since. */
   private ready(): Promise<TfRuntime> {
     return this.runtime.tf.getBackend() === (this.runtime.backend === 'tensorflow-gpu' ? 'tensorflow' : this.runtime.backend) ? Promise.resolve(this.runtime) : loadTf(this.params.backend);
@@ -142,7 +151,9 @@ export class NeuralSequenceModel implements FittedModel {
     checkMatrix('the prediction input', X, this.featureNames);
     if (X.rows === 0) return new Float32Array(0);
     const { tf } = await this.ready();
-    const values = predictWindows(tf, this.network, windowsOf(X, this.scaler, this.seqLen, true), this.outputs);
+    const coinColumn = this.coinColumn;
+    if (coinColumn !== undefined) checkCoinColumn(X, coinColumn, this.params.coinEmbedding!, 'the prediction input');
+    const values = predictWindows(tf, this.network, windowsOf(X, this.scaler, this.seqLen, true, undefined, coinColumn), this.outputs);
     if (this.target) for (let i = 0; i < values.length; i++) values[i] = values[i] * this.target.std + this.target.mean;
     return values;
   }
@@ -155,7 +166,7 @@ export class NeuralSequenceModel implements FittedModel {
     checkMatrix('the segment', segment.X, this.featureNames);
     const y = this.target ? segment.y.map((v) => (v - this.target!.mean) / this.target!.std) : segment.y;
     const { tf } = await this.ready();
-    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y), this.task, this.outputs);
+    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y, this.coinColumn), this.task, this.outputs);
   }
 
   /** Write model.json (tfjs layers format: topology + weights manifest), weights.bin and model-card.json. */
@@ -204,16 +215,25 @@ export class NeuralSequenceModel implements FittedModel {
 }
 
 /** Fit a neural sequence model: validate, scale (train rows only), window, build, train, restore the best epoch. */
-async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, context: ModelContext): Promise<NeuralSequenceModel> {
+async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, context: ModelContext, schema: z.ZodTypeAny): Promise<NeuralSequenceModel> {
   const { params } = spec;
   const outputs = checkTrainingData(kind, data, params.seqLen);
+  const coinColumn = params.coinEmbedding ? coinColumnIndex(data.featureNames, params.coinEmbedding) : undefined;
+  if (coinColumn !== undefined) for (const [name, segment] of [['train', data.train], ['valid', data.valid]] as const) checkCoinColumn(segment.X, coinColumn, params.coinEmbedding!, name);
+  // warm start: the saved model's scaler and target scale, so its weights see the inputs they were trained on
+  const init = params.initModel ? await warmStartModel(kind, data, params.initModel, schema) : undefined;
   const runtime = await loadTf(params.backend);
   const { tf } = runtime;
-  const scaler = fitScaler(data.train.X, params.scaler);
+  const scaler = init?.scaler ?? fitScaler(data.train.X, params.scaler);
   let target: TargetScale | undefined;
   let yTrain = data.train.y;
   let yValid = data.valid.y;
-  if (kind.task === 'regression') {
+  if (kind.task === 'regression' && init?.target) {
+    const { mean, std } = init.target;
+    target = init.target;
+    yTrain = yTrain.map((v) => (v - mean) / std);
+    yValid = yValid.map((v) => (v - mean) / std);
+  } else if (kind.task === 'regression') {
     let mean = 0;
     for (const v of yTrain) mean += v;
     mean /= yTrain.length;
@@ -224,8 +244,8 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
     yTrain = yTrain.map((v) => (v - mean) / std);
     yValid = yValid.map((v) => (v - mean) / std);
   }
-  const train = windowsOf(data.train.X, scaler, params.seqLen, false, yTrain);
-  const valid = windowsOf(data.valid.X, scaler, params.seqLen, false, yValid);
+  const train = windowsOf(data.train.X, scaler, params.seqLen, false, yTrain, coinColumn);
+  const valid = windowsOf(data.valid.X, scaler, params.seqLen, false, yValid, coinColumn);
   let weights: Float32Array | undefined;
   let classWeights: Record<string, number> | undefined;
   if (kind.task === 'classification' && params.classWeight === 'balanced') {
@@ -237,8 +257,13 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       classWeights[data.classes![c]] = row >= 0 ? weights[row] : 0;
     }
   }
-  const network = buildNetwork(tf, spec, { seqLen: params.seqLen, features: data.featureNames.length, outputs, task: kind.task }, context.seed);
+  const network = buildNetwork(tf, spec, { seqLen: params.seqLen, features: data.featureNames.length, outputs, task: kind.task, coinColumn }, context.seed);
+  let warmStart: Record<string, unknown> | undefined;
   try {
+    if (init) {
+      copyWeights(init.network, network.model, params.initModel!);
+      warmStart = { from: params.initModel, initialValidLoss: validationLoss(tf, network.model, valid, kind.task, outputs) };
+    }
     const batches = Math.ceil(train.count / params.batchSize);
     const progress = context.progress?.(`${kind.modelId} (${runtime.backend})`, params.epochs * batches);
     const result = trainNetwork(tf, network.model, {
@@ -268,6 +293,7 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       trainWindows: train.count,
       validWindows: valid.count,
       ...(classWeights ? { classWeights } : {}),
+      ...(warmStart ? { warmStart } : {}),
       epochsTrained: result.history.length,
       bestRound: result.bestEpoch,
       bestValidLoss: result.bestValidLoss,
@@ -282,7 +308,37 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
   } catch (error) {
     network.model.dispose();
     throw error;
+  } finally {
+    init?.dispose();
   }
+}
+
+/** The saved model a fit warm-starts from: the same model id, features and classes. */
+async function warmStartModel(kind: Kind, data: TrainingData, folder: string, schema: z.ZodTypeAny): Promise<NeuralSequenceModel> {
+  const init = await loadNeural(path.resolve(folder), kind, schema);
+  const problem =
+    init.featureNames.join() !== data.featureNames.join()
+      ? `was trained on other features (${init.featureNames.join(', ')}); use the same feature list`
+      : (init.classes ?? []).join() !== (data.classes ?? []).join()
+        ? `has classes ${init.classes?.join('/')}, the labels have ${data.classes?.join('/')}; use the same labeler`
+        : undefined;
+  if (problem) {
+    init.dispose();
+    throw new ModelError(`initModel ${folder} ${problem}`);
+  }
+  return init;
+}
+
+/** Start a network from another's weights; the layers must match one for one. */
+function copyWeights(from: TfModule.LayersModel, to: TfModule.LayersModel, folder: string): void {
+  const source = from.weights.map((w) => `${w.shape.join('×')}`);
+  const target = to.weights.map((w) => `${w.shape.join('×')}`);
+  if (source.join() !== target.join()) {
+    throw new ModelError(
+      `initModel ${folder} has ${source.length} weight tensors (${source.join(', ')}) but the network to fine-tune has ${target.length} (${target.join(', ')}); fine-tune with the saved model's architecture params (units, layers, filters, denseUnits, batchNorm, coinEmbedding, seqLen)`,
+    );
+  }
+  to.setWeights(from.getWeights());
 }
 
 function readFile(dir: string, name: string): Buffer {
@@ -312,6 +368,7 @@ async function loadNeural(dir: string, kind: Kind, schema: z.ZodTypeAny): Promis
   const runtime = await loadTf(params.backend);
   const { tf } = runtime;
   customLayers(tf);
+  coinIndexLayer(tf);
   const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer;
   const network = await tf.loadLayersModel(
     tf.io.fromMemory({ modelTopology: topology.modelTopology, weightSpecs: topology.weightsManifest.flatMap((group) => group.weights), weightData }),
@@ -333,7 +390,7 @@ function neuralModel<S extends z.ZodTypeAny>(kind: Kind, doc: string, schema: S)
     params: schema,
     // Small enough for the contract suite to train in seconds.
     exampleParams: { seqLen: 8, epochs: 2, batchSize: 128, patience: 0, lrPatience: 0, denseUnits: 8, ...(kind.architecture === 'lstm' ? { units: 8 } : { filters: 8, dilations: [1, 2] }) } as z.input<S>,
-    fit: (data, params, context) => fitNeural(kind, { architecture: kind.architecture, params } as NeuralSpec, data, context),
+    fit: (data, params, context) => fitNeural(kind, { architecture: kind.architecture, params } as NeuralSpec, data, context, schema),
     load: (dir) => loadNeural(dir, kind, schema),
   });
 }

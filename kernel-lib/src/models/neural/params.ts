@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TF_BACKEND_CHOICES, type TfBackendChoice } from './tf';
+import { coinEmbeddingParams } from './coin-embedding';
 
 /** Training and input settings every neural sequence model shares. */
 const trainingParams = {
@@ -25,6 +26,10 @@ const trainingParams = {
   scaler: z.enum(['standard', 'robust', 'minmax']).default('standard'),
   /** tfjs backend: 'auto' tries tensorflow-gpu, tensorflow (tfjs-node), wasm, cpu; CANDLELAB_TF_BACKEND applies when this is 'auto'. */
   backend: z.enum(TF_BACKEND_CHOICES as [TfBackendChoice, ...TfBackendChoice[]]).default('auto'),
+  /** A learned coin embedding fed from an integer coin index column (see coin-embedding.ts); absent: none. */
+  coinEmbedding: coinEmbeddingParams.optional(),
+  /** Warm start: the folder of a saved model of the same kind and layers (e.g. the universal model), whose weights and scaler training continues from. */
+  initModel: z.string().min(1).optional(),
 };
 
 const classificationParams = {

@@ -9,7 +9,7 @@ import { runSpec } from '../../runner/run-spec';
 import { pick } from '../../runner/run-record';
 import { backtestStrategy, createRunContext, evaluateRun, predictRows, runStrategy, type RunContext } from '../../runner/stages';
 import type { RunResults } from '../../runner/run-record';
-import { loadSpec, type Spec } from '../../spec/spec';
+import { loadSpec, singleDataSource, type Spec } from '../../spec/spec';
 import type { JobKindDefinition, JobResult, JobRunContext, JobRunner } from './job-runner';
 import type { RetrainJob } from './schedule-config';
 
@@ -71,7 +71,8 @@ const fmt = (x: number): string => (Number.isFinite(x) ? String(Number(x.toPreci
 /** The registry name a spec's model is registered under (as defaultModelName, before the data is loaded). */
 function expectedModelName(context: RunContext): string {
   const { spec } = context;
-  return spec.model.name ?? `${spec.name}-${spec.data.symbol}-${spec.data.timeframe}`.replace(/[^\w.-]+/g, '-');
+  const data = singleDataSource(spec, 'a retrain job');
+  return spec.model.name ?? `${spec.name}-${data.symbol}-${data.timeframe}`.replace(/[^\w.-]+/g, '-');
 }
 
 /** The production version of `name`, or undefined (no such model, or none in production). */
@@ -83,15 +84,16 @@ function productionVersion(registry: ModelRegistry, name: string): ModelVersion 
 /** What a retrain needs of its spec: registration on, and store data when it refreshes. */
 function checkRetrainSpec(job: RetrainJob, spec: Spec): void {
   if (!spec.register) throw new ConfigError(`job '${job.name}': spec ${job.spec} has "register": false; a retrain job needs its model registered, remove that field`);
-  if (job.refresh !== false && spec.data.source !== 'store') {
-    throw new ConfigError(`job '${job.name}': refresh needs a spec whose data.source is "store" (it is "${spec.data.source}"); set "refresh": false or point the spec at the store`);
+  const data = singleDataSource(spec, `job '${job.name}'`);
+  if (job.refresh !== false && data.source !== 'store') {
+    throw new ConfigError(`job '${job.name}': refresh needs a spec whose data.source is "store" (it is "${data.source}"); set "refresh": false or point the spec at the store`);
   }
 }
 
 /** Bring the spec's store data up to date (only what the store lacks is downloaded). */
 async function refreshData(job: RetrainJob, context: RunContext, run: JobRunContext): Promise<FetchCandlesResult> {
   const refresh = job.refresh || {};
-  const data = context.spec.data;
+  const data = singleDataSource(context.spec, `job '${job.name}'`);
   if (data.source !== 'store') throw new ConfigError(`job '${job.name}': refresh needs store data`); // checked by checkRetrainSpec
   const stored = readStore({ exchange: data.exchange, market: data.market, symbol: data.symbol, timeframe: data.timeframe }, run.workspace.dataDir);
   const from = data.start ?? (stored && stored.length ? isoTime(stored.time[0]) : undefined);

@@ -5,6 +5,7 @@ import { createFeatureStream } from '../../features/streaming/create-feature-str
 import { stepStrategy } from '../../strategy/incremental';
 import type { TradingSetup } from '../../trading/session-setup';
 import { replayCandles } from '../../trading/replay';
+import { singleDataSource } from '../../spec/spec';
 
 /**
  * One registered version ready to answer predictions: the decision a paper session would take at the
@@ -44,8 +45,7 @@ export type PredictionAnswer = PredictedSignal & {
 export function createServedVersion(setup: TradingSetup): ServedVersion {
   const { context, model, version } = setup;
   const plan = context.plan;
-  const symbol = context.spec.data.symbol;
-  const timeframe = context.spec.data.timeframe;
+  const { symbol, timeframe } = singleDataSource(context.spec, 'serving');
   const step = timeframeMs(timeframe);
   const sleeve = plan.strategy.definition.id;
   const classes = model.classes ? [...model.classes] : undefined;
