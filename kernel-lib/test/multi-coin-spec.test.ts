@@ -7,6 +7,8 @@ import { runSpec } from '../src/runner/run-spec';
 import { runCoinSpec, type CoinSpecRun } from '../src/runner/coin-run';
 import { ModelRegistry } from '../src/registry/model-registry';
 import { readArrowFile } from '../src/data/arrow-file';
+import { resolveTradingSetup } from '../src/trading/session-setup';
+import { featureMatrix } from '../src/validation/split';
 import { ROOT, cli, tempDir, workspaceEnv } from './helpers';
 
 /**
@@ -136,6 +138,25 @@ describe('candlelab run on a multi-coin spec', () => {
     for (const coin of fineTune.results.coins) expect(coin.trained.model.info.initialRounds).toBe(12);
     // universal: both coins are predicted by one model
     expect(universal.results.coins[0].trained.model).toBe(universal.results.coins[1].trained.model);
+  });
+
+  it("a coin's registered model trades alone: sessions get that coin's spec; the universal model needs --symbol", async () => {
+    const perCoin = runs['per-coin']!;
+    const setup = await resolveTradingSetup({ model: 'duo-per-coin-ETH-USDT@1', workspace });
+    expect(Array.isArray(setup.context.spec.data)).toBe(false);
+    expect((setup.context.spec.data as { symbol: string }).symbol).toBe('ETH/USDT');
+    expect((setup.context.spec as { models?: unknown }).models).toBeUndefined();
+    // the session's model predicts what the run's ETH model predicted
+    const eth = perCoin.results.coins[1];
+    const { start, rows, values } = eth.predictions;
+    const X = featureMatrix(eth.trained.features.frame.select([...setup.model.featureNames]), start, start + rows);
+    expect(Array.from(await setup.model.predict(X))).toEqual(Array.from(values));
+    setup.model.dispose();
+    await expect(resolveTradingSetup({ model: 'duo-universal-universal@1', workspace })).rejects.toThrow(/universal model of a multi-coin run .*pass --symbol/);
+    const universal = await resolveTradingSetup({ model: 'duo-universal-universal@1', workspace, symbol: 'BTC/USDT' });
+    expect((universal.context.spec.data as { symbol: string }).symbol).toBe('BTC/USDT');
+    universal.model.dispose();
+    await expect(resolveTradingSetup({ model: 'duo-per-coin-ETH-USDT@1', workspace, symbol: 'BTC/USDT' })).rejects.toThrow(/trained for ETH\/USDT, not BTC\/USDT/);
   });
 
   it('the CLI runs it and prints the coins and the portfolio (same fingerprint as the library run)', async () => {

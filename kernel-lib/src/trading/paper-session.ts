@@ -170,7 +170,7 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
       ? // a swapped-in version decides with its own run's spec (features, strategy)
         await resolveTradingSetup({ model: `${resumedInfo.model.name}@${resumedVersion}`, workspace: options.workspace })
       : await resolveTradingSetup({ spec: resumedInfo.spec as SpecInput, model: `${resumedInfo.model.name}@${resumedVersion}`, workspace: options.workspace })
-    : await resolveTradingSetup({ spec: options.spec, model: options.model, workspace: options.workspace, overrides: options.overrides });
+    : await resolveTradingSetup({ spec: options.spec, model: options.model, workspace: options.workspace, overrides: options.overrides, symbol: options.symbol });
   const followed = options.model ? parseModelReference(options.model).selector : { stage: 'production' as const };
   const { context, model, version } = setup;
   const plan = context.plan;

@@ -25,13 +25,42 @@ export function parseModelReference(text: string): { name: string; selector: Ver
   return { name, selector: { stage: parseModelStage(which) } };
 }
 
+/** What a session reads from the run.json of the run that registered its model. */
+type RegisteringRun = { spec: SpecInput; coins?: Array<{ coin: string; model?: { name: string } }> };
+
+/**
+ * A multi-coin run's spec narrowed to the coin a registered model trades: that coin's data entry, no
+ * `models` section. A per-coin or fine-tuned model names its coin; the universal model predicts every
+ * coin, so `symbol` picks one (else a one-line error lists them).
+ */
+export function coinSpec(run: RegisteringRun, modelName: string, symbol?: string): SpecInput {
+  const entries = run.spec.data as unknown as Array<{ symbol?: string }>;
+  const coins = (run.coins ?? []).filter((c) => c.model?.name === modelName).map((c) => c.coin);
+  let coin: string | undefined;
+  if (symbol !== undefined) {
+    if (!entries.some((e) => e.symbol === symbol)) throw new ConfigError(`--symbol ${symbol} is not a coin of the multi-coin run that registered ${modelName}; its coins: ${entries.map((e) => e.symbol).join(', ')}`);
+    if (coins.length === 1 && coins[0] !== symbol) throw new ConfigError(`${modelName} was trained for ${coins[0]}, not ${symbol}; drop --symbol or pick the model of ${symbol}`);
+    coin = symbol;
+  } else if (coins.length === 1) coin = coins[0];
+  else throw new ConfigError(`${modelName} is the universal model of a multi-coin run (coins ${entries.map((e) => e.symbol).join(', ')}); pass --symbol to choose the coin to trade`);
+  const { models: _models, ...rest } = run.spec as SpecInput & { models?: unknown };
+  return { ...rest, data: entries.find((e) => e.symbol === coin) } as SpecInput;
+}
+
 /**
  * Resolve a session's spec and model, once, at the boundary:
  *   - a spec file: its plan, and its registered model (`model.name`, else `<name>-<symbol>-<timeframe>`) in
  *     production, unless `model` names another;
  *   - only a model: the spec of the run that registered that version (runs/<runId>/run.json).
  */
-export async function resolveTradingSetup(options: { spec?: string | SpecInput; model?: string; workspace?: WorkspaceOverrides; overrides?: readonly string[] }): Promise<TradingSetup> {
+export async function resolveTradingSetup(options: {
+  spec?: string | SpecInput;
+  model?: string;
+  workspace?: WorkspaceOverrides;
+  overrides?: readonly string[];
+  /** A multi-coin run's universal model: the coin to trade (its data entry in the run's spec). */
+  symbol?: string;
+}): Promise<TradingSetup> {
   if (!options.spec && !options.model) throw new ConfigError('give a spec file or --model name[@stage]');
   const workspace = openWorkspace(options.workspace);
   const registry = new ModelRegistry(workspace.modelsDir);
@@ -53,7 +82,8 @@ export async function resolveTradingSetup(options: { spec?: string | SpecInput; 
     if (!fs.existsSync(runFile)) {
       throw new ConfigError(`${reference.name} v${version.version} was registered by run ${version.runId}, whose run.json is not in ${workspace.runsDir}; pass the spec file too (candlelab paper <spec.json> --model ${reference.name}@${version.version})`);
     }
-    const spec = (JSON.parse(fs.readFileSync(runFile, 'utf8')) as { spec: SpecInput }).spec;
+    const run = JSON.parse(fs.readFileSync(runFile, 'utf8')) as RegisteringRun;
+    const spec = Array.isArray(run.spec.data) ? coinSpec(run, reference.name, options.symbol) : run.spec;
     // --set applies to the run's spec too (a strategy threshold, backtest costs)
     context = createRunContext(applyOverrides(spec, options.overrides ?? []) as SpecInput, { workspace: { ...options.workspace, root: workspace.root }, progress: 'quiet' });
   }
