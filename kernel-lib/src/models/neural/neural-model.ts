@@ -128,6 +128,11 @@ export class NeuralSequenceModel implements FittedModel {
     return this.params.seqLen;
   }
 
+  /** A row's output depends on the seqLen rows ending at it: sessions keep that many trailing rows. */
+  get inputRows(): number {
+    return this.params.seqLen;
+  }
+
   private get outputs(): number {
     return this.classes?.length ?? 1;
   }
