@@ -262,6 +262,7 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       seed: context.seed,
       progress,
       reportValidation: context.reportValidation,
+      augment: params.augment,
     });
     const info: Record<string, unknown> = {
       backend: runtime.backend,

@@ -23,6 +23,19 @@ const trainingParams = {
   denseUnits: z.number().int().min(0).max(4096).default(32),
   /** Feature scaler fitted on the training rows and saved with the model. */
   scaler: z.enum(['standard', 'robust', 'minmax']).default('standard'),
+  /**
+   * Training-window augmentation (F9), off by default: jitter adds N(0, jitter) noise to every scaled
+   * value, amplitude multiplies a window by 1 + N(0, amplitude), slice stretches a random sub-window of
+   * that fraction of seqLen back to full length (1: off). Seeded; applied to training batches only.
+   */
+  augment: z
+    .object({
+      jitter: z.number().min(0).max(10).default(0),
+      amplitude: z.number().min(0).max(10).default(0),
+      slice: z.number().gt(0).max(1).default(1),
+    })
+    .strict()
+    .default({}),
   /** tfjs backend: 'auto' tries tensorflow-gpu, tensorflow (tfjs-node), wasm, cpu; CANDLELAB_TF_BACKEND applies when this is 'auto'. */
   backend: z.enum(TF_BACKEND_CHOICES as [TfBackendChoice, ...TfBackendChoice[]]).default('auto'),
 };

@@ -1,6 +1,6 @@
 import type * as TfModule from '@tensorflow/tfjs';
 import { ModelError } from '../../errors';
-import type { SequenceWindows } from '../../preprocessing/sequences';
+import { augmentWindow, type AugmentOptions, type SequenceWindows } from '../../preprocessing/sequences';
 import { SeededRng } from '../../util/rng';
 import type { Progress } from '../../util/progress';
 import type { Tf } from './tf';
@@ -51,7 +51,32 @@ export type TrainingOptions = {
   progress?: Progress;
   /** Called after every epoch with the validation loss; may throw to stop training (a tuner's pruning). */
   reportValidation?: (epoch: number, loss: number) => void;
+  /** Augmentation of the training batches only (validation and prediction never see it); off when absent. */
+  augment?: AugmentOptions;
 };
+
+/** Whether augmentation options change anything (slice 1 keeps the whole window). */
+export function augments(options: AugmentOptions | undefined): options is AugmentOptions {
+  return !!options && ((options.jitter ?? 0) > 0 || (options.amplitude ?? 0) > 0 || (options.slice !== undefined && options.slice < 1));
+}
+
+/**
+ * Augment the first `n` windows of a training batch in place (batch × length × cols values), each with
+ * draws from `rng`: window slicing, amplitude scaling and jitter as `augmentWindow` does them. Only the
+ * batch copy changes; the windows' source rows are untouched.
+ */
+export function augmentBatch(buffer: Float32Array, n: number, length: number, cols: number, options: AugmentOptions, rng: SeededRng): void {
+  const size = length * cols;
+  const active: AugmentOptions = {
+    ...((options.jitter ?? 0) > 0 ? { jitter: options.jitter } : {}),
+    ...((options.amplitude ?? 0) > 0 ? { amplitude: options.amplitude } : {}),
+    ...(options.slice !== undefined && options.slice < 1 ? { slice: options.slice } : {}),
+  };
+  for (let b = 0; b < n; b++) {
+    const window = buffer.subarray(b * size, (b + 1) * size);
+    window.set(augmentWindow(window, length, cols, active, rng));
+  }
+}
 
 /**
  * Mean cross-entropy of probability rows against class ids, each row's loss multiplied by its weight
@@ -137,6 +162,9 @@ export function validationLoss(tf: Tf, model: TfModule.LayersModel, windows: Seq
 export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: TrainingOptions): TrainingResult {
   const { train, valid, task, outputs, batchSize } = options;
   const rng = new SeededRng(options.seed ^ 0x5f3759df);
+  // a generator of its own, so turning augmentation on leaves the batch order as it was
+  const augmentRng = new SeededRng(options.seed ^ 0x61756721);
+  const augment = augments(options.augment) ? options.augment : undefined;
   const optimizer = tf.train.adam(options.learningRate);
   const setLearningRate = (rate: number) => ((optimizer as unknown as { learningRate: number }).learningRate = rate);
   const variables = model.trainableWeights.map((weight) => weight.read() as TfModule.Variable);
@@ -169,6 +197,7 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
         const indices = order.subarray(b * batchSize, Math.min(train.count, (b + 1) * batchSize));
         const n = indices.length;
         train.batch(indices, buffer);
+        if (augment) augmentBatch(buffer, n, train.length, train.X.cols, augment, augmentRng);
         for (let k = 0; k < n; k++) {
           labels[k] = targets[indices[k]];
           values[k] = targets[indices[k]];
