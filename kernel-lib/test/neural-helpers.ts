@@ -68,3 +68,18 @@ export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number 
   for (let i = 0; i < n; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2; }
   return sab / Math.sqrt(saa * sbb);
 }
+
+/**
+ * A seasonal series (periods 24 and 7, a slow trend, noise): the feature is the value, the target the
+ * next value. Train / valid / test in time order.
+ */
+export function seasonalSeries(rows: number, seed: number, noise = 0.1): { data: TrainingData; test: Segment } {
+  const rng = new SeededRng(seed);
+  const x = new Float64Array(rows + 1);
+  for (let t = 0; t <= rows; t++) x[t] = Math.sin((2 * Math.PI * t) / 24) + 0.5 * Math.sin((2 * Math.PI * t) / 7) + 0.001 * t + noise * rng.normal();
+  const segment = (from: number, to: number): Segment => ({ X: { values: Float32Array.from(x.subarray(from, to)), rows: to - from, cols: 1 }, y: x.slice(from + 1, to + 1) });
+  const train = Math.floor(rows * 0.6);
+  const valid = Math.floor(rows * 0.8);
+  return { data: { featureNames: ['x'], train: segment(0, train), valid: segment(train, valid) }, test: segment(valid, rows) };
+}
+

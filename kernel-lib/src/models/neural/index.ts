@@ -1,9 +1,13 @@
-export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, neuralModels, NeuralSequenceModel, NEURAL_MODEL_VERSION, NEURAL_FILES, type TargetScale } from './neural-model';
+export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, nbeatsClassifier, nbeatsRegressor, neuralModels, NeuralSequenceModel, NEURAL_MODEL_VERSION, NEURAL_FILES, type TargetScale } from './neural-model';
 export {
   lstmClassifierParams,
   lstmRegressorParams,
   tcnClassifierParams,
   tcnRegressorParams,
+  nbeatsClassifierParams,
+  nbeatsRegressorParams,
+  type NbeatsClassifierParams,
+  type NbeatsRegressorParams,
   type LstmClassifierParams,
   type LstmRegressorParams,
   type TcnClassifierParams,

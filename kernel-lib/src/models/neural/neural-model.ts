@@ -13,6 +13,8 @@ import { customLayers } from './layers';
 import {
   lstmClassifierParams,
   lstmRegressorParams,
+  nbeatsClassifierParams,
+  nbeatsRegressorParams,
   tcnClassifierParams,
   tcnRegressorParams,
   type Architecture,
@@ -338,7 +340,15 @@ function neuralModel<S extends z.ZodTypeAny>(kind: Kind, doc: string, schema: S)
     task: kind.task,
     params: schema,
     // Small enough for the contract suite to train in seconds.
-    exampleParams: { seqLen: 8, epochs: 2, batchSize: 128, patience: 0, lrPatience: 0, denseUnits: 8, ...(kind.architecture === 'lstm' ? { units: 8 } : { filters: 8, dilations: [1, 2] }) } as z.input<S>,
+    exampleParams: {
+      seqLen: 8,
+      epochs: 2,
+      batchSize: 128,
+      patience: 0,
+      lrPatience: 0,
+      denseUnits: 8,
+      ...(kind.architecture === 'lstm' ? { units: 8 } : kind.architecture === 'tcn' ? { filters: 8, dilations: [1, 2] } : { units: 16, hiddenLayers: 2, blocks: 2, stacks: 1 }),
+    } as z.input<S>,
     fit: (data, params, context) => fitNeural(kind, { architecture: kind.architecture, params } as NeuralSpec, data, context),
     load: (dir) => loadNeural(dir, kind, schema),
   });
@@ -365,5 +375,16 @@ export const tcnRegressor = neuralModel(
   tcnRegressorParams,
 );
 
+export const nbeatsClassifier = neuralModel(
+  { modelId: 'core/nbeats', task: 'classification', architecture: 'nbeats' },
+  'N-BEATS classifier on tfjs: doubly residual stacks of fully connected blocks (generic, or interpretable trend + seasonality bases) over the feature window, seeded.',
+  nbeatsClassifierParams,
+);
+export const nbeatsRegressor = neuralModel(
+  { modelId: 'core/nbeats-regressor', task: 'regression', architecture: 'nbeats' },
+  'N-BEATS regressor on tfjs: doubly residual stacks of fully connected blocks (generic, or interpretable trend + seasonality bases) over the feature window, seeded.',
+  nbeatsRegressorParams,
+);
+
 /** The neural models the core plugin registers. */
-export const neuralModels = [lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor];
+export const neuralModels = [lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, nbeatsClassifier, nbeatsRegressor];

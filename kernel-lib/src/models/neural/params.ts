@@ -61,10 +61,45 @@ const tcnParams = {
   dilations: z.array(z.number().int().min(1).max(1024)).min(1).max(16).default([1, 2, 4, 8]),
 };
 
+/**
+ * N-BEATS (Oreshkin et al. 2020): the window (seqLen × features, flattened) runs through stacks of
+ * fully connected blocks; each block emits a backcast, subtracted from its input before the next block
+ * (doubly residual), and a forecast path of `forecastLength` steps, summed over all blocks, which the
+ * output layer reads. No batch norm or dropout by default, as in the paper.
+ */
+const nbeatsParams = {
+  /** 'generic': learned linear bases; 'interpretable': a trend stack (polynomial basis) then a seasonality stack (Fourier basis). */
+  stackType: z.enum(['generic', 'interpretable']).default('generic'),
+  /** Generic stacks (the interpretable architecture always has two: trend, then seasonality). */
+  stacks: z.number().int().min(1).max(30).default(2),
+  /** Blocks per stack. */
+  blocks: z.number().int().min(1).max(10).default(3),
+  /** Width of each block's fully connected ReLU layers. */
+  units: z.number().int().min(1).max(2048).default(64),
+  /** Fully connected ReLU layers per block. */
+  hiddenLayers: z.number().int().min(1).max(8).default(4),
+  /** Generic blocks: size of the expansion coefficients θ (backcast and forecast each). */
+  thetaUnits: z.number().int().min(1).max(1024).default(8),
+  /** Trend blocks: degree of the polynomial basis. */
+  trendDegree: z.number().int().min(0).max(6).default(3),
+  /** Seasonality blocks: Fourier harmonics (periods of seqLen / k, k = 1 … harmonics). */
+  harmonics: z.number().int().min(1).max(32).default(4),
+  /** Steps of the forecast path each block emits (the output layer maps it to the prediction). */
+  forecastLength: z.number().int().min(1).max(256).default(4),
+  dropout: z.number().min(0).lt(1).default(0),
+  batchNorm: z.boolean().default(false),
+  denseUnits: z.number().int().min(0).max(4096).default(0),
+};
+
 export const lstmClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...lstmParams });
 export const lstmRegressorParams = z.object({ ...trainingParams, ...lstmParams });
 export const tcnClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...tcnParams });
 export const tcnRegressorParams = z.object({ ...trainingParams, ...tcnParams });
+
+export const nbeatsClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...nbeatsParams });
+export const nbeatsRegressorParams = z.object({ ...trainingParams, ...nbeatsParams });
+export type NbeatsClassifierParams = z.output<typeof nbeatsClassifierParams>;
+export type NbeatsRegressorParams = z.output<typeof nbeatsRegressorParams>;
 
 export type LstmClassifierParams = z.output<typeof lstmClassifierParams>;
 export type LstmRegressorParams = z.output<typeof lstmRegressorParams>;
@@ -72,10 +107,11 @@ export type TcnClassifierParams = z.output<typeof tcnClassifierParams>;
 export type TcnRegressorParams = z.output<typeof tcnRegressorParams>;
 
 /** The network family of a neural model. */
-export type Architecture = 'lstm' | 'tcn';
+export type Architecture = 'lstm' | 'tcn' | 'nbeats';
 /** Shared training settings (every neural model's params include them). */
 export type TrainingParams = z.output<z.ZodObject<typeof trainingParams>>;
 export type LstmParams = TrainingParams & z.output<z.ZodObject<typeof lstmParams>> & { classWeight?: 'balanced' | 'none' };
 export type TcnParams = TrainingParams & z.output<z.ZodObject<typeof tcnParams>> & { classWeight?: 'balanced' | 'none' };
+export type NbeatsParams = TrainingParams & z.output<z.ZodObject<typeof nbeatsParams>> & { classWeight?: 'balanced' | 'none' };
 /** The params of any neural sequence model, tagged by architecture. */
-export type NeuralSpec = { architecture: 'lstm'; params: LstmParams } | { architecture: 'tcn'; params: TcnParams };
+export type NeuralSpec = { architecture: 'lstm'; params: LstmParams } | { architecture: 'tcn'; params: TcnParams } | { architecture: 'nbeats'; params: NbeatsParams };
