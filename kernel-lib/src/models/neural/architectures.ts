@@ -187,7 +187,7 @@ export function buildNetwork(tf: Tf, spec: NeuralSpec, shape: NetworkShape, seed
     const input = tf.input({ shape: [shape.seqLen, shape.features], name: 'window' });
     const backward: Array<{ layer: TfModule.layers.Layer; seed: number }> = [];
     let x =
-      spec.architecture === 'lstm'
+      spec.architecture === 'lstm' || spec.architecture === 'deepar'
         ? lstmBody(tf, input, spec.params, shape.seqLen, seeds, backward)
         : spec.architecture === 'tcn'
           ? tcnBody(tf, input, spec.params, seeds)

@@ -9,8 +9,10 @@ import { SequenceWindows } from '../../preprocessing/sequences';
 import type { Artifact, FittedModel, Matrix, ModelContext, Segment, TrainingData } from '../model';
 import { balancedWeights } from '../xgboost/xgboost-classifier';
 import { buildNetwork } from './architectures';
+import { DistributionHead } from './distributions';
 import { customLayers } from './layers';
 import {
+  deeparParamsSchema,
   lstmClassifierParams,
   lstmRegressorParams,
   nbeatsClassifierParams,
@@ -18,11 +20,12 @@ import {
   tcnClassifierParams,
   tcnRegressorParams,
   type Architecture,
+  type DeeparParams,
   type NeuralSpec,
   type TrainingParams,
 } from './params';
 import { loadTf, type TfRuntime } from './tf';
-import { predictWindows, trainNetwork, validationLoss, windowTargets } from './training';
+import { predictWindows, trainNetwork, validationLoss, windowTargets, type Objective } from './training';
 import { writeArtifact } from '../artifact';
 
 export const NEURAL_MODEL_VERSION = '1.0.0';
@@ -110,6 +113,8 @@ function windowsOf(X: Matrix, scaler: FittedScaler, seqLen: number, pad: boolean
  */
 export class NeuralSequenceModel implements FittedModel {
   readonly modelVersion = NEURAL_MODEL_VERSION;
+  /** The distribution head of a probabilistic forecaster (core/deepar); absent for point models. */
+  readonly head: DistributionHead | undefined;
 
   constructor(
     private readonly runtime: TfRuntime,
@@ -123,7 +128,14 @@ export class NeuralSequenceModel implements FittedModel {
     readonly scaler: FittedScaler,
     readonly target: TargetScale | undefined,
     readonly info: Record<string, unknown>,
-  ) {}
+  ) {
+    this.head = headOf(architecture, params);
+  }
+
+  /** Regression output columns: the point forecast, then the quantiles (core/deepar); undefined means ['value']. */
+  get outputNames(): readonly string[] | undefined {
+    return this.head?.outputNames;
+  }
 
   /** Rows per input window. */
   get seqLen(): number {
@@ -135,8 +147,9 @@ export class NeuralSequenceModel implements FittedModel {
     return this.params.seqLen;
   }
 
+  /** Values the network emits per window: class probabilities, one value, or a distribution's parameters. */
   private get outputs(): number {
-    return this.classes?.length ?? 1;
+    return this.classes?.length ?? this.head?.parameters ?? 1;
   }
 
   /** tfjs on this model's backend again, in case another model switched the process-wide engine since. */
@@ -150,6 +163,10 @@ export class NeuralSequenceModel implements FittedModel {
     if (X.rows === 0) return new Float32Array(0);
     const { tf } = await this.ready();
     const values = predictWindows(tf, this.network, windowsOf(X, this.scaler, this.seqLen, true), this.outputs);
+    if (this.head) {
+      const { mean, std } = this.target!;
+      return this.head.decode(values, X.rows, (v) => v * std + mean);
+    }
     if (this.target) for (let i = 0; i < values.length; i++) values[i] = values[i] * this.target.std + this.target.mean;
     return values;
   }
@@ -162,7 +179,7 @@ export class NeuralSequenceModel implements FittedModel {
     checkMatrix('the segment', segment.X, this.featureNames);
     const y = this.target ? segment.y.map((v) => (v - this.target!.mean) / this.target!.std) : segment.y;
     const { tf } = await this.ready();
-    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y), this.task, this.outputs);
+    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y), this.task, this.outputs, this.head && objectiveOf(this.head));
   }
 
   /** Write model.json (tfjs layers format: topology + weights manifest), weights.bin and model-card.json. */
@@ -210,10 +227,24 @@ export class NeuralSequenceModel implements FittedModel {
   }
 }
 
+/** The distribution head a model's params describe (core/deepar), or none. */
+function headOf(architecture: Architecture, params: TrainingParams): DistributionHead | undefined {
+  if (architecture !== 'deepar') return undefined;
+  const p = params as DeeparParams;
+  return new DistributionHead(p.distribution, p.quantiles);
+}
+
+/** Training on a distribution head's negative log-likelihood. */
+function objectiveOf(head: DistributionHead): Objective {
+  return { loss: (tf, output, targets) => head.loss(tf, output, targets), evaluate: (outputs, targets) => head.negativeLogLikelihood(outputs, targets) };
+}
+
 /** Fit a neural sequence model: validate, scale (train rows only), window, build, train, restore the best epoch. */
 async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, context: ModelContext): Promise<NeuralSequenceModel> {
   const { params } = spec;
-  const outputs = checkTrainingData(kind, data, params.seqLen);
+  const head = headOf(kind.architecture, params);
+  const checked = checkTrainingData(kind, data, params.seqLen);
+  const outputs = head ? head.parameters : checked;
   const runtime = await loadTf(params.backend);
   const { tf } = runtime;
   const scaler = fitScaler(data.train.X, params.scaler);
@@ -265,6 +296,7 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       progress,
       reportValidation: context.reportValidation,
       augment: params.augment,
+      objective: head && objectiveOf(head),
     });
     const info: Record<string, unknown> = {
       backend: runtime.backend,
@@ -281,7 +313,8 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       bestValidLoss: result.bestValidLoss,
       stoppedEarly: result.stoppedEarly,
       finalLearningRate: result.finalLearningRate,
-      historyMetric: kind.task === 'classification' ? 'log-loss' : 'MSE (standardized target)',
+      historyMetric: kind.task === 'classification' ? 'log-loss' : head ? `negative log-likelihood (${head.name}, standardized target)` : 'MSE (standardized target)',
+      ...(head ? { distribution: head.name, quantiles: [...head.quantiles], outputs: head.outputNames } : {}),
       historyStep: 'epoch',
       history: result.history,
       seed: context.seed,
@@ -347,7 +380,7 @@ function neuralModel<S extends z.ZodTypeAny>(kind: Kind, doc: string, schema: S)
       patience: 0,
       lrPatience: 0,
       denseUnits: 8,
-      ...(kind.architecture === 'lstm' ? { units: 8 } : kind.architecture === 'tcn' ? { filters: 8, dilations: [1, 2] } : { units: 16, hiddenLayers: 2, blocks: 2, stacks: 1 }),
+      ...(kind.architecture === 'lstm' || kind.architecture === 'deepar' ? { units: 8 } : kind.architecture === 'tcn' ? { filters: 8, dilations: [1, 2] } : { units: 16, hiddenLayers: 2, blocks: 2, stacks: 1 }),
     } as z.input<S>,
     fit: (data, params, context) => fitNeural(kind, { architecture: kind.architecture, params } as NeuralSpec, data, context),
     load: (dir) => loadNeural(dir, kind, schema),
@@ -386,5 +419,16 @@ export const nbeatsRegressor = neuralModel(
   nbeatsRegressorParams,
 );
 
+/**
+ * A probabilistic forecaster in DeepAR's manner: predict gives rows × (1 + quantiles) values — the point
+ * forecast μ (the distribution's median and mean) in column 0, then one column per quantile level.
+ * @see https://arxiv.org/abs/1704.04110
+ */
+export const deepar = neuralModel(
+  { modelId: 'core/deepar', task: 'regression', architecture: 'deepar' },
+  'Probabilistic LSTM forecaster (DeepAR-style) on tfjs: emits a Gaussian or Student-t per bar, trained by negative log-likelihood; outputs the point forecast then the requested quantiles.',
+  deeparParamsSchema,
+);
+
 /** The neural models the core plugin registers. */
-export const neuralModels = [lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, nbeatsClassifier, nbeatsRegressor];
+export const neuralModels = [lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, nbeatsClassifier, nbeatsRegressor, deepar];

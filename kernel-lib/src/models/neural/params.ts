@@ -91,6 +91,21 @@ const nbeatsParams = {
   denseUnits: z.number().int().min(0).max(4096).default(0),
 };
 
+/** A probabilistic forecaster in DeepAR's manner: the LSTM's head emits a distribution, trained by likelihood. */
+const deeparParams = {
+  /** The emitted distribution: Gaussian (μ, σ) or Student's t (μ, scale, ν > 2) for heavy-tailed returns. */
+  distribution: z.enum(['gaussian', 'student-t']).default('gaussian'),
+  /** Quantile levels predicted after the point forecast, increasing, each in (0, 1). */
+  quantiles: z
+    .array(z.number().gt(0).lt(1))
+    .min(1)
+    .max(32)
+    .default([0.1, 0.5, 0.9])
+    .refine((q) => q.every((v, i) => i === 0 || v > q[i - 1]), { message: 'quantiles must increase, e.g. [0.1, 0.5, 0.9]' }),
+  dropout: z.number().min(0).lt(1).default(0),
+  batchNorm: z.boolean().default(false),
+};
+
 export const lstmClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...lstmParams });
 export const lstmRegressorParams = z.object({ ...trainingParams, ...lstmParams });
 export const tcnClassifierParams = z.object({ ...trainingParams, ...classificationParams, ...tcnParams });
@@ -101,17 +116,20 @@ export const nbeatsRegressorParams = z.object({ ...trainingParams, ...nbeatsPara
 export type NbeatsClassifierParams = z.output<typeof nbeatsClassifierParams>;
 export type NbeatsRegressorParams = z.output<typeof nbeatsRegressorParams>;
 
+export const deeparParamsSchema = z.object({ ...trainingParams, ...lstmParams, ...deeparParams });
+export type DeeparParams = z.output<typeof deeparParamsSchema>;
+
 export type LstmClassifierParams = z.output<typeof lstmClassifierParams>;
 export type LstmRegressorParams = z.output<typeof lstmRegressorParams>;
 export type TcnClassifierParams = z.output<typeof tcnClassifierParams>;
 export type TcnRegressorParams = z.output<typeof tcnRegressorParams>;
 
 /** The network family of a neural model. */
-export type Architecture = 'lstm' | 'tcn' | 'nbeats';
+export type Architecture = 'lstm' | 'tcn' | 'nbeats' | 'deepar';
 /** Shared training settings (every neural model's params include them). */
 export type TrainingParams = z.output<z.ZodObject<typeof trainingParams>>;
 export type LstmParams = TrainingParams & z.output<z.ZodObject<typeof lstmParams>> & { classWeight?: 'balanced' | 'none' };
 export type TcnParams = TrainingParams & z.output<z.ZodObject<typeof tcnParams>> & { classWeight?: 'balanced' | 'none' };
 export type NbeatsParams = TrainingParams & z.output<z.ZodObject<typeof nbeatsParams>> & { classWeight?: 'balanced' | 'none' };
 /** The params of any neural sequence model, tagged by architecture. */
-export type NeuralSpec = { architecture: 'lstm'; params: LstmParams } | { architecture: 'tcn'; params: TcnParams } | { architecture: 'nbeats'; params: NbeatsParams };
+export type NeuralSpec = { architecture: 'lstm'; params: LstmParams } | { architecture: 'tcn'; params: TcnParams } | { architecture: 'nbeats'; params: NbeatsParams } | { architecture: 'deepar'; params: LstmParams };

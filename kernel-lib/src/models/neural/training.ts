@@ -53,6 +53,14 @@ export type TrainingOptions = {
   reportValidation?: (epoch: number, loss: number) => void;
   /** Augmentation of the training batches only (validation and prediction never see it); off when absent. */
   augment?: AugmentOptions;
+  /** Regression only: another objective than MSE (a distribution head's negative log-likelihood). */
+  objective?: Objective;
+};
+
+/** A regression objective: the training loss in tfjs and the same loss in float64 over network outputs (validation). */
+export type Objective = {
+  loss(tf: Tf, output: Tensor, targets: Tensor): Scalar;
+  evaluate(outputs: Float32Array, targets: Float64Array): number;
 };
 
 /** Whether augmentation options change anything (slice 1 keeps the whole window). */
@@ -147,10 +155,11 @@ export function windowTargets(windows: SequenceWindows): Float64Array {
   return targets;
 }
 
-/** The validation loss of the network as it is now: unweighted log-loss, or MSE of the standardized target. */
-export function validationLoss(tf: Tf, model: TfModule.LayersModel, windows: SequenceWindows, task: 'classification' | 'regression', outputs: number): number {
+/** The validation loss of the network as it is now: unweighted log-loss, MSE of the standardized target, or the objective's. */
+export function validationLoss(tf: Tf, model: TfModule.LayersModel, windows: SequenceWindows, task: 'classification' | 'regression', outputs: number, objective?: Objective): number {
   const predictions = predictWindows(tf, model, windows, outputs);
   const targets = windowTargets(windows);
+  if (objective) return objective.evaluate(predictions, targets);
   return task === 'classification' ? crossEntropy(predictions, targets, outputs) : meanSquaredError(predictions, targets);
 }
 
@@ -210,7 +219,8 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
           const cost = optimizer.minimize(
             () => {
               const output = model.apply(x, { training: true }) as Tensor;
-              return task === 'classification' ? classificationLoss(tf, output, y, w) : regressionLoss(tf, output, y);
+              if (task === 'classification') return classificationLoss(tf, output, y, w);
+              return options.objective ? options.objective.loss(tf, output, y) : regressionLoss(tf, output, y);
             },
             true,
             variables,
@@ -224,7 +234,7 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
         const last = history[history.length - 1];
         options.progress?.tick(1, `epoch ${epoch}/${options.epochs} loss ${loss.toFixed(4)}${last ? ` (epoch ${last.round} valid ${last.valid.toFixed(4)})` : ''}`);
       }
-      const validLoss = validationLoss(tf, model, valid, task, outputs);
+      const validLoss = validationLoss(tf, model, valid, task, outputs, options.objective);
       history.push({ round: epoch, train: lossSum / train.count, valid: validLoss, learningRate });
       options.reportValidation?.(epoch, validLoss);
       if (validLoss < best.loss) {
