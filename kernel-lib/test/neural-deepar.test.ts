@@ -19,7 +19,7 @@ async function calibration(distribution: 'gaussian' | 'student-t', nu?: number) 
   const task = noisyTask(2400, 1, nu);
   const segment = (a: number, b: number) => ({ X: rowsOf(task.X, a, b), y: task.y.slice(a, b) });
   const data = { featureNames: ['f0', 'f1'], train: segment(0, 1600), valid: segment(1600, 1900) };
-  const model = (await deepar.fit(data, deepar.params.parse({ seqLen: 3, units: 12, denseUnits: 12, epochs: 12, batchSize: 64, learningRate: 0.02, patience: 4, distribution, quantiles: QUANTILES }), { seed: 1 })) as NeuralSequenceModel;
+  const model = (await deepar.fit(data, deepar.params.parse({ seqLen: 3, units: 12, denseUnits: 12, epochs: 10, batchSize: 64, learningRate: 0.02, patience: 4, distribution, quantiles: QUANTILES }), { seed: 1 })) as NeuralSequenceModel;
   try {
     const predictions = await model.predict(segment(1900, 2400).X);
     const width = 1 + QUANTILES.length;
@@ -47,10 +47,10 @@ async function calibration(distribution: 'gaussian' | 'student-t', nu?: number) 
 
 describe('core/deepar', () => {
   it('Student-t and normal helpers agree with known values', () => {
-    expect(logGamma(5)).toBeCloseTo(Math.log(24), 8);
-    expect(logGamma(0.5)).toBeCloseTo(0.5 * Math.log(Math.PI), 8);
+    expect(logGamma(5)).toBeCloseTo(Math.log(24), 10);
+    expect(logGamma(0.5)).toBeCloseTo(0.5 * Math.log(Math.PI), 10);
     // t(1) is Cauchy: F(1) = 3/4; t(3) 90% quantile 1.637744; large ν tends to the normal
-    expect(studentTCdf(1, 1)).toBeCloseTo(0.75, 12);
+    expect(studentTCdf(1, 1)).toBeCloseTo(0.75, 10);
     expect(studentTQuantile(0.9, 3)).toBeCloseTo(1.6377443536962102, 9);
     expect(studentTQuantile(0.1, 3)).toBeCloseTo(-1.6377443536962102, 9);
     expect(studentTQuantile(0.975, 1e6)).toBeCloseTo(normalQuantile(0.975), 5);
@@ -90,7 +90,7 @@ describe('core/deepar', () => {
   }, 30_000);
 
   it('passes the model contract (save → load, seeded, no look-ahead) with quantile outputs', async () => {
-    const result = await checkModel(deepar, { params: { distribution: 'student-t', quantiles: [0.05, 0.95] } });
+    const result = await checkModel(deepar, { params: { ...deepar.exampleParams, distribution: 'student-t', quantiles: [0.05, 0.95] } });
     expect(result.checks).toContain('save → load = same predictions');
     expect(() => deepar.params.parse({ quantiles: [0.9, 0.1] })).toThrow(/increase/);
   }, 30_000);
