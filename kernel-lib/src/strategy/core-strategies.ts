@@ -139,7 +139,7 @@ export const quantileThreshold = defineStrategy({
   id: 'core/quantile-threshold',
   version: '1.0.0',
   doc: 'Long when the low quantile of the predicted return > roundTripCost, short when allowShort and the high quantile < -roundTripCost, else flat.',
-  needs: { predictions: true, task: 'regression' },
+  needs: { predictions: true, task: 'regression', outputs: (p) => p.highColumn + 1 },
   params: z
     .object({
       /** Output column of the low quantile (core/deepar: 1 + its index in `quantiles`). */

@@ -383,7 +383,8 @@ export function checkStrategy(definition: StrategyDefinition<any>, options: Stra
   const n = candles.length;
   const classes = options.classes ?? ['BUY', 'HOLD', 'SELL'];
   const task = definition.needs.predictions ? definition.needs.task : undefined;
-  const width = task === 'classification' ? classes.length : (options.outputs ?? 1);
+  const declared = definition.needs.predictions ? definition.needs.outputs?.(params) : undefined;
+  const width = task === 'classification' ? classes.length : (options.outputs ?? declared ?? 1);
   const predictions = task ? (task === 'regression' ? contractPredictions(n * width, task, options.seed) : contractPredictions(n, task, options.seed)) : undefined;
   const input = (rows: number) => ({ candles: candles.slice(0, rows), features: candles.slice(0, rows), ...(predictions ? { predictions: predictions.subarray(0, rows * width), classes } : {}) });
   const checks: string[] = [];
