@@ -9,6 +9,7 @@ import { paperParity } from '../src/trading/parity';
 import { readSession } from '../src/trading/session-outputs';
 import { resolveTradingSetup } from '../src/trading/session-setup';
 import { ModelFeed } from '../src/trading/model-feed';
+import { createServedVersion } from '../src/services/serve/predictor';
 import { ROOT, tempDir } from './helpers';
 
 /**
@@ -40,7 +41,7 @@ function driveClock(event: SessionEvent): void {
 }
 
 describe('a paper session with core/lstm', () => {
-  it('predicts over the trailing seqLen rows: the same predictions as the backtest, across a restart', async () => {
+  it('predicts over the trailing seqLen rows: the same predictions as the backtest (across a restart) and the prediction endpoint', async () => {
     const sessionDir = path.join(dir, 'runs', 'paper-lstm');
     fake.setNow(candles.time[1300]);
     await runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 15, warmup: 60, ...FAST, log: () => {}, onEvent: driveClock });
@@ -65,6 +66,9 @@ describe('a paper session with core/lstm', () => {
       const features = await featureRowsOf(sessionDir, i);
       const alone = await setup.model.predict({ values: features, rows: 1, cols: setup.model.featureNames.length });
       expect(Math.max(...logged.map((v, k) => Math.abs(v - alone[k])))).toBeGreaterThan(1e-4);
+      // the prediction endpoint over the same candles answers with the session's last prediction
+      const served = await createServedVersion(setup).predict(session.candles);
+      expect(Math.max(...served.prediction.map((v, k) => Math.abs(v - logged[k])))).toBeLessThan(1e-5);
     } finally {
       setup.model.dispose();
     }
