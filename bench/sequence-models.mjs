@@ -13,7 +13,6 @@ const { normalQuantile } = require('candlelab/dist/validation/overfitting.js');
 const { studentTQuantile } = require('candlelab/dist/models/neural/distributions.js');
 const { nbeatsRegressor, lstmRegressor, deepar } = cl.models;
 const EPOCHS = Number(process.env.BENCH_SEQ_EPOCHS ?? 20);
-const quiet = () => {};
 
 const matrix = (values, rows, cols) => ({ values, rows, cols });
 const rowsOf = (X, a, b) => matrix(X.values.subarray(a * X.cols, b * X.cols), b - a, X.cols);
@@ -98,4 +97,3 @@ for (const [distribution, nu] of [['gaussian', undefined], ['student-t', 3]]) {
   console.log(`   ${distribution.padEnd(10)} (true ${nu ? `t, ν = ${nu}` : 'Gaussian'}): mean |q − true q| ${fmt(error / count, 3)} (mean σ ${fmt(sigmaSum / 997, 2)}); coverage ${coverage}; mean calibration error ${fmt(calibration, 3)}; ${epochs} epochs, ${fmt(msPerEpoch, 0)} ms/epoch`);
   model.dispose();
 }
-void quiet;

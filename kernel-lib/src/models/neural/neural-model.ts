@@ -105,7 +105,7 @@ function windowsOf(X: Matrix, scaler: FittedScaler, seqLen: number, pad: boolean
 }
 
 /**
- * A fitted neural sequence model (LSTM or TCN on tfjs). Rows are time-ordered; the output of row t
+ * A fitted neural sequence model (LSTM, TCN, N-BEATS or DeepAR-style on tfjs). Rows are time-ordered; the output of row t
  * is computed from the window of rows t − seqLen + 1 … t (scaled with the training scaler). The first
  * seqLen − 1 rows of each `predict` call have fewer rows before them in the call: their windows are
  * padded by repeating the call's first row (edge padding), so every row gets an output and no row

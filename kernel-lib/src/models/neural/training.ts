@@ -17,7 +17,7 @@ export type EpochRecord = {
   round: number;
   /** Mean training objective over the epoch's batches (class-weighted, dropout active). */
   train: number;
-  /** Validation loss after the epoch (unweighted log-loss, or MSE of the standardized target). */
+  /** Validation loss after the epoch (unweighted log-loss, MSE of the standardized target, or a distribution's NLL). */
   valid: number;
   learningRate: number;
 };
