@@ -68,3 +68,44 @@ export function correlation(a: ArrayLike<number>, b: ArrayLike<number>): number 
   for (let i = 0; i < n; i++) { sab += (a[i] - ma) * (b[i] - mb); saa += (a[i] - ma) ** 2; sbb += (b[i] - mb) ** 2; }
   return sab / Math.sqrt(saa * sbb);
 }
+
+/**
+ * A seasonal series (periods 24 and 7, a slow trend, noise): the feature is the value, the target the
+ * next value. Train / valid / test in time order.
+ */
+export function seasonalSeries(rows: number, seed: number, noise = 0.1): { data: TrainingData; test: Segment } {
+  const rng = new SeededRng(seed);
+  const x = new Float64Array(rows + 1);
+  for (let t = 0; t <= rows; t++) x[t] = Math.sin((2 * Math.PI * t) / 24) + 0.5 * Math.sin((2 * Math.PI * t) / 7) + 0.001 * t + noise * rng.normal();
+  const segment = (from: number, to: number): Segment => ({ X: { values: Float32Array.from(x.subarray(from, to)), rows: to - from, cols: 1 }, y: x.slice(from + 1, to + 1) });
+  const train = Math.floor(rows * 0.6);
+  const valid = Math.floor(rows * 0.8);
+  return { data: { featureNames: ['x'], train: segment(0, train), valid: segment(train, valid) }, test: segment(valid, rows) };
+}
+
+
+/**
+ * A target with a known distribution per row: y_t = 0.8 f0[t−1] + σ_t ε_t, σ_t = 0.3 + 0.4 |f1[t]|,
+ * ε Gaussian or Student-t (unit scale, ν degrees of freedom). Gives the true μ_t and σ_t too.
+ */
+export function noisyTask(rows: number, seed: number, nu?: number): { X: Matrix; y: Float64Array; mu: Float64Array; sigma: Float64Array } {
+  const rng = new SeededRng(seed);
+  const cols = 2;
+  const values = new Float32Array(rows * cols);
+  for (let i = 0; i < values.length; i++) values[i] = rng.normal();
+  const y = new Float64Array(rows);
+  const mu = new Float64Array(rows);
+  const sigma = new Float64Array(rows);
+  for (let t = 0; t < rows; t++) {
+    mu[t] = t > 0 ? 0.8 * values[(t - 1) * cols] : 0;
+    sigma[t] = 0.3 + 0.4 * Math.abs(values[t * cols + 1]);
+    let e = rng.normal();
+    if (nu !== undefined) {
+      let chi = 0;
+      for (let k = 0; k < nu; k++) chi += rng.normal() ** 2;
+      e /= Math.sqrt(chi / nu);
+    }
+    y[t] = mu[t] + sigma[t] * e;
+  }
+  return { X: { values, rows, cols }, y, mu, sigma };
+}

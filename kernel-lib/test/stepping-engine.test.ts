@@ -218,12 +218,17 @@ function fakePredictions(rows: number, seed: number): { probabilities: Float32Ar
 describe('incremental strategies = batch strategies, bar by bar', () => {
   const rows = candles.length;
   const { probabilities, values } = fakePredictions(rows, 7);
+  // a quantile forecaster's rows: point forecast, then the 10%, 50% and 90% quantiles around it
+  const quantiles = new Float32Array(rows * 4);
+  for (let i = 0; i < rows; i++) quantiles.set([values[i], values[i] - 0.001, values[i], values[i] + 0.001], i * 4);
   const classes = ['BUY', 'HOLD', 'SELL'];
   const cases: Array<[string, Record<string, unknown>]> = [
     ['core/probability-threshold', { buyThreshold: 0.4 }],
     ['core/probability-threshold', { buyThreshold: 0.42, sellThreshold: 0.4, allowShort: true }],
     ['core/return-threshold', { threshold: 0.001, allowShort: true }],
     ['core/return-threshold', { threshold: 0.0015 }],
+    ['core/quantile-threshold', { roundTripCost: 0.0005, allowShort: true }],
+    ['core/quantile-threshold', { roundTripCost: 0.0002 }],
     ['core/sma-crossover', { fast: 10, slow: 30 }],
     ['core/sma-crossover', { fast: 5, slow: 50, allowShort: true, entry: 'cross' }],
     ['core/rsi-mean-reversion', { period: 14, allowShort: true }],
@@ -241,8 +246,8 @@ describe('incremental strategies = batch strategies, bar by bar', () => {
       const definition = registry.resolve('strategy', id) as StrategyDefinition;
       const params = definition.params.parse(raw);
       const regression = definition.needs.predictions && definition.needs.task === 'regression';
-      const width = regression ? 1 : 3;
-      const predictions = regression ? values : probabilities;
+      const width = regression ? ((definition.needs.predictions && definition.needs.outputs?.(params)) || 1) : 3;
+      const predictions = regression ? (width === 4 ? quantiles : values) : probabilities;
       const batch = strategyOutput(definition.targets({ candles, features: candles, predictions: definition.needs.predictions ? predictions : undefined, classes }, params));
       expect(definition.incremental, `${id} has an incremental form`).toBeDefined();
       let stepper = stepStrategy(definition, params, { classes });

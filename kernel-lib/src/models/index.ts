@@ -20,7 +20,7 @@ export { Booster, DMatrix, libxgboostVersion } from './xgboost/libxgboost';
 export { xgboostJsonToOnnx } from './onnx/tree-ensemble';
 export { OnnxSession } from './onnx/onnx-session';
 export * as neural from './neural';
-export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, NeuralSequenceModel, loadTf } from './neural';
+export { lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, nbeatsClassifier, nbeatsRegressor, deepar, NeuralSequenceModel, loadTf } from './neural';
 export type { ModelRef, ResolvedModel } from './model';
 export * as ensemble from './ensemble';
 export { ensembleClassifier, ensembleRegressor, EnsembleModel } from './ensemble';

@@ -76,7 +76,13 @@ export interface FittedModel {
   readonly classes?: readonly string[];
   /** Fitted hyperparameters and what training decided (e.g. the best iteration). */
   readonly info: Record<string, unknown>;
-  /** rows × classes probabilities (classification) or rows × 1 values (regression), row-major. */
+  /**
+   * Regression only: the names of the output columns when there are several, the point forecast first
+   * (core/deepar: ['value', 'q0.1', 'q0.5', 'q0.9']). Absent: one column, 'value'. Consumers that need one
+   * value per row (metrics, the regression strategies) read column 0.
+   */
+  readonly outputNames?: readonly string[];
+  /** rows × classes probabilities (classification) or rows × outputs values (regression: 1, or outputNames' length), row-major. */
   predict(X: Matrix): Promise<Float32Array>;
   /**
    * The same, synchronously in JavaScript, where a model has such a path (XGBoost: trees compiled to
@@ -99,4 +105,18 @@ export interface FittedModel {
   save(dir: string): Promise<Artifact[]>;
   /** Release native resources (sessions, boosters). */
   dispose(): void;
+}
+
+/** A fitted model's output columns: its class names, its regression output names, or ['value']. */
+export function outputColumns(model: Pick<FittedModel, 'classes' | 'outputNames'>): string[] {
+  return model.classes ? [...model.classes] : model.outputNames ? [...model.outputNames] : ['value'];
+}
+
+/** Column 0 of rows × width values: a regression's point forecast when it has several outputs. */
+export function pointColumn(values: Float32Array, width: number): Float32Array {
+  if (width === 1) return values;
+  const rows = values.length / width;
+  const out = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) out[i] = values[i * width];
+  return out;
 }

@@ -13,8 +13,16 @@ export type RegressionMetrics = {
   directionRows: number;
 };
 
-/** MAE, RMSE, R² and direction accuracy of `predicted` against `actual`, row by row. */
+/**
+ * MAE, RMSE, R² and direction accuracy of `predicted` against `actual`, row by row. Predictions of a
+ * model with several output columns (rows × k, the point forecast first: FittedModel.outputNames) are
+ * scored by column 0.
+ */
 export function regressionMetrics(predicted: ArrayLike<number>, actual: ArrayLike<number>): RegressionMetrics {
+  if (actual.length > 0 && predicted.length !== actual.length && predicted.length % actual.length === 0) {
+    const k = predicted.length / actual.length;
+    predicted = Array.from({ length: actual.length }, (_, i) => predicted[i * k]);
+  }
   if (predicted.length !== actual.length) throw new RangeError(`regressionMetrics: ${predicted.length} predictions for ${actual.length} targets`);
   let rows = 0;
   let sumAbs = 0;

@@ -131,7 +131,14 @@ export type StrategyOutput = {
 export interface StrategyDefinition<S extends z.ZodTypeAny = z.ZodTypeAny> extends DefinitionBase<S> {
   readonly kind: 'strategy';
   /** Whether the strategy needs model predictions (and of which task). */
-  readonly needs: { predictions: false } | { predictions: true; task: 'classification' | 'regression' };
+  readonly needs:
+    | { predictions: false }
+    | {
+        predictions: true;
+        task: 'classification' | 'regression';
+        /** Regression: output columns per bar the strategy reads (a quantile forecaster's), when more than 1. */
+        outputs?: (params: z.output<S>) => number;
+      };
   targets(input: StrategyInput, params: z.output<S>): Float64Array | StrategyOutput;
   /**
    * The incremental form, for paper and live trading: decides at bar t from data up to t, one bar at a

@@ -152,7 +152,8 @@ function hitSeries(input: PredictionReportInput, values: Float32Array): Float64A
     // regression: did the sign of the prediction match the sign of the realized value?
     for (let i = 0; i < rows; i++) {
       const realized = target[start + i];
-      if (Number.isFinite(realized) && realized !== 0) hits[i] = Math.sign(values[i]) === Math.sign(realized) ? 1 : 0;
+      // (a model with several outputs, e.g. quantiles, has its point forecast in column 0)
+      if (Number.isFinite(realized) && realized !== 0) hits[i] = Math.sign(values[i * columns.length]) === Math.sign(realized) ? 1 : 0;
     }
   }
   return hits;
@@ -222,7 +223,7 @@ function realizedAgainstPredicted(input: PredictionReportInput): ReportSection {
       ],
     };
   }
-  const predicted = Float64Array.from({ length: rows }, (_, i) => values[i]);
+  const predicted = Float64Array.from({ length: rows }, (_, i) => values[i * columns.length]);
   const realized = input.target.slice(start, end);
   return {
     title: 'Realized against predicted',

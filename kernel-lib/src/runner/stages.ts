@@ -9,7 +9,7 @@ import { strategyOutput, type LabelerDefinition, type ModelDefinition, type Plug
 import { featureMatrix, splitChronological, trainingSegment, type ChronologicalSplit } from '../validation/split';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
-import type { FittedModel } from '../models/model';
+import { outputColumns, type FittedModel } from '../models/model';
 import { assertFeatureNames, measureInference, type InferenceTimings } from '../models/inference';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
 import { createProgress, teeProgress, type Progress, type ProgressMode } from '../util/progress';
@@ -266,7 +266,7 @@ export async function predictRows(model: FittedModel, features: FeatureSet, spli
   const values = await model.predict(X);
   const elapsed = performance.now() - started;
   const inference = await measureInference(model, X, { samples: options.latencySamples ?? 256, batch: { ms: elapsed } });
-  const columns = model.classes ? [...model.classes] : ['value'];
+  const columns = outputColumns(model);
   return { start, rows: X.rows, columns, values, microsecondsPerRow: (elapsed * 1000) / Math.max(1, X.rows), inference };
 }
 

@@ -6,7 +6,7 @@ import { describeFold, purgeAndEmbargo, rowCount, type BacktestPath, type RowRan
 import { deflatedSharpe, type DeflatedSharpe } from '../validation/overfitting';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
-import type { FittedModel, Matrix, Segment } from '../models/model';
+import { outputColumns, type FittedModel, type Matrix, type Segment } from '../models/model';
 import { assertFeatureNames, measureInference } from '../models/inference';
 import { drawdownSeries, sharpeOfReturns, type PerformanceMetrics } from '../backtest/metrics';
 import { backtestStrategyOutput, type StrategyBacktest } from '../backtest/strategy-backtest';
@@ -178,7 +178,7 @@ export async function fitFold(context: RunContext, candles: Candles, features: F
     for (const block of fold.test) {
       predictions.push({ start: block.start, end: block.end, values: await model.predict(featureMatrix(predictFrame, block.start, block.end)) });
     }
-    const columns = model.classes ? [...model.classes] : ['value'];
+    const columns = outputColumns(model);
     const testValues = concat(predictions.map((p) => p.values), (n) => new Float32Array(n));
     const testTarget = concat(fold.test.map((r) => labels.target.subarray(r.start, r.end)), (n) => new Float64Array(n));
     const validValues = await model.predict(data.valid.X);

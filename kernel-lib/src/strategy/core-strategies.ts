@@ -19,12 +19,24 @@ export function classProbability(input: StrategyInput, className: string): Float
   return out;
 }
 
-/** The regressor's predicted value for each row. */
+/** The regressor's predicted value for each row: its only output, or column 0 (the point forecast) of several. */
 export function predictedValue(input: StrategyInput): Float64Array {
   const { predictions } = input;
   const rows = input.candles.length;
-  if (!predictions || predictions.length !== rows) throw new ConfigError('this strategy needs regression predictions (one value per bar); use a regression model');
-  return Float64Array.from(predictions);
+  if (!predictions || rows === 0 || predictions.length % rows !== 0 || predictions.length === 0) throw new ConfigError('this strategy needs regression predictions (one value per bar); use a regression model');
+  const width = predictions.length / rows;
+  return Float64Array.from({ length: rows }, (_, i) => predictions[i * width]);
+}
+
+/** Column `column` of a regressor's rows × k outputs (a quantile forecaster's quantiles); one-line error when it has fewer. */
+export function predictedColumn(input: StrategyInput, column: number): Float64Array {
+  const { predictions } = input;
+  const rows = input.candles.length;
+  const width = predictions && rows > 0 ? predictions.length / rows : 0;
+  if (!predictions || !Number.isInteger(width) || width <= column) {
+    throw new ConfigError(`this strategy reads output column ${column} but the model gives ${Number.isInteger(width) ? width : 'no whole number of'} column(s) per bar; use a quantile forecaster (core/deepar) or lower the column`);
+  }
+  return Float64Array.from({ length: rows }, (_, i) => predictions[i * width + column]);
 }
 
 const fixed = (x: number, digits = 3): string => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
@@ -107,7 +119,8 @@ export const returnThreshold = defineStrategy({
   },
   incremental: (p) => ({
     next(step) {
-      const predicted = stepPrediction(step, 1)[0];
+      // column 0: the point forecast, whether the model gives one value or several (quantiles after it)
+      const predicted = stepPrediction(step, step.prediction?.length || 1)[0];
       const target = predicted > p.threshold ? 1 : p.allowShort && predicted < -p.threshold ? -1 : 0;
       return decision(target, `predicted return ${fixed(100 * predicted, 3)}% vs threshold ±${fixed(100 * p.threshold, 3)}%`);
     },
@@ -115,6 +128,63 @@ export const returnThreshold = defineStrategy({
     restore: () => {},
   }),
 });
+
+/**
+ * Trade only when a probabilistic forecast clears the costs: long when even the low quantile of the
+ * forward return is above the round-trip cost, short (if allowed) when even the high quantile is below
+ * minus the cost, flat otherwise. Reads a quantile forecaster's columns: core/deepar with quantiles
+ * [0.1, 0.5, 0.9] gives [value, q0.1, q0.5, q0.9], so lowColumn 1 and highColumn 3 are the 10% and 90% quantiles.
+ */
+export const quantileThreshold = defineStrategy({
+  id: 'core/quantile-threshold',
+  version: '1.0.0',
+  doc: 'Long when the low quantile of the predicted return > roundTripCost, short when allowShort and the high quantile < -roundTripCost, else flat.',
+  needs: { predictions: true, task: 'regression', outputs: (p) => p.highColumn + 1 },
+  params: z
+    .object({
+      /** Output column of the low quantile (core/deepar: 1 + its index in `quantiles`). */
+      lowColumn: z.number().int().min(0).default(1),
+      /** Output column of the high quantile. */
+      highColumn: z.number().int().min(0).default(3),
+      /** Round-trip cost as a fraction of price (fees and slippage both ways, e.g. 2 × (10 + 5) bps = 0.003). */
+      roundTripCost: z.number().min(0).default(0.003),
+      allowShort: z.boolean().default(false),
+    })
+    .refine((p) => p.lowColumn < p.highColumn, { message: 'lowColumn must be below highColumn (the low quantile comes first)', path: ['lowColumn'] }),
+  targets: (input, p) => {
+    const low = predictedColumn(input, p.lowColumn);
+    const high = predictedColumn(input, p.highColumn);
+    const targets = new Float64Array(low.length);
+    for (let i = 0; i < low.length; i++) targets[i] = quantileDecision(low[i], high[i], p);
+    return { targets, reasoning: (i) => quantileReason(low[i], high[i], targets[i], p) };
+  },
+  incremental: (p) => ({
+    next(step) {
+      const prediction = step.prediction;
+      if (!prediction || prediction.length <= p.highColumn) {
+        throw new ConfigError(`core/quantile-threshold reads output column ${p.highColumn} but the model gives ${prediction ? prediction.length : 'no'} value(s) per bar; use a quantile forecaster (core/deepar)`);
+      }
+      const low = prediction[p.lowColumn];
+      const high = prediction[p.highColumn];
+      const target = quantileDecision(low, high, p);
+      return decision(target, quantileReason(low, high, target, p));
+    },
+    snapshot: () => ({}),
+    restore: () => {},
+  }),
+});
+
+function quantileDecision(low: number, high: number, p: { roundTripCost: number; allowShort: boolean }): number {
+  if (low > p.roundTripCost) return 1;
+  if (p.allowShort && high < -p.roundTripCost) return -1;
+  return 0;
+}
+
+function quantileReason(low: number, high: number, target: number, p: { roundTripCost: number }): string {
+  const pct = (x: number) => `${fixed(100 * x, 3)}%`;
+  const cost = pct(p.roundTripCost);
+  return target > 0 ? `low quantile ${pct(low)} > cost ${cost}` : target < 0 ? `high quantile ${pct(high)} < -${cost}` : `quantiles [${pct(low)}, ${pct(high)}] do not clear ±${cost}`;
+}
 
 /** The classic: long while the fast SMA is above the slow one; short below it if allowed. */
 export const smaCrossover = defineStrategy({
@@ -285,4 +355,4 @@ function policyTarget(action: number, maxExposure: number): number {
   return Number.isFinite(action) ? Math.max(-1, Math.min(1, action * maxExposure)) : 0;
 }
 
-export const coreStrategies = [probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold, rlPolicy];
+export const coreStrategies = [probabilityThreshold, returnThreshold, quantileThreshold, smaCrossover, rsiMeanReversion, buyAndHold, rlPolicy];

@@ -1,2 +1,2 @@
-export { probabilityThreshold, returnThreshold, smaCrossover, rsiMeanReversion, buyAndHold, classProbability, predictedValue, coreStrategies } from './core-strategies';
+export { probabilityThreshold, returnThreshold, quantileThreshold, smaCrossover, rsiMeanReversion, buyAndHold, classProbability, predictedValue, predictedColumn, coreStrategies } from './core-strategies';
 export { stepStrategy, trailingBufferStrategy, strategyBufferBars, RollingSum, RollingRsi } from './incremental';

@@ -293,12 +293,13 @@ export async function checkModel(definition: ModelDefinition<any>, options: Mode
   const context = { seed, resolveModel: (ref: { id: string; version?: string; params?: Record<string, unknown> }) => registry.resolveWithParams('model', ref) };
   const checks: string[] = [];
   const X: Matrix = data.valid.X;
-  const width = definition.task === 'classification' ? (data.classes?.length ?? 0) : 1;
+  let width = definition.task === 'classification' ? (data.classes?.length ?? 0) : 1;
   const models: FittedModel[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-contract-'));
   try {
     const model = await definition.fit(data, params, context);
     models.push(model);
+    if (definition.task === 'regression') width = model.outputNames?.length ?? 1;
     const predictions = await model.predict(X);
     if (!(predictions instanceof Float32Array) || predictions.length !== X.rows * width) {
       throw new ContractError(`${id}: predict must return a Float32Array of rows × ${width} values (${X.rows * width}), got ${predictions?.length}`);
@@ -343,7 +344,14 @@ export async function checkModel(definition: ModelDefinition<any>, options: Mode
   return { id: definition.id, kind: 'model', checks };
 }
 
-export type StrategyCheckOptions = { params?: Record<string, unknown>; candles?: Candles; classes?: string[]; seed?: number };
+export type StrategyCheckOptions = {
+  params?: Record<string, unknown>;
+  candles?: Candles;
+  classes?: string[];
+  seed?: number;
+  /** Regression strategies: output columns per row the model gives (a quantile forecaster's 1 + quantiles); default 1. */
+  outputs?: number;
+};
 
 /** Seeded model outputs for strategies: class probabilities (BUY/HOLD/SELL) or small return forecasts. */
 export function contractPredictions(rows: number, task: 'classification' | 'regression', seed = 7): Float32Array {
@@ -375,8 +383,9 @@ export function checkStrategy(definition: StrategyDefinition<any>, options: Stra
   const n = candles.length;
   const classes = options.classes ?? ['BUY', 'HOLD', 'SELL'];
   const task = definition.needs.predictions ? definition.needs.task : undefined;
-  const width = task === 'classification' ? classes.length : 1;
-  const predictions = task ? contractPredictions(n, task, options.seed) : undefined;
+  const declared = definition.needs.predictions ? definition.needs.outputs?.(params) : undefined;
+  const width = task === 'classification' ? classes.length : (options.outputs ?? declared ?? 1);
+  const predictions = task ? (task === 'regression' ? contractPredictions(n * width, task, options.seed) : contractPredictions(n, task, options.seed)) : undefined;
   const input = (rows: number) => ({ candles: candles.slice(0, rows), features: candles.slice(0, rows), ...(predictions ? { predictions: predictions.subarray(0, rows * width), classes } : {}) });
   const checks: string[] = [];
   const full = strategyOutput(definition.targets(input(n), params));

@@ -17,6 +17,7 @@ import { tradesCsv } from '../runner/run-record';
 import type { WorkspaceOverrides } from '../workspace';
 import { singleDataSource, type SpecInput } from '../spec/spec';
 import { SessionLog } from './session-log';
+import { ModelFeed, type ModelFeedState } from './model-feed';
 import { replayCandles } from './replay';
 import { marketFilters } from './filters';
 import type { MarketInterface } from 'ccxt';
@@ -143,6 +144,8 @@ type SavedState = {
   kernel: KernelState;
   features: StreamState;
   strategy: unknown;
+  /** The model's trailing feature rows (sequence models) or its stream's state; absent in older sessions. */
+  model?: ModelFeedState;
   written: { fills: number; trades: number; signals: number; riskEvents: number };
   status: 'running' | 'stopped';
 };
@@ -302,6 +305,8 @@ class PaperSession {
   readonly kernel: EngineKernel;
   features: FeatureStream;
   strategy: IncrementalStrategy;
+  /** The model fed row by row: its trailing window (sequence models) or its stream. */
+  feed: ModelFeed;
   readonly log: SessionLog;
   rows = 0;
   lastTime = -Infinity;
@@ -328,6 +333,7 @@ class PaperSession {
     this.features = createFeatureStream(plan.features, plan.featureContext, { meta: { symbol: info.symbol, timeframe: info.timeframe }, closedOnly: true });
     this.classes = setup.model.classes ? [...setup.model.classes] : undefined;
     this.strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes: this.classes });
+    this.feed = new ModelFeed(setup.model);
     this.needsPredictions = plan.strategy.definition.needs.predictions;
     this.requiredInputs = this.features.requiredInputs;
     this.log = new SessionLog(dir, SESSION_LOGS);
@@ -371,10 +377,15 @@ class PaperSession {
     const needsPredictions = plan.strategy.definition.needs.predictions;
     // the new version's features and strategy over the candles so far (one batched prediction)
     const replayed = await replayCandles(this.kernel.candles(0), { features, strategy, model: setup.model, needsPredictions });
+    // the new model's window (or stream) stands where the replay's batch prediction left it
+    const feed = new ModelFeed(setup.model);
+    const names = setup.model.featureNames;
+    feed.prime(replayed.features.slice(features.requiredInputs).map((row) => Float32Array.from(names, (name) => row[name])));
     this.setup.model.dispose(); // nothing decides with the old version any more
     this.setup = setup;
     this.features = features;
     this.strategy = strategy;
+    this.feed = feed;
     this.classes = classes;
     this.needsPredictions = needsPredictions;
     this.requiredInputs = features.requiredInputs;
@@ -405,6 +416,7 @@ class PaperSession {
     this.kernel.restore(saved.kernel);
     this.features.restore(saved.features);
     this.strategy.restore(saved.strategy);
+    this.feed.restore(saved.model);
     this.rows = saved.rows;
     this.lastTime = saved.lastTime;
     this.heldTarget = saved.heldTarget;
@@ -427,7 +439,8 @@ class PaperSession {
       const names = this.setup.model.featureNames;
       const values = new Float32Array(names.length);
       names.forEach((name, k) => (values[k] = featureRow[name]));
-      prediction = Array.from(await this.setup.model.predict({ values, rows: 1, cols: names.length }));
+      // over the model's trailing rows (a sequence model's window), as the backtest's batch prediction sees them
+      prediction = Array.from(await this.feed.next(values));
     }
     const predicted = performance.now();
     // the strategy follows every candle it can see (its state must match the batch form's)
@@ -496,6 +509,7 @@ class PaperSession {
       kernel: this.kernel.snapshot(),
       features: this.features.snapshot(),
       strategy: this.strategy.snapshot(),
+      model: this.feed.snapshot(),
       written: this.written,
       status: 'running',
     } satisfies Omit<SavedState, never>);

@@ -6,6 +6,7 @@ import { computePlannedFeatures } from '../features/compute-features';
 import { strategyOutput } from '../plugins/define';
 import type { SpecInput } from '../spec/spec';
 import { featureMatrix } from '../validation/split';
+import { outputColumns } from '../models/model';
 import type { WorkspaceOverrides } from '../workspace';
 import { readSession, type SessionRecord } from './session-outputs';
 import { readJsonLines } from './session-log';
@@ -78,7 +79,7 @@ export async function paperParity(dir: string, options: { workspace?: WorkspaceO
   // ——— the batch path: features, one batch of predictions, the strategy's targets ———
   const features = computePlannedFeatures(candles, plan.features, plan.featureContext);
   const names = setup.model.featureNames;
-  const width = setup.model.classes ? setup.model.classes.length : 1;
+  const width = outputColumns(setup.model).length;
   const predictions = new Float32Array(n * width).fill(NaN);
   const first = Math.min(n, info.requiredInputs);
   if (n > first) predictions.set(await setup.model.predict(featureMatrix(features.frame.select([...names]), first, n)), first * width);

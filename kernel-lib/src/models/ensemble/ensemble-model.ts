@@ -196,6 +196,9 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
 /** A fitted or loaded member must predict the task's outputs: the labels' classes in their order. */
 function checkMember(model: FittedModel, where: string, task: Task, classes: readonly string[] | undefined): void {
   if (model.task !== task) throw new ModelError(`${where} (${model.modelId}) is a ${model.task} model but the ensemble does ${task}; use a ${task} member`);
+  if (task === 'regression' && (model.outputNames?.length ?? 1) > 1) {
+    throw new ModelError(`${where} (${model.modelId}) gives ${model.outputNames!.length} outputs per row (${model.outputNames!.join(', ')}); an ensemble averages one value per row, so use a point regressor as a member`);
+  }
   if (task === 'classification' && !sameList(model.classes, classes)) {
     throw new ModelError(
       `${where} (${model.modelId}) predicts classes [${(model.classes ?? []).join(', ')}] but the ensemble's are [${(classes ?? []).join(', ')}]; members must agree on the classes and their order`,

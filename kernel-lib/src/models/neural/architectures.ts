@@ -2,7 +2,7 @@ import type * as TfModule from '@tensorflow/tfjs';
 import { SeededRng } from '../../util/rng';
 import { customLayers } from './layers';
 import { coinEmbeddingBranch } from './coin-embedding';
-import type { LstmParams, NeuralSpec, TcnParams, TrainingParams } from './params';
+import type { LstmParams, NbeatsParams, NeuralSpec, TcnParams, TrainingParams } from './params';
 import { withoutTfNotices, type Tf } from './tf';
 
 type SymbolicTensor = TfModule.SymbolicTensor;
@@ -112,6 +112,57 @@ function tcnBody(tf: Tf, input: SymbolicTensor, params: TcnParams, seeds: Seeds)
   return apply(new LastStep({ name: 'last_step' }), x);
 }
 
+/**
+ * N-BEATS (Oreshkin et al. 2020): blocks of fully connected ReLU layers over the flattened window; each
+ * block's backcast is subtracted from what the next block sees (doubly residual stacking) and the blocks'
+ * forecast paths are summed. Generic blocks expand θ with learned linear maps; interpretable ones with a
+ * fixed polynomial (trend stack) or Fourier (seasonality stack) basis over the window's time axis, per
+ * feature for the backcast, extended past the window's end for the forecast.
+ * @see https://arxiv.org/abs/1905.10437
+ */
+function nbeatsBody(tf: Tf, input: SymbolicTensor, params: NbeatsParams, shape: { seqLen: number; features: number }, seeds: Seeds): SymbolicTensor {
+  const { Basis, Subtract } = customLayers(tf);
+  const length = shape.seqLen * shape.features;
+  const dense = (units: number, name: string, activation: 'relu' | 'linear' = 'linear', useBias = true, scale = 1) =>
+    tf.layers.dense({
+      units,
+      activation,
+      useBias,
+      kernelInitializer:
+        activation === 'relu'
+          ? tf.initializers.heNormal({ seed: seeds.next() })
+          : tf.initializers.varianceScaling({ scale, mode: 'fanAvg', distribution: 'uniform', seed: seeds.next() }),
+      name,
+    });
+  let residual = apply(tf.layers.flatten({ name: 'nbeats_flatten' }), input);
+  const forecasts: SymbolicTensor[] = [];
+  const stacks: Array<'generic' | 'trend' | 'seasonality'> = params.stackType === 'interpretable' ? ['trend', 'seasonality'] : Array.from({ length: params.stacks }, () => 'generic');
+  stacks.forEach((kind, stack) => {
+    for (let block = 0; block < params.blocks; block++) {
+      const name = `nbeats_${stack}_${kind}_${block}`;
+      let h = residual;
+      for (let j = 0; j < params.hiddenLayers; j++) h = apply(dense(params.units, `${name}_fc${j}`, 'relu'), h);
+      let backcast: SymbolicTensor;
+      let forecast: SymbolicTensor;
+      if (kind === 'generic') {
+        backcast = apply(dense(length, `${name}_backcast`), apply(dense(params.thetaUnits, `${name}_theta_b`, 'linear', false), h));
+        forecast = apply(dense(params.forecastLength, `${name}_forecast`), apply(dense(params.thetaUnits, `${name}_theta_f`, 'linear', false), h));
+      } else {
+        const size = kind === 'trend' ? params.trendDegree + 1 : 2 * params.harmonics + 1;
+        const grid = { basis: kind, size, scale: shape.seqLen };
+        // θ starts small (variance / size): a sum of `size` basis functions of unit scale starts near unit scale
+        const thetaB = apply(dense(size * shape.features, `${name}_theta_b`, 'linear', false, 1 / size), h);
+        const thetaF = apply(dense(size, `${name}_theta_f`, 'linear', false, 1 / size), h);
+        backcast = apply(new Basis({ ...grid, channels: shape.features, steps: shape.seqLen, offset: 0, name: `${name}_backcast` }), thetaB);
+        forecast = apply(new Basis({ ...grid, channels: 1, steps: params.forecastLength, offset: shape.seqLen, name: `${name}_forecast` }), thetaF);
+      }
+      residual = apply(new Subtract({ name: `${name}_residual` }), [residual, backcast]);
+      forecasts.push(forecast);
+    }
+  });
+  return forecasts.length === 1 ? forecasts[0] : apply(tf.layers.add({ name: 'nbeats_forecast' }), forecasts);
+}
+
 /** Give each bidirectional layer's backward LSTM its own seeded initial kernels (tfjs clones the forward config, seeds included). */
 function reseedBackward(tf: Tf, wrappers: Array<{ layer: TfModule.layers.Layer; seed: number }>): void {
   for (const { layer, seed } of wrappers) {
@@ -138,7 +189,12 @@ export function buildNetwork(tf: Tf, spec: NeuralSpec, shape: NetworkShape, seed
     const { params } = spec;
     const input = tf.input({ shape: [shape.seqLen, shape.features], name: 'window' });
     const backward: Array<{ layer: TfModule.layers.Layer; seed: number }> = [];
-    let x = spec.architecture === 'lstm' ? lstmBody(tf, input, spec.params, shape.seqLen, seeds, backward) : tcnBody(tf, input, spec.params, seeds);
+    let x =
+      spec.architecture === 'lstm' || spec.architecture === 'deepar'
+        ? lstmBody(tf, input, spec.params, shape.seqLen, seeds, backward)
+        : spec.architecture === 'tcn'
+          ? tcnBody(tf, input, spec.params, seeds)
+          : nbeatsBody(tf, input, spec.params, shape, seeds);
     // the learned coin embedding joins the body's summary of the window
     if (params.coinEmbedding && shape.coinColumn !== undefined) x = apply(tf.layers.concatenate({ name: 'with_coin' }), [x, coinEmbeddingBranch(tf, input, shape.coinColumn, params.coinEmbedding, seeds.next())]);
     if (params.denseUnits > 0) {

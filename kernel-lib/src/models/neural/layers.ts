@@ -24,7 +24,38 @@ export type CustomLayers = {
   CausalTaps: LayerClass<LayerArgs & { kernelSize: number; dilation: number }>;
   /** The last time step of a sequence: [batch, time, channels] → [batch, channels]. */
   LastStep: LayerClass<LayerArgs>;
+  /**
+   * N-BEATS' fixed basis expansion (Oreshkin et al. 2020, §3.3): θ [batch, size × channels] → the
+   * path Σ_i θ_i,c · basis_i(t) at `steps` time points [batch, steps × channels]. Trend: t^i for
+   * i = 0 … size − 1 (a polynomial); seasonality: 1, cos 2πkt, sin 2πkt for k = 1 … (size − 1) / 2 (Fourier).
+   * Time runs over the lookback window in units of its length: step j is at (offset + j) / scale.
+   */
+  Basis: LayerClass<LayerArgs & BasisArgs>;
+  /** a − b of two same-shaped inputs (tfjs has add, not subtract): N-BEATS' residual minus backcast. */
+  Subtract: LayerClass<LayerArgs>;
 };
+
+/** What a basis expansion evaluates: its kind, number of basis functions, channels and time grid. */
+export type BasisArgs = { basis: 'trend' | 'seasonality'; size: number; channels: number; steps: number; offset: number; scale: number };
+
+/** The basis matrix (steps × size, row-major) of an N-BEATS trend or seasonality block. */
+export function basisMatrix(args: BasisArgs): Float32Array {
+  const out = new Float32Array(args.steps * args.size);
+  for (let j = 0; j < args.steps; j++) {
+    const t = (args.offset + j) / args.scale;
+    for (let i = 0; i < args.size; i++) {
+      let value: number;
+      if (args.basis === 'trend') value = t ** i;
+      else if (i === 0) value = 1;
+      else {
+        const k = Math.ceil(i / 2);
+        value = i % 2 === 1 ? Math.cos(2 * Math.PI * k * t) : Math.sin(2 * Math.PI * k * t);
+      }
+      out[j * args.size + i] = value;
+    }
+  }
+  return out;
+}
 
 const registered = new WeakMap<Tf, CustomLayers>();
 
@@ -104,8 +135,45 @@ export function customLayers(tf: Tf): CustomLayers {
     }
   }
 
-  for (const layer of [SeededDropout, CausalTaps, LastStep]) tf.serialization.registerClass(layer);
-  const layers: CustomLayers = { SeededDropout, CausalTaps, LastStep };
+  class Basis extends tf.layers.Layer {
+    static className = 'CandlelabBasis';
+    private readonly args: BasisArgs;
+    constructor(args: LayerArgs & BasisArgs) {
+      super(args);
+      this.args = { basis: args.basis, size: args.size, channels: args.channels, steps: args.steps, offset: args.offset, scale: args.scale };
+    }
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return [singleShape(inputShape)[0], this.args.steps * this.args.channels];
+    }
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const x = single(inputs);
+      const { size, channels, steps } = this.args;
+      return tf.tidy(() => {
+        const basisT = tf.tensor2d(basisMatrix(this.args), [steps, size]).transpose();
+        // θ as [batch · channels, size] rows; each row's path over the steps is θ · basisᵀ
+        const theta = tf.reshape(tf.transpose(tf.reshape(x, [-1, size, channels]), [0, 2, 1]), [-1, size]);
+        const path = tf.reshape(tf.matMul(theta, basisT), [-1, channels, steps]);
+        return tf.reshape(tf.transpose(path, [0, 2, 1]), [-1, steps * channels]);
+      });
+    }
+    override getConfig(): ConfigDict {
+      return { ...super.getConfig(), ...this.args };
+    }
+  }
+
+  class Subtract extends tf.layers.Layer {
+    static className = 'CandlelabSubtract';
+    override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+      return singleShape(inputShape);
+    }
+    override call(inputs: Tensor | Tensor[]): Tensor {
+      const [a, b] = inputs as Tensor[];
+      return tf.sub(a, b);
+    }
+  }
+
+  for (const layer of [SeededDropout, CausalTaps, LastStep, Basis, Subtract]) tf.serialization.registerClass(layer);
+  const layers: CustomLayers = { SeededDropout, CausalTaps, LastStep, Basis, Subtract };
   registered.set(tf, layers);
   return layers;
 }

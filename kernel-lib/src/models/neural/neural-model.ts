@@ -9,18 +9,23 @@ import { SequenceWindows } from '../../preprocessing/sequences';
 import type { Artifact, FittedModel, Matrix, ModelContext, Segment, TrainingData } from '../model';
 import { balancedWeights } from '../xgboost/xgboost-classifier';
 import { buildNetwork } from './architectures';
+import { DistributionHead } from './distributions';
 import { customLayers } from './layers';
 import {
+  deeparParamsSchema,
   lstmClassifierParams,
   lstmRegressorParams,
+  nbeatsClassifierParams,
+  nbeatsRegressorParams,
   tcnClassifierParams,
   tcnRegressorParams,
   type Architecture,
+  type DeeparParams,
   type NeuralSpec,
   type TrainingParams,
 } from './params';
 import { loadTf, type TfRuntime } from './tf';
-import { predictWindows, trainNetwork, validationLoss, windowTargets } from './training';
+import { predictWindows, trainNetwork, validationLoss, windowTargets, type Objective } from './training';
 import { writeArtifact } from '../artifact';
 import { checkCoinColumn, coinColumnIndex, coinIndexLayer, withRawColumn } from './coin-embedding';
 
@@ -104,7 +109,7 @@ function windowsOf(X: Matrix, scaler: FittedScaler, seqLen: number, pad: boolean
 }
 
 /**
- * A fitted neural sequence model (LSTM or TCN on tfjs). Rows are time-ordered; the output of row t
+ * A fitted neural sequence model (LSTM, TCN, N-BEATS or DeepAR-style on tfjs). Rows are time-ordered; the output of row t
  * is computed from the window of rows t − seqLen + 1 … t (scaled with the training scaler). The first
  * seqLen − 1 rows of each `predict` call have fewer rows before them in the call: their windows are
  * padded by repeating the call's first row (edge padding), so every row gets an output and no row
@@ -112,6 +117,8 @@ function windowsOf(X: Matrix, scaler: FittedScaler, seqLen: number, pad: boolean
  */
 export class NeuralSequenceModel implements FittedModel {
   readonly modelVersion = NEURAL_MODEL_VERSION;
+  /** The distribution head of a probabilistic forecaster (core/deepar); absent for point models. */
+  readonly head: DistributionHead | undefined;
 
   constructor(
     private readonly runtime: TfRuntime,
@@ -125,15 +132,28 @@ export class NeuralSequenceModel implements FittedModel {
     readonly scaler: FittedScaler,
     readonly target: TargetScale | undefined,
     readonly info: Record<string, unknown>,
-  ) {}
+  ) {
+    this.head = headOf(architecture, params);
+  }
+
+  /** Regression output columns: the point forecast, then the quantiles (core/deepar); undefined means ['value']. */
+  get outputNames(): readonly string[] | undefined {
+    return this.head?.outputNames;
+  }
 
   /** Rows per input window. */
   get seqLen(): number {
     return this.params.seqLen;
   }
 
+  /** A row's output depends on the seqLen rows ending at it: sessions keep that many trailing rows. */
+  get inputRows(): number {
+    return this.params.seqLen;
+  }
+
+  /** Values the network emits per window: class probabilities, one value, or a distribution's parameters. */
   private get outputs(): number {
-    return this.classes?.length ?? 1;
+    return this.classes?.length ?? this.head?.parameters ?? 1;
   }
 
   /** The coin index column of a learned coin embedding, if the model has one. */
@@ -154,6 +174,10 @@ export class NeuralSequenceModel implements FittedModel {
     const coinColumn = this.coinColumn;
     if (coinColumn !== undefined) checkCoinColumn(X, coinColumn, this.params.coinEmbedding!, 'the prediction input');
     const values = predictWindows(tf, this.network, windowsOf(X, this.scaler, this.seqLen, true, undefined, coinColumn), this.outputs);
+    if (this.head) {
+      const { mean, std } = this.target!;
+      return this.head.decode(values, X.rows, (v) => v * std + mean);
+    }
     if (this.target) for (let i = 0; i < values.length; i++) values[i] = values[i] * this.target.std + this.target.mean;
     return values;
   }
@@ -166,7 +190,7 @@ export class NeuralSequenceModel implements FittedModel {
     checkMatrix('the segment', segment.X, this.featureNames);
     const y = this.target ? segment.y.map((v) => (v - this.target!.mean) / this.target!.std) : segment.y;
     const { tf } = await this.ready();
-    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y, this.coinColumn), this.task, this.outputs);
+    return validationLoss(tf, this.network, windowsOf(segment.X, this.scaler, this.seqLen, false, y, this.coinColumn), this.task, this.outputs, this.head && objectiveOf(this.head));
   }
 
   /** Write model.json (tfjs layers format: topology + weights manifest), weights.bin and model-card.json. */
@@ -214,10 +238,24 @@ export class NeuralSequenceModel implements FittedModel {
   }
 }
 
+/** The distribution head a model's params describe (core/deepar), or none. */
+function headOf(architecture: Architecture, params: TrainingParams): DistributionHead | undefined {
+  if (architecture !== 'deepar') return undefined;
+  const p = params as DeeparParams;
+  return new DistributionHead(p.distribution, p.quantiles);
+}
+
+/** Training on a distribution head's negative log-likelihood. */
+function objectiveOf(head: DistributionHead): Objective {
+  return { loss: (tf, output, targets) => head.loss(tf, output, targets), evaluate: (outputs, targets) => head.negativeLogLikelihood(outputs, targets) };
+}
+
 /** Fit a neural sequence model: validate, scale (train rows only), window, build, train, restore the best epoch. */
 async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, context: ModelContext, schema: z.ZodTypeAny): Promise<NeuralSequenceModel> {
   const { params } = spec;
-  const outputs = checkTrainingData(kind, data, params.seqLen);
+  const head = headOf(kind.architecture, params);
+  const checked = checkTrainingData(kind, data, params.seqLen);
+  const outputs = head ? head.parameters : checked;
   const coinColumn = params.coinEmbedding ? coinColumnIndex(data.featureNames, params.coinEmbedding) : undefined;
   if (coinColumn !== undefined) for (const [name, segment] of [['train', data.train], ['valid', data.valid]] as const) checkCoinColumn(segment.X, coinColumn, params.coinEmbedding!, name);
   // warm start: the saved model's scaler and target scale, so its weights see the inputs they were trained on
@@ -262,7 +300,7 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
   try {
     if (init) {
       copyWeights(init.network, network.model, params.initModel!);
-      warmStart = { from: params.initModel, initialValidLoss: validationLoss(tf, network.model, valid, kind.task, outputs) };
+      warmStart = { from: params.initModel, initialValidLoss: validationLoss(tf, network.model, valid, kind.task, outputs, head && objectiveOf(head)) };
     }
     const batches = Math.ceil(train.count / params.batchSize);
     const progress = context.progress?.(`${kind.modelId} (${runtime.backend})`, params.epochs * batches);
@@ -282,6 +320,8 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       seed: context.seed,
       progress,
       reportValidation: context.reportValidation,
+      augment: params.augment,
+      objective: head && objectiveOf(head),
     });
     const info: Record<string, unknown> = {
       backend: runtime.backend,
@@ -299,7 +339,8 @@ async function fitNeural(kind: Kind, spec: NeuralSpec, data: TrainingData, conte
       bestValidLoss: result.bestValidLoss,
       stoppedEarly: result.stoppedEarly,
       finalLearningRate: result.finalLearningRate,
-      historyMetric: kind.task === 'classification' ? 'log-loss' : 'MSE (standardized target)',
+      historyMetric: kind.task === 'classification' ? 'log-loss' : head ? `negative log-likelihood (${head.name}, standardized target)` : 'MSE (standardized target)',
+      ...(head ? { distribution: head.name, quantiles: [...head.quantiles], outputs: head.outputNames } : {}),
       historyStep: 'epoch',
       history: result.history,
       seed: context.seed,
@@ -389,7 +430,15 @@ function neuralModel<S extends z.ZodTypeAny>(kind: Kind, doc: string, schema: S)
     task: kind.task,
     params: schema,
     // Small enough for the contract suite to train in seconds.
-    exampleParams: { seqLen: 8, epochs: 2, batchSize: 128, patience: 0, lrPatience: 0, denseUnits: 8, ...(kind.architecture === 'lstm' ? { units: 8 } : { filters: 8, dilations: [1, 2] }) } as z.input<S>,
+    exampleParams: {
+      seqLen: 8,
+      epochs: 2,
+      batchSize: 128,
+      patience: 0,
+      lrPatience: 0,
+      denseUnits: 8,
+      ...(kind.architecture === 'lstm' || kind.architecture === 'deepar' ? { units: 8 } : kind.architecture === 'tcn' ? { filters: 8, dilations: [1, 2] } : { units: 16, hiddenLayers: 2, blocks: 2, stacks: 1 }),
+    } as z.input<S>,
     fit: (data, params, context) => fitNeural(kind, { architecture: kind.architecture, params } as NeuralSpec, data, context, schema),
     load: (dir) => loadNeural(dir, kind, schema),
   });
@@ -416,5 +465,27 @@ export const tcnRegressor = neuralModel(
   tcnRegressorParams,
 );
 
+export const nbeatsClassifier = neuralModel(
+  { modelId: 'core/nbeats', task: 'classification', architecture: 'nbeats' },
+  'N-BEATS classifier on tfjs: doubly residual stacks of fully connected blocks (generic, or interpretable trend + seasonality bases) over the feature window, seeded.',
+  nbeatsClassifierParams,
+);
+export const nbeatsRegressor = neuralModel(
+  { modelId: 'core/nbeats-regressor', task: 'regression', architecture: 'nbeats' },
+  'N-BEATS regressor on tfjs: doubly residual stacks of fully connected blocks (generic, or interpretable trend + seasonality bases) over the feature window, seeded.',
+  nbeatsRegressorParams,
+);
+
+/**
+ * A probabilistic forecaster in DeepAR's manner: predict gives rows × (1 + quantiles) values — the point
+ * forecast μ (the distribution's median and mean) in column 0, then one column per quantile level.
+ * @see https://arxiv.org/abs/1704.04110
+ */
+export const deepar = neuralModel(
+  { modelId: 'core/deepar', task: 'regression', architecture: 'deepar' },
+  'Probabilistic LSTM forecaster (DeepAR-style) on tfjs: emits a Gaussian or Student-t per bar, trained by negative log-likelihood; outputs the point forecast then the requested quantiles.',
+  deeparParamsSchema,
+);
+
 /** The neural models the core plugin registers. */
-export const neuralModels = [lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor];
+export const neuralModels = [lstmClassifier, lstmRegressor, tcnClassifier, tcnRegressor, nbeatsClassifier, nbeatsRegressor, deepar];

@@ -1,6 +1,6 @@
 import type * as TfModule from '@tensorflow/tfjs';
 import { ModelError } from '../../errors';
-import type { SequenceWindows } from '../../preprocessing/sequences';
+import { augmentWindow, type AugmentOptions, type SequenceWindows } from '../../preprocessing/sequences';
 import { SeededRng } from '../../util/rng';
 import type { Progress } from '../../util/progress';
 import type { Tf } from './tf';
@@ -17,7 +17,7 @@ export type EpochRecord = {
   round: number;
   /** Mean training objective over the epoch's batches (class-weighted, dropout active). */
   train: number;
-  /** Validation loss after the epoch (unweighted log-loss, or MSE of the standardized target). */
+  /** Validation loss after the epoch (unweighted log-loss, MSE of the standardized target, or a distribution's NLL). */
   valid: number;
   learningRate: number;
 };
@@ -51,7 +51,40 @@ export type TrainingOptions = {
   progress?: Progress;
   /** Called after every epoch with the validation loss; may throw to stop training (a tuner's pruning). */
   reportValidation?: (epoch: number, loss: number) => void;
+  /** Augmentation of the training batches only (validation and prediction never see it); off when absent. */
+  augment?: AugmentOptions;
+  /** Regression only: another objective than MSE (a distribution head's negative log-likelihood). */
+  objective?: Objective;
 };
+
+/** A regression objective: the training loss in tfjs and the same loss in float64 over network outputs (validation). */
+export type Objective = {
+  loss(tf: Tf, output: Tensor, targets: Tensor): Scalar;
+  evaluate(outputs: Float32Array, targets: Float64Array): number;
+};
+
+/** Whether augmentation options change anything (slice 1 keeps the whole window). */
+export function augments(options: AugmentOptions | undefined): options is AugmentOptions {
+  return !!options && ((options.jitter ?? 0) > 0 || (options.amplitude ?? 0) > 0 || (options.slice !== undefined && options.slice < 1));
+}
+
+/**
+ * Augment the first `n` windows of a training batch in place (batch × length × cols values), each with
+ * draws from `rng`: window slicing, amplitude scaling and jitter as `augmentWindow` does them. Only the
+ * batch copy changes; the windows' source rows are untouched.
+ */
+export function augmentBatch(buffer: Float32Array, n: number, length: number, cols: number, options: AugmentOptions, rng: SeededRng): void {
+  const size = length * cols;
+  const active: AugmentOptions = {
+    ...((options.jitter ?? 0) > 0 ? { jitter: options.jitter } : {}),
+    ...((options.amplitude ?? 0) > 0 ? { amplitude: options.amplitude } : {}),
+    ...(options.slice !== undefined && options.slice < 1 ? { slice: options.slice } : {}),
+  };
+  for (let b = 0; b < n; b++) {
+    const window = buffer.subarray(b * size, (b + 1) * size);
+    window.set(augmentWindow(window, length, cols, active, rng));
+  }
+}
 
 /**
  * Mean cross-entropy of probability rows against class ids, each row's loss multiplied by its weight
@@ -122,10 +155,11 @@ export function windowTargets(windows: SequenceWindows): Float64Array {
   return targets;
 }
 
-/** The validation loss of the network as it is now: unweighted log-loss, or MSE of the standardized target. */
-export function validationLoss(tf: Tf, model: TfModule.LayersModel, windows: SequenceWindows, task: 'classification' | 'regression', outputs: number): number {
+/** The validation loss of the network as it is now: unweighted log-loss, MSE of the standardized target, or the objective's. */
+export function validationLoss(tf: Tf, model: TfModule.LayersModel, windows: SequenceWindows, task: 'classification' | 'regression', outputs: number, objective?: Objective): number {
   const predictions = predictWindows(tf, model, windows, outputs);
   const targets = windowTargets(windows);
+  if (objective) return objective.evaluate(predictions, targets);
   return task === 'classification' ? crossEntropy(predictions, targets, outputs) : meanSquaredError(predictions, targets);
 }
 
@@ -137,6 +171,9 @@ export function validationLoss(tf: Tf, model: TfModule.LayersModel, windows: Seq
 export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: TrainingOptions): TrainingResult {
   const { train, valid, task, outputs, batchSize } = options;
   const rng = new SeededRng(options.seed ^ 0x5f3759df);
+  // a generator of its own, so turning augmentation on leaves the batch order as it was
+  const augmentRng = new SeededRng(options.seed ^ 0x61756721);
+  const augment = augments(options.augment) ? options.augment : undefined;
   const optimizer = tf.train.adam(options.learningRate);
   const setLearningRate = (rate: number) => ((optimizer as unknown as { learningRate: number }).learningRate = rate);
   const variables = model.trainableWeights.map((weight) => weight.read() as TfModule.Variable);
@@ -169,6 +206,7 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
         const indices = order.subarray(b * batchSize, Math.min(train.count, (b + 1) * batchSize));
         const n = indices.length;
         train.batch(indices, buffer);
+        if (augment) augmentBatch(buffer, n, train.length, train.X.cols, augment, augmentRng);
         for (let k = 0; k < n; k++) {
           labels[k] = targets[indices[k]];
           values[k] = targets[indices[k]];
@@ -181,7 +219,8 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
           const cost = optimizer.minimize(
             () => {
               const output = model.apply(x, { training: true }) as Tensor;
-              return task === 'classification' ? classificationLoss(tf, output, y, w) : regressionLoss(tf, output, y);
+              if (task === 'classification') return classificationLoss(tf, output, y, w);
+              return options.objective ? options.objective.loss(tf, output, y) : regressionLoss(tf, output, y);
             },
             true,
             variables,
@@ -195,7 +234,7 @@ export function trainNetwork(tf: Tf, model: TfModule.LayersModel, options: Train
         const last = history[history.length - 1];
         options.progress?.tick(1, `epoch ${epoch}/${options.epochs} loss ${loss.toFixed(4)}${last ? ` (epoch ${last.round} valid ${last.valid.toFixed(4)})` : ''}`);
       }
-      const validLoss = validationLoss(tf, model, valid, task, outputs);
+      const validLoss = validationLoss(tf, model, valid, task, outputs, options.objective);
       history.push({ round: epoch, train: lossSum / train.count, valid: validLoss, learningRate });
       options.reportValidation?.(epoch, validLoss);
       if (validLoss < best.loss) {
