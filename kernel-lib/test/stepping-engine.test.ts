@@ -234,6 +234,8 @@ describe('incremental strategies = batch strategies, bar by bar', () => {
     ['core/rsi-mean-reversion', { period: 14, allowShort: true }],
     ['core/rsi-mean-reversion', { period: 7, oversold: 25, overbought: 80, exitLevel: 55 }],
     ['core/buy-and-hold', {}],
+    ['core/rl-policy', {}],
+    ['core/rl-policy', { maxExposure: 0.5 }],
   ];
 
   it('covers every built-in strategy', () => {
