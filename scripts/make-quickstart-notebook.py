@@ -30,8 +30,8 @@ cl.initCharts(); // puts plotly.js on the page (offline) for the charts below
 const context = cl.createRunContext(specPath, { overrides: set });
 cl.showValues({
   spec: specPath,
-  symbol: context.spec.data.symbol,
-  timeframe: context.spec.data.timeframe,
+  symbol: context.plan.symbol,
+  timeframe: context.plan.timeframe,
   model: context.spec.model.id,
   strategy: context.spec.strategy.id,
   runs: context.workspace.runsDir,

@@ -28,11 +28,11 @@ function candleAt(i: number): StreamCandle {
 
 /**
  * Not streamed here: core/cross-asset reads another symbol's series from the data store (no store in a
- * unit test). core/garch is fitted on the run's training rows (`fittedOnLeadingRows`): the fallback
- * refuses it, checked below. Every other built-in feature runs with its default params, except
+ * unit test). core/garch and core/arima-forecast are fitted on the run's training rows
+ * (`fittedOnLeadingRows`): the fallback refuses them, checked below. Every other built-in feature runs with its default params, except
  * core/interaction, which has no defaults (it names two columns).
  */
-const SKIPPED = new Set(['core/cross-asset', 'core/garch']);
+const SKIPPED = new Set(['core/cross-asset', 'core/garch', 'core/arima-forecast']);
 const PARAMS: Record<string, Record<string, unknown>> = { 'core/interaction': { a: 'close', b: 'volume', op: 'ratio' } };
 
 /** Twins: 1e-9 relative (in fact bit-identical: the twins replay the batch loops' arithmetic). */
@@ -92,9 +92,11 @@ describe('streaming twins and the trailing-buffer fallback agree with the batch 
     });
   }
 
-  it('the fallback refuses a feature fitted on the training rows (core/garch), naming the remedy', () => {
-    const planned = planFeatures([{ id: 'core/garch' }], registry, context);
-    expect(() => createFeatureStream(planned, context)).toThrow(/core\/garch is fitted on the run's training rows.*stream\(\) twin/);
+  it('the fallback refuses a feature fitted on the training rows (core/garch, core/arima-forecast), naming the remedy', () => {
+    for (const id of ['core/garch', 'core/arima-forecast']) {
+      const planned = planFeatures([{ id }], registry, context);
+      expect(() => createFeatureStream(planned, context)).toThrow(new RegExp(`${id.replace('/', '\\/')} is fitted on the run's training rows.*stream\\(\\) twin`));
+    }
   });
 });
 
