@@ -211,8 +211,11 @@ describe('candlelab tune survives SIGKILL', () => {
     // the finished trials are kept as they were
     for (const t of finished) expect(trials[t.number]).toMatchObject({ state: t.state, values: t.values, params: t.params });
     // the trial the kill interrupted is failed and re-run with the same params
+    // on failure, say what each trial was at the kill and after the resume (a rare failure here was not reproduced)
+    const listed = (list: typeof trials) => list.map((t) => `#${t.number} ${t.state}${t.systemAttrs.failed_trial !== undefined ? ` (retry of #${t.systemAttrs.failed_trial})` : ''}`).join(', ');
+    const story = `at the kill: ${listed(killed)}; after the resume: ${listed(trials)}; resume stderr: ${resumed.stderr.slice(-2000)}`;
     for (const t of running) {
-      expect(trials[t.number].state).toBe('FAIL');
+      expect(trials[t.number]?.state, story).toBe('FAIL');
       expect(trials.some((retry) => retry.number > t.number && JSON.stringify(retry.params) === JSON.stringify(t.params))).toBe(true);
     }
     expect(trials.filter((t) => t.state === 'COMPLETE' || t.state === 'PRUNED').length).toBe(4);
