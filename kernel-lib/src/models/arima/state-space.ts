@@ -330,6 +330,19 @@ export class KalmanFilter {
     return d;
   }
 
+  /** The state prediction a ← T a_filtered + c, over T's non-zeros (into this.a). */
+  private predictState(filtered: Float64Array): void {
+    const { starts, columns, values } = this.sparse;
+    const { c } = this.system;
+    const next = this.next;
+    for (let i = 0; i < next.length; i++) {
+      let sum = c[i];
+      for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * filtered[columns[e]];
+      next[i] = sum;
+    }
+    this.a.set(next);
+  }
+
   /** Filter one observation; returns its log-likelihood term (0 when missing). */
   step(y: number, exog?: ArrayLike<number>): number {
     const { k, T, Z, RQR, c } = this.system;
@@ -348,14 +361,7 @@ export class KalmanFilter {
       const v = y - forecast;
       ll = -0.5 * (LOG_2PI + Math.log(F) + (v * v) / F);
       for (let i = 0; i < k; i++) filtered[i] = a[i] + (gain[i] * v) / F;
-      const { starts, columns, values } = this.sparse;
-      const next = this.next;
-      for (let i = 0; i < k; i++) {
-        let sum = c[i];
-        for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * filtered[columns[e]];
-        next[i] = sum;
-      }
-      a.set(next);
+      this.predictState(filtered);
       this.t++;
       return ll;
     }
@@ -383,14 +389,8 @@ export class KalmanFilter {
       }
     }
     // predict: a ← T a + c, P ← T P T' + RQR'
+    this.predictState(filtered);
     const { starts, columns, values } = this.sparse;
-    const next = this.next;
-    for (let i = 0; i < k; i++) {
-      let sum = c[i];
-      for (let e = starts[i]; e < starts[i + 1]; e++) sum += values[e] * filtered[columns[e]];
-      next[i] = sum;
-    }
-    a.set(next);
     // T P by rows of T's non-zeros, transposed (= P T', P being symmetric), then T (P T') + RQR'
     const TP = this.work;
     TP.fill(0);
