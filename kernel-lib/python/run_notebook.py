@@ -55,6 +55,18 @@ def export_html(nb, target: str) -> None:
         handle.write(body)
 
 
+KERNEL_START_ATTEMPTS = 3
+
+
+def discard_kernel(client) -> None:
+    """Shut down a kernel that failed to start (nbclient cleans up only some of the failure paths)."""
+    try:
+        if client.km is not None and client.km.has_kernel:
+            client.km.shutdown_kernel(now=True)
+    except Exception:  # noqa: BLE001 - it is already broken; the retry must not fail on its remains
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("input")
@@ -66,32 +78,54 @@ def main() -> int:
     args = parser.parse_args()
 
     nb = nbformat.read(args.input, as_version=4)
-    client = NotebookClient(
-        nb,
-        kernel_name=args.kernel,
-        timeout=max(1, math.ceil(args.timeout)),  # nbclient takes whole seconds
-        resources={"metadata": {"path": args.cwd}},
-        allow_errors=False,
-    )
     outcome = {"ok": True, "cells": len(nb.cells)}
     current = {"index": None}
-    try:
-        with client.setup_kernel():
-            for index, cell in enumerate(nb.cells):
-                current["index"] = index
-                # nbclient also checks the reply status: tslab reports errors that way, on stderr.
-                client.execute_cell(cell, index)
-    except CellExecutionError as error:
-        evalue = error.evalue or stderr_error(nb.cells[current["index"]])
-        ename = error.ename if error.ename not in ("", "<Error>") else evalue.split(":")[0] or "Error"
-        outcome = {"ok": False, "failedCell": current["index"], "ename": ename, "evalue": evalue, "timeout": False}
-    except CellTimeoutError:
-        outcome = {
-            "ok": False, "failedCell": current["index"], "ename": "CellTimeoutError", "timeout": True,
-            "evalue": f"cell {current['index']} ran longer than the time limit of {args.timeout:g} s per cell and was stopped",
-        }
-    except DeadKernelError as error:
-        outcome = {"ok": False, "failedCell": current["index"], "ename": "DeadKernelError", "evalue": str(error).splitlines()[0], "timeout": False}
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        client = NotebookClient(
+            nb,
+            kernel_name=args.kernel,
+            timeout=max(1, math.ceil(args.timeout)),  # nbclient takes whole seconds
+            resources={"metadata": {"path": args.cwd}},
+            allow_errors=False,
+            # a loaded 2-core machine can take a while to start Node + TypeScript; the default is 60 s
+            startup_timeout=180,
+        )
+        try:
+            with client.setup_kernel():
+                for index, cell in enumerate(nb.cells):
+                    current["index"] = index
+                    # nbclient also checks the reply status: tslab reports errors that way, on stderr.
+                    client.execute_cell(cell, index)
+            break
+        except CellExecutionError as error:
+            evalue = error.evalue or stderr_error(nb.cells[current["index"]])
+            ename = error.ename if error.ename not in ("", "<Error>") else evalue.split(":")[0] or "Error"
+            outcome = {"ok": False, "failedCell": current["index"], "ename": ename, "evalue": evalue, "timeout": False}
+            break
+        except CellTimeoutError:
+            outcome = {
+                "ok": False, "failedCell": current["index"], "ename": "CellTimeoutError", "timeout": True,
+                "evalue": f"cell {current['index']} ran longer than the time limit of {args.timeout:g} s per cell and was stopped",
+            }
+            break
+        except DeadKernelError as error:
+            if current["index"] is None and attempt < KERNEL_START_ATTEMPTS:
+                print(f"the kernel died while starting ({error}); starting a new one with fresh ports", file=sys.stderr)
+                discard_kernel(client)
+                continue
+            outcome = {"ok": False, "failedCell": current["index"] or 0, "ename": "DeadKernelError", "evalue": str(error).splitlines()[0], "timeout": False}
+            break
+        except Exception as error:  # noqa: BLE001 - only a kernel that never started is retried
+            # Jupyter picks the kernel's ports, frees them, and the kernel binds them later: another process
+            # can take one in between (jupyter_client#276, #487). Nothing has run yet, so start a new kernel
+            # with freshly chosen ports.
+            if current["index"] is None and attempt < KERNEL_START_ATTEMPTS:
+                print(f"the kernel did not start ({type(error).__name__}: {error}); starting a new one with fresh ports", file=sys.stderr)
+                discard_kernel(client)
+                continue
+            if current["index"] is None:
+                print(f"the {args.kernel} kernel did not start after {attempt} attempts: {type(error).__name__}: {error}", file=sys.stderr)
+            raise
     if not outcome["ok"]:
         ename, evalue = outcome["ename"], outcome["evalue"]
         outcome["message"] = evalue if evalue.startswith(ename) else f"{ename}: {evalue}"

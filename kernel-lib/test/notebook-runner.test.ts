@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readNotebook } from '../src/notebook/run-notebook';
-import { cli, tempDir } from './helpers';
+import { cli, exec, ROOT, tempDir } from './helpers';
 
 const dir = tempDir('notebook-runner');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -87,5 +87,48 @@ describe('candlelab notebook --html', () => {
     expect(fs.readFileSync(html, 'utf8')).toContain('squares 1,4,9');
     const executed = readNotebook(out);
     expect(executed.cells.some((cell) => cell.metadata?.tags?.includes('candlelab-error'))).toBe(false);
+  });
+});
+
+describe('the notebook driver when the kernel fails to start', () => {
+  // Jupyter picks the kernel's ports, frees them, and the kernel binds them later; another process can take
+  // one in between (jupyter_client#276). A kernel that dies before any cell ran is started again with fresh
+  // ports. These kernels stand in for it: one dies on its first start, one on every start.
+  const driver = path.join(ROOT, 'kernel-lib', 'python', 'run_notebook.py');
+  const launcher = path.join(ROOT, 'kernel-lib', 'dist', 'notebook', 'tslab-kernel.js');
+  const jupyterPath = path.join(dir, 'jupyter');
+  function kernelSpec(name: string, script: string): void {
+    const spec = { argv: ['sh', '-c', script, 'sh', '{connection_file}'], display_name: name, language: 'typescript' };
+    fs.mkdirSync(path.join(jupyterPath, 'kernels', name), { recursive: true });
+    fs.writeFileSync(path.join(jupyterPath, 'kernels', name, 'kernel.json'), JSON.stringify(spec));
+  }
+
+  it('starts a new kernel when the first one dies before any cell ran, and runs every cell once', async () => {
+    const marker = path.join(dir, 'died-once');
+    kernelSpec('dies-once', `if [ ! -e '${marker}' ]; then touch '${marker}'; echo 'bind: Address already in use' >&2; exit 1; fi; exec '${process.execPath}' '${launcher}' --config-path "$1"`);
+    const file = notebook('restart', ["console.log('ran ' + (globalThis as any).runs++);", "console.log('runs now ' + (globalThis as any).runs);"]);
+    const input = JSON.parse(fs.readFileSync(file, 'utf8'));
+    input.cells.splice(1, 0, { cell_type: 'code', id: 'init', metadata: {}, source: '(globalThis as any).runs = 1;', outputs: [], execution_count: null });
+    fs.writeFileSync(file, JSON.stringify(input));
+    const out = path.join(dir, 'restart.out.ipynb');
+    const result = await exec('/usr/bin/python3', [driver, file, out, '--kernel', 'dies-once', '--cwd', dir], { JUPYTER_PATH: jupyterPath });
+    expect(result.status, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual({ ok: true, cells: 4 });
+    expect(fs.existsSync(marker)).toBe(true);
+    expect(result.stderr).toMatch(/starting a new one with fresh ports/);
+    const executed = readNotebook(out);
+    expect(JSON.stringify(executed.cells[2].outputs)).toContain('ran 1');
+    expect(JSON.stringify(executed.cells[3].outputs)).toContain('runs now 2');
+  });
+
+  it('gives up after three starts and says so in one line (the CLI shows it)', async () => {
+    kernelSpec('never-starts', "echo 'bind: Address already in use' >&2; exit 1");
+    const file = notebook('never', ["console.log('never');"]);
+    const out = path.join(dir, 'never.out.ipynb');
+    const result = await exec('/usr/bin/python3', [driver, file, out, '--kernel', 'never-starts', '--cwd', dir], { JUPYTER_PATH: jupyterPath });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr.match(/starting a new one with fresh ports/g)).toHaveLength(2);
+    expect(result.stderr).toMatch(/the never-starts kernel did not start after 3 attempts: RuntimeError: Kernel died before replying to kernel_info/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });

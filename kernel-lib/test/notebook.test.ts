@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { declaredParameters, injectParameters, readNotebook } from '../src/notebook/run-notebook';
 import { cli, exec, listDir, ROOT, tempDir, workspaceEnv } from './helpers';
-import { executeStageNotebook, plotlyCharts, printed } from './notebook-helpers';
+import { executeStageNotebook, nbconvertExecute, plotlyCharts, printed } from './notebook-helpers';
 
 const dir = tempDir('notebook');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -27,11 +27,7 @@ describe('notebook, runner and spec give identical results', () => {
   it('quickstart: jupyter nbconvert --execute = candlelab notebook = candlelab run (same fingerprint)', async () => {
     // 1. Real Jupyter, as a user runs it (the kernel inherits the folders from the environment).
     const viaJupyterEnv = workspaceEnv(path.join(dir, 'jupyter'));
-    const jupyter = await exec(
-      'jupyter',
-      ['nbconvert', '--to', 'notebook', '--execute', QUICKSTART, '--output-dir', path.join(dir, 'jupyter'), '--output', 'executed'],
-      viaJupyterEnv,
-    );
+    const jupyter = await nbconvertExecute(QUICKSTART, path.join(dir, 'jupyter'), viaJupyterEnv);
     expect(jupyter.status, jupyter.stderr).toBe(0);
     const viaJupyter = fingerprintPrinted(path.join(dir, 'jupyter', 'executed.ipynb'));
     expect(fingerprintOnDisk(viaJupyterEnv.CANDLELAB_RUNS_DIR)).toBe(viaJupyter);

@@ -186,6 +186,14 @@ function errorMessageOf(cell: NotebookCell | undefined): string | undefined {
   return undefined;
 }
 
+/** The reason in a failed driver's stderr: its own message, or a Python traceback's last line. */
+function driverFailure(stderrTail: string[]): string {
+  const own = stderrTail.filter((line) => /did not start|died while starting/.test(line)).pop();
+  const traceback = stderrTail.filter((line) => /^[\w.]*(Error|Exception|Exit)\b.*/.test(line)).pop();
+  const reason = own ?? traceback ?? stderrTail[stderrTail.length - 1];
+  return reason ? `: ${reason}` : '';
+}
+
 /** Execute a notebook headless. Resolves with the outcome; a failing cell is reported, not thrown. */
 export async function runNotebook(file: string, options: NotebookRunOptions = {}): Promise<NotebookRunResult> {
   const input = path.resolve(file);
@@ -202,23 +210,30 @@ export async function runNotebook(file: string, options: NotebookRunOptions = {}
   if (html) fs.mkdirSync(path.dirname(html), { recursive: true });
   const htmlPartial = html && `${html}.partial-${process.pid}`;
   try {
-    const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve, reject) => {
+    const { code, stdout, stderrTail } = await new Promise<{ code: number; stdout: string; stderrTail: string[] }>((resolve, reject) => {
       const child = spawn(
         python,
         [driver, prepared, partial, '--kernel', options.kernel ?? 'tslab', '--cwd', path.dirname(input), '--timeout', String(options.timeoutSeconds ?? 1800), ...(htmlPartial ? ['--html', htmlPartial] : [])],
         { env: { ...process.env, JUPYTER_PATH: [jupyterPath, process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter) }, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stdout = '';
+      const stderrTail: string[] = []; // the driver's last words, for the error when it writes nothing
       child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => {
-        for (const line of String(chunk).split('\n')) if (line.trim()) options.log?.(line);
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) {
+          if (!line.trim()) continue;
+          options.log?.(line);
+          stderrTail.push(line.trim());
+          if (stderrTail.length > 40) stderrTail.shift();
+        }
       });
       child.on('error', reject);
-      child.on('close', (exitCode) => resolve({ code: exitCode ?? 1, stdout }));
+      child.on('close', (exitCode) => resolve({ code: exitCode ?? 1, stdout, stderrTail }));
     });
     const outcome = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { ok?: boolean; setup?: string; cells?: number; failedCell?: number; cellId?: string; ename?: string; evalue?: string; message?: string; timeout?: boolean };
     if (outcome.setup) throw new NotebookError(`${outcome.setup}; install it with: sudo apt-get install python3-nbclient jupyter-nbconvert`);
-    if (!fs.existsSync(partial)) throw new NotebookError(`the notebook driver exited with code ${code} without writing ${output}`);
+    if (!fs.existsSync(partial)) throw new NotebookError(`the notebook driver exited with code ${code} without writing ${output}${driverFailure(stderrTail)}`);
     fs.renameSync(partial, output);
     if (html) {
       if (!fs.existsSync(htmlPartial!)) throw new NotebookError(`the notebook driver exited with code ${code} without writing ${html}; check that jupyter-nbconvert is installed (sudo apt-get install jupyter-nbconvert)`);
