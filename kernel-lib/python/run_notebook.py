@@ -13,6 +13,7 @@ import math
 import re
 import os
 import sys
+import traceback
 
 try:
     import nbformat
@@ -125,7 +126,11 @@ def main() -> int:
                 continue
             if current["index"] is None:
                 print(f"the {args.kernel} kernel did not start after {attempt} attempts: {type(error).__name__}: {error}", file=sys.stderr)
-            raise
+                raise
+            # Jupyter itself failed mid-run (not the cell's code): still write what ran, naming the failure.
+            traceback.print_exc(file=sys.stderr)
+            outcome = {"ok": False, "failedCell": current["index"], "ename": type(error).__name__, "evalue": str(error).splitlines()[0] if str(error) else "", "timeout": False}
+            break
     if not outcome["ok"]:
         ename, evalue = outcome["ename"], outcome["evalue"]
         outcome["message"] = evalue if evalue.startswith(ename) else f"{ename}: {evalue}"
