@@ -8,60 +8,15 @@
 //      1,000 trials (1,000-trial runs use one seed).
 //   3. pruning on synthetic learning curves: steps saved and best value lost against no pruning, for
 //      the median, successive-halving and Hyperband pruners (the same trials for each: random sampler).
-import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { root, cl, now, fmt } from './lib.mjs';
+import { cl, now, fmt } from './lib.mjs';
+import { FUNCTIONS, NAMES, runCandlelab, runOptuna } from './tuning-lib.mjs';
 
 const { tuning } = cl;
 const SEEDS = Number(process.argv[2] ?? 10);
 const TRIALS = 100;
 const CHECKPOINTS = [25, 50, 100];
 const LONG_TRIALS = 1000;
-
-// The same formulas as bench/python/tuning_optuna.py.
-const HARTMANN_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]];
-const HARTMANN_P = [[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991], [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]];
-const HARTMANN_ALPHA = [1.0, 1.2, 3.0, 3.2];
-const FUNCTIONS = {
-  branin: {
-    bounds: [[-5, 10], [0, 15]], minimum: 0.397887357729739,
-    f: ([x1, x2]) => (x2 - (5.1 / (4 * Math.PI ** 2)) * x1 ** 2 + (5 / Math.PI) * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * Math.PI)) * Math.cos(x1) + 10,
-  },
-  hartmann6: {
-    bounds: Array(6).fill([0, 1]), minimum: -3.32236801141551,
-    f: (x) => -HARTMANN_ALPHA.reduce((sum, alpha, i) => sum + alpha * Math.exp(-x.reduce((s, xj, j) => s + HARTMANN_A[i][j] * (xj - 1e-4 * HARTMANN_P[i][j]) ** 2, 0)), 0),
-  },
-  rosenbrock4: {
-    bounds: Array(4).fill([-5, 10]), minimum: 0,
-    f: (x) => x.slice(0, 3).reduce((sum, xi, i) => sum + 100 * (x[i + 1] - xi ** 2) ** 2 + (xi - 1) ** 2, 0),
-  },
-};
-const NAMES = Object.keys(FUNCTIONS);
-
-/** One study: best-so-far per trial and the sampler's own time (suggest calls count, the formula does not). */
-async function runCandlelab(name, makeSampler, seed, nTrials) {
-  const { f, bounds } = FUNCTIONS[name];
-  const study = tuning.createStudy({ sampler: makeSampler(), seed });
-  let spent = 0;
-  const start = now();
-  await study.optimize((trial) => {
-    const x = bounds.map(([low, high], i) => trial.suggestFloat(`x${i}`, low, high));
-    const t = now();
-    const value = f(x);
-    spent += now() - t;
-    return value;
-  }, { nTrials });
-  const samplerMs = now() - start - spent;
-  let best = Infinity;
-  return { best: study.trials.map((t) => (best = Math.min(best, t.value))), samplerMs };
-}
-
-function runOptuna(functions, seeds, trials, multivariate) {
-  const python = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'python', 'tuning_optuna.py'), JSON.stringify({ functions, seeds, trials, multivariate })], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  if (python.status !== 0) return { error: /No module named 'optuna'/.test(python.stderr) ? 'not installed — apt-get install python3-optuna' : `failed: ${python.stderr.trim().split('\n').pop()}` };
-  return JSON.parse(python.stdout.trim().split('\n').pop());
-}
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,10 +1,14 @@
 """Optuna's TPESampler (Debian's python3-optuna 3.1, default settings) on the tuning bench's test functions.
 
 usage: /usr/bin/python3 tuning_optuna.py '<config json>'
-config: {"functions": [...], "seeds": [...], "trials": n, "multivariate": [false, true]}
+config: {"functions": [...], "seeds": [...], "trials": n, "multivariate": [false, true],
+         "samplers": ["tpe", "random"] (optional, default ["tpe"]), "history": h (optional, default 0)}
 Prints one JSON line: for every function, variant and seed the best-so-far value after each trial and
-the sampler's own time (optimize wall time minus time spent in the objective), in ms.
-The functions are the same formulas as bench/tuning.mjs.
+the sampler's own time (optimize wall time minus time spent in the objective), in ms; per trial the
+same (trialMs: from the end of the previous trial's formula to the end of this one's), and the time
+inside the sampler's methods alone (inSamplerMs). With "history", h random-search trials run first in
+the same study and only the next n trials (with the sampler) are timed: the cost at trial ~h + n.
+The functions are the same formulas as bench/tuning-lib.mjs.
 """
 import json
 import math
@@ -43,31 +47,73 @@ FUNCTIONS = {
 }
 
 
+SAMPLER_METHODS = ["infer_relative_search_space", "sample_relative", "sample_independent", "before_trial", "after_trial"]
+
+
+def timed_sampler(sampler, clock):
+    """The sampler with its methods adding their time to clock[0] (instance attributes shadow the class's)."""
+    for name in SAMPLER_METHODS:
+        method = getattr(sampler, name, None)
+        if method is None:
+            continue
+
+        def timed(*args, _method=method, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                clock[0] += time.perf_counter() - start
+
+        setattr(sampler, name, timed)
+    return sampler
+
+
+def make_sampler(kind, seed, multivariate):
+    if kind == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
+
+
 def main():
     config = json.loads(sys.argv[1])
+    history = config.get("history", 0)
     out = {"version": optuna.__version__, "runs": []}
     for name in config["functions"]:
-        for multivariate in config["multivariate"]:
-            for seed in config["seeds"]:
-                spent = [0.0]
+        for kind in config.get("samplers", ["tpe"]):
+            for multivariate in config["multivariate"] if kind == "tpe" else [False]:
+                for seed in config["seeds"]:
+                    spent = [0.0]
+                    ends = []
 
-                def objective(t, f=FUNCTIONS[name][0], bounds=FUNCTIONS[name][1]):
-                    # Suggesting is the sampler's work; only the formula counts as objective time.
-                    x = [t.suggest_float(f"x{i}", low, high) for i, (low, high) in enumerate(bounds)]
+                    def objective(t, f=FUNCTIONS[name][0], bounds=FUNCTIONS[name][1], spent=spent, ends=ends):
+                        # Suggesting is the sampler's work; only the formula counts as objective time.
+                        x = [t.suggest_float(f"x{i}", low, high) for i, (low, high) in enumerate(bounds)]
+                        start = time.perf_counter()
+                        value = f(x)
+                        end = time.perf_counter()
+                        spent[0] += end - start
+                        ends.append((end, end - start))
+                        return value
+
+                    clock = [0.0]
+                    if history:
+                        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed + 1000000))
+                        study.optimize(lambda t: objective(t, spent=[0.0], ends=[]), n_trials=history)
+                        study.sampler = timed_sampler(make_sampler(kind, seed, multivariate), clock)
+                    else:
+                        study = optuna.create_study(sampler=timed_sampler(make_sampler(kind, seed, multivariate), clock))
                     start = time.perf_counter()
-                    value = f(x)
-                    spent[0] += time.perf_counter() - start
-                    return value
-
-                study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=seed, multivariate=multivariate))
-                start = time.perf_counter()
-                study.optimize(objective, n_trials=config["trials"])
-                total = time.perf_counter() - start
-                best, curve = math.inf, []
-                for trial in study.trials:
-                    best = min(best, trial.value)
-                    curve.append(best)
-                out["runs"].append({"function": name, "multivariate": multivariate, "seed": seed, "best": curve, "samplerMs": (total - spent[0]) * 1000})
+                    study.optimize(objective, n_trials=config["trials"])
+                    total = time.perf_counter() - start
+                    trial_ms = [(end - (ends[k - 1][0] if k else start) - formula) * 1000 for k, (end, formula) in enumerate(ends)]
+                    best, curve = math.inf, []
+                    for trial in study.trials[history:]:
+                        best = min(best, trial.value)
+                        curve.append(best)
+                    out["runs"].append({
+                        "function": name, "sampler": kind, "multivariate": multivariate, "seed": seed, "best": curve,
+                        "samplerMs": (total - spent[0]) * 1000, "trialMs": trial_ms, "inSamplerMs": clock[0] * 1000, "trials": len(study.trials),
+                    })
     print(json.dumps(out))
 
 
