@@ -49,32 +49,25 @@ function timedSampler(sampler, clock) {
  * One study: best-so-far per trial and the sampler's own time (suggest calls count, the formula does not).
  * samplerMs: optimize wall time minus time in the formula. trialMs[k]: the same for trial k alone (from the
  * end of trial k−1's formula to the end of trial k's: tell, ask, suggests). inSamplerMs: time inside the
- * sampler's methods only. `history` (optional): that many random-search trials first, in the same
- * storage, then `nTrials` trials with the sampler (timed), so the cost at trial ~history + nTrials is
- * measured without running every trial before it with the sampler.
+ * sampler's methods only.
  */
-export async function runCandlelab(name, makeSampler, seed, nTrials, { history = 0 } = {}) {
+export async function runCandlelab(name, makeSampler, seed, nTrials) {
   const { f, bounds } = FUNCTIONS[name];
-  const objective = (spentRef, ends) => (trial) => {
+  const clock = { ms: 0 };
+  const study = tuning.createStudy({ sampler: timedSampler(makeSampler(), clock), seed });
+  let spent = 0;
+  const ends = []; // [end of the formula, time in the formula] per trial
+  const start = now();
+  await study.optimize((trial) => {
     const x = bounds.map(([low, high], i) => trial.suggestFloat(`x${i}`, low, high));
     const t = now();
     const value = f(x);
     const end = now();
-    spentRef.ms += end - t;
-    ends?.push([end, end - t]);
+    spent += end - t;
+    ends.push([end, end - t]);
     return value;
-  };
-  const storage = new tuning.InMemoryStorage();
-  const studyName = `history-${name}-${seed}`;
-  if (history > 0) await tuning.createStudy({ sampler: new tuning.RandomSampler(), seed: seed + 1_000_000, storage, studyName }).optimize(objective({ ms: 0 }), { nTrials: history });
-  const clock = { ms: 0 };
-  const sampler = timedSampler(makeSampler(), clock);
-  const study = history > 0 ? tuning.loadStudy({ sampler, seed, storage, studyName }) : tuning.createStudy({ sampler, seed });
-  const spent = { ms: 0 };
-  const ends = [];
-  const start = now();
-  await study.optimize(objective(spent, ends), { nTrials });
-  const samplerMs = now() - start - spent.ms;
+  }, { nTrials });
+  const samplerMs = now() - start - spent;
   const trialMs = ends.map(([end, formula], k) => end - (k ? ends[k - 1][0] : start) - formula);
   let best = Infinity;
   return { best: study.trials.map((t) => (best = Math.min(best, t.value))), samplerMs, trialMs, inSamplerMs: clock.ms, trials: study.trials.length, complete: study.trials.filter((t) => t.state === 'COMPLETE').length };
@@ -82,7 +75,7 @@ export async function runCandlelab(name, makeSampler, seed, nTrials, { history =
 
 /**
  * Optuna's TPESampler (or RandomSampler) on the same functions, in one Python process. config:
- * {functions, seeds, trials, multivariate: [false, true], samplers?: ['tpe', 'random'], history?}.
+ * {functions, seeds, trials, multivariate: [false, true], samplers?: ['tpe', 'random']}.
  * Returns {version, runs} or {error}.
  */
 export function runOptuna(functions, seeds, trials, multivariate, extra = {}) {

@@ -2,12 +2,11 @@
 
 usage: /usr/bin/python3 tuning_optuna.py '<config json>'
 config: {"functions": [...], "seeds": [...], "trials": n, "multivariate": [false, true],
-         "samplers": ["tpe", "random"] (optional, default ["tpe"]), "history": h (optional, default 0)}
+         "samplers": ["tpe", "random"] (optional, default ["tpe"])}
 Prints one JSON line: for every function, variant and seed the best-so-far value after each trial and
 the sampler's own time (optimize wall time minus time spent in the objective), in ms; per trial the
 same (trialMs: from the end of the previous trial's formula to the end of this one's), and the time
-inside the sampler's methods alone (inSamplerMs). With "history", h random-search trials run first in
-the same study and only the next n trials (with the sampler) are timed: the cost at trial ~h + n.
+inside the sampler's methods alone (inSamplerMs).
 The functions are the same formulas as bench/tuning-lib.mjs.
 """
 import json
@@ -76,7 +75,6 @@ def make_sampler(kind, seed, multivariate):
 
 def main():
     config = json.loads(sys.argv[1])
-    history = config.get("history", 0)
     out = {"version": optuna.__version__, "runs": []}
     for name in config["functions"]:
         for kind in config.get("samplers", ["tpe"]):
@@ -85,7 +83,7 @@ def main():
                     spent = [0.0]
                     ends = []
 
-                    def objective(t, f=FUNCTIONS[name][0], bounds=FUNCTIONS[name][1], spent=spent, ends=ends):
+                    def objective(t, f=FUNCTIONS[name][0], bounds=FUNCTIONS[name][1]):
                         # Suggesting is the sampler's work; only the formula counts as objective time.
                         x = [t.suggest_float(f"x{i}", low, high) for i, (low, high) in enumerate(bounds)]
                         start = time.perf_counter()
@@ -96,18 +94,13 @@ def main():
                         return value
 
                     clock = [0.0]
-                    if history:
-                        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed + 1000000))
-                        study.optimize(lambda t: objective(t, spent=[0.0], ends=[]), n_trials=history)
-                        study.sampler = timed_sampler(make_sampler(kind, seed, multivariate), clock)
-                    else:
-                        study = optuna.create_study(sampler=timed_sampler(make_sampler(kind, seed, multivariate), clock))
+                    study = optuna.create_study(sampler=timed_sampler(make_sampler(kind, seed, multivariate), clock))
                     start = time.perf_counter()
                     study.optimize(objective, n_trials=config["trials"])
                     total = time.perf_counter() - start
                     trial_ms = [(end - (ends[k - 1][0] if k else start) - formula) * 1000 for k, (end, formula) in enumerate(ends)]
                     best, curve = math.inf, []
-                    for trial in study.trials[history:]:
+                    for trial in study.trials:
                         best = min(best, trial.value)
                         curve.append(best)
                     out["runs"].append({
