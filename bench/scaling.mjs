@@ -258,7 +258,7 @@ for (const mode of ['rolling', 'expanding']) {
   if (mode === 'expanding') {
     const exponent = Math.log(fitRatio) / Math.log(rowRatio);
     console.log(`     expanding: window k trains on ${TRAIN} + k·${TEST} bars, so the last of ${n} windows fits ${rows[n - 1]} rows against ${rows[0]} (×${fmt(rowRatio, 2)}) in ×${fmt(fitRatio, 2)} the time`);
-    console.log(`     (fit ∝ rows^${fmt(exponent, 2)} here: XGBoost's per-round cost that does not depend on the rows dominates ${ROUNDS} rounds at a few thousand rows).`);
+    console.log(`     (fit ∝ rows^${fmt(exponent, 2)} here: at a few thousand rows, most likely most of XGBoost's time per round does not depend on the rows).`);
     console.log(`     The growth is the model's training rows, not the runner: total time tends to O(W²) as the rows grow, and rolling windows avoid it`);
   } else {
     console.log(`     rolling: every window fits the same ${rows[0]} rows, so a constant cost per window is expected; the ${n} windows' fits (best of ${WF_REPEATS}`);
