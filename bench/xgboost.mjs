@@ -36,7 +36,7 @@ let py = { ms: Infinity };
 let pythonError;
 for (let r = 0; r < REPEAT; r++) {
   const t = now();
-  const train = new cl.models.DMatrix(X, y);
+  const train = new cl.models.DMatrix(X, y, undefined, params.nthread);
   const booster = cl.models.Booster.create([train], params);
   for (let round = 0; round < ROUNDS; round++) booster.update(round, train);
   tsMs = Math.min(tsMs, now() - t);

@@ -181,7 +181,7 @@ export class XgboostModel implements FittedModel {
   /** The same from libxgboost itself (the reference the ONNX export is tested against). */
   predictNative(X: Matrix): Float32Array {
     if (X.cols !== this.featureNames.length) throw new ModelError(`the model expects ${this.featureNames.length} features, got ${X.cols}`);
-    const matrix = new DMatrix(X);
+    const matrix = new DMatrix(X, undefined, undefined, this.params.threads);
     try {
       return this.booster.predict(matrix);
     } finally {
@@ -283,8 +283,8 @@ async function fitXgboost(task: Task, data: TrainingData, params: XgboostParams,
     }
   }
   const weights = task === 'classification' && (params as XgboostClassifierParams).classWeight === 'balanced' ? balancedWeights(data.train.y, numClasses) : undefined;
-  const train = new DMatrix(data.train.X, data.train.y, weights);
-  const valid = new DMatrix(data.valid.X, data.valid.y);
+  const train = new DMatrix(data.train.X, data.train.y, weights, params.threads);
+  const valid = new DMatrix(data.valid.X, data.valid.y, undefined, params.threads);
   const objective = task === 'classification' ? { objective: 'multi:softprob', num_class: numClasses, eval_metric: 'mlogloss' } : { objective: `reg:${(params as XgboostRegressorParams).objective}`, eval_metric: (params as XgboostRegressorParams).objective === 'absoluteerror' ? 'mae' : 'rmse' };
   const metric = String(objective.eval_metric);
   let full: Booster | undefined;
