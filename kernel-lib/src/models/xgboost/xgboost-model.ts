@@ -171,11 +171,26 @@ export class XgboostModel implements FittedModel {
 
   private compiled: CompiledTrees | null | undefined;
 
-  /** The same from the trees compiled to JavaScript (≤ 1e-6 from ONNX; compiled on first use). */
-  predictSync(X: Matrix): Float32Array {
+  private compiledTrees(): CompiledTrees {
     if (this.compiled === undefined) this.compiled = compileXgboostTrees(parseModelJson(this.nativeJson)) ?? null;
     if (!this.compiled) throw new ModelError(`${this.modelId}: this model's trees cannot be compiled to JavaScript; use predict`);
-    return this.compiled.predict(X);
+    return this.compiled;
+  }
+
+  /** The same from the trees compiled to JavaScript (≤ 1e-6 from ONNX; compiled on first use). */
+  predictSync(X: Matrix): Float32Array {
+    return this.compiledTrees().predict(X);
+  }
+
+  /**
+   * One row's outputs into `out` (from `outOffset`) from the compiled trees, with no allocation: the
+   * latency path (reuse `out` and nothing is left for the garbage collector).
+   */
+  predictRow(row: ArrayLike<number>, out: Float32Array, outOffset = 0): Float32Array {
+    const compiled = this.compiledTrees();
+    if (row.length !== compiled.features) throw new ModelError(`the model expects ${compiled.features} features, got ${row.length}`);
+    compiled.predictRow(row, out, 0, outOffset);
+    return out;
   }
 
   /** The same from libxgboost itself (the reference the ONNX export is tested against). */
