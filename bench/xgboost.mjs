@@ -14,7 +14,7 @@ import { root, cl, now, fmt } from './lib.mjs';
 
 const ROWS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 100);
-const REPEAT = 3;
+const REPEAT = Number(process.env.BENCH_XGB_REPEAT ?? 3);
 
 console.log(`candlelab xgboost bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model} · libxgboost ${cl.models.libxgboostVersion()}`);
 const candles = cl.data.generateSyntheticCandles({ seed: 8, timeframe: '1m', bars: ROWS + 400 });
@@ -33,13 +33,16 @@ fs.writeFileSync(path.join(dir, 'y.f32'), Buffer.from(Float32Array.from(y).buffe
 let tsMs = Infinity;
 let tsLoss;
 let py = { ms: Infinity };
+const tsRuns = [];
+const pyRuns = [];
 let pythonError;
 for (let r = 0; r < REPEAT; r++) {
   const t = now();
   const train = new cl.models.DMatrix(X, y, undefined, params.nthread);
   const booster = cl.models.Booster.create([train], params);
   for (let round = 0; round < ROUNDS; round++) booster.update(round, train);
-  tsMs = Math.min(tsMs, now() - t);
+  tsRuns.push(now() - t);
+  tsMs = Math.min(tsMs, tsRuns[tsRuns.length - 1]);
   tsLoss = booster.evaluate(ROUNDS - 1, [['train', train]])['train-mlogloss'];
   booster.free();
   train.free();
@@ -48,14 +51,16 @@ for (let r = 0; r < REPEAT; r++) {
   if (python.status !== 0) pythonError = /No module named 'xgboost'/.test(python.stderr) ? 'not installed — apt-get install python3-xgboost' : `failed: ${python.stderr.trim().split('\n').pop()}`;
   else {
     const result = JSON.parse(python.stdout.trim().split('\n').pop());
+    pyRuns.push(result.ms);
     if (result.ms < py.ms) py = result;
   }
 }
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}   (best of ${REPEAT})`);
+const spread = (runs) => `runs ${fmt(Math.min(...runs), 0)}–${fmt(Math.max(...runs), 0)} ms`;
+console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}   (best of ${REPEAT}; ${spread(tsRuns)})`);
 if (pythonError) console.log(`   Python xgboost: ${pythonError}`);
 else {
-  console.log(`   Python xgboost ${py.version}:        ${fmt(py.ms, 0)} ms  (${fmt(py.ms / ROUNDS, 1)} ms/round), train log-loss ${py.train_loss.toFixed(6)}   (best of ${REPEAT})`);
+  console.log(`   Python xgboost ${py.version}:        ${fmt(py.ms, 0)} ms  (${fmt(py.ms / ROUNDS, 1)} ms/round), train log-loss ${py.train_loss.toFixed(6)}   (best of ${REPEAT}; ${spread(pyRuns)})`);
   console.log(`   ratio candlelab / Python: ${fmt(tsMs / py.ms, 3)} (aim ≤ 1.05)   same model: ${Math.abs(py.train_loss - tsLoss) < 1e-5 ? 'yes' : 'NO'}`);
 }
 
