@@ -39,8 +39,12 @@ type ModelJson = {
 
 /** Trees per generated function: small functions stay optimizable by V8 (huge ones never are). */
 const NODES_PER_FUNCTION = 400;
-/** Larger ensembles are walked (`flat`) rather than compiled to source. */
-const MAX_COMPILED_NODES = 200_000;
+/**
+ * Larger ensembles are walked (`flat`) rather than compiled to source: measured on one row (bench/serve.mjs
+ * forms, 12 features), generated code wins at p50 up to ~30k nodes (0.7 vs 1.8 µs at 2k nodes; 22 vs 32 µs
+ * at 26k), the walker wins at p99 from ~25k nodes and at both from ~77k (50 vs 59 µs p50, 98 vs 143 µs p99).
+ */
+const MAX_COMPILED_NODES = 50_000;
 
 /** A float32 value as a JS literal that reads back exactly (the shortest round-trip of the double). */
 const f32 = (value: number): string => {
