@@ -72,5 +72,42 @@ else {
   const t = now();
   const model = await cl.models.xgboostClassifier.fit(data, cl.models.xgboostClassifier.params.parse({ rounds: ROUNDS, maxDepth: 6, learningRate: 0.1, earlyStoppingRounds: 0 }), { seed: 1 });
   console.log(`   plugin fit (train ${fmt(cut, 0)} rows + validation every round + ONNX export): ${fmt(now() - t, 0)} ms`);
+  // one-row scoring of this larger model (serve's bench has the quickstart model): ONNX Runtime against
+  // the trees in JavaScript, both forms, into a reused buffer; every row timed after warm-up
+  const json = JSON.parse(new TextDecoder().decode(model.nativeJson));
+  const nodes = json.learner.gradient_booster.model.trees.reduce((sum, tree) => sum + tree.left_children.length, 0);
+  const testRows = Array.from({ length: 2000 }, (_, i) => ({ values: X.values.slice((cut + i) * X.cols, (cut + i + 1) * X.cols), rows: 1, cols: X.cols }));
+  const rank = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  const show = (label, lat) => {
+    lat.sort();
+    console.log(`     ${label.padEnd(40)} p50 ${fmt(rank(lat, 0.5) * 1000, 2).padStart(7)} µs  p99 ${fmt(rank(lat, 0.99) * 1000, 2).padStart(7)} µs`);
+  };
+  const onnx = new Float64Array(20_000);
+  for (let k = -2000; k < onnx.length; k++) {
+    const t0 = now();
+    await model.predict(testRows[(k + 2000) % testRows.length]);
+    if (k >= 0) onnx[k] = now() - t0;
+  }
+  console.log(`   one row of this model (${json.learner.gradient_booster.model.trees.length} trees, ${fmt(nodes, 0)} nodes, ${fmt(onnx.length, 0)} rows timed):`);
+  show('ONNX Runtime', onnx);
+  const out = new Float32Array(3);
+  let diff = 0;
+  for (const form of ['code', 'flat']) {
+    const trees = cl.models.compileXgboostTrees(json, { form });
+    const lat = new Float64Array(100_000);
+    for (let k = -10_000; k < lat.length; k++) {
+      const row = testRows[(k + 10_000) % testRows.length];
+      const t0 = now();
+      trees.predictRow(row.values, out);
+      if (k >= 0) lat[k] = now() - t0;
+    }
+    show(`${form === 'code' ? 'generated code' : 'flat walker'} (predictRow, reused out)`, lat);
+    for (const row of testRows) {
+      const a = await model.predict(row);
+      const b = trees.predict(row);
+      for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    }
+  }
+  console.log(`     parity: max |Δ| vs ONNX Runtime over ${fmt(testRows.length, 0)} rows ${diff.toExponential(1)} (≤ 1e-6: ${diff <= 1e-6 ? 'yes' : 'NO'}); predictSync uses ${nodes > 50_000 ? 'the flat walker' : 'generated code'} at this size`);
   model.dispose();
 }
