@@ -56,7 +56,7 @@ const f32 = (value: number): string => {
 type Scorer = (f: Float64Array, s: Float64Array) => void;
 
 /** Generated source, one function per ~NODES_PER_FUNCTION nodes. */
-function codeScorer(trees: Tree[], treeInfo: number[], classification: boolean, features: number): Scorer {
+function codeScorer(trees: Tree[], treeInfo: number[], classification: boolean): Scorer {
   // one expression per tree: the leaf weight the row reaches
   const expression = (tree: Tree, node: number): string => {
     if (tree.left_children[node] === -1) return f32(tree.split_conditions[node]);
@@ -64,7 +64,6 @@ function codeScorer(trees: Tree[], treeInfo: number[], classification: boolean, 
     const test = tree.default_left[node] ? `(f[${feature}] < ${f32(tree.split_conditions[node])} || f[${feature}] !== f[${feature}])` : `f[${feature}] < ${f32(tree.split_conditions[node])}`;
     return `(${test} ? ${expression(tree, tree.left_children[node])} : ${expression(tree, tree.right_children[node])})`;
   };
-  void features;
   const groups: string[] = [];
   let body: string[] = [];
   let nodes = 0;
@@ -161,7 +160,7 @@ export function compileXgboostTrees(modelJson: object, options: { form?: 'code' 
     }
   }
   const form = options.form ?? (totalNodes > MAX_COMPILED_NODES ? 'flat' : 'code');
-  const score = form === 'code' ? codeScorer(trees, treeInfo, classification, features) : flatScorer(trees, treeInfo, classification);
+  const score = form === 'code' ? codeScorer(trees, treeInfo, classification) : flatScorer(trees, treeInfo, classification);
 
   const row = new Float64Array(features);
   const sums = new Float64Array(outputs);
