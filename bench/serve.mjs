@@ -126,21 +126,51 @@ try {
     if (k >= 500) onnx.push(now() - t);
   }
   onnx.sort((a, b) => a - b);
-  const compiled = [];
-  for (let k = 0; k < 25000; k++) {
-    const t = now();
-    setup.model.predictSync(featureRows[k % featureRows.length]);
-    if (k >= 20000) compiled.push(now() - t);
+  // the compiled trees, both forms (generated code; the flat-array walker), each as serve calls them
+  // (predictSync: a new output array per row) and allocation-free (predictRow into a reused buffer);
+  // 200,000 timed rows after 20,000 of warm-up, every row timed (GC pauses included)
+  const json = JSON.parse(new TextDecoder().decode(setup.model.nativeJson));
+  const trees = json.learner.gradient_booster.model.trees;
+  const nodes = trees.reduce((sum, tree) => sum + tree.left_children.length, 0);
+  const timeRows = (fn) => {
+    const N = 200_000, W = 20_000;
+    const lat = new Float64Array(N);
+    for (let k = 0; k < W + N; k++) {
+      const t = now();
+      fn(featureRows[k % featureRows.length]);
+      const d = now() - t;
+      if (k >= W) lat[k - W] = d;
+    }
+    lat.sort();
+    return lat;
+  };
+  const out = new Float32Array(setup.model.classes?.length ?? 1);
+  const forms = {};
+  for (const form of ['code', 'flat']) {
+    const trees = cl.models.compileXgboostTrees(json, { form });
+    forms[form] = {
+      sync: timeRows((row) => trees.predict(row)),
+      row: timeRows((row) => trees.predictRow(row.values, out)),
+      trees,
+    };
   }
-  compiled.sort((a, b) => a - b);
+  const compiled = timeRows((row) => setup.model.predictSync(row));
   let diff = 0;
   for (const r of featureRows.slice(0, 2000)) {
     const a = await setup.model.predict(r);
-    const b = setup.model.predictSync(r);
-    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    for (const b of [setup.model.predictSync(r), forms.flat.trees.predict(r)]) for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
   }
+  const us = (sorted, q) => fmt(rank(sorted, q) * 1000, 2);
   console.log(`in process: one prediction over ${minimum} candles (streamed features + model + strategy + stop levels) p50 ${fmt(rank(inProcess, 0.5) * 1000, 0)} µs, p99 ${fmt(rank(inProcess, 0.99) * 1000, 0)} µs`);
-  console.log(`one row of the model: trees compiled to JavaScript (what serve uses) p50 ${fmt(rank(compiled, 0.5) * 1000, 1)} µs, p99 ${fmt(rank(compiled, 0.99) * 1000, 1)} µs; ONNX Runtime p50 ${fmt(rank(onnx, 0.5) * 1000, 1)} µs, p99 ${fmt(rank(onnx, 0.99) * 1000, 1)} µs; max |Δ| ${diff.toExponential(1)}`);
+  console.log(`one row of the model (${trees.length} trees, ${nodes.toLocaleString('en-US')} nodes; ${fmt(compiled.length, 0)} rows timed after warm-up, GC pauses included):`);
+  console.log(`   ONNX Runtime (onnxruntime-node)              p50 ${us(onnx, 0.5).padStart(7)} µs  p99 ${us(onnx, 0.99).padStart(8)} µs  p99.9 ${us(onnx, 0.999).padStart(8)} µs`);
+  console.log(`   model.predictSync (what serve and sessions use) p50 ${us(compiled, 0.5).padStart(7)} µs  p99 ${us(compiled, 0.99).padStart(8)} µs  p99.9 ${us(compiled, 0.999).padStart(8)} µs`);
+  for (const form of ['code', 'flat']) {
+    const f = forms[form];
+    console.log(`   ${form === 'code' ? 'generated code' : 'flat walker   '}: predict (new array)     p50 ${us(f.sync, 0.5).padStart(7)} µs  p99 ${us(f.sync, 0.99).padStart(8)} µs  p99.9 ${us(f.sync, 0.999).padStart(8)} µs`);
+    console.log(`   ${form === 'code' ? 'generated code' : 'flat walker   '}: predictRow (reused out) p50 ${us(f.row, 0.5).padStart(7)} µs  p99 ${us(f.row, 0.99).padStart(8)} µs  p99.9 ${us(f.row, 0.999).padStart(8)} µs`);
+  }
+  console.log(`   parity: max |Δ| compiled trees vs ONNX Runtime over 2,000 rows ${diff.toExponential(1)} (must be ≤ 1e-6: ${diff <= 1e-6 ? 'yes' : 'NO'}); aim p99 ≤ 10 µs: ${rank(compiled, 0.99) * 1000 <= 10 ? 'met' : 'not met'} (predictSync), ONNX p99 / compiled p99 ${fmt(rank(onnx, 0.99) / rank(compiled, 0.99), 0)}×`);
 
   // ——— the servers ———
   const candlelabUrl = await startServer(path.join(root, 'node_modules', '.bin', 'candlelab'), ['serve', '--model', NAME, '--port', '0', '--no-served-log']);

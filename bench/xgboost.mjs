@@ -14,7 +14,7 @@ import { root, cl, now, fmt } from './lib.mjs';
 
 const ROWS = Number(process.argv[2] ?? 200_000);
 const ROUNDS = Number(process.argv[3] ?? 100);
-const REPEAT = 3;
+const REPEAT = Number(process.env.BENCH_XGB_REPEAT ?? 3);
 
 console.log(`candlelab xgboost bench · node ${process.version} · ${os.cpus().length} × ${os.cpus()[0].model} · libxgboost ${cl.models.libxgboostVersion()}`);
 const candles = cl.data.generateSyntheticCandles({ seed: 8, timeframe: '1m', bars: ROWS + 400 });
@@ -33,13 +33,16 @@ fs.writeFileSync(path.join(dir, 'y.f32'), Buffer.from(Float32Array.from(y).buffe
 let tsMs = Infinity;
 let tsLoss;
 let py = { ms: Infinity };
+const tsRuns = [];
+const pyRuns = [];
 let pythonError;
 for (let r = 0; r < REPEAT; r++) {
   const t = now();
-  const train = new cl.models.DMatrix(X, y);
+  const train = new cl.models.DMatrix(X, y, undefined, params.nthread);
   const booster = cl.models.Booster.create([train], params);
   for (let round = 0; round < ROUNDS; round++) booster.update(round, train);
-  tsMs = Math.min(tsMs, now() - t);
+  tsRuns.push(now() - t);
+  tsMs = Math.min(tsMs, tsRuns[tsRuns.length - 1]);
   tsLoss = booster.evaluate(ROUNDS - 1, [['train', train]])['train-mlogloss'];
   booster.free();
   train.free();
@@ -48,14 +51,16 @@ for (let r = 0; r < REPEAT; r++) {
   if (python.status !== 0) pythonError = /No module named 'xgboost'/.test(python.stderr) ? 'not installed — apt-get install python3-xgboost' : `failed: ${python.stderr.trim().split('\n').pop()}`;
   else {
     const result = JSON.parse(python.stdout.trim().split('\n').pop());
+    pyRuns.push(result.ms);
     if (result.ms < py.ms) py = result;
   }
 }
 fs.rmSync(dir, { recursive: true, force: true });
-console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}   (best of ${REPEAT})`);
+const spread = (runs) => `runs ${fmt(Math.min(...runs), 0)}–${fmt(Math.max(...runs), 0)} ms`;
+console.log(`\n   candlelab (koffi → libxgboost): ${fmt(tsMs, 0)} ms  (${fmt(tsMs / ROUNDS, 1)} ms/round), train log-loss ${tsLoss.toFixed(6)}   (best of ${REPEAT}; ${spread(tsRuns)})`);
 if (pythonError) console.log(`   Python xgboost: ${pythonError}`);
 else {
-  console.log(`   Python xgboost ${py.version}:        ${fmt(py.ms, 0)} ms  (${fmt(py.ms / ROUNDS, 1)} ms/round), train log-loss ${py.train_loss.toFixed(6)}   (best of ${REPEAT})`);
+  console.log(`   Python xgboost ${py.version}:        ${fmt(py.ms, 0)} ms  (${fmt(py.ms / ROUNDS, 1)} ms/round), train log-loss ${py.train_loss.toFixed(6)}   (best of ${REPEAT}; ${spread(pyRuns)})`);
   console.log(`   ratio candlelab / Python: ${fmt(tsMs / py.ms, 3)} (aim ≤ 1.05)   same model: ${Math.abs(py.train_loss - tsLoss) < 1e-5 ? 'yes' : 'NO'}`);
 }
 
@@ -67,5 +72,42 @@ else {
   const t = now();
   const model = await cl.models.xgboostClassifier.fit(data, cl.models.xgboostClassifier.params.parse({ rounds: ROUNDS, maxDepth: 6, learningRate: 0.1, earlyStoppingRounds: 0 }), { seed: 1 });
   console.log(`   plugin fit (train ${fmt(cut, 0)} rows + validation every round + ONNX export): ${fmt(now() - t, 0)} ms`);
+  // one-row scoring of this larger model (serve's bench has the quickstart model): ONNX Runtime against
+  // the trees in JavaScript, both forms, into a reused buffer; every row timed after warm-up
+  const json = JSON.parse(new TextDecoder().decode(model.nativeJson));
+  const nodes = json.learner.gradient_booster.model.trees.reduce((sum, tree) => sum + tree.left_children.length, 0);
+  const testRows = Array.from({ length: 2000 }, (_, i) => ({ values: X.values.slice((cut + i) * X.cols, (cut + i + 1) * X.cols), rows: 1, cols: X.cols }));
+  const rank = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  const show = (label, lat) => {
+    lat.sort();
+    console.log(`     ${label.padEnd(40)} p50 ${fmt(rank(lat, 0.5) * 1000, 2).padStart(7)} µs  p99 ${fmt(rank(lat, 0.99) * 1000, 2).padStart(7)} µs`);
+  };
+  const onnx = new Float64Array(20_000);
+  for (let k = -2000; k < onnx.length; k++) {
+    const t0 = now();
+    await model.predict(testRows[(k + 2000) % testRows.length]);
+    if (k >= 0) onnx[k] = now() - t0;
+  }
+  console.log(`   one row of this model (${json.learner.gradient_booster.model.trees.length} trees, ${fmt(nodes, 0)} nodes, ${fmt(onnx.length, 0)} rows timed):`);
+  show('ONNX Runtime', onnx);
+  const out = new Float32Array(3);
+  let diff = 0;
+  for (const form of ['code', 'flat']) {
+    const trees = cl.models.compileXgboostTrees(json, { form });
+    const lat = new Float64Array(100_000);
+    for (let k = -10_000; k < lat.length; k++) {
+      const row = testRows[(k + 10_000) % testRows.length];
+      const t0 = now();
+      trees.predictRow(row.values, out);
+      if (k >= 0) lat[k] = now() - t0;
+    }
+    show(`${form === 'code' ? 'generated code' : 'flat walker'} (predictRow, reused out)`, lat);
+    for (const row of testRows) {
+      const a = await model.predict(row);
+      const b = trees.predict(row);
+      for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    }
+  }
+  console.log(`     parity: max |Δ| vs ONNX Runtime over ${fmt(testRows.length, 0)} rows ${diff.toExponential(1)} (≤ 1e-6: ${diff <= 1e-6 ? 'yes' : 'NO'}); predictSync uses ${nodes > 50_000 ? 'the flat walker' : 'generated code'} at this size`);
   model.dispose();
 }

@@ -19,7 +19,7 @@ def main() -> None:
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
-        train = xgb.DMatrix(X, label=y, missing=np.nan)
+        train = xgb.DMatrix(X, label=y, missing=np.nan, nthread=params.get("nthread", -1))
         booster = xgb.train(params, train, num_boost_round=rounds)
         best = min(best, (time.perf_counter() - start) * 1000)
     loss = float(booster.eval(train).split(":")[1])

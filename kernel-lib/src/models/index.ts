@@ -17,6 +17,7 @@ export {
   type XgboostRegressorModel,
 } from './xgboost/xgboost-model';
 export { Booster, DMatrix, libxgboostVersion } from './xgboost/libxgboost';
+export { compileXgboostTrees, type CompiledTrees } from './xgboost/compiled-trees';
 export { xgboostJsonToOnnx } from './onnx/tree-ensemble';
 export { OnnxSession } from './onnx/onnx-session';
 export * as neural from './neural';

@@ -39,7 +39,10 @@ export class ModelFeed {
     const cols = row.length;
     const values = new Float32Array(this.rows.length * cols);
     this.rows.forEach((r, i) => values.set(r, i * cols));
-    const output = await this.model.predict({ values, rows: this.rows.length, cols });
+    // a model that predicts synchronously (XGBoost's trees compiled to JavaScript, ≤ 1e-6 from its ONNX
+    // predict) answers in about a µs instead of an ONNX Runtime call
+    const matrix = { values, rows: this.rows.length, cols };
+    const output = this.model.predictSync ? this.model.predictSync(matrix) : await this.model.predict(matrix);
     const width = output.length / this.rows.length;
     return output.slice((this.rows.length - 1) * width);
   }

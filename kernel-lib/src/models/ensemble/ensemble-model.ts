@@ -208,9 +208,12 @@ function checkMember(model: FittedModel, where: string, task: Task, classes: rea
 
 /** Predict and check the output size (rows × outputs). */
 async function predictChecked(model: FittedModel, X: Matrix, outputs: number, where: string): Promise<Float32Array> {
-  const values = await model.predict(X);
-  if (values.length !== X.rows * outputs) {
-    throw new ModelError(`${where} (${model.modelId}) returned ${values.length} values for ${X.rows} rows × ${outputs} outputs; its predict is broken`);
+  return checkedOutput(model, await model.predict(X), X.rows, outputs, where);
+}
+
+function checkedOutput(model: FittedModel, values: Float32Array, rows: number, outputs: number, where: string): Float32Array {
+  if (values.length !== rows * outputs) {
+    throw new ModelError(`${where} (${model.modelId}) returned ${values.length} values for ${rows} rows × ${outputs} outputs; its predict is broken`);
   }
   return values;
 }
@@ -334,6 +337,29 @@ export class EnsembleModel implements FittedModel {
     return combine(this.combiner, outputs, X.rows, this.width);
   }
 
+  /**
+   * The same synchronously, present when every member (and a model meta-learner) has `predictSync`
+   * (an ensemble of XGBoost models: their trees compiled to JavaScript), for one-row callers (serve,
+   * paper and live sessions). Absent otherwise: callers then use `predict`.
+   */
+  get predictSync(): ((X: Matrix) => Float32Array) | undefined {
+    if (this.syncPredict !== undefined) return this.syncPredict ?? undefined;
+    this.syncPredict = this.makePredictSync() ?? null;
+    return this.syncPredict ?? undefined;
+  }
+
+  private syncPredict: ((X: Matrix) => Float32Array) | null | undefined;
+
+  private makePredictSync(): ((X: Matrix) => Float32Array) | undefined {
+    const synced = this.members.every((member) => member.model.predictSync) && (this.combiner.kind !== 'model' || this.combiner.model.predictSync);
+    if (!synced) return undefined;
+    return (X: Matrix): Float32Array => {
+      if (X.cols !== this.featureNames.length) throw new ModelError(`${this.modelId} expects ${this.featureNames.length} features, got ${X.cols}`);
+      const outputs = this.members.map((member, i) => checkedOutput(member.model, member.model.predictSync!(X), X.rows, this.width, `${this.modelId} member ${i}`));
+      return combineSync(this.combiner, outputs, X.rows, this.width);
+    };
+  }
+
   /** member-<i>/ by each member's own save, meta/ for a model meta-learner, then ensemble.json. */
   async save(dir: string): Promise<Artifact[]> {
     const artifacts: Artifact[] = [];
@@ -378,6 +404,15 @@ export class EnsembleModel implements FittedModel {
 
 /** Combine member outputs: weighted average, or the meta-learner on their (transformed) outputs. */
 async function combine(combiner: Combiner, outputs: readonly Float32Array[], rows: number, width: number): Promise<Float32Array> {
+  if (combiner.kind === 'model') {
+    const X = metaInputs(outputs, rows, width, combiner.metaFeatures);
+    return predictChecked(combiner.model, toMatrix(X, rows, outputs.length * width), width, 'the meta-learner');
+  }
+  return combineSync(combiner, outputs, rows, width);
+}
+
+/** `combine` with a meta-learner that predicts synchronously (linear, or a model with `predictSync`). */
+function combineSync(combiner: Combiner, outputs: readonly Float32Array[], rows: number, width: number): Float32Array {
   if (combiner.kind === 'weighted') {
     const out = new Float32Array(rows * width);
     const sum = new Float64Array(rows * width);
@@ -391,7 +426,7 @@ async function combine(combiner: Combiner, outputs: readonly Float32Array[], row
   const cols = outputs.length * width;
   if (combiner.kind === 'logistic') return Float32Array.from(predictLogistic(combiner.model, X, rows));
   if (combiner.kind === 'ridge') return Float32Array.from(predictRidge(combiner.model, X, rows));
-  return predictChecked(combiner.model, toMatrix(X, rows, cols), width, 'the meta-learner');
+  return checkedOutput(combiner.model, combiner.model.predictSync!(toMatrix(X, rows, cols)), rows, width, 'the meta-learner');
 }
 
 /** The member info recorded in the ensemble's info (without long training histories). */

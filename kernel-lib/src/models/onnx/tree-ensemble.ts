@@ -97,6 +97,12 @@ export function xgboostJsonToOnnx(modelJson: Uint8Array | string | object, optio
   }
 
   const { trees, tree_info: treeInfo } = learner.gradient_booster.model;
+  // Two classes: ONNX Runtime's TreeEnsembleClassifier treats a 2-class ensemble as binary and keeps
+  // one score (it drops class 1's sum and negates class 0's), so a per-class encoding gives wrong
+  // probabilities. softmax([s0, s1]) = [σ(s0 − s1), σ(s1 − s0)] with the base score cancelling, so the
+  // export is one score, s1 − s0 (class 1's leaves +w, class 0's −w), through LOGISTIC, which ONNX
+  // Runtime writes as [σ(−m), σ(m)] when the weights have mixed signs: a guard tree below ensures they do.
+  const binary = classification && numClass === 2;
   const nodes = {
     treeIds: [] as number[], nodeIds: [] as number[], featureIds: [] as number[], modes: [] as string[], values: [] as number[],
     trueIds: [] as number[], falseIds: [] as number[], missingTracksTrue: [] as number[],
@@ -117,11 +123,38 @@ export function xgboostJsonToOnnx(modelJson: Uint8Array | string | object, optio
         // For leaves XGBoost stores the leaf value in split_conditions.
         leaves.treeIds.push(treeId);
         leaves.nodeIds.push(node);
-        leaves.targetIds.push(classification ? treeInfo[treeId] : 0);
-        leaves.weights.push(tree.split_conditions[node]);
+        leaves.targetIds.push(classification && !binary ? treeInfo[treeId] : 0);
+        leaves.weights.push(binary && treeInfo[treeId] === 0 ? -Math.fround(tree.split_conditions[node]) : tree.split_conditions[node]);
       }
     }
   });
+
+  if (binary) {
+    // the guard tree: its root sends every row (x < NaN is false, and a missing x follows false) to a
+    // leaf of weight 0; the unreachable leaf's weight −1 makes the weights' signs mixed
+    const treeId = trees.length;
+    const guard = [
+      { node: 0, mode: 'BRANCH_LT', value: NaN, trueId: 1, falseId: 2 },
+      { node: 1, mode: 'LEAF', value: 0, trueId: 0, falseId: 0, weight: -1 },
+      { node: 2, mode: 'LEAF', value: 0, trueId: 0, falseId: 0, weight: 0 },
+    ];
+    for (const g of guard) {
+      nodes.treeIds.push(treeId);
+      nodes.nodeIds.push(g.node);
+      nodes.featureIds.push(0);
+      nodes.modes.push(g.mode);
+      nodes.values.push(g.value);
+      nodes.trueIds.push(g.trueId);
+      nodes.falseIds.push(g.falseId);
+      nodes.missingTracksTrue.push(0);
+      if (g.weight !== undefined) {
+        leaves.treeIds.push(treeId);
+        leaves.nodeIds.push(g.node);
+        leaves.targetIds.push(0);
+        leaves.weights.push(g.weight);
+      }
+    }
+  }
 
   const nodeAttributes: Attribute[] = [
     { name: 'nodes_treeids', ints: nodes.treeIds },
@@ -141,8 +174,12 @@ export function xgboostJsonToOnnx(modelJson: Uint8Array | string | object, optio
         { name: 'class_ids', ints: leaves.targetIds },
         { name: 'class_weights', floats: leaves.weights },
         { name: 'classlabels_int64s', ints: Array.from({ length: numClass }, (_, i) => i) },
-        { name: 'base_values', floats: new Array(numClass).fill(baseScore) },
-        { name: 'post_transform', string: 'SOFTMAX' },
+        ...(binary
+          ? [{ name: 'post_transform', string: 'LOGISTIC' }]
+          : [
+              { name: 'base_values', floats: new Array(numClass).fill(baseScore) },
+              { name: 'post_transform', string: 'SOFTMAX' },
+            ]),
       ]
     : [
         ...nodeAttributes,

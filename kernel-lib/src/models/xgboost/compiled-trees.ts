@@ -2,19 +2,30 @@ import { ModelError } from '../../errors';
 import type { Matrix } from '../model';
 
 /**
- * An XGBoost tree ensemble compiled to JavaScript: each tree becomes nested comparisons in generated
- * source, so one row is scored with no call into a native library (ONNX Runtime spends 20–150 µs per
- * call on one row; this takes a few µs). The arithmetic is the ONNX export's: features and thresholds
- * as float32, `x < threshold` goes left, a missing value (NaN) follows the node's default direction,
- * leaf weights (float32) summed per class onto the base score, softmax for classifiers. The sums run in
- * float64 where ONNX Runtime uses float32, so the two agree to ~1e-7, not bit for bit (tested ≤ 1e-6).
+ * An XGBoost tree ensemble scored in JavaScript, so one row is scored with no call into a native
+ * library (ONNX Runtime spends 20–150 µs per call on one row; this takes about a µs). Two forms, with
+ * the same arithmetic:
+ * - `code`: each tree becomes nested comparisons in generated source (V8 optimizes them to branches);
+ * - `flat`: the nodes in flat typed arrays, walked by one small loop (no code generation; the form for
+ *   ensembles too large to compile).
+ * The arithmetic is the ONNX export's: features and thresholds as float32, `x < threshold` goes left, a
+ * missing value (NaN) follows the node's default direction, leaf weights (float32) summed per class onto
+ * the base score, softmax for classifiers. The sums run in float64 where ONNX Runtime uses float32, so
+ * the two agree to ~1e-7, not bit for bit (tested ≤ 1e-6).
  */
 export type CompiledTrees = {
   readonly features: number;
   /** Values per row: the classes (classifier) or 1 (regressor). */
   readonly outputs: number;
+  /** How the trees are scored. */
+  readonly form: 'code' | 'flat';
   /** rows × outputs, row-major, as `predict` of the ONNX model. */
   predict(X: Matrix): Float32Array;
+  /**
+   * One row (its `features` values from `offset`) into `out` from `outOffset`: no allocation, so a
+   * caller that reuses `out` scores rows with no garbage collection at all.
+   */
+  predictRow(row: ArrayLike<number>, out: Float32Array, offset?: number, outOffset?: number): void;
 };
 
 type Tree = { left_children: number[]; right_children: number[]; split_indices: number[]; split_conditions: number[]; default_left: number[] };
@@ -28,8 +39,12 @@ type ModelJson = {
 
 /** Trees per generated function: small functions stay optimizable by V8 (huge ones never are). */
 const NODES_PER_FUNCTION = 400;
-/** Larger ensembles are not compiled (the source would be too large to be worth it). */
-const MAX_NODES = 2_000_000;
+/**
+ * Larger ensembles are walked (`flat`) rather than compiled to source: measured on one row (bench/serve.mjs
+ * forms, 12 features), generated code wins at p50 up to ~30k nodes (0.7 vs 1.8 µs at 2k nodes; 22 vs 32 µs
+ * at 26k), the walker wins at p99 from ~25k nodes and at both from ~77k (50 vs 59 µs p50, 98 vs 143 µs p99).
+ */
+const MAX_COMPILED_NODES = 50_000;
 
 /** A float32 value as a JS literal that reads back exactly (the shortest round-trip of the double). */
 const f32 = (value: number): string => {
@@ -37,29 +52,15 @@ const f32 = (value: number): string => {
   return Object.is(v, -0) ? '-0' : String(v);
 };
 
-/**
- * Compile a model's JSON (as saved by libxgboost) or return undefined when it cannot be (not gbtree, an
- * objective without an ONNX export here, or too many nodes): callers then keep ONNX Runtime.
- */
-export function compileXgboostTrees(modelJson: object): CompiledTrees | undefined {
-  const learner = (modelJson as ModelJson).learner;
-  if (learner?.gradient_booster?.name !== 'gbtree') return undefined;
-  const objective = learner.objective.name;
-  const classification = objective === 'multi:softprob' || objective === 'multi:softmax';
-  const regression = objective.startsWith('reg:squarederror') || objective === 'reg:pseudohubererror' || objective === 'reg:absoluteerror';
-  if (!classification && !regression) return undefined;
-  const features = Number(learner.learner_model_param.num_feature);
-  const outputs = classification ? Number(learner.learner_model_param.num_class) : 1;
-  const base = Math.fround(Number(learner.learner_model_param.base_score));
-  const { trees, tree_info: treeInfo } = learner.gradient_booster.model;
-  const totalNodes = trees.reduce((sum, tree) => sum + tree.left_children.length, 0);
-  if (totalNodes > MAX_NODES) return undefined;
+/** Scores one float32-rounded row into per-output sums (which start at the base score). */
+type Scorer = (f: Float64Array, s: Float64Array) => void;
 
+/** Generated source, one function per ~NODES_PER_FUNCTION nodes. */
+function codeScorer(trees: Tree[], treeInfo: number[], classification: boolean): Scorer {
   // one expression per tree: the leaf weight the row reaches
   const expression = (tree: Tree, node: number): string => {
     if (tree.left_children[node] === -1) return f32(tree.split_conditions[node]);
     const feature = tree.split_indices[node];
-    if (!(feature >= 0 && feature < features)) throw new ModelError(`tree node splits on feature ${feature} but the model has ${features} features; the model JSON is damaged`);
     const test = tree.default_left[node] ? `(f[${feature}] < ${f32(tree.split_conditions[node])} || f[${feature}] !== f[${feature}])` : `f[${feature}] < ${f32(tree.split_conditions[node])}`;
     return `(${test} ? ${expression(tree, tree.left_children[node])} : ${expression(tree, tree.right_children[node])})`;
   };
@@ -77,32 +78,116 @@ export function compileXgboostTrees(modelJson: object): CompiledTrees | undefine
   });
   if (body.length) groups.push(body.join('\n'));
   // eslint-disable-next-line no-new-func -- the point: trees as code V8 can optimize
-  const scorers = groups.map((source) => new Function('f', 's', `'use strict';\n${source}`) as (f: Float64Array, s: Float64Array) => void);
+  const scorers = groups.map((source) => new Function('f', 's', `'use strict';\n${source}`) as Scorer);
+  if (scorers.length === 1) return scorers[0];
+  return (f, s) => {
+    for (let g = 0; g < scorers.length; g++) scorers[g](f, s);
+  };
+}
+
+/**
+ * Flat arrays: per node its feature (-1 for a leaf), float32 threshold (the leaf weight for a leaf), and
+ * three children: x < threshold, x >= threshold, and missing (NaN fails both comparisons).
+ */
+function flatScorer(trees: Tree[], treeInfo: number[], classification: boolean): Scorer {
+  const total = trees.reduce((sum, tree) => sum + tree.left_children.length, 0);
+  const feature = new Int32Array(total);
+  const value = new Float64Array(total);
+  const less = new Int32Array(total);
+  const greater = new Int32Array(total);
+  const missing = new Int32Array(total);
+  const roots = new Int32Array(trees.length);
+  const targets = new Int32Array(trees.length);
+  let at = 0;
+  trees.forEach((tree, t) => {
+    roots[t] = at;
+    targets[t] = classification ? treeInfo[t] : 0;
+    for (let node = 0; node < tree.left_children.length; node++) {
+      const i = at + node;
+      value[i] = Math.fround(tree.split_conditions[node]);
+      if (tree.left_children[node] === -1) {
+        feature[i] = -1;
+        continue;
+      }
+      feature[i] = tree.split_indices[node];
+      less[i] = at + tree.left_children[node];
+      greater[i] = at + tree.right_children[node];
+      missing[i] = tree.default_left[node] ? less[i] : greater[i];
+    }
+    at += tree.left_children.length;
+  });
+  const count = trees.length;
+  return (f, s) => {
+    for (let t = 0; t < count; t++) {
+      let n = roots[t];
+      let k = feature[n];
+      while (k >= 0) {
+        const x = f[k];
+        const threshold = value[n];
+        n = x < threshold ? less[n] : x >= threshold ? greater[n] : missing[n];
+        k = feature[n];
+      }
+      s[targets[t]] += value[n];
+    }
+  };
+}
+
+/**
+ * Compile a model's JSON (as saved by libxgboost) or return undefined when it cannot be (not gbtree, or
+ * an objective without an ONNX export here): callers then keep ONNX Runtime. `form` picks the scorer
+ * (default: generated code up to MAX_COMPILED_NODES nodes, the flat walker above that).
+ */
+export function compileXgboostTrees(modelJson: object, options: { form?: 'code' | 'flat' } = {}): CompiledTrees | undefined {
+  const learner = (modelJson as ModelJson).learner;
+  if (learner?.gradient_booster?.name !== 'gbtree') return undefined;
+  const objective = learner.objective.name;
+  const classification = objective === 'multi:softprob' || objective === 'multi:softmax';
+  const regression = objective.startsWith('reg:squarederror') || objective === 'reg:pseudohubererror' || objective === 'reg:absoluteerror';
+  if (!classification && !regression) return undefined;
+  const features = Number(learner.learner_model_param.num_feature);
+  const outputs = classification ? Number(learner.learner_model_param.num_class) : 1;
+  const base = Math.fround(Number(learner.learner_model_param.base_score));
+  const { trees, tree_info: treeInfo } = learner.gradient_booster.model;
+  let totalNodes = 0;
+  for (const tree of trees) {
+    totalNodes += tree.left_children.length;
+    for (let node = 0; node < tree.left_children.length; node++) {
+      if (tree.left_children[node] === -1) continue;
+      const feature = tree.split_indices[node];
+      if (!(Number.isInteger(feature) && feature >= 0 && feature < features)) {
+        throw new ModelError(`tree node splits on feature ${feature} but the model has ${features} features; the model JSON is damaged`);
+      }
+    }
+  }
+  const form = options.form ?? (totalNodes > MAX_COMPILED_NODES ? 'flat' : 'code');
+  const score = form === 'code' ? codeScorer(trees, treeInfo, classification) : flatScorer(trees, treeInfo, classification);
 
   const row = new Float64Array(features);
   const sums = new Float64Array(outputs);
+  const predictRow = (values: ArrayLike<number>, out: Float32Array, offset = 0, outOffset = 0): void => {
+    // the ONNX input is float32: compare what ONNX Runtime compares
+    for (let k = 0; k < features; k++) row[k] = Math.fround(values[offset + k]);
+    sums.fill(base);
+    score(row, sums);
+    if (classification) {
+      let max = -Infinity;
+      for (let c = 0; c < outputs; c++) max = Math.max(max, sums[c]);
+      let total = 0;
+      for (let c = 0; c < outputs; c++) total += sums[c] = Math.exp(sums[c] - max);
+      for (let c = 0; c < outputs; c++) out[outOffset + c] = sums[c] / total;
+    } else {
+      out[outOffset] = sums[0];
+    }
+  };
   return {
     features,
     outputs,
+    form,
+    predictRow,
     predict(X: Matrix): Float32Array {
       if (X.cols !== features) throw new ModelError(`the model expects ${features} features, got ${X.cols}`);
       const out = new Float32Array(X.rows * outputs);
-      const values = X.values;
-      for (let r = 0; r < X.rows; r++) {
-        // the ONNX input is float32: compare what ONNX Runtime compares
-        for (let k = 0; k < features; k++) row[k] = Math.fround(values[r * features + k]);
-        sums.fill(base);
-        for (let g = 0; g < scorers.length; g++) scorers[g](row, sums);
-        if (classification) {
-          let max = -Infinity;
-          for (let c = 0; c < outputs; c++) max = Math.max(max, sums[c]);
-          let total = 0;
-          for (let c = 0; c < outputs; c++) total += sums[c] = Math.exp(sums[c] - max);
-          for (let c = 0; c < outputs; c++) out[r * outputs + c] = sums[c] / total;
-        } else {
-          out[r] = sums[0];
-        }
-      }
+      for (let r = 0; r < X.rows; r++) predictRow(X.values, out, r * features, r * outputs);
       return out;
     },
   };

@@ -12,7 +12,7 @@ type Handle = unknown;
 type Api = {
   lastError(): string;
   version(major: number[], minor: number[], patch: number[]): void;
-  matrixFromDense(data: Float32Array, rows: number, cols: number, missing: number, out: Handle[]): number;
+  matrixFromDense(arrayInterface: string, config: string, out: Handle[]): number;
   matrixSetFloatInfo(matrix: Handle, field: string, values: Float32Array, length: number): number;
   matrixFree(matrix: Handle): number;
   boosterCreate(matrices: Handle[], count: number, out: Handle[]): number;
@@ -54,9 +54,10 @@ function api(): Api {
   cachedApi = {
     lastError: bind.func('const char *XGBGetLastError()'),
     version: bind.func('void XGBoostVersion(_Out_ int *major, _Out_ int *minor, _Out_ int *patch)'),
-    matrixFromDense: bind.func(
-      'int XGDMatrixCreateFromMat(const float *data, uint64_t nrow, uint64_t ncol, float missing, _Out_ void **out)',
-    ),
+    // the array-interface entry point Python's xgboost uses for numpy: unlike XGDMatrixCreateFromMat
+    // (whose matrix keeps one thread), the matrix gets `nthread`, and its quantile sketch and histogram
+    // index, built in the first round, run on that many threads
+    matrixFromDense: bind.func('int XGDMatrixCreateFromDense(const char *data, const char *config, _Out_ void **out)'),
     matrixSetFloatInfo: bind.func('int XGDMatrixSetFloatInfo(void *handle, const char *field, const float *array, uint64_t len)'),
     matrixFree: bind.func('int XGDMatrixFree(void *handle)'),
     boosterCreate: bind.func('int XGBoosterCreate(void **dmats, uint64_t len, _Out_ void **out)'),
@@ -96,10 +97,21 @@ export class DMatrix {
   readonly rows: number;
   readonly cols: number;
 
-  constructor(X: Matrix, labels?: Float64Array, weights?: Float32Array) {
+  /**
+   * `threads`: libxgboost threads for this matrix (reading it, and in training its quantile sketch and
+   * histogram index); 0 means every core, as Python's xgboost.DMatrix (nthread=-1). The values are
+   * the same for any count.
+   */
+  constructor(X: Matrix, labels?: Float64Array, weights?: Float32Array, threads = 0) {
     if (X.values.length !== X.rows * X.cols) throw new ModelError(`matrix has ${X.values.length} values, expected ${X.rows}×${X.cols}`);
+    if (!(X.values instanceof Float32Array)) throw new ModelError('matrix values must be a Float32Array');
     const out: Handle[] = [null];
-    check(api().matrixFromDense(X.values, X.rows, X.cols, NaN, out), 'XGDMatrixCreateFromMat');
+    // libxgboost reads the values in place (it copies them into its own matrix before returning). The
+    // buffer is made external first so V8 cannot move it between taking its address and the call.
+    void X.values.buffer;
+    const arrayInterface = `{"data":[${koffi.address(X.values)},true],"shape":[${X.rows},${X.cols}],"strides":null,"typestr":"<f4","version":3}`;
+    const config = `{"missing":NaN,"nthread":${threads > 0 ? Math.floor(threads) : -1}}`;
+    check(api().matrixFromDense(arrayInterface, config, out), 'XGDMatrixCreateFromDense');
     this.handle = out[0];
     this.rows = X.rows;
     this.cols = X.cols;

@@ -171,17 +171,32 @@ export class XgboostModel implements FittedModel {
 
   private compiled: CompiledTrees | null | undefined;
 
-  /** The same from the trees compiled to JavaScript (≤ 1e-6 from ONNX; compiled on first use). */
-  predictSync(X: Matrix): Float32Array {
+  private compiledTrees(): CompiledTrees {
     if (this.compiled === undefined) this.compiled = compileXgboostTrees(parseModelJson(this.nativeJson)) ?? null;
     if (!this.compiled) throw new ModelError(`${this.modelId}: this model's trees cannot be compiled to JavaScript; use predict`);
-    return this.compiled.predict(X);
+    return this.compiled;
+  }
+
+  /** The same from the trees compiled to JavaScript (≤ 1e-6 from ONNX; compiled on first use). */
+  predictSync(X: Matrix): Float32Array {
+    return this.compiledTrees().predict(X);
+  }
+
+  /**
+   * One row's outputs into `out` (from `outOffset`) from the compiled trees, with no allocation: the
+   * latency path (reuse `out` and nothing is left for the garbage collector).
+   */
+  predictRow(row: ArrayLike<number>, out: Float32Array, outOffset = 0): Float32Array {
+    const compiled = this.compiledTrees();
+    if (row.length !== compiled.features) throw new ModelError(`the model expects ${compiled.features} features, got ${row.length}`);
+    compiled.predictRow(row, out, 0, outOffset);
+    return out;
   }
 
   /** The same from libxgboost itself (the reference the ONNX export is tested against). */
   predictNative(X: Matrix): Float32Array {
     if (X.cols !== this.featureNames.length) throw new ModelError(`the model expects ${this.featureNames.length} features, got ${X.cols}`);
-    const matrix = new DMatrix(X);
+    const matrix = new DMatrix(X, undefined, undefined, this.params.threads);
     try {
       return this.booster.predict(matrix);
     } finally {
@@ -283,8 +298,8 @@ async function fitXgboost(task: Task, data: TrainingData, params: XgboostParams,
     }
   }
   const weights = task === 'classification' && (params as XgboostClassifierParams).classWeight === 'balanced' ? balancedWeights(data.train.y, numClasses) : undefined;
-  const train = new DMatrix(data.train.X, data.train.y, weights);
-  const valid = new DMatrix(data.valid.X, data.valid.y);
+  const train = new DMatrix(data.train.X, data.train.y, weights, params.threads);
+  const valid = new DMatrix(data.valid.X, data.valid.y, undefined, params.threads);
   const objective = task === 'classification' ? { objective: 'multi:softprob', num_class: numClasses, eval_metric: 'mlogloss' } : { objective: `reg:${(params as XgboostRegressorParams).objective}`, eval_metric: (params as XgboostRegressorParams).objective === 'absoluteerror' ? 'mae' : 'rmse' };
   const metric = String(objective.eval_metric);
   let full: Booster | undefined;

@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { createRegistry } from '../src/plugins/core-plugin';
+import type { FittedModel, Matrix, ModelContext, TrainingData } from '../src/models/model';
+import { compileXgboostTrees } from '../src/models/xgboost/compiled-trees';
+import type { XgboostModel } from '../src/models/xgboost/xgboost-model';
+import { ModelFeed } from '../src/trading/model-feed';
+
+/**
+ * Every registered model whose predictions are tree ensembles scores one row in JavaScript (serve,
+ * paper and live use `predictSync`), within 1e-6 of its ONNX Runtime `predict`: random data and random
+ * models, missing values (NaN) in the rows scored, both scorers of the compiled trees (generated code
+ * and the flat walker), one row at a time into a reused buffer and as a batch.
+ */
+
+const registry = createRegistry();
+const context = (seed: number): ModelContext => ({ seed, resolveModel: (ref) => registry.resolveWithParams('model', ref) });
+
+/** Registered models that are not tree ensembles (a new registered model must be put in one list or the other). */
+const NOT_TREES = new Set([
+  ...['core/lstm', 'core/lstm-regressor', 'core/tcn', 'core/tcn-regressor', 'core/nbeats', 'core/nbeats-regressor', 'core/deepar'], // neural networks (tfjs)
+  'core/arima', 'core/arima-classifier', // a Kalman filter
+  'core/ppo', 'core/dqn', // RL policies (networks)
+]);
+const isNotTrees = (id: string): boolean => NOT_TREES.has(id);
+
+/** A seeded generator (mulberry32). */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random features; classes from a random linear score (cut into `classes` bands), or its value (regression). */
+function randomData(seed: number, features: number, classes: number): TrainingData & { test: Matrix } {
+  const rnd = random(seed);
+  const rows = 900;
+  const X = new Float32Array(rows * features);
+  const y = new Float64Array(rows);
+  const w = Array.from({ length: features }, () => rnd() * 2 - 1);
+  for (let i = 0; i < rows; i++) {
+    let z = 0;
+    for (let k = 0; k < features; k++) {
+      const v = (rnd() * 2 - 1) * (k + 1);
+      X[i * features + k] = v;
+      z += w[k] * v + 0.3 * (rnd() - 0.5);
+    }
+    // regression targets on the scale of returns (ONNX Runtime sums in float32: ~6e-8 relative)
+    y[i] = classes ? Math.min(classes - 1, Math.max(0, Math.floor((Math.tanh(z / features) + 1) / 2 * classes))) : z * 1e-3;
+  }
+  const segment = (from: number, to: number) => ({ X: { values: X.subarray(from * features, to * features), rows: to - from, cols: features }, y: y.subarray(from, to) });
+  // the scored rows: fresh values, a tenth of them missing (default directions), some exactly on a split's scale
+  const test = new Float32Array(400 * features);
+  for (let i = 0; i < test.length; i++) test[i] = rnd() < 0.1 ? NaN : (rnd() * 2.2 - 1.1) * ((i % features) + 1);
+  return {
+    featureNames: Array.from({ length: features }, (_, k) => `f${k}`),
+    classes: classes ? Array.from({ length: classes }, (_, c) => `c${c}`) : undefined,
+    train: segment(0, 700),
+    valid: segment(700, rows),
+    test: { values: test, rows: 400, cols: features },
+  };
+}
+
+type Case = { name: string; id: string; classes: number; params: Record<string, unknown> };
+const xgb = (extra: Record<string, unknown> = {}) => ({ rounds: 25, maxDepth: 4, earlyStoppingRounds: 0, ...extra });
+const CASES: Case[] = [
+  { name: 'xgboost binary', id: 'core/xgboost', classes: 2, params: xgb({ maxDepth: 6 }) },
+  { name: 'xgboost 3 classes', id: 'core/xgboost', classes: 3, params: xgb({ rounds: 40 }) },
+  { name: 'xgboost 5 classes, unbalanced weights', id: 'core/xgboost', classes: 5, params: xgb({ classWeight: 'none' }) },
+  ...(['squarederror', 'pseudohubererror', 'absoluteerror'] as const).map((objective) => ({ name: `xgboost regressor ${objective}`, id: 'core/xgboost-regressor', classes: 0, params: xgb({ objective }) })),
+  { name: 'ensemble weighted', id: 'core/ensemble', classes: 3, params: { members: [{ id: 'core/xgboost', params: xgb() }, { id: 'core/xgboost', params: xgb({ maxDepth: 2 }) }] } },
+  { name: 'ensemble stacking, logistic', id: 'core/ensemble', classes: 3, params: { method: 'stacking', folds: 2, purge: 0, members: [{ id: 'core/xgboost', params: xgb() }, { id: 'core/xgboost', params: xgb({ maxDepth: 2 }) }] } },
+  { name: 'ensemble stacking, xgboost meta-learner', id: 'core/ensemble', classes: 2, params: { method: 'stacking', folds: 2, purge: 0, metaLearner: { id: 'core/xgboost', params: xgb({ rounds: 10 }) }, members: [{ id: 'core/xgboost', params: xgb() }, { id: 'core/xgboost', params: xgb({ maxDepth: 3 }) }] } },
+  { name: 'ensemble regressor weighted', id: 'core/ensemble-regressor', classes: 0, params: { members: [{ id: 'core/xgboost-regressor', params: xgb() }, { id: 'core/xgboost-regressor', params: xgb({ objective: 'absoluteerror' }) }] } },
+  { name: 'ensemble regressor stacking, ridge', id: 'core/ensemble-regressor', classes: 0, params: { method: 'stacking', folds: 2, purge: 0, members: [{ id: 'core/xgboost-regressor', params: xgb() }, { id: 'core/xgboost-regressor', params: xgb({ maxDepth: 2 }) }] } },
+];
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array): number => {
+  expect(a.length).toBe(b.length);
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+};
+const row = (X: Matrix, r: number): Matrix => ({ values: X.values.slice(r * X.cols, (r + 1) * X.cols), rows: 1, cols: X.cols });
+
+describe('one-row scoring of every registered tree model (compiled trees vs ONNX Runtime)', () => {
+  it('every registered model is either a tree model covered here or named as not one', () => {
+    const ids = registry.list('model').map((definition) => definition.id);
+    const covered = new Set(CASES.map((c) => c.id));
+    for (const id of ids) expect(covered.has(id) || isNotTrees(id), `${id}: add it to CASES (tree model) or NOT_TREES`).toBe(true);
+    for (const id of covered) expect(ids).toContain(id);
+  });
+
+  for (const [n, c] of CASES.entries()) {
+    it(`${c.name}: predictSync within 1e-6 of predict, with NaN inputs; one row equals the batch; the paper/live feed uses it`, async () => {
+      const data = randomData(100 + n, 6 + (n % 4) * 5, c.classes);
+      const definition = registry.resolveWithParams('model', { id: c.id, params: c.params });
+      const model: FittedModel = await definition.definition.fit(data, definition.params, context(n + 1));
+      try {
+        expect(model.predictSync, `${c.name} has no synchronous path`).toBeDefined();
+        const onnx = await model.predict(data.test);
+        const compiled = model.predictSync!(data.test);
+        expect(maxAbsDiff(compiled, onnx), c.name).toBeLessThanOrEqual(1e-6);
+        const width = compiled.length / data.test.rows;
+        // one row at a time, and through the paper/live sessions' feed
+        const feed = new ModelFeed(model);
+        for (let r = 0; r < data.test.rows; r += 7) {
+          const expected = Array.from(compiled.subarray(r * width, (r + 1) * width));
+          expect(Array.from(model.predictSync!(row(data.test, r)))).toEqual(expected);
+          expect(Array.from(await feed.next(row(data.test, r).values))).toEqual(expected);
+        }
+        // an XGBoost model: the allocation-free row path and both scorers of its trees
+        if (c.id.startsWith('core/xgboost')) {
+          const xgbModel = model as XgboostModel;
+          const out = new Float32Array(width + 1);
+          for (let r = 0; r < data.test.rows; r += 5) {
+            xgbModel.predictRow(row(data.test, r).values, out, 1);
+            expect(Array.from(out.subarray(1))).toEqual(Array.from(compiled.subarray(r * width, (r + 1) * width)));
+          }
+          const json = JSON.parse(new TextDecoder().decode(xgbModel.nativeJson));
+          const flat = compileXgboostTrees(json, { form: 'flat' })!;
+          const code = compileXgboostTrees(json, { form: 'code' })!;
+          expect(flat.form).toBe('flat');
+          expect(Array.from(flat.predict(data.test))).toEqual(Array.from(code.predict(data.test)));
+          expect(maxAbsDiff(flat.predict(data.test), onnx)).toBeLessThanOrEqual(1e-6);
+        }
+      } finally {
+        model.dispose();
+      }
+    }, 120_000);
+  }
+});
