@@ -25,8 +25,13 @@ export const freshColumns: ColumnSource = {
   indexes: (_slot, length) => new Int32Array(length),
 };
 
+/** Columns per allocated block: fewer, larger allocations (with glibc.malloc.hugetlb=1, huge pages cover them). */
+export const ARENA_BLOCK_COLUMNS = 8;
+
 /**
- * The columns of feature runs over `length` rows. Outputs are handed out in order and kept; `reset()`
+ * The columns of feature runs over `length` rows, carved from blocks of `ARENA_BLOCK_COLUMNS` columns
+ * (a column is a view into a larger ArrayBuffer: copy it before transferring its buffer; views never
+ * overlap). Outputs are handed out in order and kept; `reset()`
  * (done by `computePlannedFeatures` when given the arena) hands them out again, so a run that reuses an
  * arena overwrites the previous run's columns: keep the arena only while the earlier result is no longer
  * needed. Requests for another length (resampled candles) get fresh arrays.
@@ -36,24 +41,42 @@ export class ColumnArena implements ColumnSource {
   private next = 0;
   private readonly scratchSlots: Float64Array[] = [];
   private readonly indexSlots: Int32Array[] = [];
+  private block: Float64Array | undefined;
+  private blockUsed = ARENA_BLOCK_COLUMNS;
+  private blocks = 0;
 
   constructor(readonly length: number) {}
 
+  /** A new column of the arena's length, from the current block (a new block when it is used up). */
+  private carve(): Float64Array {
+    if (this.blockUsed === ARENA_BLOCK_COLUMNS) {
+      this.block = new Float64Array(this.length * ARENA_BLOCK_COLUMNS);
+      this.blockUsed = 0;
+      this.blocks++;
+    }
+    const start = this.blockUsed++ * this.length;
+    return this.block!.subarray(start, start + this.length);
+  }
+
   output(length: number): Float64Array {
     if (length !== this.length) return new Float64Array(length);
-    if (this.next === this.outputs.length) this.outputs.push(new Float64Array(length));
+    if (this.next === this.outputs.length) this.outputs.push(this.carve());
     return this.outputs[this.next++];
   }
 
   scratch(slot: number, length: number): Float64Array {
     if (length > this.length) return new Float64Array(length);
-    const column = (this.scratchSlots[slot] ??= new Float64Array(this.length));
+    const column = (this.scratchSlots[slot] ??= this.carve());
     return length === this.length ? column : column.subarray(0, length);
   }
 
   indexes(slot: number, length: number): Int32Array {
     if (length > this.length) return new Int32Array(length);
-    const column = (this.indexSlots[slot] ??= new Int32Array(this.length));
+    if (!this.indexSlots[slot]) {
+      const column = this.carve();
+      this.indexSlots[slot] = new Int32Array(column.buffer, column.byteOffset, this.length);
+    }
+    const column = this.indexSlots[slot];
     return length === this.length ? column : column.subarray(0, length);
   }
 
@@ -62,10 +85,9 @@ export class ColumnArena implements ColumnSource {
     this.next = 0;
   }
 
-  /** Output columns handed out since the last reset, and all held (outputs and scratch). */
+  /** Output columns handed out since the last reset; columns held (outputs and scratch); bytes allocated (whole blocks, touched or not). */
   get stats(): { outputs: number; held: number; bytes: number } {
-    const held = this.outputs.length + this.scratchSlots.filter(Boolean).length;
-    const bytes = (this.outputs.length + this.scratchSlots.filter(Boolean).length) * this.length * 8 + this.indexSlots.filter(Boolean).length * this.length * 4;
-    return { outputs: this.next, held, bytes };
+    const held = this.outputs.length + this.scratchSlots.filter(Boolean).length + this.indexSlots.filter(Boolean).length;
+    return { outputs: this.next, held, bytes: this.blocks * ARENA_BLOCK_COLUMNS * this.length * 8 };
   }
 }

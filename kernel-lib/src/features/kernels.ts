@@ -251,10 +251,10 @@ export function wmaKernel(values: Float64Array, period: number, target?: Float64
   return out;
 }
 
-/** A source whose outputs are scratch slots 8, 9, … (temporaries of a kernel that calls another one). */
+/** A source whose outputs are scratch slots 2, 3, … (temporaries of a kernel that calls another one; the caller keeps off them). */
 function scratchOnly(columns: ColumnSource): ColumnSource {
   if (columns === freshColumns) return columns;
-  let slot = 8;
+  let slot = 2;
   return { output: (length) => columns.scratch(slot++, length), scratch: (s, length) => columns.scratch(s, length), indexes: (s, length) => columns.indexes(s, length) };
 }
 
