@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Feature benchmark (printed figures, not a test). Run: npm run bench, or node bench/features.mjs [rows] [--rounds N] [--no-scaling]
+// Feature benchmark (printed figures, not a test). Run: npm run bench, or node bench/features.mjs [rows] [--rounds N] [--sections 1,2,3,4]
 //   1. 50 standard features over 1M 1m candles: candlelab's computeFeatures against the same 50
 //      columns written in pandas/numpy (Debian's python3-pandas), on the same candles, each side in its own
 //      process, alternated round by round (best of N, with the spread). Two figures each: the first run in
@@ -114,6 +114,8 @@ if (args[0] === '--child') {
 // ---- parent ----
 const ROWS = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.startsWith('--')) ?? 1_000_000);
 const ROUNDS = flag('--rounds', 3);
+const SECTIONS = args.includes('--sections') ? args[args.indexOf('--sections') + 1].split(',').map(Number) : [1, 2, 3, 4];
+const ROWS_SECTIONS = new Set(SECTIONS); // which sections run
 const REPEAT = 3;
 const self = fileURLToPath(import.meta.url);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-bench-features-'));
@@ -141,7 +143,7 @@ writeCandles(candles, file);
 console.log(`   ${fmt(ROWS, 0)} synthetic 1m candles generated in ${fmt(now() - t, 0)} ms`);
 
 // 1. 50 features, candlelab vs pandas, alternated
-{
+if (ROWS_SECTIONS.has(1)) {
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push({ ours: ours('ours', file, ROWS), huge: ours('scale', file, ROWS, 1, HUGE_PAGES), pandas: pandas(file, ROWS) });
   const o = rounds.map((r) => r.ours).filter((r) => !r.error);
@@ -209,7 +211,7 @@ console.log(`   ${fmt(ROWS, 0)} synthetic 1m candles generated in ${fmt(now() - 
 }
 
 // 2. Where the time goes, per feature: new columns (allocation + first-touch page faults + compute) against reused ones (compute)
-{
+if (ROWS_SECTIONS.has(2)) {
   const result = ours('stages', file, ROWS);
   console.log(`\n2. where the time goes, per feature over ${fmt(ROWS, 0)} rows (ms; new columns = allocation + first touch + compute, reused = compute)`);
   if (result.error) console.log(`   failed: ${result.error}`);
@@ -231,7 +233,7 @@ console.log(`   ${fmt(ROWS, 0)} synthetic 1m candles generated in ${fmt(now() - 
 }
 
 // 3. Scaling: rows/s over 10^5 … 10^7 rows (ours; fresh process per size)
-if (!args.includes('--no-scaling')) {
+if (ROWS_SECTIONS.has(3)) {
   console.log(`\n3. scaling: ${STANDARD_FEATURES.length} feature entries over 10^5 … 10^7 rows (first run in a fresh process, and reused columns best of 2)`);
   for (const rows of [100_000, 1_000_000, 10_000_000]) {
     let sizeFile = file;
@@ -272,7 +274,7 @@ function tightRsi(close, period, out) {
 }
 
 // 4. RSI and EMA against a tight loop, both writing into the same reused array (compute, not page faults).
-{
+if (ROWS_SECTIONS.has(4)) {
   const close = candles.column('close');
   const n = close.length;
   const out = new Float64Array(n).fill(0);

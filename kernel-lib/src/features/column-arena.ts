@@ -25,11 +25,18 @@ export const freshColumns: ColumnSource = {
   indexes: (_slot, length) => new Int32Array(length),
 };
 
-/** Columns per allocated block: fewer, larger allocations (with glibc.malloc.hugetlb=1, huge pages cover them). */
-export const ARENA_BLOCK_COLUMNS = 8;
+/**
+ * Columns per allocated block: fewer, larger allocations (with glibc.malloc.hugetlb=1, huge pages cover
+ * them), at most 16 columns and under 30 MiB: glibc maps larger blocks fresh on every allocation (its
+ * dynamic mmap threshold stops at 32 MiB), so a process computing features again would fault new pages
+ * every time instead of reusing the memory it freed.
+ */
+export function arenaBlockColumns(length: number): number {
+  return Math.max(1, Math.min(16, Math.floor((30 * 2 ** 20) / (8 * Math.max(1, length)))));
+}
 
 /**
- * The columns of feature runs over `length` rows, carved from blocks of `ARENA_BLOCK_COLUMNS` columns
+ * The columns of feature runs over `length` rows, carved from blocks of a few columns (`arenaBlockColumns`)
  * (a column is a view into a larger ArrayBuffer: copy it before transferring its buffer; views never
  * overlap). Outputs are handed out in order and kept; `reset()`
  * (done by `computePlannedFeatures` when given the arena) hands them out again, so a run that reuses an
@@ -42,17 +49,21 @@ export class ColumnArena implements ColumnSource {
   private readonly scratchSlots: Float64Array[] = [];
   private readonly indexSlots: Int32Array[] = [];
   private block: Float64Array | undefined;
-  private blockUsed = ARENA_BLOCK_COLUMNS;
-  private blocks = 0;
+  private readonly blockColumns: number;
+  private blockUsed: number;
+  private bytes = 0;
 
-  constructor(readonly length: number) {}
+  constructor(readonly length: number) {
+    this.blockColumns = arenaBlockColumns(length);
+    this.blockUsed = this.blockColumns;
+  }
 
   /** A new column of the arena's length, from the current block (a new block when it is used up). */
   private carve(): Float64Array {
-    if (this.blockUsed === ARENA_BLOCK_COLUMNS) {
-      this.block = new Float64Array(this.length * ARENA_BLOCK_COLUMNS);
+    if (this.blockUsed === this.blockColumns) {
+      this.block = new Float64Array(this.length * this.blockColumns);
       this.blockUsed = 0;
-      this.blocks++;
+      this.bytes += this.block.byteLength;
     }
     const start = this.blockUsed++ * this.length;
     return this.block!.subarray(start, start + this.length);
@@ -88,6 +99,6 @@ export class ColumnArena implements ColumnSource {
   /** Output columns handed out since the last reset; columns held (outputs and scratch); bytes allocated (whole blocks, touched or not). */
   get stats(): { outputs: number; held: number; bytes: number } {
     const held = this.outputs.length + this.scratchSlots.filter(Boolean).length + this.indexSlots.filter(Boolean).length;
-    return { outputs: this.next, held, bytes: this.blocks * ARENA_BLOCK_COLUMNS * this.length * 8 };
+    return { outputs: this.next, held, bytes: this.bytes };
   }
 }
