@@ -234,7 +234,8 @@ if (ROWS_SECTIONS.has(2)) {
 
 // 3. Scaling: rows/s over 10^5 … 10^7 rows (ours; fresh process per size)
 if (ROWS_SECTIONS.has(3)) {
-  console.log(`\n3. scaling: ${STANDARD_FEATURES.length} feature entries over 10^5 … 10^7 rows (first run in a fresh process, and reused columns best of 2)`);
+  console.log(`\n3. scaling: the 50 standard features over 10^5 … 10^7 rows (first run in a fresh process, and reused columns best of 2)`);
+  const rates = new Map();
   for (const rows of [100_000, 1_000_000, 10_000_000]) {
     let sizeFile = file;
     if (rows !== ROWS) {
@@ -242,12 +243,24 @@ if (ROWS_SECTIONS.has(3)) {
       writeCandles(cl.data.generateSyntheticCandles({ seed: 7, timeframe: '1m', bars: rows }), sizeFile);
     }
     const result = ours('scale', sizeFile, rows, 2);
-    if (sizeFile !== file) fs.rmSync(sizeFile);
+    if (sizeFile !== file && fs.existsSync(sizeFile)) fs.rmSync(sizeFile);
     if (result.error) {
       console.log(`   ${fmt(rows, 0).padStart(10)} rows: failed (${result.error})`);
       continue;
     }
+    rates.set(rows, rows / result.reusedMs);
     console.log(`   ${fmt(rows, 0).padStart(10)} rows: new memory ${fmt(result.firstMs, 0).padStart(6)} ms = ${fmt(rows / result.firstMs / 1000, 2).padStart(5)} M rows/s · reused ${fmt(result.reusedMs, 0).padStart(6)} ms = ${fmt(rows / result.reusedMs / 1000, 2).padStart(5)} M rows/s · peak ${fmt(result.rssFirst, 0)} MiB`);
+  }
+
+  if (rates.has(1_000_000) && rates.has(10_000_000)) {
+    const loss = 1 - rates.get(10_000_000) / rates.get(1_000_000);
+    console.log(`   10^6 → 10^7: reused-column throughput ${loss > 0 ? 'falls' : 'rises'} ${fmt(Math.abs(loss) * 100, 0)}%. Not linear where (measured per feature with --sections 2 at 10^7):`);
+    console.log(`     · core/obv (about 33× the time for 10× the rows): OBV is a running sum whose level grows with the history, so the`);
+    console.log(`       rolling z-score's accuracy guard (exact two-pass window when the spread is tiny against the level) fires on more rows`);
+    console.log(`       (on these synthetic candles: 26% of rows at 10^6, 93% at 10^7; each costs 2 × 100 reads);`);
+    console.log(`     · features writing many columns from one input (returns, EMA, SMA, candle shape: about 14–19×): at 10^6 an 8 MB input`);
+    console.log(`       stays in the CPU cache between passes, at 10^7 (80 MB) every pass streams it from memory again.`);
+    console.log(`     With new memory, first-touch page faults grow linearly with the bytes written (about 450 bytes per row: 50 outputs, a few scratch columns).`);
   }
 }
 
