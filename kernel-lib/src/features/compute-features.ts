@@ -4,6 +4,7 @@ import { PluginError } from '../errors';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { FeatureContext, FeatureDefinition } from '../plugins/define';
 import type { RowRange } from '../validation/splitter';
+import { ColumnArena } from './column-arena';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
 export type FeatureSet = {
@@ -82,8 +83,17 @@ export function planFeatures(refs: readonly DefinitionRef[], registry: PluginReg
   });
 }
 
-/** Compute planned features over the candles, checking each output against what it declared. */
-export function computePlannedFeatures(candles: Candles, planned: readonly PlannedFeature[], context: FeatureContext): FeatureSet {
+/**
+ * Compute planned features over the candles, checking each output against what it declared. The
+ * columns come from one arena (outputs taken once each, temporaries in scratch slots shared by the
+ * features); given `arena` (of the candles' length), the run reuses its columns: the set an earlier run
+ * returned from it is overwritten.
+ */
+export function computePlannedFeatures(candles: Candles, planned: readonly PlannedFeature[], context: FeatureContext, arena?: ColumnArena): FeatureSet {
+  if (arena && arena.length !== candles.length) throw new RangeError(`the column arena holds ${arena.length} rows, the candles ${candles.length}`);
+  const runArena = arena ?? new ColumnArena(candles.length);
+  runArena.reset();
+  const runContext: FeatureContext = { ...context, columns: runArena };
   const columns: Record<string, Float64Array> = {};
   for (const { definition, params, outputs, inputs } of planned) {
     for (const input of inputs) {
@@ -92,7 +102,7 @@ export function computePlannedFeatures(candles: Candles, planned: readonly Plann
       }
     }
     // features with inputs see the candles plus the columns made before them
-    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params, context);
+    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params, runContext);
     for (const name of outputs) {
       const values = computed[name];
       if (!(values instanceof Float64Array) || values.length !== candles.length) {
@@ -113,7 +123,7 @@ export function computePlannedFeatures(candles: Candles, planned: readonly Plann
  * Compute the features a list names (notebooks, the CLI): resolved and validated, then computed, each
  * output checked against what its definition declares (names and length).
  */
-export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry, options: FeatureDataOptions = {}): FeatureSet {
+export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry, options: FeatureDataOptions & { arena?: ColumnArena } = {}): FeatureSet {
   const context = featureContext(registry, candles.meta.timeframe, options);
-  return computePlannedFeatures(candles, planFeatures(refs, registry, context), context);
+  return computePlannedFeatures(candles, planFeatures(refs, registry, context), context, options.arena);
 }

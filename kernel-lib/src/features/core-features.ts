@@ -1,15 +1,15 @@
 import { z } from 'zod';
 import { defineFeature } from '../plugins/define';
 import { returnsTwin, rsiTwin, emaTwin, macdTwin, bollingerTwin, atrTwin } from './streaming/twins';
-import { atrKernel, bollingerKernel, emaKernel, macdKernel, returnsKernel, rsiKernel } from './kernels';
+import { atrKernel, emaKernel, macdKernel, returnsKernel, rollingMoments, rsiKernel } from './kernels';
+import { freshColumns } from './column-arena';
 
 const period = (fallback: number) => z.number().int().min(2).max(10_000).default(fallback);
 
-/** Divide each value by the close of its row: makes price-unit indicators comparable across price levels. */
+/** Divide each value by the close of its row, in place: makes price-unit indicators comparable across price levels. */
 function perClose(values: Float64Array, close: Float64Array): Float64Array {
-  const out = new Float64Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = values[i] / close[i];
-  return out;
+  for (let i = 0; i < values.length; i++) values[i] = values[i] / close[i];
+  return values;
 }
 
 /** Simple (or log) returns of the close over several horizons. */
@@ -24,8 +24,10 @@ export const returnsFeature = defineFeature({
   lookback: (p) => Math.max(...p.periods),
   outputs: (p) => p.periods.map((n) => `${p.log ? 'logret' : 'ret'}_${n}`),
   stream: (p) => returnsTwin(p),
-  compute: (candles, p) =>
-    Object.fromEntries(p.periods.map((n) => [`${p.log ? 'logret' : 'ret'}_${n}`, returnsKernel(candles.column('close'), n, p.log)])),
+  compute: (candles, p, context) => {
+    const columns = context?.columns ?? freshColumns;
+    return Object.fromEntries(p.periods.map((n) => [`${p.log ? 'logret' : 'ret'}_${n}`, returnsKernel(candles.column('close'), n, p.log, columns.output(candles.length))]));
+  },
 });
 
 /** @see J. Welles Wilder, New Concepts in Technical Trading Systems (1978). */
@@ -37,7 +39,7 @@ export const rsiFeature = defineFeature({
   lookback: (p) => p.period,
   outputs: (p) => [`rsi_${p.period}`],
   stream: (p) => rsiTwin(p),
-  compute: (candles, p) => ({ [`rsi_${p.period}`]: rsiKernel(candles.column('close'), p.period) }),
+  compute: (candles, p, context) => ({ [`rsi_${p.period}`]: rsiKernel(candles.column('close'), p.period, (context?.columns ?? freshColumns).output(candles.length)) }),
 });
 
 export const emaFeature = defineFeature({
@@ -48,11 +50,12 @@ export const emaFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `ema_${p.period}_dist` : `ema_${p.period}`],
   stream: (p) => emaTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const ema = emaKernel(close, p.period);
+    const ema = emaKernel(close, p.period, 0, (context?.columns ?? freshColumns).output(close.length));
     if (p.output === 'level') return { [`ema_${p.period}`]: ema };
-    const distance = new Float64Array(ema.length);
+    // the distance in place over the level
+    const distance = ema;
     for (let i = 0; i < ema.length; i++) distance[i] = close[i] / ema[i] - 1;
     return { [`ema_${p.period}_dist`]: distance };
   },
@@ -72,9 +75,9 @@ export const macdFeature = defineFeature({
     return [`macd_${tag}`, `macd_signal_${tag}`, `macd_hist_${tag}`];
   },
   stream: (p) => macdTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const { macd, signal, histogram } = macdKernel(close, p.fast, p.slow, p.signal);
+    const { macd, signal, histogram } = macdKernel(close, p.fast, p.slow, p.signal, context?.columns);
     const tag = `${p.fast}_${p.slow}_${p.signal}`;
     const scale = (values: Float64Array) => (p.normalize ? perClose(values, close) : values);
     return { [`macd_${tag}`]: scale(macd), [`macd_signal_${tag}`]: scale(signal), [`macd_hist_${tag}`]: scale(histogram) };
@@ -90,15 +93,21 @@ export const bollingerFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [`bb_pctb_${p.period}`, `bb_width_${p.period}`],
   stream: (p) => bollingerTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const { middle, upper, lower } = bollingerKernel(close, p.period, p.deviations);
-    const percentB = new Float64Array(close.length);
-    const width = new Float64Array(close.length);
-    for (let i = 0; i < close.length; i++) {
-      const range = upper[i] - lower[i];
+    const columns = context?.columns ?? freshColumns;
+    // fused: the bands of bollingerKernel (same arithmetic) from the moments in scratch, row by row
+    const n = close.length;
+    const { mean: middle, m2 } = rollingMoments(close, p.period, columns.scratch(0, n), columns.scratch(1, n));
+    const percentB = columns.output(n);
+    const width = columns.output(n);
+    for (let i = 0; i < n; i++) {
+      const deviation = Math.sqrt(m2[i] / p.period);
+      const upper = middle[i] + deviation * p.deviations;
+      const lower = middle[i] - deviation * p.deviations;
+      const range = upper - lower;
       // A flat window has no band: the close sits in the middle.
-      percentB[i] = range === 0 ? 0.5 : (close[i] - lower[i]) / range;
+      percentB[i] = range === 0 ? 0.5 : (close[i] - lower) / range;
       width[i] = range / middle[i];
     }
     return { [`bb_pctb_${p.period}`]: percentB, [`bb_width_${p.period}`]: width };
@@ -113,9 +122,9 @@ export const atrFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.normalize ? `atr_${p.period}_pct` : `atr_${p.period}`],
   stream: (p) => atrTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const atr = atrKernel(candles.column('high'), candles.column('low'), close, p.period);
+    const atr = atrKernel(candles.column('high'), candles.column('low'), close, p.period, (context?.columns ?? freshColumns).output(close.length));
     return { [p.normalize ? `atr_${p.period}_pct` : `atr_${p.period}`]: p.normalize ? perClose(atr, close) : atr };
   },
 });

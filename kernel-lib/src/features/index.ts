@@ -10,3 +10,4 @@ export * from './patterns';
 export * from './cross-asset';
 export * from './streaming';
 export { planFeatures, computePlannedFeatures, type PlannedFeature } from './compute-features';
+export { ColumnArena, freshColumns, type ColumnSource } from './column-arena';

@@ -23,14 +23,14 @@ import {
   wmaKernel,
   zScoreKernel,
 } from './kernels';
+import { freshColumns } from './column-arena';
 
 const period = (fallback: number) => z.number().int().min(2).max(10_000).default(fallback);
 
-/** close / level − 1: a moving average as a distance, comparable across price levels. */
+/** close / level − 1, in place over the level: a moving average as a distance, comparable across price levels. */
 function distance(close: Float64Array, level: Float64Array): Float64Array {
-  const out = new Float64Array(close.length);
-  for (let i = 0; i < close.length; i++) out[i] = close[i] / level[i] - 1;
-  return out;
+  for (let i = 0; i < close.length; i++) level[i] = close[i] / level[i] - 1;
+  return level;
 }
 
 const averageOutput = z.enum(['distance', 'level']).default('distance');
@@ -43,9 +43,9 @@ export const smaFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `sma_${p.period}_dist` : `sma_${p.period}`],
   stream: (p) => smaTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const sma = smaKernel(close, p.period);
+    const sma = smaKernel(close, p.period, (context?.columns ?? freshColumns).output(close.length));
     return { [p.output === 'distance' ? `sma_${p.period}_dist` : `sma_${p.period}`]: p.output === 'distance' ? distance(close, sma) : sma };
   },
 });
@@ -58,9 +58,9 @@ export const wmaFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `wma_${p.period}_dist` : `wma_${p.period}`],
   stream: (p) => wmaTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const wma = wmaKernel(close, p.period);
+    const wma = wmaKernel(close, p.period, (context?.columns ?? freshColumns).output(close.length));
     return { [p.output === 'distance' ? `wma_${p.period}_dist` : `wma_${p.period}`]: p.output === 'distance' ? distance(close, wma) : wma };
   },
 });
@@ -74,8 +74,8 @@ export const stochasticFeature = defineFeature({
   lookback: (p) => p.kPeriod - 1 + p.kSlowing - 1 + p.dPeriod - 1,
   outputs: (p) => [`stoch_k_${p.kPeriod}`, `stoch_d_${p.kPeriod}`],
   stream: (p) => stochasticTwin(p),
-  compute: (candles, p) => {
-    const { k, d } = stochasticKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.kPeriod, p.kSlowing, p.dPeriod);
+  compute: (candles, p, context) => {
+    const { k, d } = stochasticKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.kPeriod, p.kSlowing, p.dPeriod, context?.columns);
     return { [`stoch_k_${p.kPeriod}`]: k, [`stoch_d_${p.kPeriod}`]: d };
   },
 });
@@ -88,7 +88,7 @@ export const williamsRFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [`willr_${p.period}`],
   stream: (p) => williamsRTwin(p),
-  compute: (candles, p) => ({ [`willr_${p.period}`]: williamsRKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period) }),
+  compute: (candles, p, context) => ({ [`willr_${p.period}`]: williamsRKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period, context?.columns) }),
 });
 
 export const cciFeature = defineFeature({
@@ -99,7 +99,7 @@ export const cciFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [`cci_${p.period}`],
   stream: (p) => cciTwin(p),
-  compute: (candles, p) => ({ [`cci_${p.period}`]: cciKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period) }),
+  compute: (candles, p, context) => ({ [`cci_${p.period}`]: cciKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period, context?.columns) }),
 });
 
 export const rocFeature = defineFeature({
@@ -110,7 +110,7 @@ export const rocFeature = defineFeature({
   lookback: (p) => p.period,
   outputs: (p) => [`roc_${p.period}`],
   stream: (p) => rocTwin(p),
-  compute: (candles, p) => ({ [`roc_${p.period}`]: rocKernel(candles.column('close'), p.period) }),
+  compute: (candles, p, context) => ({ [`roc_${p.period}`]: rocKernel(candles.column('close'), p.period, (context?.columns ?? freshColumns).output(candles.length)) }),
 });
 
 export const obvFeature = defineFeature({
@@ -121,12 +121,15 @@ export const obvFeature = defineFeature({
   lookback: (p) => (p.output === 'raw' ? 1 : p.window),
   outputs: (p) => [p.output === 'raw' ? 'obv' : `obv_z_${p.window}`],
   stream: (p) => obvTwin(p),
-  compute: (candles, p) => {
-    const obv = obvKernel(candles.column('close'), candles.column('volume'));
+  compute: (candles, p, context) => {
+    const columns = context?.columns ?? freshColumns;
+    const n = candles.length;
+    // the raw line is an output, or scratch (slot 2: the z-score's moments take 0 and 1)
+    const obv = obvKernel(candles.column('close'), candles.column('volume'), p.output === 'raw' ? columns.output(n) : columns.scratch(2, n));
     if (p.output === 'raw') return { obv };
-    const z = zScoreKernel(obv.subarray(1), p.window);
-    const out = new Float64Array(obv.length).fill(NaN);
-    out.set(z, 1);
+    const out = columns.output(n);
+    if (n > 0) out[0] = NaN;
+    zScoreKernel(obv.subarray(1), p.window, out.subarray(1), columns);
     return { [`obv_z_${p.window}`]: out };
   },
 });
@@ -140,8 +143,8 @@ export const adxFeature = defineFeature({
   lookback: (p) => 2 * p.period - 2,
   outputs: (p) => [`adx_${p.period}`, `plus_di_${p.period}`, `minus_di_${p.period}`],
   stream: (p) => adxTwin(p),
-  compute: (candles, p) => {
-    const { adx, plusDi, minusDi } = directionalKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period);
+  compute: (candles, p, context) => {
+    const { adx, plusDi, minusDi } = directionalKernel(candles.column('high'), candles.column('low'), candles.column('close'), p.period, context?.columns);
     return { [`adx_${p.period}`]: adx, [`plus_di_${p.period}`]: plusDi, [`minus_di_${p.period}`]: minusDi };
   },
 });
@@ -154,9 +157,9 @@ export const vwapFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [p.output === 'distance' ? `vwap_${p.period}_dist` : `vwap_${p.period}`],
   stream: (p) => vwapTwin(p),
-  compute: (candles, p) => {
+  compute: (candles, p, context) => {
     const close = candles.column('close');
-    const vwap = vwapKernel(candles.column('high'), candles.column('low'), close, candles.column('volume'), p.period);
+    const vwap = vwapKernel(candles.column('high'), candles.column('low'), close, candles.column('volume'), p.period, (context?.columns ?? freshColumns).output(close.length));
     return { [p.output === 'distance' ? `vwap_${p.period}_dist` : `vwap_${p.period}`]: p.output === 'distance' ? distance(close, vwap) : vwap };
   },
 });
@@ -169,9 +172,10 @@ export const volumeFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [`volume_z_${p.period}`, `volume_spike_${p.period}`],
   stream: (p) => volumeTwin(p),
-  compute: (candles, p) => {
-    const z = zScoreKernel(candles.column('volume'), p.period);
-    const spike = new Float64Array(z.length);
+  compute: (candles, p, context) => {
+    const columns = context?.columns ?? freshColumns;
+    const z = zScoreKernel(candles.column('volume'), p.period, columns.output(candles.length), columns);
+    const spike = columns.output(z.length);
     for (let i = 0; i < z.length; i++) spike[i] = Number.isNaN(z[i]) ? NaN : z[i] > p.spike ? 1 : 0;
     return { [`volume_z_${p.period}`]: z, [`volume_spike_${p.period}`]: spike };
   },
@@ -185,7 +189,10 @@ export const trendSlopeFeature = defineFeature({
   lookback: (p) => p.period - 1,
   outputs: (p) => [`trend_slope_${p.period}`],
   stream: (p) => trendSlopeTwin(p),
-  compute: (candles, p) => ({ [`trend_slope_${p.period}`]: trendSlopeKernel(candles.column('close'), p.period) }),
+  compute: (candles, p, context) => {
+    const columns = context?.columns ?? freshColumns;
+    return { [`trend_slope_${p.period}`]: trendSlopeKernel(candles.column('close'), p.period, columns.output(candles.length), columns) };
+  },
 });
 
 export const volatilityFeature = defineFeature({
@@ -196,7 +203,10 @@ export const volatilityFeature = defineFeature({
   lookback: (p) => p.period,
   outputs: (p) => [`volatility_${p.period}`],
   stream: (p) => volatilityTwin(p),
-  compute: (candles, p) => ({ [`volatility_${p.period}`]: volatilityKernel(candles.column('close'), p.period) }),
+  compute: (candles, p, context) => {
+    const columns = context?.columns ?? freshColumns;
+    return { [`volatility_${p.period}`]: volatilityKernel(candles.column('close'), p.period, columns.output(candles.length), columns) };
+  },
 });
 
 export const candleShapeFeature = defineFeature({
@@ -207,10 +217,11 @@ export const candleShapeFeature = defineFeature({
   lookback: () => 0,
   outputs: () => ['hl_range', 'body', 'upper_wick', 'lower_wick'],
   stream: (p) => candleShapeTwin(p),
-  compute: (candles) => {
+  compute: (candles, _p, context) => {
     const [open, high, low, close] = (['open', 'high', 'low', 'close'] as const).map((c) => candles.column(c));
     const n = close.length;
-    const range = new Float64Array(n), body = new Float64Array(n), upper = new Float64Array(n), lower = new Float64Array(n);
+    const columns = context?.columns ?? freshColumns;
+    const range = columns.output(n), body = columns.output(n), upper = columns.output(n), lower = columns.output(n);
     for (let i = 0; i < n; i++) {
       range[i] = (high[i] - low[i]) / close[i];
       body[i] = (close[i] - open[i]) / close[i];

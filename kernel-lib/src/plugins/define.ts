@@ -3,6 +3,7 @@ import type { Candles, Frame } from '../frame/frame';
 import type { FittedModel, ModelContext, ModelRef, ResolvedModel, TrainingData } from '../models/model';
 import type { RowRange, Split, SplitIndex } from '../validation/splitter';
 import type { StreamingFeature } from '../features/streaming/streaming-feature';
+import type { ColumnSource } from '../features/column-arena';
 
 /** Fields every plugin-provided definition has. */
 interface DefinitionBase<S extends z.ZodTypeAny> {
@@ -40,6 +41,11 @@ export type FeatureContext = {
    * features`): a fitted feature must then stay causal by itself (e.g. refit on an expanding window).
    */
   readonly fitRows?: readonly RowRange[];
+  /**
+   * Where a run's columns come from (`computePlannedFeatures` gives one): built-in features take their
+   * outputs and temporaries from it instead of allocating. Optional: a feature may allocate its own.
+   */
+  readonly columns?: ColumnSource;
 };
 
 /** A feature: causal columns computed from candles (row t uses rows ≤ t only). */
