@@ -1,5 +1,6 @@
 import type * as TfModule from '@tensorflow/tfjs';
-import type { Tf } from './tf';
+import { withoutTfNotices, type Tf } from './tf';
+import { lstmBackward, lstmForward, type GateActivation, type MatMul } from './lstm-kernel';
 
 type Tensor = TfModule.Tensor;
 type Shape = Array<number | null>;
@@ -33,7 +34,17 @@ export type CustomLayers = {
   Basis: LayerClass<LayerArgs & BasisArgs>;
   /** a − b of two same-shaped inputs (tfjs has add, not subtract): N-BEATS' residual minus backcast. */
   Subtract: LayerClass<LayerArgs>;
+  /**
+   * tfjs' LSTM layer (same config, weights and numbers) whose recurrence runs as one matMul per step
+   * plus a plain loop over the cells, with a hand-written gradient (lstm-kernel.ts), on the wasm and cpu
+   * backends. Falls back to tf.layers.lstm's own computation on the native backend and for what the fast
+   * path does not cover (masks, initial or stateful states, dropout inside the cell, other activations).
+   */
+  FastLSTM: new (args: LstmArgs) => TfModule.RNN;
 };
+
+/** The arguments of tf.layers.lstm. */
+export type LstmArgs = Parameters<Tf['layers']['lstm']>[0];
 
 /** What a basis expansion evaluates: its kind, number of basis functions, channels and time grid. */
 export type BasisArgs = { basis: 'trend' | 'seasonality'; size: number; channels: number; steps: number; offset: number; scale: number };
@@ -172,8 +183,181 @@ export function customLayers(tf: Tf): CustomLayers {
     }
   }
 
+  const FastLSTM = fastLstmClass(tf);
+
   for (const layer of [SeededDropout, CausalTaps, LastStep, Basis, Subtract]) tf.serialization.registerClass(layer);
-  const layers: CustomLayers = { SeededDropout, CausalTaps, LastStep, Basis, Subtract };
+  tf.serialization.registerClass(FastLSTM as unknown as TfModule.serialization.SerializableConstructor<TfModule.serialization.Serializable>);
+  const layers: CustomLayers = { SeededDropout, CausalTaps, LastStep, Basis, Subtract, FastLSTM };
   registered.set(tf, layers);
   return layers;
+}
+
+/** Sequences per forward-only chunk (inference): bounds the x·W buffer to chunk × steps × 4U values. */
+const INFERENCE_CHUNK = 256;
+
+/** What the LSTM cell of tfjs-layers exposes (not in its public types). */
+type LstmCell = {
+  kernel: { read(): Tensor };
+  recurrentKernel: { read(): Tensor };
+  bias: { read(): Tensor } | null;
+  units: number;
+  activation: { getClassName(): string };
+  recurrentActivation: { getClassName(): string };
+  dropout: number;
+  recurrentDropout: number;
+};
+
+/** tfjs' LSTM class, subclassed so the recurrence runs in a few large ops (see CustomLayers.FastLSTM). */
+function fastLstmClass(tf: Tf): new (args: LstmArgs) => TfModule.RNN {
+  const Base = withoutTfNotices(() => tf.layers.lstm({ units: 1 })).constructor as new (args: LstmArgs) => TfModule.RNN;
+
+  /** rows × a fixed matrix, through tfjs (XNNPACK on wasm); the tensors live for the call only. */
+  const product =
+    (matrix: Tensor, k: number): MatMul =>
+    (rows, count) => {
+      const a = tf.tensor2d(rows, [count, k]);
+      const p = tf.matMul(a, matrix as TfModule.Tensor2D);
+      const out = p.dataSync() as Float32Array;
+      a.dispose();
+      p.dispose();
+      return out;
+    };
+
+  class FastLSTM extends Base {
+    static className = 'CandlelabLSTM';
+
+    override call(inputs: Tensor | Tensor[], kwargs: { [key: string]: unknown }): Tensor | Tensor[] {
+      const self = this as unknown as { cell: LstmCell; goBackwards: boolean; returnSequences: boolean; returnState: boolean; stateful: boolean };
+      const cell = self.cell;
+      const x = single(inputs);
+      const recurrent = cell.recurrentActivation.getClassName();
+      const fast =
+        tf.getBackend() !== 'tensorflow' &&
+        (!Array.isArray(inputs) || inputs.length === 1) &&
+        x.rank === 3 &&
+        kwargs?.mask == null &&
+        kwargs?.initialState == null &&
+        !self.stateful &&
+        !self.returnState &&
+        cell.bias !== null &&
+        !(cell.dropout > 0) &&
+        !(cell.recurrentDropout > 0) &&
+        cell.activation.getClassName() === 'tanh' &&
+        (recurrent === 'hardSigmoid' || recurrent === 'sigmoid');
+      if (!fast) return super.call(inputs, kwargs);
+      return lstmOp(tf, x, cell.kernel.read(), cell.recurrentKernel.read(), cell.bias!.read(), {
+        units: cell.units,
+        activation: recurrent as GateActivation,
+        backwards: self.goBackwards,
+        sequences: self.returnSequences,
+        product,
+      });
+    }
+  }
+  return FastLSTM;
+}
+
+type LstmOptions = { units: number; activation: GateActivation; backwards: boolean; sequences: boolean; product: (matrix: Tensor, k: number) => MatMul };
+
+/** x [B, T, F] batch-major → [T·B, F] time-major, step s reading time s (or T − 1 − s going backwards). */
+function timeMajor(x: Float32Array, batch: number, steps: number, features: number, backwards: boolean, from = 0): Float32Array {
+  const out = new Float32Array(steps * batch * features);
+  for (let s = 0; s < steps; s++) {
+    const t = backwards ? steps - 1 - s : s;
+    for (let b = 0; b < batch; b++) out.set(x.subarray(((from + b) * steps + t) * features, ((from + b) * steps + t + 1) * features), (s * batch + b) * features);
+  }
+  return out;
+}
+
+/** The layer's output from the hidden states h (steps + 1 blocks of B × U): [B, T, U] or the last step's [B, U]. */
+function outputOf(h: Float32Array, batch: number, steps: number, units: number, sequences: boolean, into: Float32Array, from: number): void {
+  const cells = batch * units;
+  if (!sequences) {
+    into.set(h.subarray(steps * cells, (steps + 1) * cells), from * units);
+    return;
+  }
+  for (let b = 0; b < batch; b++) {
+    for (let s = 0; s < steps; s++) into.set(h.subarray((s + 1) * cells + b * units, (s + 1) * cells + (b + 1) * units), ((from + b) * steps + s) * units);
+  }
+}
+
+/** x·W + b for every step of `xt` (time-major rows). */
+function projection(tf: Tf, xt: Float32Array, rows: number, features: number, kernel: Tensor, bias: Tensor): Float32Array {
+  // (not through tf.tidy: it would walk the returned array element by element looking for tensors)
+  const x = tf.tensor2d(xt, [rows, features]);
+  const product = tf.matMul(x, kernel as TfModule.Tensor2D);
+  const sum = tf.add(product, bias);
+  const out = sum.dataSync() as Float32Array;
+  tf.dispose([x, product, sum]);
+  return out;
+}
+
+/** The LSTM layer's output for x; differentiable (a hand-written gradient) when a gradient tape is recording. */
+function lstmOp(tf: Tf, x: Tensor, kernel: Tensor, recurrentKernel: Tensor, bias: Tensor, options: LstmOptions): Tensor {
+  const [batch, steps, features] = x.shape;
+  const { units, activation, backwards, sequences, product } = options;
+  const outShape = sequences ? [batch, steps, units] : [batch, units];
+  const taping = (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
+  if (!taping) {
+    // inference: no tape to keep; chunks of sequences bound the memory of x·W
+    const data = x.dataSync() as Float32Array;
+    const out = new Float32Array(batch * (sequences ? steps : 1) * units);
+    for (let from = 0; from < batch; from += INFERENCE_CHUNK) {
+      const n = Math.min(INFERENCE_CHUNK, batch - from);
+      const xw = projection(tf, timeMajor(data, n, steps, features, backwards, from), steps * n, features, kernel, bias);
+      const { h } = lstmForward(xw, n, steps, units, product(recurrentKernel, units), activation, false);
+      outputOf(h, n, steps, units, sequences, out, from);
+    }
+    return tf.tensor(out, outShape);
+  }
+  const op = tf.customGrad(((xIn: Tensor, kernelIn: Tensor, recurrentIn: Tensor, biasIn: Tensor) => {
+    const xt = timeMajor(xIn.dataSync() as Float32Array, batch, steps, features, backwards);
+    const xw = projection(tf, xt, steps * batch, features, kernelIn, biasIn);
+    const { h, tape } = lstmForward(xw, batch, steps, units, product(recurrentIn, units), activation, true);
+    const out = new Float32Array(batch * (sequences ? steps : 1) * units);
+    outputOf(h, batch, steps, units, sequences, out, 0);
+    const gradFunc = (dy: Tensor): Tensor[] => {
+      const cells = batch * units;
+      const width = 4 * units;
+      const rows = steps * batch;
+      // the loss gradient of each step's output, time-major
+      const dyData = dy.dataSync() as Float32Array;
+      const dh = new Float32Array(steps * cells);
+      if (sequences) {
+        for (let b = 0; b < batch; b++) {
+          for (let s = 0; s < steps; s++) dh.set(dyData.subarray((b * steps + s) * units, (b * steps + s + 1) * units), s * cells + b * units);
+        }
+      } else dh.set(dyData, (steps - 1) * cells);
+      const recurrentT = tf.transpose(recurrentIn);
+      const dz = lstmBackward(tape!, dh, batch, steps, units, product(recurrentT, width), activation);
+      recurrentT.dispose();
+      // [xᵀ; h_prevᵀ] · dz gives the kernel and recurrent kernel gradients in one matMul
+      const stacked = new Float32Array((features + units) * rows);
+      for (let n = 0; n < rows; n++) {
+        for (let f = 0; f < features; f++) stacked[f * rows + n] = xt[n * features + f];
+        for (let u = 0; u < units; u++) stacked[(features + u) * rows + n] = h[n * units + u];
+      }
+      const dbias = new Float64Array(width);
+      for (let n = 0; n < rows; n++) for (let j = 0; j < width; j++) dbias[j] += dz[n * width + j];
+      return tf.tidy(() => {
+        const dzT = tf.tensor2d(dz, [rows, width]);
+        const weights = tf.matMul(tf.tensor2d(stacked, [features + units, rows]), dzT).dataSync() as Float32Array;
+        const dxt = tf.matMul(dzT, tf.transpose(kernelIn)).dataSync() as Float32Array;
+        // back to [B, T, F], each step's gradient at the time it read
+        const dx = new Float32Array(batch * steps * features);
+        for (let s = 0; s < steps; s++) {
+          const t = backwards ? steps - 1 - s : s;
+          for (let b = 0; b < batch; b++) dx.set(dxt.subarray((s * batch + b) * features, (s * batch + b + 1) * features), (b * steps + t) * features);
+        }
+        return [
+          tf.tensor3d(dx, [batch, steps, features]),
+          tf.tensor2d(weights.subarray(0, features * width), [features, width]),
+          tf.tensor2d(weights.subarray(features * width), [units, width]),
+          tf.tensor1d(Float32Array.from(dbias)),
+        ];
+      });
+    };
+    return { value: tf.tensor(out, outShape), gradFunc };
+  }) as unknown as Parameters<Tf['customGrad']>[0]);
+  return op(x, kernel, recurrentKernel, bias);
 }
