@@ -9,6 +9,24 @@ import { readDataFile } from './raw-candles';
  * datetime); every other column as float64; the frame's meta goes into the schema metadata.
  */
 export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'file', extraMetadata: Readonly<Record<string, string>> = {}): Uint8Array {
+  return arrow.tableToIPC(frameToArrowTable(frame, extraMetadata), format);
+}
+
+/**
+ * The Arrow IPC file of a frame as the writer's parts, in order: the columns' own bytes are parts (views,
+ * not copies), so a file is written without joining everything into one new buffer first. The bytes are
+ * those of `frameToArrowBytes(frame, 'file')`.
+ */
+export function frameToArrowParts(frame: Frame, extraMetadata: Readonly<Record<string, string>> = {}): Uint8Array[] {
+  const writer = arrow.RecordBatchFileWriter.writeAll(frameToArrowTable(frame, extraMetadata));
+  // apache-arrow keeps what it wrote as a list of parts until someone reads them; joining is all
+  // toUint8Array adds. When that inner list is not what this expects, the joined bytes are used.
+  const parts = (writer as unknown as { _sink?: { _values?: unknown } })._sink?._values;
+  if (Array.isArray(parts) && parts.length > 0 && parts.every((part) => part instanceof Uint8Array)) return parts as Uint8Array[];
+  return [writer.toUint8Array(true)];
+}
+
+function frameToArrowTable(frame: Frame, extraMetadata: Readonly<Record<string, string>>): arrow.Table {
   const fields: arrow.Field[] = [new arrow.Field('time', new arrow.TimestampMillisecond(), false)];
   const children: arrow.Data[] = [
     arrow.makeData({ type: new arrow.TimestampMillisecond(), data: epochMsToInt64(frame.time) }),
@@ -34,12 +52,12 @@ export function frameToArrowBytes(frame: Frame, format: 'file' | 'stream' = 'fil
     schema,
     arrow.makeData({ type: new arrow.Struct(schema.fields), length: frame.length, nullCount: 0, children }),
   );
-  return arrow.tableToIPC(new arrow.Table([batch]), format);
+  return new arrow.Table([batch]);
 }
 
 /** Write a frame as an Arrow IPC file, atomically; `extraMetadata` joins the frame's meta in the schema metadata. */
 export function writeArrowFile(file: string, frame: Frame, extraMetadata?: Readonly<Record<string, string>>): void {
-  writeFileAtomic(file, frameToArrowBytes(frame, 'file', extraMetadata));
+  writeFileAtomic(file, frameToArrowParts(frame, extraMetadata));
 }
 
 /** Read an Arrow IPC file (file or stream format) written by candlelab, pandas/pyarrow or polars. */
@@ -60,14 +78,21 @@ export function readArrowFileRaw(file: string, fallbackMeta?: Partial<FrameMeta>
   if (table.numRows === 0 && bytes.length > 0 && table.schema.fields.length === 0) {
     throw new DataError(`${file} is not a valid Arrow IPC file (no schema); regenerate or re-export it`);
   }
-  return arrowTableToColumns(table, file, fallbackMeta);
+  // The bytes are this call's own: the int64 time column is turned into float64 in place.
+  return arrowTableToColumns(table, file, fallbackMeta, true);
 }
 
 /** A table's time index (epoch ms) and float64 columns, with its meta and the whole schema metadata. */
 export type ArrowColumns = { time: Float64Array; columns: Record<string, Float64Array>; meta: FrameMeta; metadata: Record<string, string> };
 
-/** Time and numeric columns of an Arrow table (from an IPC or Parquet file); nulls become NaN. */
-export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMeta?: Partial<FrameMeta>): ArrowColumns {
+/**
+ * Time and numeric columns of an Arrow table (from an IPC or Parquet file); nulls become NaN. Float64
+ * columns are views of the table's buffers (Arrow is zero-copy: no column is copied); each view covers
+ * its own bytes, so writing into one column never changes another. With `ownsBytes` (the caller read
+ * the bytes for this call alone), an int64/timestamp[ms] time column becomes float64 in place, in the
+ * same 8 bytes per value: no new memory is touched.
+ */
+export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMeta?: Partial<FrameMeta>, ownsBytes = false): ArrowColumns {
   const metadata = table.schema.metadata;
   const meta: FrameMeta = {
     symbol: metadata.get('symbol') ?? fallbackMeta?.symbol ?? 'UNKNOWN',
@@ -77,7 +102,7 @@ export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMe
   };
   const timeName = ['time', 'timestamp', 'open_time', 'date'].find((name) => table.getChild(name));
   if (!timeName) throw new DataError(`${file} has no 'time' or 'timestamp' column; name the bar open time column 'time'`);
-  const time = toEpochMs(table.getChild(timeName)!, file);
+  const time = toEpochMs(table.getChild(timeName)!, file, ownsBytes);
   const columns: Record<string, Float64Array> = {};
   for (const field of table.schema.fields) {
     if (field.name === timeName || field.name === '__index_level_0__') continue;
@@ -111,7 +136,7 @@ function epochMsToInt64(time: Float64Array): BigInt64Array {
 }
 
 /** Convert an Arrow time column (timestamp of any unit, int64 or float) to epoch milliseconds. */
-function toEpochMs(vector: arrow.Vector, file: string): Float64Array {
+function toEpochMs(vector: arrow.Vector, file: string, inPlace = false): Float64Array {
   const type = vector.type as arrow.DataType;
   let scale = 1;
   if (arrow.DataType.isTimestamp(type)) {
@@ -120,6 +145,13 @@ function toEpochMs(vector: arrow.Vector, file: string): Float64Array {
     throw new DataError(`${file}: column 'time' has type ${type}; it must be a timestamp or epoch milliseconds`);
   }
   const raw = vector.toArray() as ArrayLike<number | bigint>;
+  if (inPlace && scale === 1 && raw instanceof BigInt64Array && raw.byteOffset % 8 === 0 && vector.data.length === 1) {
+    // Each value is read (both 32-bit halves) before its 8 bytes are overwritten with the double.
+    const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
+    const out = new Float64Array(raw.buffer, raw.byteOffset, raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = words[2 * i + 1] * 4294967296 + (words[2 * i] >>> 0);
+    return out;
+  }
   const out = new Float64Array(raw.length);
   if (raw instanceof BigInt64Array) {
     // Little-endian 32-bit halves: exact for |t| < 2^53, and far faster than Number(bigint).

@@ -1,7 +1,8 @@
 import { Frame, type Candles, type FrameMeta, OHLCV_COLUMNS } from '../frame/frame';
 import { DataError } from '../errors';
+import * as fs from 'node:fs';
 import { writeFileAtomic } from '../util/atomic';
-import { readDataFile, type RawCandles } from './raw-candles';
+import { type RawCandles } from './raw-candles';
 
 const TIME_HEADERS = ['time', 'timestamp', 'date', 'datetime', 'open_time', 'unix'];
 
@@ -51,10 +52,24 @@ function reverseRows(raw: RawCandles): void {
  * The rows of a candles CSV as read, unsorted and possibly with repeated times (for the quality check
  * and the importers). Every cell is checked: a missing or non-numeric value is an error naming the file
  * and line.
+ *
+ * The file is read in chunks into one reused buffer (no whole-file copy: first-touch page faults on a
+ * fresh 100 MB buffer cost more than the parsing) and parsed from the bytes: numbers go straight into
+ * the columns through a fast path that is exact (see `scanNumber`), and anything unusual in a cell (quotes,
+ * spaces, exponents, long mantissas, ISO times the fast path does not cover) goes through the general path.
  */
 export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, options: CsvReadOptions = {}): RawCandles {
-  const bytes = readDataFile(file);
-  const lines = new LineReader(bytes);
+  const source = new ChunkedFile(file);
+  try {
+    return parseCandlesCsv(source, file, meta, options);
+  } finally {
+    source.close();
+  }
+}
+
+function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameMeta>, options: CsvReadOptions): RawCandles {
+  source.fillLines(8);
+  const lines = new LineReader(source.buffer, source.end);
   const first = lines.peekNonEmpty();
   if (!first) throw new DataError(`${file} is empty; expected a header or candle rows`);
   const firstCells = splitCsvLine(first.text);
@@ -100,83 +115,435 @@ export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, o
   target[timeIndex] = 0;
   indexes.forEach((index, c) => (target[index] = c + 1));
 
-  let capacity = Math.max(16, Math.ceil(bytes.length / 40));
+  // Rows expected from the first lines' length; more rows grow the columns, fewer leave pages untouched.
+  let capacity = Math.max(16, Math.ceil((source.size / Math.max(12, lines.averageLineBytes())) * 1.1) + 64);
   // typed as the plain array types (not Float64Array<ArrayBuffer>) so grow() results fit under any @types/node
-  let time: Float64Array = new Float64Array(capacity);
   let line: Int32Array = new Int32Array(capacity);
-  let columns: Float64Array[] = OHLCV_COLUMNS.map(() => new Float64Array(capacity));
+  // out[0] is time, out[1…5] open…volume
+  let out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
   let n = 0;
   let timeIsIso: boolean | undefined;
-  const values = new Float64Array(6);
-  const length = bytes.length;
-  for (let position = lines.position, number = lines.number + 1; position < length; number++) {
-    let lineEnd = bytes.indexOf(10, position);
-    if (lineEnd < 0) lineEnd = length;
-    const next = lineEnd + 1;
-    if (isBlank(bytes, position, lineEnd)) {
-      position = next;
-      continue;
-    }
-    if (n === capacity) {
-      capacity *= 2;
-      time = grow(time, capacity);
-      line = growInt(line, capacity);
-      columns = columns.map((column) => grow(column, capacity));
-    }
-    let cell = 0;
-    let start = position;
-    while (cell < needed) {
-      let end = start;
-      while (end < lineEnd && bytes[end] !== 44) end++;
-      const slot = target[cell];
-      if (slot > 0) {
-        const value = parseDecimal(bytes, start, end);
-        if (Number.isNaN(value)) {
-          const text = bytes.toString('utf8', start, end).trim();
-          throw new DataError(`${file}:${number}: '${names[cell]}' is not a number ('${text}'); fix or remove the row`);
+  let number = lines.number + 1;
+  let position = lines.position;
+  for (;;) {
+    const bytes = source.buffer;
+    const limit = source.completeEnd();
+    while (position < limit) {
+      const c0 = bytes[position];
+      if (c0 === 10 || c0 === 13 || c0 === 32 || c0 === 9) {
+        // maybe a blank line
+        let lineEnd = position;
+        while (lineEnd < limit && bytes[lineEnd] !== 10) lineEnd++;
+        if (isBlank(bytes, position, lineEnd)) {
+          position = lineEnd + 1;
+          number++;
+          continue;
         }
-        values[slot] = value;
-      } else if (slot === 0) {
-        let t = parseDecimal(bytes, start, end);
-        const numeric = !Number.isNaN(t);
-        if (timeIsIso === undefined) timeIsIso = !numeric;
-        else if (numeric === timeIsIso) {
-          throw new DataError(`${file}:${number}: time '${cellText(bytes, start, end)}' mixes epoch numbers and dates in one column; use one form`);
-        }
-        if (!numeric) t = parseIsoTime(cellText(bytes, start, end), file, number);
-        else if (binance) t = binanceTimeMs(t, file, number);
-        values[0] = t;
       }
-      cell++;
-      if (end >= lineEnd) break;
-      start = end + 1;
+      if (n === capacity) {
+        capacity *= 2;
+        line = growInt(line, capacity);
+        out = out.map((column) => grow(column, capacity));
+      }
+      let cell = 0;
+      let p = position;
+      for (;;) {
+        const slot = target[cell];
+        let end: number;
+        if (slot > 0) {
+          let value = scanNumber(bytes, p, limit);
+          end = scanEnd;
+          if (end < 0) {
+            end = cellEnd(bytes, p, limit);
+            value = parseDecimal(bytes, p, end);
+            if (Number.isNaN(value)) {
+              const text = bytes.toString('utf8', p, end).trim();
+              throw new DataError(`${file}:${number}: '${names[cell]}' is not a number ('${text}'); fix or remove the row`);
+            }
+          }
+          out[slot][n] = value;
+        } else if (slot === 0) {
+          let t = scanNumber(bytes, p, limit);
+          end = scanEnd;
+          let numeric = true;
+          if (end < 0) {
+            end = cellEnd(bytes, p, limit);
+            t = timeIsIso === true ? isoTimeFromBytes(bytes, p, end) : NaN;
+            if (Number.isNaN(t)) {
+              t = parseDecimal(bytes, p, end);
+              numeric = !Number.isNaN(t);
+              if (!numeric) t = parseIsoTime(cellText(bytes, p, end), file, number);
+            } else numeric = false;
+          }
+          if (timeIsIso === undefined) timeIsIso = !numeric;
+          else if (numeric === timeIsIso) {
+            throw new DataError(`${file}:${number}: time '${cellText(bytes, p, end)}' mixes epoch numbers and dates in one column; use one form`);
+          }
+          if (numeric && binance) t = binanceTimeMs(t, file, number);
+          out[0][n] = t;
+        } else {
+          end = cellEnd(bytes, p, limit);
+        }
+        cell++;
+        // a cell ends at a comma, at the line's end or at the end of the data
+        if (end >= limit || bytes[end] === 10 || cell === needed) {
+          p = end;
+          break;
+        }
+        if (bytes[end] === 13 && (end + 1 >= limit || bytes[end + 1] === 10)) {
+          p = end + 1;
+          break;
+        }
+        p = end + 1;
+      }
+      if (cell < needed) {
+        throw new DataError(
+          `${file}:${number}: row has ${cell} cell(s), expected ${binance ? 12 : `at least ${needed}`}; the file may be truncated — fix or remove the row`,
+        );
+      }
+      while (p < limit && bytes[p] !== 10) p++;
+      line[n] = number;
+      n++;
+      number++;
+      position = p + 1;
     }
-    if (cell < needed) {
-      throw new DataError(
-        `${file}:${number}: row has ${cell} cell(s), expected ${binance ? 12 : `at least ${needed}`}; the file may be truncated — fix or remove the row`,
-      );
-    }
-    time[n] = values[0];
-    for (let c = 0; c < 5; c++) columns[c][n] = values[c + 1];
-    line[n] = number;
-    n++;
-    position = next;
+    if (!source.next(position)) break;
+    position = 0;
   }
   if (n === 0) throw new DataError(`${file} has ${headerless ? 'no rows' : 'a header but no rows'}`);
-  time = time.slice(0, n);
+  // Views, not copies, when most of the capacity was used: the unused tail was never touched.
+  const fit = <T extends Float64Array | Int32Array>(values: T): T => (n * 2 >= capacity ? values.subarray(0, n) : values.slice(0, n)) as T;
+  const time = fit(out[0]);
   if (!timeIsIso && !binance) {
     const scale = epochUnitScale(time, file);
     if (scale !== 1) for (let i = 0; i < n; i++) time[i] *= scale;
   }
-  const [open, high, low, close, volume] = columns.map((column) => column.slice(0, n));
+  const [open, high, low, close, volume] = out.slice(1).map(fit);
   return {
     time,
     columns: { open, high, low, close, volume },
     meta: { symbol: meta.symbol ?? 'UNKNOWN', timeframe: meta.timeframe ?? 'unknown', exchange: meta.exchange, source: meta.source ?? file },
     source: file,
-    line: line.slice(0, n),
+    line: fit(line),
   };
 }
+
+/** The end of the cell starting at p: the next comma or newline (or the end of the data). */
+function cellEnd(bytes: Uint8Array, p: number, limit: number): number {
+  while (p < limit) {
+    const c = bytes[p];
+    if (c === 44 || c === 10) return p;
+    p++;
+  }
+  return limit;
+}
+
+/** Set by scanNumber: where the number's cell ends, or -1 when the fast path cannot read the cell. */
+let scanEnd = -1;
+
+const TWO_53 = 2 ** 53;
+
+/**
+ * The fast path for a plain decimal cell ([+-]digits[.digits], at least one digit, ended by a comma,
+ * a newline, CRLF or the end of the data): its value, equal to Number(text) bit for bit, with `scanEnd`
+ * at the delimiter. Up to 15 digits: the digits form an integer m < 2^53 and 10^k (k ≤ 22 decimals) is
+ * an exact double, so one correctly rounded division gives the correctly rounded value (Clinger's fast
+ * path). 16 to 19 digits: a close candidate is checked exactly and stepped to the right double (see
+ * `roundedQuotient`). Anything else sets `scanEnd` to -1 (the caller takes the general path).
+ */
+function scanNumber(bytes: Uint8Array, p: number, limit: number): number {
+  let c = p < limit ? bytes[p] : 10;
+  let negative = false;
+  if (c === 45 || c === 43) {
+    negative = c === 45;
+    c = ++p < limit ? bytes[p] : 10;
+  }
+  let head = 0; // the first 15 digits
+  let tail = 0; // digits 16…19
+  let digits = 0;
+  let decimals = 0;
+  let dot = false;
+  for (;;) {
+    if (c >= 48 && c <= 57) {
+      if (digits < 15) head = head * 10 + (c - 48);
+      else tail = tail * 10 + (c - 48);
+      digits++;
+      if (dot) decimals++;
+    } else if (c === 46 && !dot) dot = true;
+    else break;
+    c = ++p < limit ? bytes[p] : 10;
+  }
+  if ((c !== 44 && c !== 10 && c !== 13) || digits === 0 || digits > 19 || decimals > 22 || (c === 13 && p + 1 < limit && bytes[p + 1] !== 10)) {
+    scanEnd = -1;
+    return NaN;
+  }
+  let value: number;
+  if (digits <= 15) value = decimals === 0 ? head : head / POWERS_OF_TEN[decimals];
+  else {
+    value = roundedQuotient(head, tail, digits - 15, decimals);
+    if (Number.isNaN(value)) {
+      scanEnd = -1;
+      return NaN;
+    }
+  }
+  scanEnd = p;
+  return negative ? -value : value;
+}
+
+// Exact arithmetic on doubles (Dekker, Knuth, Shewchuk): products and sums as unevaluated sums of doubles.
+let twoHigh = 0;
+let twoLow = 0;
+function twoSum(a: number, b: number): void {
+  const s = a + b;
+  const bb = s - a;
+  twoHigh = s;
+  twoLow = a - (s - bb) + (b - bb);
+}
+const SPLITTER = 134_217_729; // 2^27 + 1
+function twoProduct(a: number, b: number): void {
+  const p = a * b;
+  let t = SPLITTER * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLITTER * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  twoHigh = p;
+  twoLow = ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
+/**
+ * The sign of the exact sum a + b + c (Shewchuk's grow-expansion: the parts are nonoverlapping, the
+ * largest nonzero one has the sum's sign).
+ */
+function exactSign3(a: number, b: number, c: number): number {
+  twoSum(b, a);
+  const q = twoHigh;
+  const h0 = twoLow;
+  twoSum(c, h0);
+  const low = twoLow;
+  twoSum(twoHigh, q);
+  const top = twoHigh;
+  const middle = twoLow;
+  if (top !== 0) return top > 0 ? 1 : -1;
+  if (middle !== 0) return middle > 0 ? 1 : -1;
+  return low > 0 ? 1 : low < 0 ? -1 : 0;
+}
+
+const bits = new Float64Array(2);
+const words = new Uint32Array(bits.buffer); // little-endian: words[1] holds the sign, exponent and top mantissa bits
+
+/**
+ * The double nearest to m / 10^d for m = head · 10^k + tail (16 to 19 digits, so m < 2^64 is not always
+ * a double), or NaN when this cannot tell (a tie, a power of two, a candidate too far). A candidate x is
+ * the right one exactly when |m − x·10^d| < ulp(x)·10^d / 2. m = mHigh + mLow and x·10^d = P + p without
+ * rounding (Dekker's product); mHigh − P is exact (Sterbenz: both are within a few ulps of m), so
+ * E = (mHigh − P) + mLow is exact too (small parts of integers), and r = E − p is compared with
+ * ±ulp(x)·10^d / 2 by an exact sign.
+ */
+function roundedQuotient(head: number, tail: number, k: number, decimals: number): number {
+  const scale = POWERS_OF_TEN[decimals];
+  twoProduct(head, POWERS_OF_TEN[k]);
+  const a = twoLow;
+  twoSum(twoHigh, tail);
+  const mHigh = twoHigh;
+  const mLow = twoLow + a;
+  let x = (mHigh + mLow) / scale;
+  for (let step = 0; step < 3; step++) {
+    bits[0] = x;
+    const exponent = (words[1] >>> 20) & 0x7ff;
+    // a power of two has uneven neighbours; tiny, huge or zero values: the general path
+    if ((words[0] === 0 && (words[1] & 0xfffff) === 0) || exponent <= 53 || exponent === 0x7ff) return NaN;
+    words[3] = (exponent - 53) << 20; // ulp(x) / 2
+    words[2] = 0;
+    const halfGap = bits[1] * scale;
+    twoProduct(x, scale);
+    const p = twoLow;
+    const e = mHigh - twoHigh + mLow;
+    const above = exactSign3(e, -p, -halfGap); // sign of r − halfGap
+    if (above > 0) {
+      if (words[0] === 0xffffffff) {
+        words[0] = 0;
+        words[1]++;
+      } else words[0]++;
+      x = bits[0];
+      continue;
+    }
+    const below = exactSign3(e, -p, halfGap); // sign of r + halfGap
+    if (below < 0) {
+      if (words[0] === 0) {
+        words[0] = 0xffffffff;
+        words[1]--;
+      } else words[0]--;
+      x = bits[0];
+      continue;
+    }
+    return above === 0 || below === 0 ? NaN : x; // a tie goes to the general path
+  }
+  return NaN;
+}
+
+/**
+ * An ISO time in bytes[start, end) as epoch ms, for the common forms only: YYYY-MM-DD, optionally with
+ * 'T' or ' ' and HH:MM[:SS[.f…fff]], optionally with Z or ±HH:MM / ±HHMM (no zone: UTC). NaN for
+ * anything else (or a day past the 28th, an hour of 24…), which the general path (Date.parse) reads:
+ * the values are equal to it.
+ */
+export function isoTimeFromBytes(bytes: Uint8Array, start: number, end: number): number {
+  while (start < end && (bytes[start] === 32 || bytes[start] === 9)) start++;
+  while (end > start && (bytes[end - 1] === 32 || bytes[end - 1] === 9 || bytes[end - 1] === 13)) end--;
+  if (end - start >= 2 && bytes[start] === 34 && bytes[end - 1] === 34) {
+    start++;
+    end--;
+  }
+  const digit = (i: number): number => {
+    const c = i < end ? bytes[i] - 48 : -1;
+    return c >= 0 && c <= 9 ? c : -1000;
+  };
+  const two = (i: number): number => digit(i) * 10 + digit(i + 1);
+  if (end - start < 10 || bytes[start + 4] !== 45 || bytes[start + 7] !== 45) return NaN;
+  const year = digit(start) * 1000 + digit(start + 1) * 100 + two(start + 2);
+  const month = two(start + 5);
+  const day = two(start + 8);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > 28) return NaN;
+  let ms = daysFromCivil(year, month, day) * 86_400_000;
+  let i = start + 10;
+  if (i === end) return ms;
+  const sep = bytes[i];
+  if ((sep !== 84 && sep !== 32) || end - i < 6 || bytes[i + 3] !== 58) return NaN;
+  const hour = two(i + 1);
+  const minute = two(i + 4);
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59) return NaN;
+  ms += hour * 3_600_000 + minute * 60_000;
+  i += 6;
+  if (i < end && bytes[i] === 58) {
+    const second = two(i + 1);
+    if (second < 0 || second > 59) return NaN;
+    ms += second * 1000;
+    i += 3;
+    if (i < end && bytes[i] === 46) {
+      i++;
+      let fraction = 0;
+      let count = 0;
+      while (i < end && bytes[i] >= 48 && bytes[i] <= 57) {
+        if (count < 3) fraction = fraction * 10 + (bytes[i] - 48);
+        count++;
+        i++;
+      }
+      if (count === 0 || count > 3) return NaN;
+      ms += count === 1 ? fraction * 100 : count === 2 ? fraction * 10 : fraction;
+    }
+  }
+  if (i === end) return ms; // no zone: UTC
+  const zone = bytes[i];
+  if ((zone === 90 || zone === 122) && i + 1 === end) return ms;
+  if (zone !== 43 && zone !== 45) return NaN;
+  let offsetHour: number;
+  let offsetMinute: number;
+  if (end - i === 6 && bytes[i + 3] === 58) {
+    offsetHour = two(i + 1);
+    offsetMinute = two(i + 4);
+  } else if (end - i === 5) {
+    offsetHour = two(i + 1);
+    offsetMinute = two(i + 3);
+  } else return NaN;
+  if (offsetHour < 0 || offsetHour > 23 || offsetMinute < 0 || offsetMinute > 59) return NaN;
+  const offset = offsetHour * 3_600_000 + offsetMinute * 60_000;
+  return zone === 43 ? ms - offset : ms + offset;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+/** A file read in chunks into one reused buffer; `next` keeps the unfinished last line. */
+class ChunkedFile {
+  private static shared: Buffer | undefined;
+  buffer: Buffer;
+  /** Bytes of data in `buffer`. */
+  end = 0;
+  readonly size: number;
+  private readonly fd: number;
+  private offset = 0;
+  private eof = false;
+
+  constructor(private readonly file: string) {
+    try {
+      this.fd = fs.openSync(file, 'r');
+      this.size = fs.fstatSync(this.fd).size;
+    } catch (error) {
+      throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
+    }
+    // One 1 MB buffer kept for the process (faulted in once); a second reader at once gets its own.
+    const shared = ChunkedFile.shared;
+    ChunkedFile.shared = undefined;
+    this.buffer = shared ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    this.read();
+  }
+
+  /** Read until the buffer holds `count` newlines or the whole file. */
+  fillLines(count: number): void {
+    for (;;) {
+      let found = 0;
+      for (let i = this.buffer.indexOf(10); i >= 0 && i < this.end && found < count; i = this.buffer.indexOf(10, i + 1)) found++;
+      if (found >= count || this.eof) return;
+      this.grow();
+      this.read();
+    }
+  }
+
+  /** The end of the last complete line in the buffer (all the data at the end of the file). */
+  completeEnd(): number {
+    if (this.eof) return this.end;
+    const last = this.buffer.lastIndexOf(10, this.end - 1);
+    return last + 1;
+  }
+
+  /** Drop the bytes before `consumed`, read more; false at the end of the file. */
+  next(consumed: number): boolean {
+    if (this.eof && consumed >= this.end) return false;
+    const left = this.end - consumed;
+    if (left > 0) this.buffer.copy(this.buffer, 0, consumed, this.end);
+    this.end = left;
+    if (left === this.buffer.length) this.grow(); // a line longer than the buffer
+    this.read();
+    // A line without its end at the end of the data was handled by completeEnd; nothing new: done.
+    return this.end > 0;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+    if (this.buffer.length === CHUNK_BYTES) ChunkedFile.shared = this.buffer;
+  }
+
+  private grow(): void {
+    const bigger = Buffer.allocUnsafeSlow(this.buffer.length * 2);
+    this.buffer.copy(bigger, 0, 0, this.end);
+    this.buffer = bigger;
+  }
+
+  private read(): void {
+    while (this.end < this.buffer.length && !this.eof) {
+      let got: number;
+      try {
+        got = fs.readSync(this.fd, this.buffer, this.end, this.buffer.length - this.end, this.offset);
+      } catch (error) {
+        throw new DataError(`cannot read data file ${this.file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
+      }
+      if (got === 0) this.eof = true;
+      this.end += got;
+      this.offset += got;
+    }
+  }
+}
+
+const CHUNK_BYTES = 1 << 20;
 
 function isBlank(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) {
@@ -219,14 +586,28 @@ export function frameToCsvBytes(frame: Frame): Buffer {
 class LineReader {
   position = 0;
   number = 0;
-  constructor(private readonly bytes: Buffer) {
-    if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) this.position = 3; // UTF-8 byte order mark
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly end: number = bytes.length,
+  ) {
+    if (end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) this.position = 3; // UTF-8 byte order mark
+  }
+
+  /** The mean length of the lines in the bytes read so far (at least one line). */
+  averageLineBytes(): number {
+    let lines = 0;
+    let last = 0;
+    for (let i = this.bytes.indexOf(10); i >= 0 && i < this.end; i = this.bytes.indexOf(10, i + 1)) {
+      lines++;
+      last = i + 1;
+    }
+    return lines ? last / lines : this.end;
   }
 
   nextText(): { text: string; number: number } | undefined {
-    if (this.position >= this.bytes.length) return undefined;
+    if (this.position >= this.end) return undefined;
     let end = this.bytes.indexOf(10, this.position);
-    if (end < 0) end = this.bytes.length;
+    if (end < 0 || end >= this.end) end = this.end;
     const text = this.bytes.toString('utf8', this.position, end).replace(/\r$/, '');
     this.position = end + 1;
     this.number++;

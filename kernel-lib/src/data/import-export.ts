@@ -33,6 +33,13 @@ export type ImportReport = {
 
 /** Concatenate raw tables (OHLCV columns only: the store keeps one schema for every source). */
 function concatRaw(tables: RawCandles[], key: StoreKey): RawCandles {
+  const meta = { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe };
+  // One table: its columns as they are (a copy would touch every page of fresh memory again).
+  if (tables.length === 1) {
+    const [table] = tables;
+    const columns = Object.fromEntries(OHLCV_COLUMNS.map((name) => [name, table.columns[name]])) as RawCandles['columns'];
+    return { time: table.time, columns, meta: { ...meta, source: table.source }, source: table.source, line: table.line };
+  }
   const total = tables.reduce((sum, table) => sum + table.time.length, 0);
   const time = new Float64Array(total);
   const columns = Object.fromEntries(OHLCV_COLUMNS.map((name) => [name, new Float64Array(total)])) as RawCandles['columns'];
@@ -48,7 +55,7 @@ function concatRaw(tables: RawCandles[], key: StoreKey): RawCandles {
   return {
     time,
     columns,
-    meta: { exchange: key.exchange, symbol: key.symbol, timeframe: key.timeframe, source },
+    meta: { ...meta, source },
     source,
     line: tables.length === 1 && tables[0].line ? line : undefined,
   };

@@ -11,13 +11,18 @@ function tempNameBeside(target: string): string {
  * Write a file atomically: the bytes go to a temp file in the same folder, are flushed, then renamed
  * over the target. Readers see the old file or the new one, never a half-written one.
  */
-export function writeFileAtomic(target: string, data: string | Uint8Array): void {
+export function writeFileAtomic(target: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const temp = tempNameBeside(target);
   try {
     const fd = fs.openSync(temp, 'w');
     try {
-      fs.writeFileSync(fd, data);
+      if (Array.isArray(data)) {
+        // parts written in order, never joined into one copy
+        for (const part of data as readonly Uint8Array[]) {
+          for (let done = 0; done < part.byteLength; ) done += fs.writeSync(fd, part, done, part.byteLength - done);
+        }
+      } else fs.writeFileSync(fd, data as string | Uint8Array);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
