@@ -50,12 +50,14 @@ export class RollingTail {
   /** The argument of `pushValue` (a field: a double argument to a call that is not inlined is boxed). */
   value = 0.5;
 
-  /** Push `this.value`: `push` without an allocation per call on the engine's per-bar path. */
-  pushValue(): void {
-    this.push(this.value);
+  push(value: number): void {
+    this.value = value;
+    this.pushValue();
   }
 
-  push(value: number): void {
+  /** Push `this.value`: `push` without a boxed argument on the engine's per-bar path. */
+  pushValue(): void {
+    const value = this.value;
     const position = this.next;
     this.next = position + 1 === this.window ? 0 : position + 1;
     if (this.count < this.window) {
