@@ -89,6 +89,7 @@ const engineFigures = {};
   engineFigures.reusedPass = reusedPass;
   console.log(`   first touch: one pass writing ${BARS.toLocaleString('en-US')} floats takes ${fmt(freshPass, 1)} ms into a new Float64Array, ${fmt(reusedPass, 1)} ms into a reused one;`);
   console.log(`   the engine writes 8 per bar (close times + 7 series), so fresh memory costs it ≈ ${fmt((8 * (freshPass - reusedPass)) / BARS * 1e6, 0)} ns/bar of page faults`);
+  console.log(`   (a lower bound: when the allocator hands back pages freed by an earlier run, they fault no more)`);
 }
 
 // 1b. how the engine's cost grows with the bars
