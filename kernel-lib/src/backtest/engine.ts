@@ -1,6 +1,6 @@
 import { type Candles, smallestSpacing, timeframeMs } from '../frame/frame';
 import type { BacktestSettings, BacktestSettingsInput, ExitRules } from './settings';
-import { createEngineKernel } from './kernel';
+import { createEngineKernel, type EngineBuffers } from './kernel';
 
 /**
  * The event-driven backtest engine: bar by bar, one or many assets, one or many strategies ("sleeves")
@@ -160,9 +160,16 @@ export type EngineResult = {
  * Run the engine over known bars and targets: a replay loop over the engine kernel (backtest/kernel.ts),
  * the same kernel paper and live sessions step bar by bar. Settings from `parseBacktestSettings` (a
  * spec's plan, the CLI) are used as they are; raw settings from a direct call are validated here, once.
+ * With `buffers` (an `EngineBuffers` reused across runs), the result's series are views into them, valid
+ * until the next run with the same buffers.
  */
-export function runEngine(assets: EngineAsset[], sleeves: Sleeve[], settingsInput: BacktestSettingsInput | BacktestSettings = {}): EngineResult {
-  const kernel = createEngineKernel(assets, sleeves, settingsInput);
+export function runEngine(
+  assets: EngineAsset[],
+  sleeves: Sleeve[],
+  settingsInput: BacktestSettingsInput | BacktestSettings = {},
+  options: { buffers?: EngineBuffers } = {},
+): EngineResult {
+  const kernel = createEngineKernel(assets, sleeves, settingsInput, { buffers: options.buffers });
   while (kernel.step());
   return kernel.result();
 }

@@ -4,4 +4,4 @@ export { analyzeBacktest, classifyRegimes, drawdownSeries, sharpeOfReturns, type
 export { backtestTargets, sweepTargets, priceArrays, type SweepResult, type VectorizedCosts, type PriceArrays } from './vectorized';
 export { RollingTail, rollingDeviation, historicalVar, portfolioVolatility } from './risk';
 export { runStrategyBacktest, backtestStrategyOutput, type StrategyBacktest, type StrategyBacktestInput } from './strategy-backtest';
-export { createEngineKernel, type EngineKernel, type KernelState, type KernelOptions, type Decision, type OpenTrade, type PendingOrder } from './kernel';
+export { createEngineKernel, EngineBuffers, type EngineKernel, type KernelState, type KernelOptions, type Decision, type OpenTrade, type PendingOrder } from './kernel';

@@ -43,7 +43,30 @@ import {
 export type KernelOptions = {
   /** Bars and decisions arrive one at a time (appendBar / decide / onBar) instead of up front. */
   stepping?: boolean;
+  /**
+   * Replay only: take the per-bar arrays (close times, the result's series) from these buffers instead of
+   * fresh memory. The result's series are then views into the buffers, valid until the next run with them.
+   */
+  buffers?: EngineBuffers;
+  /** false: every bar through the general step (the quiet-bar fast path off), for parity tests. */
+  fastPath?: boolean;
 };
+
+/**
+ * Reusable memory for replay runs. Writing into freshly allocated memory costs a page fault per 4 KB the
+ * first time it is touched, which on a virtual machine costs far more than the engine's arithmetic (see
+ * bench/backtest.mjs); a tuner or a sweep that runs the engine many times over the same bars can hand the
+ * same buffers to every run. Contents are stale between runs: the kernel writes every value it reads.
+ */
+export class EngineBuffers {
+  private readonly pool = new Map<string, Float64Array>();
+  /** `length` values for `key`, reused across runs (grown when a run needs more). */
+  take(key: string, length: number): Float64Array {
+    let values = this.pool.get(key);
+    if (!values || values.length < length) this.pool.set(key, (values = new Float64Array(length)));
+    return values.length === length ? values : values.subarray(0, length);
+  }
+}
 
 /** A strategy's decision at a bar's close (stepping engines). */
 export type Decision = {
@@ -130,7 +153,8 @@ type AssetSeries = {
   low: Float64Array;
   close: Float64Array;
   volume: Float64Array;
-  returns: Float64Array;
+  /** Bar returns (replay: computed on first use, for the monitors that read them). */
+  returns: Float64Array | undefined;
   atr: Map<number, ExtendingAtr>;
   deviation: Map<number, ExtendingDeviation>;
   funding: FundingSeries | undefined;
@@ -181,8 +205,6 @@ const newBook = (heldTarget = 0): Book => ({
   maxUnits: 0, fees: 0, funding: 0, slippageCost: 0, realized: 0, stopLoss: null, takeProfit: null, trailingPct: null, extreme: 0,
 });
 
-const NO_RISK = { valueAtRisk: NaN, conditionalValueAtRisk: NaN } as const;
-
 /** Positions below this many units are treated as closed (float dust from partial fills). */
 const DUST = 1e-12;
 
@@ -199,6 +221,10 @@ export function createEngineKernel(
 ): EngineKernel {
   const settings = parseBacktestSettings(settingsInput);
   const stepping = options.stepping ?? false;
+  const buffers = stepping ? undefined : options.buffers;
+  const fastPath = (options.fastPath ?? true) && assets.length === 1;
+  /** A per-bar array: fresh (zeroed) memory, or a reused buffer when the caller gave some. */
+  const perBar = (key: string, length: number): Float64Array => (buffers ? buffers.take(key, length) : new Float64Array(length));
   if (assets.length === 0) throw new ConfigError('the backtest needs at least one asset');
   if (sleeves.length === 0) throw new ConfigError('the backtest needs at least one strategy');
   const symbols = assets.map((a) => a.symbol);
@@ -253,25 +279,29 @@ export function createEngineKernel(
   };
   const tickDecimals = settings.tickSize === undefined ? 0 : decimalsOf(settings.tickSize);
 
-  // Per-asset arrays, computed once: close times, returns; ATRs and deviations on demand.
-  const data = assets.map((asset) => {
+  // Per-asset arrays, computed once: close times; returns, ATRs and deviations on demand.
+  const data = assets.map((asset, a) => {
     const c = asset.candles;
     for (const name of ['open', 'high', 'low', 'close', 'volume'] as const) {
       if (!c.has(name)) throw new DataError(`asset ${asset.symbol} has no '${name}' column`);
     }
     if (!stepping && c.length < 2) throw new DataError(`asset ${asset.symbol} has ${c.length} bar(s); a backtest needs at least 2`);
     const step = barLength(c);
-    const closeTime = new Float64Array(c.length);
+    const closeTime = perBar(`closeTime:${a}`, c.length);
     for (let i = 0; i < c.length; i++) closeTime[i] = c.time[i] + step;
     const close = c.column('close');
-    const returns = new Float64Array(c.length);
-    for (let i = 1; i < c.length; i++) returns[i] = close[i] / close[i - 1] - 1;
+    const returns = stepping ? barReturns(close, c.length) : undefined;
     const series: AssetSeries = {
       symbol: asset.symbol, step, length: c.length, final: !stepping, meta: c.meta, time: c.time, closeTime, open: c.column('open'), high: c.column('high'),
       low: c.column('low'), close, volume: c.column('volume'), returns, atr: new Map(), deviation: new Map(), funding: asset.funding, fundingCursor: 0,
     };
     return series;
   });
+  /** An asset's bar returns (replay computes them on first use: only some risk monitors read them). */
+  const returnsOf = (a: number): Float64Array => {
+    const d = data[a];
+    return d.returns ?? (d.returns = barReturns(d.close, d.length));
+  };
   const periodsPerYear = settings.periodsPerYear ?? (365 * 86_400_000) / Math.min(...data.map((d) => d.step));
   // Both indicators are causal: values over the bars seen so far never change as bars are appended, so
   // a stepping engine extends them bar by bar (replay computes them in one pass on first use).
@@ -285,7 +315,7 @@ export function createEngineKernel(
     const d = data[a];
     let indicator = d.deviation.get(window);
     if (!indicator) d.deviation.set(window, (indicator = new ExtendingDeviation(window)));
-    return indicator.upTo(d);
+    return indicator.upTo(d, returnsOf(a));
   };
 
   // ——— state ———
@@ -304,27 +334,35 @@ export function createEngineKernel(
 
   const equityNow = (): number => {
     let value = cash;
-    for (const sleeveBooks of books) for (let a = 0; a < data.length; a++) value += sleeveBooks[a].units * lastPrice[a];
+    for (let s = 0; s < books.length; s++) for (let a = 0, sleeveBooks = books[s]; a < data.length; a++) value += sleeveBooks[a].units * lastPrice[a];
     return value;
   };
   // equity and gross exposure in one pass, for the per-bar bookkeeping
-  let markedGross = 0;
+  // Doubles the per-bar path writes live in one object's fields (updated in place): a double in a closure
+  // variable or passed to a call that is not inlined is boxed, one heap allocation per write.
+  const marks = { equity: 0.5, gross: 0.5, previousEquity: 0.5, peakEquity: 0.5, time: 0.5 };
   const markToMarket = (): number => {
+    markAll();
+    return marks.equity;
+  };
+  /** Equity and gross exposure into `marks` (no boxed return value on the per-bar path). */
+  const markAll = (): void => {
     let value = cash;
     let gross = 0;
-    for (const sleeveBooks of books) {
+    for (let s = 0; s < books.length; s++) {
+      const sleeveBooks = books[s];
       for (let a = 0; a < data.length; a++) {
         const positionValue = sleeveBooks[a].units * lastPrice[a];
         value += positionValue;
         gross += Math.abs(positionValue);
       }
     }
-    markedGross = gross;
-    return value;
+    marks.gross = gross;
+    marks.equity = value;
   };
   const grossNow = (): number => {
     let gross = 0;
-    for (const sleeveBooks of books) for (let a = 0; a < data.length; a++) gross += Math.abs(sleeveBooks[a].units * lastPrice[a]);
+    for (let s = 0; s < books.length; s++) for (let a = 0, sleeveBooks = books[s]; a < data.length; a++) gross += Math.abs(sleeveBooks[a].units * lastPrice[a]);
     return gross;
   };
   const assetNet = (a: number): number => books.reduce((sum, b) => sum + b[a].units, 0);
@@ -337,7 +375,8 @@ export function createEngineKernel(
   const commissionOf = (type: OrderType, notional: number): number =>
     commission.kind === 'bps' ? notional * commissionRate(type) : notional > 0 ? commission.perFill : 0;
   const stopDistances = (a: number, row: number, price: number, rules: ExitRules): { stop?: number; take?: number } => {
-    const atr = atrOf(a, rules.atrPeriod)[Math.max(0, row)];
+    const usesAtr = (rules.stopLossPct === undefined && rules.stopLossAtr !== undefined) || (rules.takeProfitPct === undefined && rules.takeProfitAtr !== undefined);
+    const atr = usesAtr ? atrOf(a, rules.atrPeriod)[Math.max(0, row)] : NaN;
     const fromAtr = (multiple: number | undefined): number | undefined => (multiple !== undefined && Number.isFinite(atr) ? multiple * atr : undefined);
     return {
       stop: rules.stopLossPct !== undefined ? price * rules.stopLossPct : fromAtr(rules.stopLossAtr),
@@ -541,7 +580,7 @@ export function createEngineKernel(
     if (settings.risk.maxPortfolioVolatility !== undefined && data.length > 1 && quantity > 0 && equity > 0) {
       const limit = settings.risk.maxPortfolioVolatility;
       const window = settings.risk.correlationWindow;
-      const returns = data.map((d, i) => d.returns.subarray(Math.max(1, lastRow[i] - window + 1), Math.max(1, lastRow[i] + 1)));
+      const returns = data.map((_, i) => returnsOf(i).subarray(Math.max(1, lastRow[i] - window + 1), Math.max(1, lastRow[i] + 1)));
       const weightsWith = (scale: number): number[] =>
         data.map((_, i) => (assetNet(i) * lastPrice[i] + (i === a ? (side === 'buy' ? 1 : -1) * quantity * scale * price : 0)) / equity);
       const full = portfolioVolatility(weightsWith(1), returns, periodsPerYear);
@@ -765,24 +804,26 @@ export function createEngineKernel(
     gross: new Float64Array(0), var: new Float64Array(0), cvar: new Float64Array(0), length: 0,
   };
   const reserveSeries = (capacity: number): void => {
-    const grow = (values: Float64Array): Float64Array => {
-      const next = new Float64Array(capacity);
+    // replay reserves once (series.length is 0), from the caller's buffers when it gave some
+    const grow = (values: Float64Array, key: string): Float64Array => {
+      const next = series.length === 0 ? perBar(key, capacity) : new Float64Array(capacity);
       next.set(values.subarray(0, series.length));
       return next;
     };
-    series.time = grow(series.time);
-    series.equity = grow(series.equity);
-    series.cash = grow(series.cash);
-    series.position = grow(series.position);
-    series.gross = grow(series.gross);
-    series.var = grow(series.var);
-    series.cvar = grow(series.cvar);
+    series.time = grow(series.time, 'series:time');
+    series.equity = grow(series.equity, 'series:equity');
+    series.cash = grow(series.cash, 'series:cash');
+    series.position = grow(series.position, 'series:position');
+    series.gross = grow(series.gross, 'series:gross');
+    series.var = grow(series.var, 'series:var');
+    series.cvar = grow(series.cvar, 'series:cvar');
     series.capacity = capacity;
   };
   reserveSeries(Math.max(stepping ? 256 : 0, data.reduce((sum, d) => sum + d.length, 0)));
   const tail = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
-  let previousEquity = settings.initialCash;
-  let peakEquity = settings.initialCash;
+  marks.gross = 0;
+  marks.previousEquity = settings.initialCash;
+  marks.peakEquity = settings.initialCash;
   const breaker = settings.risk.volatilityBreaker;
   const group = new Int32Array(data.length);
   let groupSize = 0;
@@ -796,6 +837,7 @@ export function createEngineKernel(
    * a pending bar.
    */
   const step = (): boolean => {
+    if (fastPath && quietStep()) return true;
     let time = Infinity;
     groupSize = 0;
     if (data.length === 1) {
@@ -838,9 +880,10 @@ export function createEngineKernel(
       const d = data[a];
       if (breaker && row > 0) {
         const deviation = deviationOf(a, breaker.window)[row - 1];
-        if (Number.isFinite(deviation) && deviation > 0 && Math.abs(d.returns[row]) > breaker.multiple * deviation) {
+        const move = returnsOf(a)[row];
+        if (Number.isFinite(deviation) && deviation > 0 && Math.abs(move) > breaker.multiple * deviation) {
           entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker.pauseBars * d.step);
-          logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * d.returns[row]).toFixed(2)}% in one bar, ${(Math.abs(d.returns[row]) / deviation).toFixed(1)} × its rolling deviation`);
+          logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * move).toFixed(2)}% in one bar, ${(Math.abs(move) / deviation).toFixed(1)} × its rolling deviation`);
         }
       }
       if (!d.final || row < d.length - 1) {
@@ -853,42 +896,97 @@ export function createEngineKernel(
       } else endAsset(a, row, time);
     }
 
-    // portfolio bookkeeping once per event time
-    let equity = markToMarket();
-    if (events++ > 0) tail.push(previousEquity > 0 ? equity / previousEquity - 1 : 0);
-    if (tail.full) tail.read();
-    const risk = tail.full ? tail : NO_RISK;
-    if (settings.risk.maxVar !== undefined && Number.isFinite(risk.valueAtRisk) && risk.valueAtRisk > settings.risk.maxVar !== varBlocked) {
-      varBlocked = !varBlocked;
-      logRisk(time, 'var', varBlocked ? 'block entries' : 'resume entries', `${(100 * settings.risk.varConfidence).toFixed(0)}% VaR ${(100 * risk.valueAtRisk).toFixed(3)}% ${varBlocked ? '>' : '≤'} limit ${(100 * settings.risk.maxVar).toFixed(3)}%`);
+    marks.time = time;
+    bookkeep();
+    return true;
+  };
+
+  /**
+   * The common bar of a one-asset engine (replay or stepping): no live order, no funding, no volatility
+   * breaker, no onBar hook, no target change, not the asset's last bar. It does exactly what the general
+   * step does for such a bar (exits of held positions, water marks, the close, the bookkeeping) without
+   * its per-asset phases and calls that find nothing to do; false (nothing done) for any other bar. A
+   * parity test holds the two paths to identical results under randomized settings.
+   */
+  const quietStep = (): boolean => {
+    const d = data[0];
+    const row = cursor[0];
+    if (row >= d.length || orders.length !== 0 || d.funding !== undefined || breaker || (d.final && row === d.length - 1)) return false;
+    for (let s = 0; s < sleeves.length; s++) {
+      const targets = targetArrays[s][0];
+      if (sleeves[s].onBar || (targets !== undefined && targets[row] !== books[s][0].heldTarget)) return false;
     }
-    peakEquity = Math.max(peakEquity, equity);
-    if (!killed && settings.risk.maxDrawdown !== undefined && 1 - equity / peakEquity >= settings.risk.maxDrawdown) {
-      killed = true;
-      orders = [];
-      logRisk(time, 'drawdown-kill', 'close all and stop trading', `drawdown ${(100 * (1 - equity / peakEquity)).toFixed(2)}% reached the limit ${(100 * settings.risk.maxDrawdown).toFixed(2)}%`);
-      // positions close at each asset's next fill opportunity (this close when filling at the close)
-      for (let i = 0; i < data.length; i++) {
-        for (let s = 0; s < sleeves.length; s++) {
-          if (books[s][i].units === 0) continue;
-          if (settings.fill === 'close' && lastRow[i] >= 0) exitNow(s, i, lastRow[i], time, lastPrice[i], 'kill-switch', 'kill-switch');
-          else orders.push({ asset: data[i].symbol, sleeve: sleeves[s].name, side: books[s][i].units > 0 ? 'sell' : 'buy', type: 'market', quantity: 0, decisionRow: Math.max(0, lastRow[i]), expiresAfterRow: Number.MAX_SAFE_INTEGER, closeAll: true, reason: 'kill-switch' });
-        }
+    marks.time = d.closeTime[row];
+    lastRow[0] = row;
+    lastPrice[0] = d.open[row];
+    // exits fill at once and place no order, so the order phases have nothing to do
+    for (let s = 0; s < sleeves.length; s++) {
+      const book = books[s][0];
+      if (book.units !== 0 && (book.stopLoss !== null || book.takeProfit !== null || book.trailingPct !== null)) {
+        checkExits(0, row, marks.time);
+        break;
       }
-      equity = markToMarket();
     }
-    previousEquity = equity;
+    updateExtremes(0, row);
+    lastPrice[0] = d.close[row];
+    cursor[0] = row + 1;
+    bookkeep();
+    return true;
+  };
+
+  /** Portfolio bookkeeping once per event time: marks, VaR, the monitors, the series. */
+  const maxVar = settings.risk.maxVar;
+  const maxDrawdown = settings.risk.maxDrawdown;
+  const bookkeep = (): void => {
+    markAll();
+    let equity = marks.equity;
+    if (events++ > 0) {
+      const previousEquity = marks.previousEquity;
+      tail.value = previousEquity > 0 ? equity / previousEquity - 1 : 0;
+      tail.pushValue();
+    }
+    const full = tail.full;
+    if (full) tail.read();
+    const valueAtRisk = full ? tail.valueAtRisk : NaN;
+    if (maxVar !== undefined && Number.isFinite(valueAtRisk) && valueAtRisk > maxVar !== varBlocked) switchVarBlock();
+    const peakEquity = (marks.peakEquity = Math.max(marks.peakEquity, equity));
+    if (!killed && maxDrawdown !== undefined && 1 - equity / peakEquity >= maxDrawdown) {
+      killSwitch();
+      equity = marks.equity;
+    }
+    marks.previousEquity = equity;
     if (series.length === series.capacity) reserveSeries(2 * series.capacity);
     const k = series.length++;
-    series.time[k] = time;
+    series.time[k] = marks.time;
     series.equity[k] = equity;
     series.cash[k] = cash;
     series.position[k] = equity - cash;
-    series.gross[k] = equity > 0 ? markedGross / equity : NaN;
-    series.var[k] = risk.valueAtRisk;
-    series.cvar[k] = risk.conditionalValueAtRisk;
-    return true;
+    series.gross[k] = equity > 0 ? marks.gross / equity : NaN;
+    series.var[k] = valueAtRisk;
+    series.cvar[k] = full ? tail.conditionalValueAtRisk : NaN;
   };
+  // the monitors' rare actions, out of line (they read the marks: no boxed arguments on the per-bar path)
+  const switchVarBlock = (): void => {
+    varBlocked = !varBlocked;
+    logRisk(marks.time, 'var', varBlocked ? 'block entries' : 'resume entries', `${(100 * settings.risk.varConfidence).toFixed(0)}% VaR ${(100 * tail.valueAtRisk).toFixed(3)}% ${varBlocked ? '>' : '≤'} limit ${(100 * maxVar!).toFixed(3)}%`);
+  };
+  /** The drawdown kill switch: stop trading, close everything; re-marks the equity. */
+  const killSwitch = (): void => {
+    const time = marks.time;
+    killed = true;
+    orders = [];
+    logRisk(time, 'drawdown-kill', 'close all and stop trading', `drawdown ${(100 * (1 - marks.equity / marks.peakEquity)).toFixed(2)}% reached the limit ${(100 * maxDrawdown!).toFixed(2)}%`);
+    // positions close at each asset's next fill opportunity (this close when filling at the close)
+    for (let i = 0; i < data.length; i++) {
+      for (let s = 0; s < sleeves.length; s++) {
+        if (books[s][i].units === 0) continue;
+        if (settings.fill === 'close' && lastRow[i] >= 0) exitNow(s, i, lastRow[i], time, lastPrice[i], 'kill-switch', 'kill-switch');
+        else orders.push({ asset: data[i].symbol, sleeve: sleeves[s].name, side: books[s][i].units > 0 ? 'sell' : 'buy', type: 'market', quantity: 0, decisionRow: Math.max(0, lastRow[i]), expiresAfterRow: Number.MAX_SAFE_INTEGER, closeAll: true, reason: 'kill-switch' });
+      }
+    }
+    markAll();
+  };
+
 
   /** An asset's last bar: its positions close at the close, its orders are dropped. */
   const endAsset = (a: number, row: number, time: number): void => {
@@ -931,7 +1029,7 @@ export function createEngineKernel(
     d.low = grown(d.low, row);
     d.close = grown(d.close, row);
     d.volume = grown(d.volume, row);
-    d.returns = grown(d.returns, row);
+    d.returns = grown(d.returns!, row);
     d.time[row] = bar.time;
     d.closeTime[row] = bar.time + d.step;
     d.open[row] = bar.open;
@@ -1003,7 +1101,7 @@ export function createEngineKernel(
       series.equity[k] = equity;
       series.cash[k] = cash;
       series.position[k] = equity - cash;
-      series.gross[k] = equity > 0 ? markedGross / equity : NaN;
+      series.gross[k] = equity > 0 ? marks.gross / equity : NaN;
     }
   };
 
@@ -1021,8 +1119,8 @@ export function createEngineKernel(
     entriesPausedUntil,
     killed,
     varBlocked,
-    previousEquity,
-    peakEquity,
+    previousEquity: marks.previousEquity,
+    peakEquity: marks.peakEquity,
     tail: tail.snapshot(),
     events,
   });
@@ -1052,14 +1150,16 @@ export function createEngineKernel(
     entriesPausedUntil = state.entriesPausedUntil ?? -Infinity;
     killed = state.killed;
     varBlocked = state.varBlocked;
-    previousEquity = state.previousEquity;
-    peakEquity = state.peakEquity;
+    marks.previousEquity = state.previousEquity;
+    marks.peakEquity = state.peakEquity;
     tail.restore(state.tail);
     events = state.events;
   };
 
   const result = (): EngineResult => {
-    const used = (values: Float64Array): Float64Array => (series.length === values.length ? values : values.slice(0, series.length));
+    // with the caller's buffers, views (no fresh memory); else compact copies
+    const used = (values: Float64Array): Float64Array =>
+      series.length === values.length ? values : buffers ? values.subarray(0, series.length) : values.slice(0, series.length);
     return {
       time: used(series.time),
       equity: used(series.equity),
@@ -1125,6 +1225,13 @@ function decimalsOf(step: number): number {
   return 15;
 }
 
+/** Bar-to-bar returns of a close series (0 at the first bar). */
+function barReturns(close: Float64Array, length: number): Float64Array {
+  const returns = new Float64Array(length);
+  for (let i = 1; i < length; i++) returns[i] = close[i] / close[i - 1] - 1;
+  return returns;
+}
+
 /** Room for `length` values: the array itself, or a larger copy (NaN beyond what was there). */
 function withRoom(values: Float64Array, length: number): Float64Array {
   if (values.length >= length) return values;
@@ -1178,10 +1285,9 @@ class ExtendingDeviation {
   private sum = 0;
   private squares = 0;
   constructor(private readonly window: number) {}
-  upTo(d: AssetSeries): Float64Array {
+  upTo(d: AssetSeries, values: Float64Array): Float64Array {
     if (this.computed >= d.length) return this.values;
     const out = (this.values = withRoom(this.values, d.length));
-    const values = d.returns;
     const window = this.window;
     for (let i = this.computed; i < d.length; i++) {
       this.sum += values[i];

@@ -26,6 +26,12 @@ export class RollingTail {
   /** The last `read`'s VaR and CVaR (fields, so the engine's per-bar read allocates nothing). */
   valueAtRisk = NaN;
   conditionalValueAtRisk = NaN;
+  /**
+   * The fields above are those of the current window: no push since the last read changed the tail's
+   * first `needed` entries (a full window's read uses only those), so `read` has nothing to redo. Most
+   * pushes change nothing there (a new value joins them, or one of them expires, ≈ 2 × (1 − confidence)).
+   */
+  private current = false;
 
   constructor(
     readonly window: number,
@@ -41,7 +47,17 @@ export class RollingTail {
     return this.count === this.window;
   }
 
+  /** The argument of `pushValue` (a field: a double argument to a call that is not inlined is boxed). */
+  value = 0.5;
+
   push(value: number): void {
+    this.value = value;
+    this.pushValue();
+  }
+
+  /** Push `this.value`: `push` without a boxed argument on the engine's per-bar path. */
+  pushValue(): void {
+    const value = this.value;
     const position = this.next;
     this.next = position + 1 === this.window ? 0 : position + 1;
     if (this.count < this.window) {
@@ -49,6 +65,7 @@ export class RollingTail {
       this.count++;
       this.ring[position] = value;
       this.insert(position, true);
+      this.current = false;
       return;
     }
     if (this.inTail[position]) this.remove(position);
@@ -73,6 +90,7 @@ export class RollingTail {
       if (filling && !this.before(position, last)) return;
       this.inTail[last] = 0;
       this.tailLength--;
+      if (capacity <= this.needed) this.current = false;
     }
     let i = this.tailLength++;
     while (i > 0 && this.before(position, positions[i - 1])) {
@@ -81,12 +99,14 @@ export class RollingTail {
     }
     positions[i] = position;
     this.inTail[position] = 1;
+    if (i < this.needed) this.current = false;
   }
 
   private remove(position: number): void {
     const positions = this.tailPositions;
     let i = 0;
     while (positions[i] !== position) i++;
+    if (i < this.needed) this.current = false;
     for (; i < this.tailLength - 1; i++) positions[i] = positions[i + 1];
     this.tailLength--;
     this.inTail[position] = 0;
@@ -94,6 +114,7 @@ export class RollingTail {
 
   /** Rebuild the tail from the whole window (rare: after `needed` of its members have expired). */
   private refill(): void {
+    this.current = false;
     for (let i = 0; i < this.tailLength; i++) this.inTail[this.tailPositions[i]] = 0;
     this.tailLength = 0;
     for (let p = 0; p < this.count; p++) this.insert(p, true);
@@ -104,6 +125,8 @@ export class RollingTail {
    * smallest value (0-based), CVaR minus the mean of the values up to and including it.
    */
   read(): void {
+    if (this.current) return;
+    this.current = this.count === this.window;
     if (this.count === 0) {
       this.valueAtRisk = this.conditionalValueAtRisk = NaN;
       return;
@@ -127,6 +150,7 @@ export class RollingTail {
     this.tailLength = state.tailLength;
     this.count = state.count;
     this.next = state.next;
+    this.current = false;
   }
 
   tail(): { valueAtRisk: number; conditionalValueAtRisk: number } {

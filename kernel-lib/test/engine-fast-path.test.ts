@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { runEngine, type EngineResult } from '../src/backtest/engine';
+import { createEngineKernel, EngineBuffers } from '../src/backtest/kernel';
+import { historicalVar, RollingTail } from '../src/backtest/risk';
+import type { BacktestSettingsInput } from '../src/backtest/settings';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import type { Candles } from '../src/frame/frame';
+import { createRegistry } from '../src/plugins/core-plugin';
+import { strategyOutput } from '../src/plugins/define';
+
+/**
+ * The engine's speed paths give exactly what the general path gives: the quiet-bar fast path of a
+ * one-asset engine (kernel option `fastPath: false` turns it off), runs into reused `EngineBuffers`, and
+ * the rolling VaR's cached read. Settings are drawn at random (seeded): fees, slippage, stops, sizing,
+ * fills at the close, risk monitors on and off.
+ */
+
+const registry = createRegistry();
+const candles = generateSyntheticCandles({ seed: 31, bars: 3000, timeframe: '1h' });
+
+function targetsOf(c: Candles, fast: number, slow: number, allowShort: boolean): Float64Array {
+  return strategyOutput(registry.resolve('strategy', 'core/sma-crossover').targets({ candles: c, features: c }, { fast, slow, allowShort, entry: 'state' })).targets;
+}
+
+/** A small deterministic generator (the test's own, so the draws never change). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomSettings(next: () => number): BacktestSettingsInput {
+  const pick = <T>(options: T[]): T => options[Math.floor(next() * options.length)];
+  const settings: BacktestSettingsInput = {
+    commissionBps: pick([0, 1, 10, 25]),
+    slippageBps: pick([0, 2, 5]),
+    fill: pick(['next-open', 'close'] as const),
+    exclusive: next() < 0.5,
+    allowShort: next() < 0.7,
+    exits: pick([{}, { stopLossPct: 0.01 }, { stopLossPct: 0.02, takeProfitPct: 0.03 }, { trailingStopPct: 0.015 }, { stopLossAtr: 1.5, takeProfitAtr: 3 }]),
+    sizing: pick([
+      { kind: 'equity-fraction', fraction: 1 },
+      { kind: 'equity-fraction', fraction: 0.4 },
+      { kind: 'fixed-units', units: 3 },
+      { kind: 'volatility-target', riskFraction: 0.01, atrMultiple: 2, atrPeriod: 14 },
+    ] as BacktestSettingsInput['sizing'][]),
+    risk: pick([
+      {},
+      { varWindow: 30 },
+      { varWindow: 50, maxVar: 0.004 },
+      { maxDrawdown: 0.05 },
+      { volatilityBreaker: { multiple: 3, window: 20, pauseBars: 5 } },
+      { varWindow: 40, maxVar: 0.01, maxDrawdown: 0.2, maxTotalExposure: 0.8 },
+    ] as BacktestSettingsInput['risk'][]),
+  };
+  if (next() < 0.3) settings.slippage = pick([{ kind: 'volatility', multiplier: 0.5, window: 20 }, { kind: 'volume', impactBps: 10, maxParticipation: 0.1 }] as BacktestSettingsInput['slippage'][]);
+  if (next() < 0.2) settings.entry = { type: 'limit', offsetBps: 10, validBars: 3 };
+  return settings;
+}
+
+function run(settings: BacktestSettingsInput, targets: Float64Array, fastPath: boolean, buffers?: EngineBuffers): EngineResult {
+  const kernel = createEngineKernel([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], settings, { fastPath, buffers });
+  while (kernel.step());
+  return kernel.result();
+}
+
+/** Every output, copied (buffer-backed series are overwritten by the next run with the same buffers). */
+function plain(result: EngineResult) {
+  return {
+    time: Array.from(result.time), equity: Array.from(result.equity), cash: Array.from(result.cash), positionValue: Array.from(result.positionValue),
+    grossExposure: Array.from(result.grossExposure), valueAtRisk: Array.from(result.valueAtRisk), conditionalValueAtRisk: Array.from(result.conditionalValueAtRisk),
+    fills: result.fills, trades: result.trades, signals: result.signals, riskEvents: result.riskEvents,
+  };
+}
+
+describe('engine fast path = general path', () => {
+  const next = random(17);
+  for (let k = 0; k < 24; k++) {
+    const settings = randomSettings(next);
+    const fast = 5 + Math.floor(next() * 20);
+    const slow = fast + 5 + Math.floor(next() * 60);
+    it(`#${k} SMA(${fast}/${slow}) ${JSON.stringify(settings)}`, () => {
+      const targets = targetsOf(candles, fast, slow, true);
+      const general = plain(run(settings, targets, false));
+      expect(general.trades.length).toBeGreaterThan(0);
+      expect(plain(run(settings, targets, true))).toEqual(general);
+    });
+  }
+
+  it('runEngine with reused buffers gives the same results run after run, and the same as fresh memory', () => {
+    const buffers = new EngineBuffers();
+    const settings: BacktestSettingsInput = { commissionBps: 5, slippageBps: 2, exits: { stopLossPct: 0.02 }, risk: { varWindow: 60 } };
+    for (const [fast, slow] of [[10, 40], [5, 80], [20, 30]]) {
+      const targets = targetsOf(candles, fast, slow, true);
+      const fresh = plain(runEngine([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], settings));
+      const reused = plain(runEngine([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], settings, { buffers }));
+      expect(reused).toEqual(fresh);
+    }
+    // two assets on different clocks: fewer events than bars, so the series are views shorter than the buffers
+    const other = generateSyntheticCandles({ seed: 32, bars: 1500, timeframe: '2h', symbol: 'ETH/USDT' });
+    const assets = [{ symbol: 'BTC/USDT', candles }, { symbol: 'ETH/USDT', candles: other }];
+    const sleeves = [{ name: 'cross', targets: { 'BTC/USDT': targetsOf(candles, 10, 40, true), 'ETH/USDT': targetsOf(other, 8, 30, true) } }];
+    const fresh = plain(runEngine(assets, sleeves, settings));
+    expect(fresh.equity.length).toBeLessThan(candles.length + other.length);
+    expect(plain(runEngine(assets, sleeves, settings, { buffers }))).toEqual(fresh);
+    expect(plain(runEngine(assets, sleeves, settings, { buffers }))).toEqual(fresh);
+  });
+});
+
+describe('RollingTail: the cached read = a read of the window from scratch', () => {
+  for (const [window, confidence, seed] of [[10, 0.9, 1], [50, 0.95, 2], [250, 0.95, 3], [100, 0.99, 4], [40, 0.6, 5]] as const) {
+    it(`window ${window}, confidence ${confidence}`, () => {
+      const next = random(seed);
+      const tail = new RollingTail(window, confidence);
+      const values: number[] = [];
+      for (let i = 0; i < 6 * window; i++) {
+        // repeated values and runs of losses, so ties and tail rebuilds happen
+        const value = next() < 0.2 ? -0.01 : next() < 0.1 ? -0.05 * next() : (next() - 0.5) * 0.02;
+        values.push(value);
+        if (next() < 0.5) {
+          tail.value = value;
+          tail.pushValue();
+        } else tail.push(value);
+        tail.read();
+        const expected = historicalVar(values.slice(Math.max(0, values.length - window)), Math.min(window, values.length), confidence);
+        if (values.length >= window) {
+          expect(tail.valueAtRisk).toBe(expected.valueAtRisk);
+          expect(tail.conditionalValueAtRisk).toBe(expected.conditionalValueAtRisk);
+        }
+      }
+    });
+  }
+});
