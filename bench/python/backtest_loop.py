@@ -24,7 +24,7 @@ def main() -> None:
     result = {"bars": len(frame), "seconds": seconds, "final_equity": final_equity, "trades": trades}
     if "candlelab_target" in frame:
         # the same loop on candlelab's own targets: isolates the backtest rules from indicator rounding
-        result["final_equity_on_candlelab_targets"], _ = run(frame["open"], frame["close"], frame["candlelab_target"], commission_bps, slippage_bps)
+        result["final_equity_on_candlelab_targets"], result["trades_on_candlelab_targets"] = run(frame["open"], frame["close"], frame["candlelab_target"], commission_bps, slippage_bps)
     print(json.dumps(result))
 
 
