@@ -7,6 +7,7 @@ import { generateSyntheticCandles } from '../src/data/synthetic';
 import type { Candles } from '../src/frame/frame';
 import { createRegistry } from '../src/plugins/core-plugin';
 import { strategyOutput } from '../src/plugins/define';
+import { rng as random } from './ensemble-helpers';
 
 /**
  * The engine's speed paths give exactly what the general path gives: the quiet-bar fast path of a
@@ -22,17 +23,6 @@ function targetsOf(c: Candles, fast: number, slow: number, allowShort: boolean):
   return strategyOutput(registry.resolve('strategy', 'core/sma-crossover').targets({ candles: c, features: c }, { fast, slow, allowShort, entry: 'state' })).targets;
 }
 
-/** A small deterministic generator (the test's own, so the draws never change). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomSettings(next: () => number): BacktestSettingsInput {
   const pick = <T>(options: T[]): T => options[Math.floor(next() * options.length)];

@@ -4,6 +4,7 @@ import type { FittedModel, Matrix, ModelContext, TrainingData } from '../src/mod
 import { compileXgboostTrees } from '../src/models/xgboost/compiled-trees';
 import type { XgboostModel } from '../src/models/xgboost/xgboost-model';
 import { ModelFeed } from '../src/trading/model-feed';
+import { rng as random } from './ensemble-helpers';
 
 /**
  * Every registered model whose predictions are tree ensembles scores one row in JavaScript (serve,
@@ -23,17 +24,6 @@ const NOT_TREES = new Set([
 ]);
 const isNotTrees = (id: string): boolean => NOT_TREES.has(id);
 
-/** A seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random features; classes from a random linear score (cut into `classes` bands), or its value (regression). */
 function randomData(seed: number, features: number, classes: number): TrainingData & { test: Matrix } {
