@@ -146,7 +146,8 @@ try {
   };
   const out = new Float32Array(setup.model.classes?.length ?? 1);
   const forms = {};
-  for (const form of ['code', 'flat']) {
+  const formLabel = { complete: 'complete trees', code: 'generated code', flat: 'flat walker   ' };
+  for (const form of ['complete', 'code', 'flat']) {
     const trees = cl.models.compileXgboostTrees(json, { form });
     forms[form] = {
       sync: timeRows((row) => trees.predict(row)),
@@ -158,17 +159,17 @@ try {
   let diff = 0;
   for (const r of featureRows.slice(0, 2000)) {
     const a = await setup.model.predict(r);
-    for (const b of [setup.model.predictSync(r), forms.flat.trees.predict(r)]) for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    for (const b of [setup.model.predictSync(r), forms.flat.trees.predict(r), forms.code.trees.predict(r)]) for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
   }
   const us = (sorted, q) => fmt(rank(sorted, q) * 1000, 2);
   console.log(`in process: one prediction over ${minimum} candles (streamed features + model + strategy + stop levels) p50 ${fmt(rank(inProcess, 0.5) * 1000, 0)} µs, p99 ${fmt(rank(inProcess, 0.99) * 1000, 0)} µs`);
   console.log(`one row of the model (${trees.length} trees, ${nodes.toLocaleString('en-US')} nodes; ${fmt(compiled.length, 0)} rows timed after warm-up, GC pauses included):`);
   console.log(`   ONNX Runtime (onnxruntime-node)              p50 ${us(onnx, 0.5).padStart(7)} µs  p99 ${us(onnx, 0.99).padStart(8)} µs  p99.9 ${us(onnx, 0.999).padStart(8)} µs`);
   console.log(`   model.predictSync (what serve and sessions use) p50 ${us(compiled, 0.5).padStart(7)} µs  p99 ${us(compiled, 0.99).padStart(8)} µs  p99.9 ${us(compiled, 0.999).padStart(8)} µs`);
-  for (const form of ['code', 'flat']) {
+  for (const form of ['complete', 'code', 'flat']) {
     const f = forms[form];
-    console.log(`   ${form === 'code' ? 'generated code' : 'flat walker   '}: predict (new array)     p50 ${us(f.sync, 0.5).padStart(7)} µs  p99 ${us(f.sync, 0.99).padStart(8)} µs  p99.9 ${us(f.sync, 0.999).padStart(8)} µs`);
-    console.log(`   ${form === 'code' ? 'generated code' : 'flat walker   '}: predictRow (reused out) p50 ${us(f.row, 0.5).padStart(7)} µs  p99 ${us(f.row, 0.99).padStart(8)} µs  p99.9 ${us(f.row, 0.999).padStart(8)} µs`);
+    console.log(`   ${formLabel[form]}: predict (new array)     p50 ${us(f.sync, 0.5).padStart(7)} µs  p99 ${us(f.sync, 0.99).padStart(8)} µs  p99.9 ${us(f.sync, 0.999).padStart(8)} µs`);
+    console.log(`   ${formLabel[form]}: predictRow (reused out) p50 ${us(f.row, 0.5).padStart(7)} µs  p99 ${us(f.row, 0.99).padStart(8)} µs  p99.9 ${us(f.row, 0.999).padStart(8)} µs`);
   }
   console.log(`   parity: max |Δ| compiled trees vs ONNX Runtime over 2,000 rows ${diff.toExponential(1)} (must be ≤ 1e-6: ${diff <= 1e-6 ? 'yes' : 'NO'}); aim p99 ≤ 10 µs: ${rank(compiled, 0.99) * 1000 <= 10 ? 'met' : 'not met'} (predictSync), ONNX p99 / compiled p99 ${fmt(rank(onnx, 0.99) / rank(compiled, 0.99), 0)}×`);
 

@@ -9,8 +9,8 @@ import { rng as random } from './ensemble-helpers';
 /**
  * Every registered model whose predictions are tree ensembles scores one row in JavaScript (serve,
  * paper and live use `predictSync`), within 1e-6 of its ONNX Runtime `predict`: random data and random
- * models, missing values (NaN) in the rows scored, both scorers of the compiled trees (generated code
- * and the flat walker), one row at a time into a reused buffer and as a batch.
+ * models, missing values (NaN) in the rows scored, the three scorers of the compiled trees (complete
+ * trees, generated code and the flat walker), one row at a time into a reused buffer and as a batch.
  */
 
 const registry = createRegistry();
@@ -114,8 +114,15 @@ describe('one-row scoring of every registered tree model (compiled trees vs ONNX
           const json = JSON.parse(new TextDecoder().decode(xgbModel.nativeJson));
           const flat = compileXgboostTrees(json, { form: 'flat' })!;
           const code = compileXgboostTrees(json, { form: 'code' })!;
-          expect(flat.form).toBe('flat');
+          const complete = compileXgboostTrees(json, { form: 'complete' })!;
+          expect([flat.form, code.form, complete.form]).toEqual(['flat', 'code', 'complete']);
+          expect(compileXgboostTrees(json)!.form).toBe('complete');
+          // the same sums bit for bit, rows with and without missing values (the complete form's two paths)
           expect(Array.from(flat.predict(data.test))).toEqual(Array.from(code.predict(data.test)));
+          expect(Array.from(complete.predict(data.test))).toEqual(Array.from(code.predict(data.test)));
+          const finite = { ...data.test, values: data.test.values.map((v, i) => (Number.isNaN(v) ? (i % 7) - 3 : v)) };
+          expect(Array.from(complete.predict(finite))).toEqual(Array.from(flat.predict(finite)));
+          expect(maxAbsDiff(complete.predict(finite), await model.predict(finite))).toBeLessThanOrEqual(1e-6);
           expect(maxAbsDiff(flat.predict(data.test), onnx)).toBeLessThanOrEqual(1e-6);
         }
       } finally {
@@ -123,4 +130,58 @@ describe('one-row scoring of every registered tree model (compiled trees vs ONNX
       }
     }, 120_000);
   }
+});
+
+describe('compiled trees on hand-built models (the complete form and its limits)', () => {
+  type HandTree = { left_children: number[]; right_children: number[]; split_indices: number[]; split_conditions: number[]; default_left: number[] };
+  const modelJson = (trees: HandTree[], features: number) => ({
+    learner: {
+      learner_model_param: { base_score: '0.5', num_class: '0', num_feature: String(features) },
+      objective: { name: 'reg:squarederror' },
+      gradient_booster: { name: 'gbtree', model: { trees, tree_info: trees.map(() => 0) } },
+    },
+  });
+  // a single leaf (depth 0), and x0 < 1 ? 10 : (x1 < 2 ? 20 : 30) with missing going right, then left
+  const leafOnly: HandTree = { left_children: [-1], right_children: [-1], split_indices: [0], split_conditions: [0.25], default_left: [0] };
+  const small: HandTree = {
+    left_children: [1, -1, 3, -1, -1], right_children: [2, -1, 4, -1, -1], split_indices: [0, 0, 1, 0, 0],
+    split_conditions: [1, 10, 2, 20, 30], default_left: [0, 0, 1, 0, 0],
+  };
+  // a chain of `depth` splits on x0 < k (k = 0..depth-1), leaf k on the left at each level, leaf 100 at the end
+  const chain = (depth: number): HandTree => {
+    const t: HandTree = { left_children: [], right_children: [], split_indices: [], split_conditions: [], default_left: [] };
+    for (let k = 0; k < depth; k++) {
+      const node = t.left_children.length;
+      t.left_children.push(node + 1, -1);
+      t.right_children.push(node + 2, -1);
+      t.split_indices.push(0, 0);
+      t.split_conditions.push(k, k);
+      t.default_left.push(1, 0);
+    }
+    t.left_children.push(-1); t.right_children.push(-1); t.split_indices.push(0); t.split_conditions.push(100); t.default_left.push(0);
+    return t;
+  };
+  const score = (json: object, form: 'complete' | 'code' | 'flat', rows: number[][]) =>
+    Array.from(compileXgboostTrees(json, { form })!.predict({ values: Float32Array.from(rows.flat()), rows: rows.length, cols: rows[0].length }));
+
+  it('pads short branches: every form gives the hand-worked sums, missing values take the default directions', () => {
+    const json = modelJson([leafOnly, small], 2);
+    const rows = [[0, 0], [1, 1.5], [1, 2], [NaN, 1], [5, NaN], [NaN, NaN]];
+    // base 0.5 + 0.25 + the small tree's leaf
+    const expected = [10, 20, 30, 20, 20, 20].map((v) => 0.5 + 0.25 + v);
+    expect(compileXgboostTrees(json)!.form).toBe('complete');
+    for (const form of ['complete', 'code', 'flat'] as const) expect(score(json, form, rows), form).toEqual(expected);
+  });
+
+  it('a tree deeper than 10 levels is not padded: the default form is generated code, and asking for complete says why', () => {
+    const deep = modelJson([chain(12)], 1);
+    expect(compileXgboostTrees(deep)!.form).toBe('code');
+    expect(() => compileXgboostTrees(deep, { form: 'complete' })).toThrow(/depth ≤ 10 .*depth 12.*use form 'code' or 'flat'/);
+    const rows = [[-1], [0], [5.5], [11], [12], [NaN]];
+    expect(score(deep, 'code', rows)).toEqual([0.5, 1.5, 6.5, 100.5, 100.5, 0.5]);
+    expect(score(deep, 'flat', rows)).toEqual(score(deep, 'code', rows));
+    // depth 10 still fits
+    expect(compileXgboostTrees(modelJson([chain(10)], 1))!.form).toBe('complete');
+    expect(score(modelJson([chain(10)], 1), 'complete', rows)).toEqual(score(modelJson([chain(10)], 1), 'code', rows));
+  });
 });
