@@ -298,6 +298,25 @@ describe('the vectorized fast path', () => {
     expect(fast.maxDrawdown).toBeCloseTo(metrics.maxDrawdown, 12);
   });
 
+  it('Sharpe and drawdown equal a two-pass computation over the equity it wrote; no position gives 0', () => {
+    const costs = { initialCash: 10_000, commissionBps: 10, slippageBps: 5 };
+    const equity = new Float64Array(candles.length);
+    const fast = backtestTargets(priceArrays(candles), targets, costs, 8760, equity);
+    const returns = Array.from({ length: equity.length - 1 }, (_, i) => equity[i + 1] / equity[i] - 1);
+    const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
+    const sd = Math.sqrt(returns.reduce((a, r) => a + (r - mean) ** 2, 0) / (returns.length - 1));
+    expect(Math.abs(fast.sharpe - (mean / sd) * Math.sqrt(8760))).toBeLessThanOrEqual(1e-12 * Math.abs(fast.sharpe));
+    let peak = -Infinity;
+    let drawdown = 0;
+    for (const e of equity) {
+      peak = Math.max(peak, e);
+      drawdown = Math.max(drawdown, 1 - e / peak);
+    }
+    expect(fast.maxDrawdown).toBe(drawdown);
+    const flat = backtestTargets(priceArrays(candles), new Float64Array(candles.length), costs, 8760);
+    expect([flat.sharpe, flat.maxDrawdown, flat.trades, flat.finalEquity]).toEqual([0, 0, 0, 10_000]);
+  });
+
   it('sweeps many parameter sets', () => {
     const registry = createRegistry();
     const definition = registry.resolve('strategy', 'core/sma-crossover');

@@ -52,10 +52,14 @@ export function backtestTargets(prices: PriceArrays, targets: Float64Array, cost
   let previous = costs.initialCash;
   let peak = costs.initialCash;
   let maxDrawdown = 0;
-  // Welford's running mean/variance of per-bar returns
+  let floor = peak;
+  // Per-bar returns' mean and variance from sums shifted by the first return (so the two sums stay small
+  // and the variance loses no digits to cancellation). Welford's update would divide by the count on every
+  // bar, a division on the loop's critical path: the sweep's largest cost.
   let count = 0;
-  let mean = 0;
-  let m2 = 0;
+  let shift = 0;
+  let sum = 0;
+  let sumSquares = 0;
   for (let i = 0; i < n; i++) {
     if (i > 0) {
       const target = targets[i - 1];
@@ -91,16 +95,24 @@ export function backtestTargets(prices: PriceArrays, targets: Float64Array, cost
     if (equityOut) equityOut[i] = equity;
     if (i > 0) {
       const r = equity / previous - 1;
+      if (count === 0) shift = r;
       count++;
-      const delta = r - mean;
-      mean += delta / count;
-      m2 += delta * (r - mean);
+      const d = r - shift;
+      sum += d;
+      sumSquares += d * d;
     }
     previous = equity;
-    if (equity > peak) peak = equity;
-    else if (1 - equity / peak > maxDrawdown) maxDrawdown = 1 - equity / peak;
+    // a new drawdown only below peak · (1 − maxDrawdown): one multiplication per bar, the division only then
+    if (equity > peak) {
+      peak = equity;
+      floor = peak * (1 - maxDrawdown);
+    } else if (equity < floor && 1 - equity / peak > maxDrawdown) {
+      maxDrawdown = 1 - equity / peak;
+      floor = peak * (1 - maxDrawdown);
+    }
   }
-  const deviation = count > 1 ? Math.sqrt(m2 / (count - 1)) : 0;
+  const mean = count > 0 ? shift + sum / count : 0;
+  const deviation = count > 1 ? Math.sqrt(Math.max(0, sumSquares - (sum * sum) / count) / (count - 1)) : 0;
   return {
     finalEquity: previous,
     totalReturn: previous / costs.initialCash - 1,
