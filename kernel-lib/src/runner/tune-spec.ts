@@ -275,7 +275,7 @@ function writeTuneResults(study: Study, context: { outDir: string; objectives: R
     bestSpec: 'best-spec.json',
     ...(overfitting ? { probabilityOfBacktestOverfitting: { pbo: overfitting.pbo, blocks: overfitting.blocks, splits: overfitting.splits } } : {}),
     ...(deflated ? { deflatedSharpe: deflated } : {}),
-    ...(importances ? { importances, importanceMethod: 'fANOVA-style variance decomposition over a seeded random forest (see tuning/importance.ts)' } : {}),
+    ...(importances ? { importances, importanceMethod: "mean decrease in impurity over a seeded random forest (Optuna's MeanDecreaseImpurityImportanceEvaluator, not fANOVA; see tuning/importance.ts)" } : {}),
   };
   writeFileAtomic(path.join(outDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 
