@@ -1,8 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FakeExchange } from '../src/testing';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeExchange, type FakeExchange } from '../src/testing';
+import { Frame } from '../src/frame/frame';
+import { runSpec } from '../src/runner/run-spec';
+import { runPaperSession } from '../src/trading/paper-session';
 import { ConfigError, TradingError } from '../src/errors';
 import {
   LiveTrader,
@@ -498,4 +501,106 @@ describe('keys and redaction', () => {
     expect(id).toMatch(CLIENT_ORDER_ID);
     expect(() => clientOrderId(session, 0)).toThrow();
   });
+});
+
+describe('a live session follows the kernel\'s book', () => {
+  // A tiny registered model (the strategy, buy-and-hold, needs no predictions: the decisions are known).
+  const workspaceDir = tempDir('live-book');
+  const workspace = { root: workspaceDir, dataDir: path.join(workspaceDir, 'data'), modelsDir: path.join(workspaceDir, 'models'), runsDir: path.join(workspaceDir, 'runs') };
+  const MODEL = 'book-BTC-USDT-1h@1';
+  // Crafted candles: ~20 000 with a ripple; the session starts at bar START, and the bar after its first
+  // live bar drops: low 18 000, close 18 500.
+  const BARS = 400;
+  const START = 300;
+  const t0 = Date.parse('2022-01-01T00:00:00Z');
+  const col = (f: (i: number) => number): Float64Array => Float64Array.from({ length: BARS }, (_, i) => f(i));
+  const mid = (i: number): number => PRICE * (1 + 0.001 * Math.sin(i));
+  const crafted = Frame.fromColumns(
+    col((i) => t0 + i * HOUR),
+    {
+      open: col((i) => (i === START + 1 ? PRICE : mid(i))),
+      high: col((i) => (i === START + 1 ? PRICE : mid(i) * 1.001)),
+      low: col((i) => (i === START + 1 ? 18_000 : mid(i) * 0.999)),
+      close: col((i) => (i === START + 1 ? 18_500 : mid(i))),
+      volume: col(() => 1_000),
+    },
+    { symbol: 'BTC/USDT', timeframe: '1h' },
+  );
+
+  beforeAll(async () => {
+    await runSpec(
+      {
+        name: 'book',
+        data: { source: 'sample', symbol: 'BTC/USDT', timeframe: '1h', seed: 7, bars: 600 },
+        features: [{ id: 'core/returns', params: { periods: [1] } }],
+        label: { id: 'core/direction', params: { bars: 3, threshold: 0.002 } },
+        split: { train: 0.7, valid: 0.15, test: 0.15 },
+        model: { id: 'core/xgboost', params: { rounds: 3, maxDepth: 2, threads: 1 } },
+        strategy: { id: 'core/buy-and-hold', params: {} },
+        backtest: { initialCash: 10_000, commissionBps: 10, slippageBps: 0 },
+      } as never,
+      { workspace, progress: 'quiet', log: () => {} },
+    );
+  }, 120_000);
+
+  /** A two-candle live session (--live, keys) on the crafted candles; returns the fake and the session folder. */
+  async function session(overrides: string[], cash?: number): Promise<{ f: FakeExchange; dir: string; orders: Array<{ action: string; reason: string; order?: { side: string; amount: number } }> }> {
+    const f = track(await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles: crafted }], now: crafted.time[START], accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: 10_000, BTC: 0 } }] }));
+    const dir = path.join(tempDir('live-book-session'), 'session');
+    await runPaperSession({
+      model: MODEL,
+      overrides,
+      cash,
+      apiUrl: f.url,
+      workspace,
+      dir,
+      warmup: 50,
+      maxCandles: 2,
+      rateLimitMs: 1,
+      timeoutMs: 5000,
+      reconnect: { baseDelayMs: 5, maxDelayMs: 20 },
+      retry: { baseDelayMs: 5 },
+      log: () => {},
+      executorKind: 'live',
+      executor: async ({ dir: sessionDir }) => {
+        const stateDir = path.join(sessionDir, 'live');
+        fs.mkdirSync(stateDir, { recursive: true });
+        const t = track(await openTrader(f, stateDir));
+        return { kind: 'live', onDecision: (d) => t.onDecision(d) };
+      },
+      // the exchange clock moves one candle when the session subscribed and after each live candle
+      onEvent: (e) => {
+        if ((e.kind === 'stream' && e.event.kind === 'subscribed') || (e.kind === 'candle' && e.mode === 'live')) setImmediate(() => f.setNow(f.now + HOUR));
+      },
+    });
+    const orders = fs.readFileSync(path.join(dir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    return { f, dir, orders };
+  }
+
+  it('a stop-loss the kernel hit closes the exchange position at the next decision', async () => {
+    const { f, dir, orders } = await session(['backtest.exits.stopLossPct=0.03']);
+    const trades = fs.readFileSync(path.join(dir, 'trades.csv'), 'utf8');
+    expect(trades).toMatch(/stop-loss/);
+    expect(orders.map((o) => o.action)).toEqual(['sent', 'sent']);
+    expect(orders[0].order?.side).toBe('buy');
+    // the strategy still says long (buy and hold); the book is flat after its stop, so is the exchange
+    expect(orders[1].order?.side).toBe('sell');
+    expect(btc(f)).toBeLessThan(1e-5);
+  }, 60_000);
+
+  it('a risk monitor that flattens (the drawdown kill switch) flattens the exchange', async () => {
+    const { f, dir, orders } = await session(['backtest.risk.maxDrawdown=0.05']);
+    expect(fs.readFileSync(path.join(dir, 'risk-events.jsonl'), 'utf8')).toMatch(/drawdown-kill/);
+    expect(orders.map((o) => o.order?.side)).toEqual(['buy', 'sell']);
+    expect(btc(f)).toBeLessThan(1e-5);
+  }, 60_000);
+
+  it('--cash below the account balance caps the order value; the position follows the sizing rule', async () => {
+    const { f } = await session(['backtest.sizing={"kind":"equity-fraction","fraction":0.5}'], 2_000);
+    const buy = f.orders()[0];
+    expect(buy.side).toBe('BUY');
+    // half of the session's 2 000 (not of the account's 10 000), less the commission the sizing keeps back
+    expect(buy.origQty * crafted.column('close')[START]).toBeGreaterThan(990);
+    expect(buy.origQty * crafted.column('close')[START]).toBeLessThanOrEqual(1_000);
+  }, 60_000);
 });

@@ -130,6 +130,14 @@ export interface EngineKernel {
   position(sleeve: string, asset: string | number): number;
   openTrade(sleeve: string, asset: string | number): OpenTrade | undefined;
   pendingOrders(): PendingOrder[];
+  /**
+   * The units the sleeve will hold in the asset once its pending orders fill, sized at the asset's latest
+   * close: its position after this step's stop-loss / take-profit exits and risk monitors, moved by the
+   * orders its decision left (sizing rule applied; a close-all order, e.g. the drawdown kill switch's,
+   * means flat). Resting limit/stop orders a strategy submitted itself are not counted. What a live
+   * session makes the exchange hold (the kernel's book, not the strategy's raw target).
+   */
+  plannedPosition(sleeve: string, asset: string | number): number;
   barsProcessed(asset: string | number): number;
   /** The asset's bars so far (a view, no copy; a stepping engine's grows with each appendBar). */
   candles(asset: string | number): Candles;
@@ -1200,6 +1208,24 @@ export function createEngineKernel(
       return book.units === 0 ? undefined : { side: book.long ? 'long' : 'short', units: book.units, entryTime: book.entryTime, entryPrice: book.entryValue / book.entryUnits, stopLoss: book.stopLoss, takeProfit: book.takeProfit };
     },
     pendingOrders: () => orders.map((order) => ({ asset: order.asset, sleeve: order.sleeve, side: order.side, type: order.type, price: order.price, targetExposure: order.targetExposure, closeAll: order.closeAll ?? false })),
+    plannedPosition: (sleeve, asset) => {
+      const s = sleeveAt(sleeve);
+      const a = assetAt(asset);
+      let units = books[s][a].units;
+      const row = cursor[a] - 1;
+      if (row < 0) return units;
+      const price = data[a].close[row];
+      for (const order of orders) {
+        if (order.sleeve !== sleeves[s].name || order.asset !== data[a].symbol) continue;
+        if (order.closeAll) units = 0;
+        else if (order.targetExposure !== undefined) {
+          // sized as the fill will size it (read-only: no slippage estimate, caps or lot rounding)
+          const desired = Math.sign(order.targetExposure) * unitsAt(s, a, order, price);
+          units = order.adjust ? desired : units + desired;
+        } else if (order.type === 'market') units += (order.side === 'buy' ? 1 : -1) * order.quantity;
+      }
+      return units;
+    },
     barsProcessed: (asset) => cursor[assetAt(asset)],
     candles: (asset) => candlesOf(assetAt(asset)),
     quote: (asset, target) => {

@@ -54,6 +54,11 @@ export type Decision = {
   /** The price the decision was made at (the candle close). */
   price: number;
   reasoning?: string;
+  /**
+   * The most quote capital to size against (a session given --cash passes its simulated equity): the
+   * target applies to min(account equity, capital). Default: the account's equity.
+   */
+  capital?: number;
 };
 
 /** What a decision led to. */
@@ -279,6 +284,7 @@ export class LiveTrader {
     if (!Number.isFinite(d.time) || !Number.isFinite(d.target) || !(d.price > 0)) {
       throw new ConfigError(`decision needs a finite time and target and a positive price (got time ${d.time}, target ${d.target}, price ${d.price})`);
     }
+    if (d.capital !== undefined && !(d.capital >= 0)) throw new ConfigError(`decision capital is ${d.capital}; give a non-negative amount or leave it out`);
     const s = this.state;
     this.lastPrice = d.price;
     const result = (action: DecisionRecord['action'], reason: string, extra: Partial<DecisionRecord> = {}): DecisionRecord => {
@@ -313,7 +319,8 @@ export class LiveTrader {
     const notes: string[] = [];
     const target = Math.max(-1, Math.min(1, d.target));
     if (target < 0) notes.push('spot cannot short: negative target means flat');
-    const allowed = fraction * this.equity(d.price);
+    const capital = Math.min(this.equity(d.price), d.capital ?? Infinity);
+    const allowed = fraction * capital;
     const capped = capPosition(rails, (Math.max(0, target) * allowed) / d.price, d.price, s.base);
     if (capped.reason) notes.push(capped.reason);
     const delta = capped.position - s.balances.base;
@@ -327,7 +334,7 @@ export class LiveTrader {
     const type = this.options.orderType ?? 'market';
     const offset = type === 'limit' ? (this.options.limitOffset ?? 0) : 0;
     const filtered = applyFilters(this.filters, { side, amount: order.amount, price: d.price * (side === 'buy' ? 1 - offset : 1 + offset) });
-    const context = `target ${target} × ${fraction} of equity ${round2(this.equity(d.price))} ${s.quote} → ${round8(capped.position)} ${s.base}, holding ${round8(s.balances.base)}`;
+    const context = `target ${target} × ${fraction} of ${capital < this.equity(d.price) ? `capital ${round2(capital)} (equity ${round2(this.equity(d.price))})` : `equity ${round2(this.equity(d.price))}`} ${s.quote} → ${round8(capped.position)} ${s.base}, holding ${round8(s.balances.base)}`;
     if (!filtered.ok) return finish(result('skipped', `${filtered.reason}; ${context}${notes.length ? '; ' + notes.join('; ') : ''}`));
     if (s.kill && side === 'buy') return finish(result('blocked', `kill switch set (${s.kill.reason}); no new entries until resetKill`));
 

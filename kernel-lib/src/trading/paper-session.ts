@@ -97,7 +97,13 @@ export type CandleMode = 'history' | 'live' | 'missed';
 /** Where a live session's decisions are executed (LiveTrader implements it). */
 export type SessionExecutor = {
   readonly kind: 'live' | 'dry-run';
-  onDecision(decision: { time: number; target: number; price: number; reasoning?: string }): Promise<object>;
+  /**
+   * `target` is the kernel's book as an exposure: the position it will hold once this candle's orders
+   * fill (after sizing, stop-loss / take-profit exits and risk monitors), × the close / its equity.
+   * `capital` (when the session's --cash caps the capital used) is the kernel's equity: the exchange
+   * sizes against at most that much.
+   */
+  onDecision(decision: { time: number; target: number; price: number; reasoning?: string; capital?: number }): Promise<object>;
 };
 
 /** Where a candle's handling time goes (ms): features, model, strategy + engine (the order is placed), logs + state on disk. */
@@ -130,6 +136,11 @@ export type SessionInfo = {
   strategy: { id: string; version: string; params: unknown };
   settings: BacktestSettings;
   sleeve: string;
+  /**
+   * Live / dry-run: the session was given --cash, so the exchange sizes against at most the kernel's
+   * equity (which starts at that cash), not the whole account.
+   */
+  capCapital?: boolean;
   warmupRows: number;
   requiredInputs: number;
 };
@@ -222,6 +233,7 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
         strategy: { id: plan.strategy.definition.id, version: plan.strategy.definition.version, params: plan.strategy.params },
         settings,
         sleeve: plan.strategy.definition.id,
+        ...(options.executorKind && options.cash !== undefined ? { capCapital: true } : {}),
         warmupRows: options.warmup ?? 2 * needed + 100,
         requiredInputs: features.requiredInputs,
       } satisfies SessionInfo;
@@ -466,10 +478,20 @@ class PaperSession {
     this.heldTarget = target;
     while (this.kernel.step());
     const decidedAt = performance.now();
-    // a live session sends the decision on (LiveTrader skips a candle it has already handled, so a
-    // candle processed again after a crash sends nothing twice)
+    // A live session makes the exchange follow the kernel's book, not the strategy's raw target: the
+    // position the kernel will hold once this candle's orders fill (sized, after stop-loss / take-profit
+    // exits and risk monitors that flatten or block), as an exposure of the kernel's equity. LiveTrader
+    // scales it to the account (capped by the kernel's equity when --cash was given) and skips a candle
+    // it has already handled, so a candle processed again after a crash sends nothing twice.
     const closeTime = bar.time + timeframeMs(this.info.timeframe);
-    const executed = mode === 'live' && this.executor ? await this.executor.onDecision({ time: closeTime, target, price: bar.close, reasoning }) : undefined;
+    let executed: object | undefined;
+    if (mode === 'live' && this.executor) {
+      const bookEquity = this.kernel.equity();
+      const planned = this.kernel.plannedPosition(this.info.sleeve, 0);
+      const exposure = bookEquity > 0 ? (planned * bar.close) / bookEquity : 0;
+      const book = `book: ${planned.toPrecision(6)} units = exposure ${exposure.toFixed(4)} of equity ${bookEquity.toFixed(2)} (strategy target ${target})`;
+      executed = await this.executor.onDecision({ time: closeTime, target: exposure, price: bar.close, reasoning: `${reasoning}; ${book}`, ...(this.info.capCapital ? { capital: bookEquity } : {}) });
+    }
     this.rows = row + 1;
     this.lastTime = bar.time;
 
