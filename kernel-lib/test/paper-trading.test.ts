@@ -87,6 +87,29 @@ describe('candlelab paper', () => {
     expect(shown.stderr).toBe('');
     expect(shown.status).toBe(0);
     expect(shown.stdout).toMatch(/every difference is explained/);
+    // positions per candle: every one identical (the last may be the backtest's close at its end)
+    expect(parity.positions.bars).toBe(session.candles.length);
+    expect(parity.positions.matched).toBeGreaterThanOrEqual(parity.positions.bars - 1);
+
+    // a doctored copy: one candle's recorded position changed (same byte length: the state's log offsets hold)
+    const doctored = path.join(dir, 'runs', 'paper-one-doctored');
+    fs.cpSync(sessionDir, doctored, { recursive: true });
+    const equityFile = path.join(doctored, 'equity.csv');
+    const rows = fs.readFileSync(equityFile, 'utf8').split('\n');
+    const firstLive = session.modes.indexOf('live');
+    const row = rows.findIndex((line, i) => i > firstLive + 10 && line.endsWith(',0'));
+    expect(row).toBeGreaterThan(0);
+    rows[row] = rows[row].slice(0, -1) + '7';
+    fs.writeFileSync(equityFile, rows.join('\n'));
+    const report = await paperParity(doctored, { workspace });
+    const moved = report.differences.filter((d) => d.kind === 'position');
+    expect(moved).toEqual([expect.objectContaining({ time: new Date(Number(rows[row].split(',')[0])).toISOString(), detail: expect.stringMatching(/^position 7 in the session, 0 in the backtest, after the candle closing/) })]);
+    expect(moved[0].explained).toBeUndefined();
+    expect(report.unexplained).toBe(1);
+    expect(report.positions.matched).toBe(parity.positions.matched - 1);
+    const shownDoctored = await cli(['parity', doctored], workspaceEnv(dir));
+    expect(shownDoctored.status).toBe(1);
+    expect(shownDoctored.stdout).toMatch(/DIFFERENCE  position/);
   }, 120_000);
 
   it('survives SIGKILL: the restarted session resumes from its own state, catches up the candles it missed, and still matches the backtest', async () => {

@@ -152,9 +152,10 @@ export function registerTradingCommands(program: Command): void {
         console.log(`parity ${path.relative(process.cwd(), report.dir) || '.'}: ${report.candles} candles (${report.liveCandles} live, ${report.missedCandles} missed)`);
         console.log(`  fills  session ${report.fills.session}, backtest ${report.fills.backtest}, identical ${report.fills.matched}`);
         console.log(`  trades session ${report.trades.session}, backtest ${report.trades.backtest}, identical ${report.trades.matched}`);
+        console.log(`  positions per candle ${report.positions.bars}, identical ${report.positions.matched}`);
         console.log(`  largest prediction difference (streamed vs batch features) ${report.predictionDifference.toExponential(2)}`);
         if (report.differences.length === 0) console.log('  no differences');
-        for (const d of report.differences) console.log(`  ${d.explained ? 'explained  ' : 'DIFFERENCE '} ${d.kind.padEnd(6)} ${d.time}  ${d.detail}${d.explained ? ` — ${d.explained}` : ''}`);
+        for (const d of report.differences) console.log(`  ${d.explained ? 'explained  ' : 'DIFFERENCE '} ${d.kind.padEnd(8)} ${d.time}  ${d.detail}${d.explained ? ` — ${d.explained}` : ''}`);
         console.log(report.unexplained === 0 ? '  parity: every difference is explained' : `  parity: ${report.unexplained} unexplained difference(s)`);
         const x = report.execution;
         if (x) {

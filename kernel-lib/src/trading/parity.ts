@@ -23,7 +23,7 @@ import { resolveTradingSetup } from './session-setup';
  */
 
 export type ParityDifference = {
-  kind: 'fill' | 'trade' | 'target' | 'equity' | 'signal';
+  kind: 'fill' | 'trade' | 'target' | 'equity' | 'signal' | 'position';
   time: string;
   detail: string;
   /** Why it is expected, when it is; absent for an unexplained difference. */
@@ -39,6 +39,8 @@ export type ParityReport = {
   predictionDifference: number;
   fills: { session: number; backtest: number; matched: number };
   trades: { session: number; backtest: number; matched: number };
+  /** Units held after each candle: the session's (equity.csv) against the replay's (its fills summed). */
+  positions: { bars: number; matched: number };
   differences: ParityDifference[];
   unexplained: number;
   backtest: EngineResult;
@@ -130,6 +132,7 @@ export async function paperParity(dir: string, options: { workspace?: WorkspaceO
       break; // the first one says it; the rest follow from it
     }
   }
+  const positions = comparePositions(session.positions, sessionResult.time, backtest, differences);
   // a decision at a close fills at the next bar's open, recorded at that bar's close (or at the same close)
   const fillDelay = info.settings.fill === 'close' ? 0 : timeframeMs(info.timeframe);
   const execution = info.kind === 'paper' ? undefined : compareExecution(dir, info.kind, sessionResult.fills, fillDelay);
@@ -142,6 +145,7 @@ export async function paperParity(dir: string, options: { workspace?: WorkspaceO
     predictionDifference,
     fills,
     trades,
+    positions,
     differences,
     unexplained: differences.filter((d) => !d.explained).length,
     backtest,
@@ -197,6 +201,53 @@ function compareTrades(session: readonly EngineTrade[], backtest: readonly Engin
     else matched++;
   }
   return { session: session.length, backtest: backtest.length, matched };
+}
+
+/**
+ * The position after each candle: the session's recorded one against the replay's (its fills summed up
+ * to each bar close). A run of consecutive bars with the same pair of positions is one difference. The
+ * last candle differs when the backtest closes there what the session still holds: explained.
+ */
+function comparePositions(session: Float64Array, sessionTime: Float64Array, backtest: EngineResult, out: ParityDifference[]): { bars: number; matched: number } {
+  const bars = Math.min(session.length, backtest.time.length);
+  const replay = new Float64Array(bars);
+  let held = 0;
+  let k = 0;
+  const fills = backtest.fills;
+  for (let i = 0; i < bars; i++) {
+    while (k < fills.length && fills[k].time <= backtest.time[i]) {
+      held += (fills[k].side === 'buy' ? 1 : -1) * fills[k].quantity;
+      k++;
+    }
+    replay[i] = held;
+  }
+  const last = bars - 1;
+  const endFill = fills.length > 0 && fills[fills.length - 1].type === 'end';
+  let matched = 0;
+  let run: { from: number; to: number; session: number; replay: number } | undefined;
+  const flush = (): void => {
+    if (!run) return;
+    const span = run.from === run.to ? `the candle closing ${isoTime(backtest.time[run.from])}` : `${run.to - run.from + 1} candles closing ${isoTime(backtest.time[run.from])} → ${isoTime(backtest.time[run.to])}`;
+    const explained = run.from === last && endFill && Math.abs(run.replay) <= 1e-9 ? 'the backtest closes the open position at its last candle; the session still holds it' : undefined;
+    out.push({ kind: 'position', time: isoTime(backtest.time[run.from]), detail: `position ${run.session} in the session, ${run.replay} in the backtest, after ${span}`, explained });
+    run = undefined;
+  };
+  for (let i = 0; i < bars; i++) {
+    const same = close(session[i], replay[i], 1e-9) || Math.abs(session[i] - replay[i]) <= 1e-12;
+    const timeDiffers = sessionTime[i] !== backtest.time[i];
+    if (same && !timeDiffers) {
+      matched++;
+      flush();
+      continue;
+    }
+    if (run && run.to === i - 1 && run.session === session[i] && run.replay === replay[i] && i !== last) run.to = i;
+    else {
+      flush();
+      run = { from: i, to: i, session: session[i], replay: replay[i] };
+    }
+  }
+  flush();
+  return { bars, matched };
 }
 
 export type { SessionRecord };
