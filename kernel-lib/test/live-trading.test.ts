@@ -22,7 +22,9 @@ import {
   CLIENT_ORDER_ID,
   STATE_FILE,
 } from '../src/trading';
-import { tempDir } from './helpers';
+import { spawn } from 'node:child_process';
+import * as readline from 'node:readline';
+import { CLI_BIN, ROOT, cli, tempDir, workspaceEnv } from './helpers';
 import { DAY, HOUR, KEY, KEY_ENV, PRICE, SECRET, T0, filesUnder, openTrader, secretCount, startFake } from './live-trading-helpers';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -577,6 +579,30 @@ describe('a live session follows the kernel\'s book', () => {
     return { f, dir, orders };
   }
 
+  /** The fake exchange serving the crafted candles, its clock at the session's start. */
+  const craftedExchange = async (): Promise<FakeExchange> =>
+    track(await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles: crafted }], now: crafted.time[START], accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: 10_000, BTC: 0 } }] }));
+
+  /**
+   * `npx candlelab live …` in a child process (as README shows), real orders confirmed by the environment;
+   * the exchange clock moves one candle when it has subscribed and after each live candle it printed.
+   */
+  function liveCli(f: FakeExchange, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const env = { ...process.env, ...workspaceEnv(workspaceDir), ...KEY_ENV, CANDLELAB_LIVE_CONFIRM: 'yes' };
+    const child = spawn(CLI_BIN, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    readline.createInterface({ input: child.stderr }).on('line', (line) => {
+      stderr += line + '\n';
+      if (/^streaming /.test(line) || / live /.test(line)) f.setNow(f.now + HOUR);
+    });
+    return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+  }
+  const ordersOf = (dir: string): Array<{ action: string; reason: string; order?: { side: string } }> =>
+    fs.readFileSync(path.join(dir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const sessionArgs = (f: FakeExchange, dir: string): string[] => ['live', '--live', '--model', MODEL, '--api-url', f.url, '--dir', dir, '--warmup', '50', '--max-candles', '1'];
+
   it('a stop-loss the kernel hit closes the exchange position at the next decision', async () => {
     const { f, dir, orders } = await session(['backtest.exits.stopLossPct=0.03']);
     const trades = fs.readFileSync(path.join(dir, 'trades.csv'), 'utf8');
@@ -603,4 +629,52 @@ describe('a live session follows the kernel\'s book', () => {
     expect(buy.origQty * crafted.column('close')[START]).toBeGreaterThan(990);
     expect(buy.origQty * crafted.column('close')[START]).toBeLessThanOrEqual(1_000);
   }, 60_000);
+
+  it('CLI: --max-order-value refuses an order the limit makes too small, and a resumed session keeps its rails', async () => {
+    const f = await craftedExchange();
+    const dir = path.join(tempDir('live-cli-rails'), 'session');
+    const first = await liveCli(f, [...sessionArgs(f, dir), '--max-order-value', '4']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/^rails: --max-order-value 4$/m);
+    const [refused] = ordersOf(dir);
+    expect(refused).toMatchObject({ action: 'skipped', reason: expect.stringMatching(/^below min notional 5 USDT.*order capped at max order value 4/) });
+    expect(f.orders()).toHaveLength(0);
+    // resumed with no rails on the command line: the saved ones still apply
+    const again = await liveCli(f, ['live', '--live', '--dir', dir, '--api-url', f.url, '--max-candles', '1']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/^rails: --max-order-value 4 \(saved with the session/m);
+    expect(ordersOf(dir).map((o) => o.action)).toEqual(['skipped', 'skipped']);
+    expect(f.orders()).toHaveLength(0);
+    // a limit the trader refuses stops the start in one line
+    const bad = await liveCli(f, [...sessionArgs(f, path.join(dir, '..', 'bad')), '--max-daily-loss', '5']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/rails.maxDailyLossFraction is 5/);
+  }, 120_000);
+
+  it('CLI: the KILL file sets the kill switch at the next start (--flatten-on-kill sells), entries stay blocked across restarts until live reset', async () => {
+    const f = await craftedExchange();
+    const dir = path.join(tempDir('live-cli-kill'), 'session');
+    const first = await liveCli(f, sessionArgs(f, dir));
+    expect(first.status, first.stderr).toBe(0);
+    expect(ordersOf(dir)).toMatchObject([{ action: 'sent', order: { side: 'buy' } }]);
+    expect(btc(f)).toBeGreaterThan(0.4);
+    fs.writeFileSync(path.join(dir, 'live', 'KILL'), '');
+    const killed = await liveCli(f, ['live', '--live', '--dir', dir, '--api-url', f.url, '--max-candles', '1', '--flatten-on-kill']);
+    expect(killed.status, killed.stderr).toBe(0);
+    expect(killed.stdout).toMatch(/KILL SWITCH SET \(kill file /);
+    // flattened on start; buy-and-hold's entry is blocked
+    expect(btc(f)).toBeLessThan(1e-5);
+    expect(ordersOf(dir)[1]).toMatchObject({ action: 'blocked', reason: expect.stringMatching(/kill switch set/) });
+    // the file removed, a restart still blocks: the switch is in the state
+    fs.rmSync(path.join(dir, 'live', 'KILL'));
+    const restarted = await liveCli(f, ['live', '--live', '--dir', dir, '--api-url', f.url, '--max-candles', '1']);
+    expect(restarted.status, restarted.stderr).toBe(0);
+    expect(ordersOf(dir)[2]).toMatchObject({ action: 'blocked' });
+    expect(f.orders().filter((o) => o.side === 'BUY')).toHaveLength(1);
+    const reset = await cli(['live', 'reset', '--dir', dir, '--api-url', f.url], { ...workspaceEnv(workspaceDir), ...KEY_ENV });
+    expect(reset.status, reset.stderr).toBe(0);
+    const resumed = await liveCli(f, ['live', '--live', '--dir', dir, '--api-url', f.url, '--max-candles', '1']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(ordersOf(dir)[3]).toMatchObject({ action: 'sent', order: { side: 'buy' } });
+  }, 180_000);
 });

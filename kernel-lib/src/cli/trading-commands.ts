@@ -6,7 +6,8 @@ import { runPaperSession, type PaperSessionOptions, type SessionInfo } from '../
 import { paperParity } from '../trading/parity';
 import { LiveTrader, type LiveTraderOptions } from '../trading/live-trader';
 import { confirmLive } from '../trading/confirm';
-import type { RampStep, TradingRails } from '../trading/rails';
+import { validateRails, type RampStep, type TradingRails } from '../trading/rails';
+import { writeFileAtomic } from '../util/atomic';
 import { collect, nonNegative, positiveInt } from './option-parsers';
 import { openAlerts } from '../services/alerts/open-alerts';
 
@@ -76,13 +77,44 @@ function railsFromOptions(options: Record<string, any>): TradingRails {
     ...(options.maxPositionValue !== undefined ? { maxPositionQuote: options.maxPositionValue } : {}),
     ...(options.maxOrderValue !== undefined ? { maxOrderValue: options.maxOrderValue } : {}),
     ...(options.maxDailyLoss !== undefined ? { maxDailyLossFraction: options.maxDailyLoss } : {}),
+    ...(options.maxDailyLossValue !== undefined ? { maxDailyLossQuote: options.maxDailyLossValue } : {}),
     ...(options.maxOrdersPerMinute !== undefined ? { maxOrdersPerMinute: options.maxOrdersPerMinute } : {}),
     ...(options.rampUp !== undefined ? { rampUp: parseRampUp(options.rampUp) } : {}),
   };
 }
 
-/** A live session's trader state lives in <session>/live/ (state.json, journal.jsonl, KILL). */
+/** A live session's trader state lives in <session>/live/ (state.json, journal.jsonl, KILL, rails.json). */
 const traderDir = (dir: string): string => path.join(dir, 'live');
+
+/**
+ * The rails a session trades under, kept in <session>/live/rails.json so a resume (`--dir`) keeps them:
+ * rails given on the command line replace the saved set; none given, the saved set applies.
+ */
+export function sessionRails(stateDir: string, given: TradingRails): { rails: TradingRails; source: 'given' | 'saved' | 'none' } {
+  const file = path.join(stateDir, 'rails.json');
+  if (Object.keys(given).length === 0) {
+    if (fs.existsSync(file)) return { rails: JSON.parse(fs.readFileSync(file, 'utf8')) as TradingRails, source: 'saved' };
+    return { rails: given, source: 'none' };
+  }
+  // checked before it is saved: a refused set never replaces a good one
+  validateRails(given);
+  writeFileAtomic(file, JSON.stringify(given, null, 2) + '\n');
+  return { rails: given, source: 'given' };
+}
+
+/** The rails in one line, as the options that set them. */
+export function describeRails(rails: TradingRails): string {
+  const parts = [
+    rails.maxPositionBase !== undefined && `--max-position ${rails.maxPositionBase}`,
+    rails.maxPositionQuote !== undefined && `--max-position-value ${rails.maxPositionQuote}`,
+    rails.maxOrderValue !== undefined && `--max-order-value ${rails.maxOrderValue}`,
+    rails.maxDailyLossFraction !== undefined && `--max-daily-loss ${rails.maxDailyLossFraction}`,
+    rails.maxDailyLossQuote !== undefined && `--max-daily-loss-value ${rails.maxDailyLossQuote}`,
+    rails.maxOrdersPerMinute !== undefined && `--max-orders-per-minute ${rails.maxOrdersPerMinute}`,
+    rails.rampUp !== undefined && `--ramp-up ${rails.rampUp.map((r) => (r.afterDays !== undefined ? `${r.afterDays}d` : `${r.afterTrades}t`) + `:${r.fraction}`).join(',')}`,
+  ].filter(Boolean);
+  return parts.length ? parts.join(' ') : 'none';
+}
 
 /** Open the trader of an existing live or dry-run session folder (for stop and reset). */
 async function openSessionTrader(dir: string, options: Record<string, any>): Promise<LiveTrader> {
@@ -184,15 +216,17 @@ export function registerTradingCommands(program: Command): void {
     .option('--max-position-value <quote>', 'largest position value in quote', nonNegative('--max-position-value'))
     .option('--max-order-value <quote>', 'largest single order value in quote', nonNegative('--max-order-value'))
     .option('--max-daily-loss <fraction>', 'stop for the UTC day once equity is this fraction below the day start (e.g. 0.03)', nonNegative('--max-daily-loss'))
+    .option('--max-daily-loss-value <quote>', 'stop for the UTC day once equity is this much quote below the day start', nonNegative('--max-daily-loss-value'))
     .option('--max-orders-per-minute <n>', 'orders in any 60 s window at most', positiveInt('--max-orders-per-minute'))
     .option('--ramp-up <steps>', 'capital allowed over time: 0d:0.1,3d:0.5,7d:1 (after days) or 0t:0.1,20t:1 (after trades)')
+    .option('--flatten-on-kill', 'the KILL file and SIGUSR2 also sell the position (default: cancel and block only)')
     .addOption(new Option('--order-type <type>', 'order type on the exchange').choices(['market', 'limit']).default('market'))
     // `live stop --dir …`: options after a subcommand belong to it (the program enables this too)
     .enablePositionalOptions()
     .action(async (spec: string | undefined, options) => {
       const session = sessionFromOptions(spec, options);
       const dryRun = !options.live;
-      const rails = railsFromOptions(options);
+      const givenRails = railsFromOptions(options);
       let undoRedaction: (() => void) | undefined;
       const controller = new AbortController();
       const stop = (): void => controller.abort();
@@ -208,6 +242,8 @@ export function registerTradingCommands(program: Command): void {
           executor: async ({ dir, symbol, connection }) => {
             if (!dryRun) await confirmLive({ symbol });
             fs.mkdirSync(traderDir(dir), { recursive: true });
+            const { rails, source } = sessionRails(traderDir(dir), givenRails);
+            process.stderr.write(`rails: ${describeRails(rails)}${source === 'saved' ? ` (saved with the session; options given now replace them)` : ''}\n`);
             const traderOptions: LiveTraderOptions = {
               connection,
               symbol,
@@ -216,6 +252,7 @@ export function registerTradingCommands(program: Command): void {
               rails,
               keys: { keyFile: options.keyFile },
               orderType: options.orderType,
+              flattenOnKillFile: options.flattenOnKill ?? false,
               // the trader's own lines go to its log (the session prints each candle's outcome)
               logger: (line) => fs.appendFileSync(path.join(traderDir(dir), 'trader.log'), `${new Date().toISOString()} ${line}\n`),
               ...(session.cash !== undefined ? { dryRunBalances: { quote: session.cash } } : {}),
@@ -230,7 +267,7 @@ export function registerTradingCommands(program: Command): void {
             trader = await LiveTrader.open(traderOptions);
             // from here on nothing printed can carry a key or secret
             undoRedaction = trader.redactor.wrapProcessOutput();
-            stopWatching.push(trader.killOnSignal('SIGUSR2'), trader.watchKillFile());
+            stopWatching.push(trader.killOnSignal('SIGUSR2', { flatten: options.flattenOnKill ?? false }), trader.watchKillFile());
             return { kind: dryRun ? 'dry-run' : 'live', onDecision: (decision) => trader!.onDecision(decision) };
           },
         });
