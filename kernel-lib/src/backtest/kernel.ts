@@ -28,16 +28,30 @@ import {
 } from './engine';
 
 /**
- * The engine kernel: one portfolio (cash, positions per strategy and asset, live orders, risk monitors)
- * with explicit state, stepped one event (bar close) at a time. docs/backtest.md is the contract for what
- * happens inside a step. Two ways to drive it:
+ * The engine kernel: the broker/portfolio that backtests, paper sessions and live bots all step.
+ *
+ * State: one portfolio with explicit state: cash; a book per strategy (sleeve) and asset (units, the
+ * held target, the open trade with its stop-loss / take-profit / trailing stop); the live orders; the
+ * risk monitors' state (drawdown kill switch, VaR block, volatility pause, their rolling windows).
+ * `snapshot()` returns all of it as plain JSON (`KernelState`; the bars are not in it) and `restore()`
+ * continues from it exactly.
+ *
+ * Ports:
+ *   - execution venue: orders fill on the simulated venue inside the kernel (the bar's open, range and
+ *     close under the settings' cost models, latency, volume participation, lot / tick / min-notional
+ *     rules). An exchange is not plugged in here: a live session (trading/paper-session.ts) reads the
+ *     kernel's book after each step (`plannedPosition`: sizing, exits and monitors applied) and
+ *     LiveTrader (trading/live-trader.ts) moves the exchange's position to it through ccxt;
+ *   - clock: the bars' close times. The kernel never reads the wall clock (latency is counted on them).
+ *
+ * Driving it:
  *   - replay (`runEngine`): every bar and every target is known up front; `step()` until it says false;
  *   - stepping (paper and live trading, `{ stepping: true }`): `onBar(asset, bar, decisions)` appends one
- *     closed candle, records the strategies' decisions for it, and processes it. `finish()` ends the data.
- * Fills come from the simulated venue inside the kernel (the bar's open, range and close, under the
- * settings' cost models); a live session reads the kernel's orders and sends them to an exchange instead.
- * The clock is the bars' close times: the kernel never reads the wall clock.
- * `snapshot()` captures the whole portfolio state as plain JSON; `restore()` continues from it, exactly.
+ *     closed candle, records the strategies' decisions for it, and processes it (`appendBar` + `decide`
+ *     + `step`); `finish()` ends the data.
+ * Orders come from decisions (a target exposure, sized by the settings' sizing rule into market, limit
+ * or stop entries and close orders) or from a strategy's onBar hook (`BarContext.submit`, an explicit
+ * order). docs/backtest.md is the contract for what happens inside a step.
  */
 
 export type KernelOptions = {
