@@ -3,7 +3,7 @@ import { walkForwardSplit, walkForwardParams } from '../src/validation/walk-forw
 import { purgedKFoldSplit, purgedKFoldParams } from '../src/validation/purged-kfold';
 import { binomial, cpcvSplit, cpcvParams } from '../src/validation/cpcv';
 import { addLength, embargoRows, purgeAndEmbargo, rowCount, type RowRange, type SplitIndex } from '../src/validation/splitter';
-import { deflatedSharpe, expectedMaxSharpe, normalCdf, normalQuantile, probabilisticSharpe, probabilityOfBacktestOverfitting } from '../src/validation/overfitting';
+import { deflatedSharpe, expectedMaxSharpe, normalCdf, normalQuantile, pathProbabilityOfBacktestOverfitting, probabilisticSharpe, probabilityOfBacktestOverfitting } from '../src/validation/overfitting';
 import { SeededRng } from '../src/util/rng';
 import { defineSplitter, definePlugin } from '../src/plugins/define';
 import { createRegistry } from '../src/plugins/core-plugin';
@@ -233,6 +233,48 @@ describe('overfitting statistics', () => {
     const edge = [...noise.slice(1), Float64Array.from({ length: T }, () => 0.006 + 0.01 * rng.normal())];
     expect(probabilityOfBacktestOverfitting(edge, 8).pbo).toBeLessThan(0.05);
     expect(() => probabilityOfBacktestOverfitting([noise[0]], 8)).toThrow(/at least 2 candidates/);
+  });
+
+  it('PBO across CPCV paths: the in-sample winner (best mean over the other paths) ranked on each path', () => {
+    // paths × trials. Trial 2 is best on every path: whichever path is left out, it wins in sample and
+    // is the best out of sample (ω = 4/5, logit > 0 on every path) → PBO 0.
+    const alwaysWins = [
+      [0.1, 0.3, 0.9, 0.2],
+      [0.2, 0.1, 0.8, 0.4],
+      [0.0, 0.5, 0.7, 0.3],
+      [0.3, 0.2, 1.1, 0.1],
+    ];
+    const wins = pathProbabilityOfBacktestOverfitting(alwaysWins);
+    expect(wins.pbo).toBe(0);
+    expect(wins.chosen).toEqual([2, 2, 2, 2]);
+    expect(wins.paths).toBe(4);
+    expect(wins.trials).toBe(4);
+    for (const logit of wins.logits) expect(logit).toBeCloseTo(Math.log(0.8 / 0.2), 12);
+    // Built so it always loses: on each path p, trial p is great on every other path (so it wins in
+    // sample when p is left out) and the worst on path p itself → ω = 1/5 on every path → PBO 1.
+    const alwaysLoses = [
+      [-5, 2, 2, 2],
+      [2, -5, 2, 2],
+      [2, 2, -5, 2],
+      [2, 2, 2, -5],
+    ].map((row, p) => row.map((v, t) => v + (t === p ? 0 : 0.01 * t)));
+    const loses = pathProbabilityOfBacktestOverfitting(alwaysLoses);
+    expect(loses.chosen).toEqual([0, 1, 2, 3]);
+    expect(loses.pbo).toBe(1);
+    for (const logit of loses.logits) expect(logit).toBeCloseTo(Math.log(0.2 / 0.8), 12);
+    // a median rank counts as overfit (logit 0): 3 trials, in-sample winner in the middle on path 0
+    const median = pathProbabilityOfBacktestOverfitting([
+      [0.5, 0.9, 0.1],
+      [1.0, 0.0, 0.2],
+      [1.0, 0.1, 0.0],
+    ]);
+    expect(median.chosen[0]).toBe(0);
+    expect(median.logits[0]).toBe(0);
+    expect(median.pbo).toBeCloseTo(1 / 3, 15);
+    // trials with a non-finite value on some path are left out; too few paths or trials is an error
+    expect(pathProbabilityOfBacktestOverfitting(alwaysWins.map((row) => [...row, NaN])).trials).toBe(4);
+    expect(() => pathProbabilityOfBacktestOverfitting([[1, 2]])).toThrow(/at least 2 backtest paths/);
+    expect(() => pathProbabilityOfBacktestOverfitting([[1], [2]])).toThrow(/at least 2 trials/);
   });
 });
 
