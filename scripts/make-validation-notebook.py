@@ -77,6 +77,41 @@ cl.showRecords(split.folds.map((f) => ({
 })), `${split.folds.length} windows`);
 """)
 md("""
+**Expanding** mode keeps the first training row fixed and grows the training set by one test length per
+window (FreqAI's "expanding" retraining); the test blocks are the same as in rolling mode.
+""")
+code("""
+const expandingContext = cl.createRunContext({ ...base, validation: { ...walkForward.validation, mode: 'expanding' } }, { progress: 'quiet', log: () => {} });
+const expanding = cl.splitValidation(expandingContext, candles, features, labels);
+cl.showRecords(expanding.folds.map((f) => ({
+  window: f.index,
+  train: `${iso(f.train[0].start)} … ${iso(f.train[f.train.length - 1].end - 1)}`,
+  test: `${iso(f.test[0].start)} … ${iso(f.test[0].end - 1)}`,
+  trainRows: f.train.reduce((s, r) => s + r.end - r.start, 0),
+  purged: f.purged,
+})), `${expanding.folds.length} expanding windows`);
+""")
+md("""
+### Purged k-fold with embargo
+
+For model selection (not for trading a history in order), **purged k-fold** tests each of k contiguous
+blocks with a model trained on all the others, before and after it. Training rows whose label reaches
+into the test block are purged, and the rows right after the block are **embargoed** (left out of
+training), because features computed on them still overlap the test period.
+""")
+code("""
+const kfoldContext = cl.createRunContext({ ...base, validation: { method: 'purged-kfold', folds: 5, embargo: '2%' } }, { progress: 'quiet', log: () => {} });
+const kfold = cl.splitValidation(kfoldContext, candles, features, labels);
+cl.showRecords(kfold.folds.map((f) => ({
+  fold: f.index,
+  test: `${iso(f.test[0].start)} … ${iso(f.test[0].end - 1)}`,
+  trainBlocks: f.train.map((r) => `${iso(r.start)} … ${iso(r.end - 1)}`).join(' + '),
+  trainRows: f.train.reduce((s, r) => s + r.end - r.start, 0),
+  purged: f.purged,
+  embargoed: f.embargoed,
+})), `Purged ${kfold.folds.length}-fold, embargo 2%`);
+""")
+md("""
 ## 2 · Refit per window, trade the stitched predictions
 
 `trainFolds` fits every fitted part on each window's own training rows — GARCH's parameters (a fitted
@@ -116,12 +151,33 @@ significant after looking at that many.
 """)
 code("""
 const cpcv = { ...base, validation: { method: 'cpcv', groups: 6, testGroups: 2, embargo: '1%' } };
-const cpcvRun = await cl.runStages(cl.createRunContext(cpcv, { progress: 'quiet', log: () => {} }));
-cpcvRun.trained.model.dispose();
-const v = cpcvRun.validation!.record;
+const cpcvContext = cl.createRunContext(cpcv, { progress: 'quiet', log: () => {} });
+const cpcvSplit = cl.splitValidation(cpcvContext, candles, features, labels);
+const cpcvTraining = await cl.trainFolds(cpcvContext, candles, features, labels, cpcvSplit);
+cpcvTraining.last.model.dispose();
+const cpcvPaths = cpcvSplit.paths.map((p) => cl.backtestPath(cpcvContext, candles, features, cpcvTraining, p));
+const v = cl.validationRecord(candles, labels, cpcvSplit, cpcvTraining, cpcvPaths);
 cl.showValues({ splits: v.windows.length, paths: v.paths.length, ...v.pathSummary, deflatedSharpe: v.pathSummary!.deflatedSharpe.probability }, 'CPCV N=6, k=2');
 cl.showRecords(v.paths.map((p) => ({ path: p.index, totalReturn: p.metrics.totalReturn, sharpe: p.metrics.sharpe, maxDrawdown: p.metrics.maxDrawdown, trades: p.metrics.numTrades, 'P(Sharpe > 0)': p.probabilisticSharpe })), 'Backtest paths');
-cl.showChart(cl.report.pathEquityFigure(cpcvRun.validation!.paths));
+cl.showChart(cl.report.pathEquityFigure(cpcvPaths));
+""")
+md("""
+**PBO across the CPCV paths.** Choose among several strategy settings (here the buy threshold) on
+the same fitted splits. For each path, the setting with the best mean Sharpe over the *other* paths is
+the in-sample winner; PBO is the share of paths where it ranks at or below the median on the left-out
+path (López de Prado). `candlelab tune` on a CPCV spec reports this across its trials, next to the
+CSCV figure of section 5.
+""")
+code("""
+const thresholds = [0.35, 0.4, 0.45, 0.5, 0.55, 0.6];
+const pathSharpe = thresholds.map((buyThreshold) => {
+  const variant = cl.createRunContext({ ...cpcv, strategy: { id: 'core/probability-threshold', params: { buyThreshold } } }, { progress: 'quiet', log: () => {} });
+  return cpcvSplit.paths.map((p) => cl.backtestPath(variant, candles, features, cpcvTraining, p).backtest.report.metrics.sharpe);
+});
+const sharpeByPath = cpcvSplit.paths.map((_, p) => thresholds.map((_, t) => pathSharpe[t][p])); // path × setting
+const pathPbo = cl.validation.pathProbabilityOfBacktestOverfitting(sharpeByPath);
+cl.showRecords(sharpeByPath.map((row, p) => ({ path: p, ...Object.fromEntries(thresholds.map((b, t) => [`buy ${b}`, row[t]])), 'in-sample winner': `buy ${thresholds[pathPbo.chosen[p]]}`, logit: pathPbo.logits[p] })), 'Sharpe per path and setting');
+console.log(`PBO across ${pathPbo.paths} CPCV paths: ${(100 * pathPbo.pbo).toFixed(1)}% (${pathPbo.trials} settings)`);
 """)
 md("""
 ## 4 · Tuning: an Optuna-style study over the walk-forward spec
@@ -169,6 +225,112 @@ cl.showChart(cl.tuning.optimizationHistoryFigure(results, { targetName: 'Sharpe'
 cl.showChart(cl.tuning.intermediateValuesFigure(results));
 cl.showChart(cl.tuning.parallelCoordinateFigure(results, { targetName: 'Sharpe' }));
 cl.showChart(cl.tuning.paramImportancesFigure(results));
+cl.showValues(cl.tuning.paramImportances(study.trials, study.directions), 'Parameter importance (mean decrease in impurity, not fANOVA)');
+""")
+md("""
+## 4b · Samplers, a conditional space, pruners
+
+The walk-forward windows are already fitted (section 2), so a study over the **strategy's**
+parameters costs one backtest per step. This objective has a **conditional space**: `sellThreshold`
+exists only in trials that chose `allowShort = true`. It reports the Sharpe of the account after each
+window (`trial.report(value, window)`) and asks `trial.shouldPrune()`.
+""")
+code("""
+async function strategyObjective(trial: cl.tuning.Trial): Promise<number> {
+  const buyThreshold = trial.suggestFloat('buyThreshold', 0.35, 0.6, { step: 0.05 });
+  const allowShort = trial.suggestCategorical('allowShort', [false, true]);
+  const sellThreshold = allowShort ? trial.suggestFloat('sellThreshold', 0.35, 0.6, { step: 0.05 }) : 0.5; // only when shorting
+  const variant = cl.createRunContext({ ...walkForward, strategy: { id: 'core/probability-threshold', params: { buyThreshold, sellThreshold, allowShort } } }, { progress: 'quiet', log: () => {} });
+  let sharpe = NaN;
+  for (let k = 0; k < training.folds.length; k++) {
+    const pieces = split.paths[0].pieces.filter((p) => p.fold <= k);
+    sharpe = cl.backtestPath(variant, candles, features, { folds: training.folds.slice(0, k + 1) }, { pieces }).backtest.report.metrics.sharpe;
+    trial.report(sharpe, k);
+    if (trial.shouldPrune()) throw new cl.tuning.TrialPruned();
+  }
+  return sharpe;
+}
+const none = new cl.tuning.NopPruner();
+const samplers = {
+  'TPE (seed 1)': new cl.tuning.TPESampler({ seed: 1, nStartupTrials: 5 }),
+  'random (seed 1)': new cl.tuning.RandomSampler({ seed: 1 }),
+  grid: new cl.tuning.GridSampler({ buyThreshold: [0.4, 0.45, 0.5, 0.55, 0.6], allowShort: [false, true], sellThreshold: [0.45] }),
+};
+const bySampler = [];
+for (const [name, sampler] of Object.entries(samplers)) {
+  const s = cl.tuning.createStudy({ direction: 'maximize', sampler, pruner: none, studyName: name });
+  await s.optimize(strategyObjective, { nTrials: 10 });
+  bySampler.push({ sampler: name, trials: s.trials.length, withSellThreshold: s.trials.filter((t) => 'sellThreshold' in t.params).length, best: s.bestValue, bestParams: JSON.stringify(s.bestParams) });
+}
+cl.showRecords(bySampler, 'Samplers on the conditional space');
+""")
+md("""
+The **pruners** judge the intermediate values: the median pruner stops a trial below the median of
+the others at the same window; **successive halving** (ASHA) keeps only the top 1/η at each rung;
+**Hyperband** runs several successive-halving brackets and assigns each trial to one. Each study
+below runs the same 12 random trials (same seed), so the difference is the pruner's: steps reported
+(the compute spent) against the best value found.
+""")
+code("""
+const pruners = {
+  none: new cl.tuning.NopPruner(),
+  median: new cl.tuning.MedianPruner({ nStartupTrials: 3 }),
+  'successive halving': new cl.tuning.SuccessiveHalvingPruner({ minResource: 1, reductionFactor: 2 }),
+  hyperband: new cl.tuning.HyperbandPruner({ minResource: 1, maxResource: training.folds.length, reductionFactor: 2 }),
+};
+const byPruner = [];
+let hyperbandStudy: cl.tuning.Study | undefined;
+for (const [name, pruner] of Object.entries(pruners)) {
+  const s = cl.tuning.createStudy({ direction: 'maximize', sampler: new cl.tuning.RandomSampler({ seed: 5 }), pruner, studyName: `pruner-${name}` });
+  await s.optimize(strategyObjective, { nTrials: 12 });
+  if (name === 'hyperband') hyperbandStudy = s;
+  const steps = s.trials.reduce((sum, t) => sum + Object.keys(t.intermediateValues).length, 0);
+  byPruner.push({ pruner: name, pruned: s.trials.filter((t) => t.state === 'PRUNED').length, stepsReported: steps, best: s.bestValue });
+}
+cl.showRecords(byPruner, 'Pruners: compute spent and best value');
+cl.showChart(cl.tuning.intermediateValuesFigure({ trials: hyperbandStudy!.trials, directions: hyperbandStudy!.directions, studyName: 'hyperband' }));
+""")
+md("""
+## 4c · Two objectives: NSGA-II and the Pareto front
+
+With `directions`, a study optimizes several objectives at once; the default sampler becomes NSGA-II
+and the answer is the **Pareto front**: the trials no other trial beats on both Sharpe (maximize) and
+maximum drawdown (minimize).
+""")
+code("""
+const pareto = cl.tuning.createStudy({ directions: ['maximize', 'minimize'], sampler: new cl.tuning.NSGAIISampler({ seed: 2, populationSize: 8 }), studyName: 'pareto' });
+await pareto.optimize(async (trial) => {
+  const buyThreshold = trial.suggestFloat('buyThreshold', 0.3, 0.65, { step: 0.025 });
+  const variant = cl.createRunContext({ ...walkForward, strategy: { id: 'core/probability-threshold', params: { buyThreshold } } }, { progress: 'quiet', log: () => {} });
+  const m = cl.backtestPath(variant, candles, features, training, split.paths[0]).backtest.report.metrics;
+  return [m.sharpe, m.maxDrawdown];
+}, { nTrials: 24 });
+cl.showRecords(pareto.bestTrials.map((t) => ({ trial: t.number, sharpe: t.values![0], maxDrawdown: t.values![1], ...t.params })), `Pareto front (${pareto.bestTrials.length} of ${pareto.trials.length} trials)`);
+cl.showChart(cl.tuning.paretoFrontFigure({ trials: pareto.trials, directions: pareto.directions, studyName: 'pareto' }, { targetNames: ['Sharpe', 'max drawdown'] }));
+""")
+md("""
+## 4d · The journal storage: stop, reopen, continue
+
+With `storage: <file>` the study is a journal: one fsynced record per event, replayed on open, safe
+to share between processes. Opening the same journal again with `loadIfExists` continues the study:
+its trials are kept, the sampler sees them, and `optimize` adds more. (A process killed mid-trial
+leaves that trial RUNNING; the next open marks it failed and retries its params.)
+""")
+code("""
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'candlelab-journal-'));
+const journal = path.join(journalDir, 'study.journal');
+const openJournal = () => cl.tuning.createStudy({ direction: 'maximize', sampler: new cl.tuning.TPESampler({ seed: 4, nStartupTrials: 4 }), pruner: none, storage: journal, studyName: 'resume', loadIfExists: true });
+const firstSession = openJournal();
+await firstSession.optimize(strategyObjective, { nTrials: 5 });
+const reopened = openJournal(); // as a new process would: replays the journal
+const kept = reopened.trials.length;
+await reopened.optimize(strategyObjective, { nTrials: 5 });
+const records = fs.readFileSync(journal, 'utf8').trim().split(os.EOL).length; // one JSON record per line
+console.log(`journal: ${kept} trials after reopening, ${reopened.trials.length} after continuing; best ${reopened.bestValue.toFixed(3)} (trial ${reopened.bestTrial.number}); ${records} records`);
+fs.rmSync(journalDir, { recursive: true, force: true });
 """)
 md("""
 ## 5 · Did the search overfit?

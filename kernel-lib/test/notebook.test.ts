@@ -134,8 +134,18 @@ describe('the stage notebooks', () => {
     expect(html).toMatch(/4 windows/);
     expect(html).toMatch(/Stitched out-of-sample account/);
     expect(html).toMatch(/CPCV N=6, k=2/);
-    expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(7);
+    expect(plotlyCharts(outputs)).toBeGreaterThanOrEqual(9);
     expect(text).toMatch(/PBO \d+\.\d% over 70 splits; deflated Sharpe P = \d\.\d{3}/);
+    // the rest of issue 11: expanding windows, purged k-fold, PBO across CPCV paths, samplers on a
+    // conditional space, the pruners, NSGA-II's Pareto front, the journal reopened and continued
+    expect(html).toMatch(/4 expanding windows/);
+    expect(html).toMatch(/Purged 5-fold, embargo 2%/);
+    expect(text).toMatch(/PBO across 5 CPCV paths: \d+\.\d% \(6 settings\)/);
+    expect(html).toMatch(/Samplers on the conditional space/);
+    expect(html).toMatch(/Pruners: compute spent and best value/);
+    expect(html).toMatch(/Pareto front \(\d+ of 24 trials\)/);
+    expect(html).toMatch(/Parameter importance \(mean decrease in impurity, not fANOVA\)/);
+    expect(text).toMatch(/journal: 5 trials after reopening, 10 after continuing; best -?\d+\.\d{3} \(trial \d+\); \d+ records/);
     // the sweep section: 12 points on 2 worker processes, one model trained for all of them
     expect(text).toMatch(/12 points: 12 computed, 0 reused, 0 failed, [\d.]+ s on 2 local worker processes/);
     expect(html).toMatch(/Sweep results/);

@@ -107,6 +107,34 @@ describe('candlelab tune on a walk-forward spec', () => {
   });
 });
 
+describe('candlelab tune on a CPCV spec', () => {
+  it('summary.json and report.html carry PBO across the CPCV paths next to the CSCV figure, each naming its method', async () => {
+    const spec = writeSpec('cpcv', { method: 'cpcv', groups: 4, testGroups: 2 });
+    const out = path.join(dir, 'cpcv-out');
+    const run = await cli(['tune', spec, '--space', space, '--trials', '3', '--pruner', 'none', '--out', out, '--json'], workspaceEnv(path.join(dir, 'ws-cpcv')));
+    expect(run.status, run.stderr).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.trials.complete).toBe(3);
+    const paths = summary.pathProbabilityOfBacktestOverfitting;
+    // 4 groups, 2 tested: C(4, 2) = 6 splits, 2/4·6 = 3 backtest paths
+    expect(paths).toMatchObject({ paths: 3, trials: 3 });
+    expect(paths.method).toMatch(/CPCV backtest paths/);
+    expect(paths.logits).toHaveLength(3);
+    expect(paths.pbo).toBe(paths.logits.filter((l: number) => l <= 0).length / 3);
+    // recompute it from the trials' per-path Sharpe ratios: the in-sample winner of each path, ranked on it
+    const matrix = [0, 1, 2].map((p) => [0, 1, 2].map((t) => JSON.parse(fs.readFileSync(path.join(out, 'returns', `${t}.paths.json`), 'utf8'))[p]));
+    for (let p = 0; p < 3; p++) {
+      const inSample = [0, 1, 2].map((t) => [0, 1, 2].filter((q) => q !== p).reduce((sum, q) => sum + matrix[q][t], 0) / 2);
+      expect(paths.chosenTrials[p]).toBe(inSample.indexOf(Math.max(...inSample)));
+    }
+    expect(summary.probabilityOfBacktestOverfitting.method).toMatch(/^CSCV/);
+    expect(JSON.parse(run.stdout).pathProbabilityOfBacktestOverfitting).toBe(paths.pbo);
+    const report = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(report).toContain('probability of backtest overfitting across the CPCV paths');
+    expect(report).toMatch(/CSCV over 3 trials/);
+  });
+});
+
 describe('candlelab tune without validation', () => {
   it('optimizes the validation log-loss, with the boosting rounds reported for pruning', async () => {
     const spec = writeSpec('plain');

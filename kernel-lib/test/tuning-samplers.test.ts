@@ -180,6 +180,28 @@ describe('TPE', () => {
     const withLiar = await distinct(true);
     const without = await distinct(false);
     expect(withLiar).toBeGreaterThan(without);
+    // no two trials of the batch share a value (41 values, 8 trials: the liar plus skipping a running trial's value)
+    expect(withLiar).toBe(8);
+  });
+
+  it('parallel TPE (nJobs 4): no trial starts with the params of a trial running alongside', async () => {
+    const inFlight = new Map<number, string>();
+    const repeats: string[] = [];
+    const study = createStudy({ seed: 5, sampler: new TPESampler({ nStartupTrials: 5 }) });
+    await study.optimize(async (trial) => {
+      const k = trial.suggestInt('k', 0, 40);
+      const kind = trial.suggestCategorical('kind', ['a', 'b']);
+      const key = JSON.stringify([k, kind]);
+      for (const [number, other] of inFlight) if (other === key) repeats.push(`#${trial.number} repeats running #${number}: ${key}`);
+      inFlight.set(trial.number, key);
+      for (let i = 0; i < 1 + (trial.number % 3); i++) await yieldTurn(); // finish out of order
+      inFlight.delete(trial.number);
+      return Math.abs(k - 20) + (kind === 'a' ? 0 : 3);
+    }, { nTrials: 60, nJobs: 4 });
+    expect(study.trials).toHaveLength(60);
+    expect(repeats).toEqual([]);
+    // the search still converges on the optimum region
+    expect(study.bestValue).toBeLessThanOrEqual(1);
   });
 
   it('one objective only', async () => {

@@ -3,7 +3,7 @@ import { walkForwardSplit, walkForwardParams } from '../src/validation/walk-forw
 import { purgedKFoldSplit, purgedKFoldParams } from '../src/validation/purged-kfold';
 import { binomial, cpcvSplit, cpcvParams } from '../src/validation/cpcv';
 import { addLength, embargoRows, purgeAndEmbargo, rowCount, type RowRange, type SplitIndex } from '../src/validation/splitter';
-import { deflatedSharpe, expectedMaxSharpe, normalCdf, normalQuantile, probabilisticSharpe, probabilityOfBacktestOverfitting } from '../src/validation/overfitting';
+import { deflatedSharpe, expectedMaxSharpe, normalCdf, normalQuantile, pathProbabilityOfBacktestOverfitting, probabilisticSharpe, probabilityOfBacktestOverfitting } from '../src/validation/overfitting';
 import { SeededRng } from '../src/util/rng';
 import { defineSplitter, definePlugin } from '../src/plugins/define';
 import { createRegistry } from '../src/plugins/core-plugin';
@@ -114,7 +114,11 @@ describe('purge and embargo', () => {
       const index: SplitIndex = { time, start: 0, end: rows, horizon: 20, eventEnd, barMs: HOUR };
       const folds = 3 + Math.floor(rng.uniform() * 5);
       const embargo = Math.floor(rng.uniform() * 10);
-      const split = trial % 2 ? purgedKFoldSplit(index, purgedKFoldParams.parse({ folds, embargo })) : cpcvSplit(index, cpcvParams.parse({ groups: folds + 1, testGroups: 2, embargo }));
+      const kind = (['cpcv', 'kfold', 'walk-forward'] as const)[trial % 3];
+      const split =
+        kind === 'kfold' ? purgedKFoldSplit(index, purgedKFoldParams.parse({ folds, embargo }))
+        : kind === 'cpcv' ? cpcvSplit(index, cpcvParams.parse({ groups: folds + 1, testGroups: 2, embargo }))
+        : walkForwardSplit(index, walkForwardParams.parse({ train: 80 + 20 * folds, test: 30 + 5 * folds, mode: trial % 2 ? 'rolling' : 'expanding', embargo }));
       const violations: string[] = [];
       for (const fold of split.folds) {
         for (const train of fold.train) {
@@ -129,9 +133,22 @@ describe('purge and embargo', () => {
           }
         }
         // and nothing more than needed was dropped: every row outside the test blocks is trained on, purged or embargoed
-        expect(rowCount(fold.train) + rowCount(fold.test) + fold.purged + fold.embargoed).toBe(rows);
+        // (walk-forward trains on the window before its block only: its training rows and purged rows fill that window)
+        if (kind !== 'walk-forward') expect(rowCount(fold.train) + rowCount(fold.test) + fold.purged + fold.embargoed).toBe(rows);
+        else expect(rowCount(fold.train) + fold.purged).toBe(fold.test[0].start - fold.train[0].start);
+        // rows purged are exactly those whose label reaches a test block (none kept, none dropped needlessly)
+        const from = kind === 'walk-forward' ? fold.train[0].start : 0;
+        const to = kind === 'walk-forward' ? fold.test[0].start : rows;
+        let reaching = 0;
+        for (let row = from; row < to; row++) {
+          const inTest = fold.test.some((b) => row >= b.start && row < b.end);
+          const embargoed = fold.test.some((b) => row >= b.end && row < b.end + embargo);
+          if (!inTest && !embargoed && fold.test.some((b) => row < b.start && !(eventEnd[row] < time[b.start]))) reaching++;
+        }
+        expect(fold.purged, `${kind} fold ${fold.index}: purged rows`).toBe(reaching);
       }
-      expect(violations, `trial ${trial}`).toEqual([]);
+      if (kind === 'walk-forward') expect(split.folds.length).toBeGreaterThanOrEqual(2);
+      expect(violations, `trial ${trial} (${kind})`).toEqual([]);
     }
   });
 
@@ -165,6 +182,28 @@ describe('purged k-fold and CPCV', () => {
     expect(split.folds[2].train).toEqual([{ start: 20, end: 208 }, { start: 308 + 6, end: 500 }]);
     expect(split.folds[2].purged).toBe(4);
     expect(split.folds[2].embargoed).toBe(6);
+  });
+
+  it('CPCV N=4 k=2 worked out by hand: the splits in lexicographic order, their purged and embargoed rows, the three paths', () => {
+    // 160 rows in 4 groups of 40; labels look 2 bars ahead; embargo 3 rows
+    const index = barIndex(160, HOUR, { horizon: 2 });
+    const split = cpcvSplit(index, cpcvParams.parse({ groups: 4, testGroups: 2, embargo: 3 }));
+    expect(split.folds.map((f) => f.testGroups)).toEqual([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]);
+    // {0,1}: train on groups 2 and 3 after the embargo behind group 1
+    expect(split.folds[0]).toMatchObject({ train: [{ start: 83, end: 160 }], purged: 0, embargoed: 3 });
+    // {0,2}: group 1 after group 0's embargo, purged 2 rows before group 2; group 3 after group 2's embargo
+    expect(split.folds[1]).toMatchObject({ train: [{ start: 43, end: 78 }, { start: 123, end: 160 }], purged: 2, embargoed: 6 });
+    // {1,3}: group 0 purged before group 1; group 2 after group 1's embargo, purged before group 3
+    expect(split.folds[4]).toMatchObject({ train: [{ start: 0, end: 38 }, { start: 83, end: 118 }], purged: 4, embargoed: 3 });
+    // {2,3}: groups 0 and 1, purged before group 2; nothing after group 3 to embargo
+    expect(split.folds[5]).toMatchObject({ train: [{ start: 0, end: 78 }], purged: 2, embargoed: 0 });
+    // path p takes, for each group, the p-th split (in order) that tested it
+    expect(split.paths.map((p) => p.pieces.map((piece) => piece.fold))).toEqual([
+      [0, 0, 1, 2],
+      [1, 3, 3, 4],
+      [2, 4, 5, 5],
+    ]);
+    expect(split.paths[1].pieces.map((piece) => [piece.start, piece.end])).toEqual([[0, 40], [40, 80], [80, 120], [120, 160]]);
   });
 
   it.each([
@@ -233,6 +272,48 @@ describe('overfitting statistics', () => {
     const edge = [...noise.slice(1), Float64Array.from({ length: T }, () => 0.006 + 0.01 * rng.normal())];
     expect(probabilityOfBacktestOverfitting(edge, 8).pbo).toBeLessThan(0.05);
     expect(() => probabilityOfBacktestOverfitting([noise[0]], 8)).toThrow(/at least 2 candidates/);
+  });
+
+  it('PBO across CPCV paths: the in-sample winner (best mean over the other paths) ranked on each path', () => {
+    // paths × trials. Trial 2 is best on every path: whichever path is left out, it wins in sample and
+    // is the best out of sample (ω = 4/5, logit > 0 on every path) → PBO 0.
+    const alwaysWins = [
+      [0.1, 0.3, 0.9, 0.2],
+      [0.2, 0.1, 0.8, 0.4],
+      [0.0, 0.5, 0.7, 0.3],
+      [0.3, 0.2, 1.1, 0.1],
+    ];
+    const wins = pathProbabilityOfBacktestOverfitting(alwaysWins);
+    expect(wins.pbo).toBe(0);
+    expect(wins.chosen).toEqual([2, 2, 2, 2]);
+    expect(wins.paths).toBe(4);
+    expect(wins.trials).toBe(4);
+    for (const logit of wins.logits) expect(logit).toBeCloseTo(Math.log(0.8 / 0.2), 12);
+    // Built so it always loses: on each path p, trial p is great on every other path (so it wins in
+    // sample when p is left out) and the worst on path p itself → ω = 1/5 on every path → PBO 1.
+    const alwaysLoses = [
+      [-5, 2, 2, 2],
+      [2, -5, 2, 2],
+      [2, 2, -5, 2],
+      [2, 2, 2, -5],
+    ].map((row, p) => row.map((v, t) => v + (t === p ? 0 : 0.01 * t)));
+    const loses = pathProbabilityOfBacktestOverfitting(alwaysLoses);
+    expect(loses.chosen).toEqual([0, 1, 2, 3]);
+    expect(loses.pbo).toBe(1);
+    for (const logit of loses.logits) expect(logit).toBeCloseTo(Math.log(0.2 / 0.8), 12);
+    // a median rank counts as overfit (logit 0): 3 trials, in-sample winner in the middle on path 0
+    const median = pathProbabilityOfBacktestOverfitting([
+      [0.5, 0.9, 0.1],
+      [1.0, 0.0, 0.2],
+      [1.0, 0.1, 0.0],
+    ]);
+    expect(median.chosen[0]).toBe(0);
+    expect(median.logits[0]).toBe(0);
+    expect(median.pbo).toBeCloseTo(1 / 3, 15);
+    // trials with a non-finite value on some path are left out; too few paths or trials is an error
+    expect(pathProbabilityOfBacktestOverfitting(alwaysWins.map((row) => [...row, NaN])).trials).toBe(4);
+    expect(() => pathProbabilityOfBacktestOverfitting([[1, 2]])).toThrow(/at least 2 backtest paths/);
+    expect(() => pathProbabilityOfBacktestOverfitting([[1], [2]])).toThrow(/at least 2 trials/);
   });
 });
 

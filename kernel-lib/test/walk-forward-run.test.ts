@@ -7,7 +7,7 @@ import { writeCandlesCsv } from '../src/data/csv-file';
 import { Frame, type Candles } from '../src/frame/frame';
 import { buildFeatures, buildLabels, createRunContext, loadCandles } from '../src/runner/stages';
 import { splitValidation, trainFolds } from '../src/runner/validation-run';
-import type { RunRecord } from '../src/runner/run-record';
+import { runFingerprint, type RunRecord } from '../src/runner/run-record';
 import type { SpecInput } from '../src/spec/spec';
 import { ModelRegistry } from '../src/registry/model-registry';
 import { cli, listDir, tempDir, workspaceEnv } from './helpers';
@@ -55,8 +55,28 @@ describe('candlelab run with "validation": walk-forward', () => {
     }
   });
 
-  it('run twice, gives one fingerprint', () => {
+  it('run twice, gives one fingerprint, and the fingerprint covers every window', () => {
+    expect(runs[0].fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(runs[0].fingerprint).toBe(runs[1].fingerprint);
+    expect(runs[0].runDir).not.toBe(runs[1].runDir);
+    const records: RunRecord[] = runs.map((r) => JSON.parse(fs.readFileSync(path.join(r.runDir, 'run.json'), 'utf8')));
+    expect(records[0].fingerprint).toBe(runs[0].fingerprint);
+    expect(records[1].validation).toEqual(records[0].validation);
+    expect(fs.readFileSync(path.join(runs[1].runDir, 'predictions.arrow'))).toEqual(fs.readFileSync(path.join(runs[0].runDir, 'predictions.arrow')));
+    // the validation record is hashed: a change in any one window's rows or metrics changes the fingerprint
+    const predictions = { start: 0, rows: 1, columns: ['p'], values: Float32Array.of(0.5), microsecondsPerRow: 0 };
+    const validation = records[0].validation!;
+    const base = runFingerprint(predictions, [], records[0].metrics, validation);
+    expect(runFingerprint(predictions, [], records[0].metrics, structuredClone(validation))).toBe(base);
+    expect(runFingerprint(predictions, [], records[0].metrics)).not.toBe(base);
+    for (let k = 0; k < validation.windows.length; k++) {
+      const purged = structuredClone(validation);
+      purged.windows[k].rows.purged += 1;
+      expect(runFingerprint(predictions, [], records[0].metrics, purged), `window ${k} rows`).not.toBe(base);
+      const traded = structuredClone(validation);
+      traded.windows[k].metrics.trading!.totalReturn += 1e-12;
+      expect(runFingerprint(predictions, [], records[0].metrics, traded), `window ${k} metrics`).not.toBe(base);
+    }
   });
 
   it('records every window: ISO times, row counts, purge, metrics; and the stitched out-of-sample numbers', () => {

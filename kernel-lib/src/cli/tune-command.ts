@@ -77,6 +77,7 @@ export function registerTuneCommand(program: Command): void {
           },
           best: result.best.map((t) => ({ number: t.number, values: t.values, params: t.params })),
           probabilityOfBacktestOverfitting: result.overfitting?.pbo ?? null,
+          pathProbabilityOfBacktestOverfitting: result.pathOverfitting?.pbo ?? null,
           deflatedSharpe: result.deflatedSharpe ?? null,
           importances: result.importances ?? null,
         };
@@ -88,6 +89,7 @@ export function registerTuneCommand(program: Command): void {
         console.log(`tune ${summary.study}: ${summary.trials.total} trials (${summary.trials.complete} complete, ${summary.trials.pruned} pruned, ${summary.trials.failed} failed)`);
         for (const best of summary.best.slice(0, 5)) console.log(`  best #${best.number}: ${result.objectives.map((o, i) => `${o.name} ${best.values?.[i]}`).join(', ')}  ${JSON.stringify(best.params)}`);
         if (result.overfitting) console.log(`  probability of backtest overfitting: ${(100 * result.overfitting.pbo).toFixed(1)}% (CSCV, ${result.overfitting.blocks} blocks)`);
+        if (result.pathOverfitting) console.log(`  probability of backtest overfitting across the CPCV paths: ${(100 * result.pathOverfitting.pbo).toFixed(1)}% (${result.pathOverfitting.paths} paths, ${result.pathOverfitting.trials} trials)`);
         if (result.deflatedSharpe) console.log(`  deflated Sharpe of the best trial: P = ${result.deflatedSharpe.probability.toFixed(3)} (against the best of ${result.deflatedSharpe.trials} skill-less trials)`);
         console.log(`  best spec:    ${relative(summary.bestSpec)}   (candlelab run ${relative(summary.bestSpec)})`);
         console.log(`  report:       ${relative(summary.report)}`);

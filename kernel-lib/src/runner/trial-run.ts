@@ -30,7 +30,14 @@ export type TrialRequest = {
 };
 
 export type TrialOutcome =
-  | { state: 'COMPLETE'; values: number[]; returns?: number[]; summary: Record<string, unknown> }
+  | {
+      state: 'COMPLETE';
+      values: number[];
+      returns?: number[];
+      /** Per backtest path, its Sharpe (CPCV has several paths): the tuner's PBO across paths. */
+      pathSharpes?: number[];
+      summary: Record<string, unknown>;
+    }
   | { state: 'PRUNED'; step?: number }
   | { state: 'FAIL'; error: string };
 
@@ -91,6 +98,7 @@ async function runTrialStages(request: TrialRequest): Promise<TrialOutcome> {
         state: 'COMPLETE',
         values,
         returns: Array.from(equityReturns(results.backtest)),
+        ...(results.validation && results.validation.record.paths.length > 1 ? { pathSharpes: results.validation.record.paths.map((p) => p.metrics.sharpe) } : {}),
         summary: {
           totalReturn: backtest.totalReturn,
           sharpe: backtest.sharpe,

@@ -6,7 +6,7 @@ import { createStudy, type Study } from '../tuning/study';
 import type { FrozenTrial } from '../tuning/frozen-trial';
 import { paramImportances } from '../tuning/importance';
 import { intermediateValuesFigure, optimizationHistoryFigure, parallelCoordinateFigure, paramImportancesFigure, paretoFrontFigure, type StudyResults } from '../tuning/views';
-import { deflatedSharpe, probabilityOfBacktestOverfitting, returnMoments, type BacktestOverfitting, type DeflatedSharpe } from '../validation/overfitting';
+import { deflatedSharpe, pathProbabilityOfBacktestOverfitting, probabilityOfBacktestOverfitting, returnMoments, type BacktestOverfitting, type DeflatedSharpe, type PathOverfitting } from '../validation/overfitting';
 import { writeFileAtomic } from '../util/atomic';
 import { canonicalJson, sha256Hex } from '../util/hash';
 import { keyValueTable, recordsTable, renderHtmlReport } from '../report/html-report';
@@ -63,6 +63,8 @@ export type TuneResult = {
   bestSpecFile: string;
   /** Probability of backtest overfitting across the completed trials' accounts (CSCV), when there are enough. */
   overfitting?: BacktestOverfitting;
+  /** Probability of backtest overfitting across the CPCV backtest paths (path × trial Sharpe matrix), for a spec with several paths. */
+  pathOverfitting?: PathOverfitting;
   /** Deflated Sharpe of the best trial's account, given how many trials were tried. */
   deflatedSharpe?: DeflatedSharpe;
   importances?: Record<string, number>;
@@ -164,6 +166,9 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
     if (outcome.state === 'COMPLETE' && outcome.returns) {
       writeFileAtomic(path.join(outDir, 'returns', `${trial.number}.f64`), new Uint8Array(Float64Array.from(outcome.returns).buffer));
     }
+    if (outcome.state === 'COMPLETE' && outcome.pathSharpes) {
+      writeFileAtomic(path.join(outDir, 'returns', `${trial.number}.paths.json`), JSON.stringify(outcome.pathSharpes) + '\n');
+    }
     progressLine(log, study, finished, params, outcome, options.trials, started);
   };
   try {
@@ -205,6 +210,10 @@ async function runTrialJob(runner: JobRunner, job: Extract<Job, { kind: 'trial' 
   const outcome = await runner.run(job, jobHash(job));
   return outcome.ok ? (outcome.result as TrialOutcome) : { state: 'FAIL', error: outcome.error };
 }
+
+const CSCV_METHOD = "CSCV (combinatorially symmetric cross-validation) over the completed trials' stitched out-of-sample accounts, cut into blocks";
+const CPCV_PATHS_METHOD =
+  'across the CPCV backtest paths (López de Prado): per path, the trial with the best mean Sharpe over the other paths (in sample) ranked by its Sharpe on that path (out of sample); PBO = share of paths where it ranks at or below the median';
 
 /** Write the best spec, trials.csv, summary.json and report.html; compute PBO, the deflated Sharpe and importances. */
 function writeTuneResults(study: Study, context: { outDir: string; objectives: RunObjective[]; rawSpec: unknown; baseFile: string; log: (line: string) => void }): TuneResult {
@@ -248,6 +257,23 @@ function writeTuneResults(study: Study, context: { outDir: string; objectives: R
     const bestReturns = returns.get(best[0].number);
     if (bestReturns) deflated = deflatedSharpe(bestReturns, returns.size, variance);
   }
+  // PBO across the CPCV paths: each trial's Sharpe on every backtest path (path × trial matrix)
+  let pathOverfitting: PathOverfitting | undefined;
+  const pathSharpes = new Map<number, number[]>();
+  for (const t of complete) {
+    const file = path.join(outDir, 'returns', `${t.number}.paths.json`);
+    if (fs.existsSync(file)) pathSharpes.set(t.number, (JSON.parse(fs.readFileSync(file, 'utf8')) as Array<number | null>).map((v) => (v === null ? NaN : v)));
+  }
+  const pathCounts = new Set([...pathSharpes.values()].map((s) => s.length));
+  if (pathSharpes.size >= 2 && pathCounts.size === 1 && [...pathCounts][0] >= 2) {
+    const columns = [...pathSharpes.values()];
+    const matrix = columns[0].map((_, p) => columns.map((c) => c[p]));
+    try {
+      pathOverfitting = pathProbabilityOfBacktestOverfitting(matrix);
+    } catch {
+      pathOverfitting = undefined; // fewer than 2 trials with a finite Sharpe on every path
+    }
+  }
   const directions = study.directions;
   let importances: Record<string, number> | undefined;
   try {
@@ -273,7 +299,8 @@ function writeTuneResults(study: Study, context: { outDir: string; objectives: R
     trials: { total: trials.length, complete: complete.length, pruned: trials.filter((t) => t.state === 'PRUNED').length, failed: trials.filter((t) => t.state === 'FAIL').length },
     best: best.map((t) => ({ number: t.number, values: t.values, params: t.params })),
     bestSpec: 'best-spec.json',
-    ...(overfitting ? { probabilityOfBacktestOverfitting: { pbo: overfitting.pbo, blocks: overfitting.blocks, splits: overfitting.splits } } : {}),
+    ...(overfitting ? { probabilityOfBacktestOverfitting: { method: CSCV_METHOD, pbo: overfitting.pbo, blocks: overfitting.blocks, splits: overfitting.splits } } : {}),
+    ...(pathOverfitting ? { pathProbabilityOfBacktestOverfitting: { method: CPCV_PATHS_METHOD, pbo: pathOverfitting.pbo, paths: pathOverfitting.paths, trials: pathOverfitting.trials, logits: pathOverfitting.logits, chosenTrials: pathOverfitting.chosen.map((c) => [...pathSharpes.keys()][c]) } } : {}),
     ...(deflated ? { deflatedSharpe: deflated } : {}),
     ...(importances ? { importances, importanceMethod: "mean decrease in impurity over a seeded random forest (Optuna's MeanDecreaseImpurityImportanceEvaluator, not fANOVA; see tuning/importance.ts)" } : {}),
   };
@@ -304,6 +331,9 @@ function writeTuneResults(study: Study, context: { outDir: string; objectives: R
           'probability of backtest overfitting',
           overfitting ? `${pct(overfitting.pbo)} (CSCV over ${returns.size} trials' accounts, ${overfitting.blocks} blocks, ${overfitting.splits} splits; above 50% the in-sample winner is worse than the median out of sample)` : 'needs 2+ completed trials',
         ],
+        ...(pathOverfitting
+          ? ([['probability of backtest overfitting across the CPCV paths', `${pct(pathOverfitting.pbo)} (${CPCV_PATHS_METHOD}; ${pathOverfitting.paths} paths, ${pathOverfitting.trials} trials)`]] as Array<[string, string]>)
+          : []),
         ['deflated Sharpe of the best trial', deflated ? `P(true Sharpe > ${deflated.benchmark.toFixed(4)} per bar, the expected best of ${deflated.trials} skill-less trials) = ${deflated.probability.toFixed(3)}` : 'needs 2+ completed trials'],
         ['best spec', 'best-spec.json (run it with candlelab run)'],
       ]),
@@ -312,7 +342,7 @@ function writeTuneResults(study: Study, context: { outDir: string; objectives: R
     { title: 'Trials', html: recordsTable(trials.map((t) => ({ trial: t.number, state: t.state, ...Object.fromEntries(objectives.map((o, i) => [o.name, t.values?.[i] ?? ''])), ...t.params }))) },
   ]);
   writeFileAtomic(path.join(outDir, 'report.html'), html);
-  return { studyName: study.studyName, outDir, objectives, trials, best, bestSpecFile, overfitting, deflatedSharpe: deflated, importances };
+  return { studyName: study.studyName, outDir, objectives, trials, best, bestSpecFile, overfitting, pathOverfitting, deflatedSharpe: deflated, importances };
 }
 
 /** The best spec lives in the tune folder: a relative data file path is rewritten so it still points at the same file. */

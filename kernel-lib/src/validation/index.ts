@@ -21,6 +21,7 @@ export { cpcvSplit, cpcvSplitter, cpcvParams, binomial, combinations, type CpcvP
 export { coreSplitters } from './core-splitters';
 export {
   probabilityOfBacktestOverfitting,
+  pathProbabilityOfBacktestOverfitting,
   deflatedSharpe,
   probabilisticSharpe,
   expectedMaxSharpe,
@@ -28,5 +29,6 @@ export {
   normalQuantile,
   returnMoments,
   type BacktestOverfitting,
+  type PathOverfitting,
   type DeflatedSharpe,
 } from './overfitting';

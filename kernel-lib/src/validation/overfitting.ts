@@ -198,3 +198,57 @@ export function probabilityOfBacktestOverfitting(returns: ReadonlyArray<ArrayLik
   }
   return { pbo: logits.filter((l) => l <= 0).length / logits.length, logits, splits: logits.length, blocks };
 }
+
+export type PathOverfitting = {
+  /** Probability of backtest overfitting across the backtest paths: the share of paths where the in-sample best trial ranks at or below the median. */
+  pbo: number;
+  /** Per path, logit(ω) of the in-sample best trial's relative rank ω on that path. */
+  logits: number[];
+  /** Per path, the trial (column) chosen in sample, i.e. best by its mean over the other paths. */
+  chosen: number[];
+  paths: number;
+  trials: number;
+};
+
+/**
+ * Probability of backtest overfitting across CPCV backtest paths (López de Prado, AFML ch. 11–12):
+ * `performance[path][trial]` is a trial's performance (e.g. Sharpe; higher is better) on each path.
+ * For each path, the trial with the best mean performance over the other paths (in sample) is ranked
+ * among the trials on that path (out of sample), ω = rank/(trials + 1) with ties sharing the average
+ * rank; PBO is the share of paths where logit(ω) ≤ 0, i.e. the in-sample winner is at or below the
+ * median out of sample. Trials with a non-finite value on any path are left out.
+ */
+export function pathProbabilityOfBacktestOverfitting(performance: ReadonlyArray<ArrayLike<number>>): PathOverfitting {
+  const paths = performance.length;
+  if (paths < 2) throw new ConfigError(`PBO across paths needs at least 2 backtest paths (got ${paths})`);
+  const width = performance[0].length;
+  if (performance.some((row) => row.length !== width)) throw new ConfigError('PBO across paths needs every path to score the same trials');
+  const columns = Array.from({ length: width }, (_, t) => t).filter((t) => performance.every((row) => Number.isFinite(row[t])));
+  if (columns.length < 2) throw new ConfigError(`PBO across paths needs at least 2 trials with a finite value on every path (got ${columns.length})`);
+  const logits: number[] = [];
+  const chosen: number[] = [];
+  for (let p = 0; p < paths; p++) {
+    let best = columns[0];
+    let bestMean = -Infinity;
+    for (const t of columns) {
+      let sum = 0;
+      for (let q = 0; q < paths; q++) if (q !== p) sum += performance[q][t];
+      const mean = sum / (paths - 1);
+      if (mean > bestMean) {
+        bestMean = mean;
+        best = t;
+      }
+    }
+    const value = performance[p][best];
+    let below = 0;
+    let equal = 0;
+    for (const t of columns) {
+      if (performance[p][t] < value) below++;
+      else if (performance[p][t] === value) equal++;
+    }
+    const omega = (below + (equal + 1) / 2) / (columns.length + 1);
+    logits.push(Math.log(omega / (1 - omega)));
+    chosen.push(best);
+  }
+  return { pbo: logits.filter((l) => l <= 0).length / paths, logits, chosen, paths, trials: columns.length };
+}

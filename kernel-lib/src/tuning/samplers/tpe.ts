@@ -24,7 +24,9 @@ export type TPESamplerOptions = {
   /**
    * Treat RUNNING trials as having the worst possible value (default true). They then land in g(x),
    * steering concurrent trials away from each other's parameters. Only trials running alongside the
-   * one being sampled count, so a sequential study (nJobs 1, one process) is unaffected.
+   * one being sampled count, so a sequential study (nJobs 1, one process) is unaffected. With it, a draw
+   * also never repeats the parameters of a trial running alongside while one of its `nEiCandidates`
+   * candidates differs from them.
    */
   constantLiar?: boolean;
   /** Default: the study's seed. */
@@ -196,15 +198,28 @@ export class TPESampler implements Sampler {
     const candidates = estimatorBelow.sample(rng, this.nEiCandidates);
     const logL = estimatorBelow.logPdf(candidates);
     const logG = estimatorAbove.logPdf(candidates);
+    // Parallel trials must not repeat each other: with the constant liar, a candidate equal (on this
+    // space) to a trial running alongside is skipped while another candidate differs. Sequential
+    // studies have no such trial, so their draws are unchanged.
+    const running: number[] = [];
+    for (let i = 0; i < count; i++) if (stepKey[i] === Infinity && columns.every((column) => !Number.isNaN(column[i]))) running.push(i);
+    const repeatsRunning = (j: number): boolean => running.some((i) => names.every((name, p) => candidates[name][j] === columns[p][i]));
     let best = 0;
     let bestScore = -Infinity;
+    let fresh = -1; // the best candidate that repeats no running trial
+    let freshScore = -Infinity;
     for (let j = 0; j < logL.length; j++) {
       const score = logL[j] - logG[j];
       if (score > bestScore || (Number.isNaN(bestScore) && !Number.isNaN(score))) {
         best = j;
         bestScore = score;
       }
+      if (running.length > 0 && !repeatsRunning(j) && (fresh < 0 || score > freshScore || (Number.isNaN(freshScore) && !Number.isNaN(score)))) {
+        fresh = j;
+        freshScore = score;
+      }
     }
+    if (fresh >= 0 && repeatsRunning(best)) best = fresh;
     return Object.fromEntries(names.map((name) => [name, toExternal(searchSpace[name], candidates[name][best])]));
   }
 
