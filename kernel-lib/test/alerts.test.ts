@@ -6,6 +6,7 @@ import { ConfigError } from '../src/errors';
 import { buildReport, digestEvent, loadAlertsConfig, openAlerts, PNG_SIGNATURE, type AlertEvent, type AlertsConfigInput } from '../src/services/alerts';
 import { startFakeChatServer, startFakeSmtpServer, type FakeChatServer, type FakeSmtpServer } from '../src/testing';
 import { tradesCsv } from '../src/runner/run-record';
+import { sharpeOfReturns } from '../src/backtest/metrics';
 import { cli, tempDir } from './helpers';
 
 const TOKEN = '7012345678:AAH-secret-telegram-token-xyz';
@@ -370,6 +371,35 @@ describe('buildReport', () => {
     const weekly = buildReport(dir, { period: 'weekly' });
     expect(weekly.figures).toMatchObject({ periodPnl: equity[last] - 10_000, signals: { LONG: 16, SHORT: 16, FLAT: 16 }, fills: 3 });
     expect(() => buildReport(path.join(root, 'nowhere'), { period: 'daily' })).toThrow(/holds no paper or live session/);
+  });
+
+  it('a running session (no summary.json yet): the latest metrics come from its equity and trades so far, up to the report time', () => {
+    const dir = path.join(root, 'report-running');
+    const { equity } = makeSession(dir);
+    expect(fs.existsSync(path.join(dir, 'summary.json'))).toBe(false);
+    const report = buildReport(dir, { period: 'daily' });
+    const last = equity.length - 1;
+    const returns = equity.slice(1).map((e, i) => e / equity[i] - 1);
+    expect(report.figures.metricsSource).toBe('session');
+    expect(report.figures.metrics.totalReturn).toBeCloseTo(equity[last] / 10_000 - 1, 12);
+    expect(report.figures.metrics.sharpe).toBeCloseTo(sharpeOfReturns(returns, 8760), 9);
+    expect(report.figures.metrics.maxDrawdown).toBeCloseTo((10_090 - 9_900) / 10_090, 12);
+    expect(report.figures.metrics).toMatchObject({ numTrades: 1, winRate: 1, finalEquity: equity[last] });
+    expect(report.text).toContain(`metrics since start: totalReturn ${(equity[last] / 10_000 - 1).toFixed(3)}, sharpe ${sharpeOfReturns(returns, 8760).toFixed(3)}`);
+    expect(report.text).toMatch(/numTrades 1$/m);
+    expect(report.html).toContain('metrics since start');
+
+    // as of an earlier time: only what had happened by then (the trade closes at row 40)
+    const early = buildReport(dir, { period: 'daily', now: T0 + 35 * HOUR });
+    expect(early.figures.metrics.totalReturn).toBeCloseTo(equity[35] / 10_000 - 1, 12);
+    expect(early.figures.metrics.numTrades).toBe(0);
+    expect(early.figures.metrics.sharpe).toBeCloseTo(sharpeOfReturns(returns.slice(0, 35), 8760), 9);
+
+    // a summary.json from an earlier stop is stale: the session's own numbers win
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ metrics: { totalReturn: 0.5, sharpe: 9, numTrades: 7 } }));
+    const resumed = buildReport(dir, { period: 'daily' });
+    expect(resumed.figures.metrics.numTrades).toBe(1);
+    expect(resumed.text).not.toContain('numTrades 7');
   });
 });
 
