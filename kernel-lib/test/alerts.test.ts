@@ -331,6 +331,46 @@ describe('delivery through outages', () => {
     expect(queued[0].text).not.toContain(TOKEN);
     expect(JSON.parse(queued[0].text)).toMatchObject({ attempts: 3, lastError: expect.stringContaining('[redacted]') });
   });
+
+  it('redaction of a Slack webhook URL and a Telegram bot token set with a trailing newline, in whatever form an error quotes them', async () => {
+    const { queueDir } = setup('redact-webhook');
+    const webhook = chat.slackWebhookUrl;
+    const env = { TELEGRAM_BOT_TOKEN: `${TOKEN}\n`, SLACK_WEBHOOK_URL: `${webhook}\n` };
+    const lines: string[] = [];
+    // a network layer whose error quotes the URL as parsed (the newline dropped), its path, and its last segment
+    const leaky = (async (url: string | URL | Request) => {
+      const parsed = new URL(String(url));
+      throw new Error(`connect ECONNRESET ${parsed.href} (path ${parsed.pathname}, last ${parsed.pathname.split('/').pop()})`);
+    }) as typeof fetch;
+    const config: AlertsConfigInput = {
+      channels: { phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '1', apiUrl: chat.url }, team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' } },
+      routes: { '*': ['phone', 'team'] },
+      retry: { attempts: 2, baseMs: 1, maxMs: 2 },
+      queueDir,
+    };
+    const sink = openAlerts(config, { env, log: (l) => lines.push(l), fetch: leaky });
+    await sink.send(event(`an error quoting ${webhook} and bot${TOKEN}/sendMessage`, 'error'));
+    await sink.flush();
+    await sink.close();
+    const secrets = [TOKEN, TOKEN.split(':')[1], webhook, new URL(webhook).pathname, new URL(webhook).pathname.split('/').pop()!];
+    const stats = JSON.stringify(sink.stats());
+    const files = filesUnder(queueDir);
+    expect(files).toHaveLength(2);
+    expect(lines.join('\n')).toContain('connect ECONNRESET');
+    expect(lines.join('\n')).toContain('[redacted]');
+    for (const secret of secrets) {
+      for (const line of lines) expect(line).not.toContain(secret);
+      expect(stats).not.toContain(secret);
+      for (const { file, text } of files) expect(text, file).not.toContain(secret);
+    }
+    // the trimmed credentials are what is used: once the channels are up (and the real fetch), both deliver
+    const before = chat.messages.length;
+    const real = openAlerts(config, { env, log: (l) => lines.push(l) });
+    await real.flush();
+    await real.close();
+    expect(chat.messages.slice(before).map((m) => m.service).sort()).toEqual(['slack', 'telegram']);
+    expect(filesUnder(queueDir)).toEqual([]);
+  });
 });
 
 describe('buildReport', () => {
@@ -493,5 +533,44 @@ describe('CLI', () => {
     const bad = await cli(['schedule', path.join(dir, 'bad.json'), '--once', 'r'], env);
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toMatch(/^candlelab: error: job 'r': \S+nowhere holds no paper or live session/);
+  }, 120_000);
+
+  it('CLI: no webhook URL or bot token in any output or file written while Slack is down (schedule, alerts flush, registry-free commands)', async () => {
+    const dir = path.join(root, 'cli-redact');
+    fs.mkdirSync(dir, { recursive: true });
+    makeSession(path.join(dir, 'session'));
+    fs.writeFileSync(
+      path.join(dir, 'alerts.json'),
+      JSON.stringify({ channels: { phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '9', apiUrl: chat.url }, team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' } }, routes: { '*': ['phone', 'team'] }, retry: FAST_RETRY, queueDir: 'queue' }),
+    );
+    fs.writeFileSync(path.join(dir, 'schedule.json'), JSON.stringify({ jobs: [{ name: 'daily-report', cron: '0 8 * * *', kind: 'report', session: 'session', period: 'daily' }] }));
+    const env = { TELEGRAM_BOT_TOKEN: `${TOKEN}\n`, SLACK_WEBHOOK_URL: `${chat.slackWebhookUrl}\n`, CANDLELAB_RUNS_DIR: path.join(dir, 'runs') };
+    const outputs: string[] = [];
+    await chat.setMode({ kind: 'status', status: 502 });
+    try {
+      const run = await cli(['schedule', path.join(dir, 'schedule.json'), '--once', 'daily-report', '--alerts', path.join(dir, 'alerts.json')], env);
+      outputs.push(run.stdout, run.stderr);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/alerts: .*stays queued/);
+      const test = await cli(['alerts', 'test', path.join(dir, 'alerts.json')], env);
+      outputs.push(test.stdout, test.stderr);
+      expect(test.status).toBe(1);
+      expect(test.stdout).toMatch(/team \(slack\): queued in .*slack webhook: HTTP 502/);
+    } finally {
+      await chat.setMode({ kind: 'up' });
+    }
+    const flushed = await cli(['alerts', 'flush', path.join(dir, 'alerts.json')], env);
+    outputs.push(flushed.stdout, flushed.stderr);
+    expect(flushed.status, flushed.stderr).toBe(0);
+    const history = await cli(['schedule', 'history', path.join(dir, 'schedule.json')], env);
+    outputs.push(history.stdout, history.stderr);
+    const written = filesUnder(dir).filter(({ file }) => !file.endsWith('.png'));
+    // the queue held the failed deliveries; the history, the session and the queue are all scanned
+    expect(written.some(({ file }) => file.includes(`${path.sep}runs${path.sep}`))).toBe(true);
+    const secrets = [TOKEN, TOKEN.split(':')[1], chat.slackWebhookUrl, new URL(chat.slackWebhookUrl).pathname, new URL(chat.slackWebhookUrl).pathname.split('/').pop()!];
+    for (const secret of secrets) {
+      for (const text of outputs) expect(text).not.toContain(secret);
+      for (const { file, text } of written) expect(text, file).not.toContain(secret);
+    }
   }, 120_000);
 });
