@@ -2,12 +2,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { runSpec } from '../src/runner/run-spec';
+import { runPaperSession, type SessionEvent } from '../src/trading/paper-session';
+import { LiveTrader } from '../src/trading';
 import { ConfigError } from '../src/errors';
 import { buildReport, digestEvent, loadAlertsConfig, openAlerts, PNG_SIGNATURE, type AlertEvent, type AlertsConfigInput } from '../src/services/alerts';
-import { startFakeChatServer, startFakeSmtpServer, type FakeChatServer, type FakeSmtpServer } from '../src/testing';
+import { startFakeChatServer, startFakeExchange, startFakeSmtpServer, type FakeChatServer, type FakeExchange, type FakeSmtpServer } from '../src/testing';
 import { tradesCsv } from '../src/runner/run-record';
 import { sharpeOfReturns } from '../src/backtest/metrics';
-import { cli, tempDir } from './helpers';
+import { cli, ROOT, tempDir } from './helpers';
 
 const TOKEN = '7012345678:AAH-secret-telegram-token-xyz';
 const SMTP_PASSWORD = 'smtp-password-very-secret';
@@ -371,6 +375,118 @@ describe('delivery through outages', () => {
     expect(chat.messages.slice(before).map((m) => m.service).sort()).toEqual(['slack', 'telegram']);
     expect(filesUnder(queueDir)).toEqual([]);
   });
+});
+
+describe('session events reach the channels', () => {
+  // a small quickstart model that buys readily, a fake exchange whose candle 3240 is impossible (high < low)
+  const dir = tempDir('alerts-session');
+  const workspace = { root: dir, dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
+  const MODEL = 'quickstart-BTC-USDT-1h@1';
+  const KEY = 'k3yALERTSbbbbCCCCddddEEEEffff0001';
+  const SECRET = 's3cretALERTSyyyyXXXXwwwwVVVVuuuu0002';
+  const FAST = { reconnect: { baseDelayMs: 5, maxDelayMs: 20 }, retry: { baseDelayMs: 5 }, rateLimitMs: 1, timeoutMs: 5000 };
+  const BAD = 3240;
+  let fake: FakeExchange;
+  const candles = generateSyntheticCandles({ seed: 42, bars: 4000, timeframe: '1h', start: '2021-01-01T00:00:00Z' });
+
+  beforeAll(async () => {
+    candles.column('high')[BAD] = candles.column('low')[BAD] * 0.5;
+    await runSpec(path.join(ROOT, 'specs', 'quickstart.json'), { overrides: ['data.bars=3000', 'model.params.rounds=25'], workspace, progress: 'quiet', log: () => {} });
+    fake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles }], now: candles.time[3000], accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: 10_000, BTC: 0 } }] });
+  }, 180_000);
+  afterAll(async () => {
+    await fake?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Move the exchange clock one candle each time the session has handled a live candle (event-driven). */
+  const driveClock = (event: SessionEvent): void => {
+    if ((event.kind === 'stream' && event.event.kind === 'subscribed') || (event.kind === 'candle' && event.mode === 'live')) setImmediate(() => fake.setNow(fake.now + HOUR));
+  };
+  const routed = (queueDir: string): AlertsConfigInput => ({
+    channels: {
+      phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '31', apiUrl: chat.url },
+      team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' },
+      mail: { type: 'email', host: smtp.host, port: smtp.port, user: 'env:SMTP_USER', password: 'env:SMTP_PASSWORD', from: 'bot@candlelab.test', to: ['desk@candlelab.test'] },
+    },
+    routes: { risk: ['phone'], error: ['team', 'mail'] },
+    retry: FAST_RETRY,
+    queueDir,
+  });
+
+  it('a paper session: risk monitors acting go to Telegram; the error that stops it goes to Slack and e-mail', async () => {
+    const { queueDir, env } = setup('session-paper');
+    const sessionDir = path.join(dir, 'runs', 'paper-risk');
+    fake.setNow(candles.time[BAD - 30]);
+    const chatBefore = chat.messages.length;
+    const mailBefore = smtp.messages.length;
+    const alerts = openAlerts(routed(queueDir), { env, log: () => {} });
+    // an exposure cap of 5% of equity: the strategy's full-size entries are clipped by the monitor
+    const run = runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 100, warmup: 200, overrides: ['strategy.params.buyThreshold=0.01', 'backtest.risk.maxAssetExposure=0.05'], ...FAST, log: () => {}, onEvent: driveClock, alerts });
+    await expect(run).rejects.toThrow(/impossible candle/);
+    await alerts.flush();
+    await alerts.close();
+    const risk = fs.readFileSync(path.join(sessionDir, 'risk-events.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { time: string; monitor: string; action: string });
+    const decisions = fs.readFileSync(path.join(sessionDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: string; mode: string });
+    const liveTimes = new Set(decisions.filter((d) => d.mode === 'live').map((d) => d.time));
+    const liveRisk = risk.filter((e) => liveTimes.has(e.time));
+    expect(liveRisk.length).toBeGreaterThan(0);
+    expect(liveRisk.every((e) => e.monitor === 'exposure-limit')).toBe(true);
+    const received = chat.messages.slice(chatBefore);
+    // one Telegram message per live risk event, each naming the monitor and its action
+    const telegram = received.filter((m) => m.service === 'telegram').map((m) => m.text!);
+    expect(telegram).toHaveLength(liveRisk.length);
+    for (const [i, e] of liveRisk.entries()) expect(telegram[i].split('\n')[0]).toBe(`paper BTC/USDT: ${e.monitor} ${e.action}`);
+    // the error: Slack and e-mail, once each, naming the cause and how to resume
+    const slack = received.filter((m) => m.service === 'slack').map((m) => m.text!);
+    expect(slack).toEqual([expect.stringMatching(/^\*paper BTC\/USDT: the session stopped on an error\*\n.*impossible candle/)]);
+    expect(slack[0]).toContain(`resume it with --dir ${sessionDir}`);
+    const mails = await smtp.waitForMessages(mailBefore + 1);
+    expect(mails).toHaveLength(mailBefore + 1);
+    expect(mails[mailBefore].raw).toContain('Subject: paper BTC/USDT: the session stopped on an error');
+    expect(filesUnder(queueDir)).toEqual([]);
+  }, 120_000);
+
+  it('a live session: an order the exchange rejects goes to the error channels', async () => {
+    const { queueDir, env } = setup('session-live');
+    const sessionDir = path.join(dir, 'runs', 'live-reject');
+    fake.setNow(candles.time[3000]);
+    const chatBefore = chat.messages.length;
+    const alerts = openAlerts(routed(queueDir), { env, log: () => {} });
+    await runPaperSession({
+      model: MODEL,
+      apiUrl: fake.url,
+      workspace,
+      dir: sessionDir,
+      maxCandles: 4,
+      warmup: 200,
+      overrides: ['strategy.params.buyThreshold=0.01'],
+      ...FAST,
+      log: () => {},
+      onEvent: driveClock,
+      alerts,
+      executorKind: 'live',
+      executor: async ({ dir: at, symbol, connection }) => {
+        const trader = await LiveTrader.open({ connection, symbol, stateDir: path.join(at, 'live'), dryRun: false, keys: { env: { CANDLELAB_API_KEY: KEY, CANDLELAB_API_SECRET: SECRET } }, logger: () => {}, retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 } });
+        // the account lost its USDT behind the bot's back: every buy is refused by the exchange (-2010)
+        fake.setBalance(KEY, 'USDT', 1);
+        return { kind: 'live', onDecision: (decision) => trader.onDecision(decision) };
+      },
+    });
+    await alerts.flush();
+    await alerts.close();
+    const orders = fs.readFileSync(path.join(sessionDir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; reason: string });
+    const rejected = orders.filter((o) => o.action === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    const slack = chat.messages.slice(chatBefore).filter((m) => m.service === 'slack').map((m) => m.text!);
+    expect(slack).toHaveLength(rejected.length);
+    for (const [i, o] of rejected.entries()) {
+      expect(slack[i]).toBe(`*live BTC/USDT: order rejected*\n${o.reason}`);
+      expect(o.reason).toMatch(/insufficient balance.*-2010/);
+    }
+    expect(fake.orders()).toHaveLength(0);
+    expect(filesUnder(queueDir)).toEqual([]);
+  }, 120_000);
 });
 
 describe('buildReport', () => {
