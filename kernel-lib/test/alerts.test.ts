@@ -2,11 +2,16 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSyntheticCandles } from '../src/data/synthetic';
+import { runSpec } from '../src/runner/run-spec';
+import { runPaperSession, type SessionEvent } from '../src/trading/paper-session';
+import { LiveTrader } from '../src/trading';
 import { ConfigError } from '../src/errors';
 import { buildReport, digestEvent, loadAlertsConfig, openAlerts, PNG_SIGNATURE, type AlertEvent, type AlertsConfigInput } from '../src/services/alerts';
-import { startFakeChatServer, startFakeSmtpServer, type FakeChatServer, type FakeSmtpServer } from '../src/testing';
+import { startFakeChatServer, startFakeExchange, startFakeSmtpServer, type FakeChatServer, type FakeExchange, type FakeSmtpServer } from '../src/testing';
 import { tradesCsv } from '../src/runner/run-record';
-import { cli, tempDir } from './helpers';
+import { sharpeOfReturns } from '../src/backtest/metrics';
+import { cli, ROOT, tempDir } from './helpers';
 
 const TOKEN = '7012345678:AAH-secret-telegram-token-xyz';
 const SMTP_PASSWORD = 'smtp-password-very-secret';
@@ -330,6 +335,158 @@ describe('delivery through outages', () => {
     expect(queued[0].text).not.toContain(TOKEN);
     expect(JSON.parse(queued[0].text)).toMatchObject({ attempts: 3, lastError: expect.stringContaining('[redacted]') });
   });
+
+  it('redaction of a Slack webhook URL and a Telegram bot token set with a trailing newline, in whatever form an error quotes them', async () => {
+    const { queueDir } = setup('redact-webhook');
+    const webhook = chat.slackWebhookUrl;
+    const env = { TELEGRAM_BOT_TOKEN: `${TOKEN}\n`, SLACK_WEBHOOK_URL: `${webhook}\n` };
+    const lines: string[] = [];
+    // a network layer whose error quotes the URL as parsed (the newline dropped), its path, and its last segment
+    const leaky = (async (url: string | URL | Request) => {
+      const parsed = new URL(String(url));
+      throw new Error(`connect ECONNRESET ${parsed.href} (path ${parsed.pathname}, last ${parsed.pathname.split('/').pop()})`);
+    }) as typeof fetch;
+    const config: AlertsConfigInput = {
+      channels: { phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '1', apiUrl: chat.url }, team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' } },
+      routes: { '*': ['phone', 'team'] },
+      retry: { attempts: 2, baseMs: 1, maxMs: 2 },
+      queueDir,
+    };
+    const sink = openAlerts(config, { env, log: (l) => lines.push(l), fetch: leaky });
+    await sink.send(event(`an error quoting ${webhook} and bot${TOKEN}/sendMessage`, 'error'));
+    await sink.flush();
+    await sink.close();
+    const secrets = [TOKEN, TOKEN.split(':')[1], webhook, new URL(webhook).pathname, new URL(webhook).pathname.split('/').pop()!];
+    const stats = JSON.stringify(sink.stats());
+    const files = filesUnder(queueDir);
+    expect(files).toHaveLength(2);
+    expect(lines.join('\n')).toContain('connect ECONNRESET');
+    expect(lines.join('\n')).toContain('[redacted]');
+    for (const secret of secrets) {
+      for (const line of lines) expect(line).not.toContain(secret);
+      expect(stats).not.toContain(secret);
+      for (const { file, text } of files) expect(text, file).not.toContain(secret);
+    }
+    // the trimmed credentials are what is used: once the channels are up (and the real fetch), both deliver
+    const before = chat.messages.length;
+    const real = openAlerts(config, { env, log: (l) => lines.push(l) });
+    await real.flush();
+    await real.close();
+    expect(chat.messages.slice(before).map((m) => m.service).sort()).toEqual(['slack', 'telegram']);
+    expect(filesUnder(queueDir)).toEqual([]);
+  });
+});
+
+describe('session events reach the channels', () => {
+  // a small quickstart model that buys readily, a fake exchange whose candle 3240 is impossible (high < low)
+  const dir = tempDir('alerts-session');
+  const workspace = { root: dir, dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') };
+  const MODEL = 'quickstart-BTC-USDT-1h@1';
+  const KEY = 'k3yALERTSbbbbCCCCddddEEEEffff0001';
+  const SECRET = 's3cretALERTSyyyyXXXXwwwwVVVVuuuu0002';
+  const FAST = { reconnect: { baseDelayMs: 5, maxDelayMs: 20 }, retry: { baseDelayMs: 5 }, rateLimitMs: 1, timeoutMs: 5000 };
+  const BAD = 3240;
+  let fake: FakeExchange;
+  const candles = generateSyntheticCandles({ seed: 42, bars: 4000, timeframe: '1h', start: '2021-01-01T00:00:00Z' });
+
+  beforeAll(async () => {
+    candles.column('high')[BAD] = candles.column('low')[BAD] * 0.5;
+    await runSpec(path.join(ROOT, 'specs', 'quickstart.json'), { overrides: ['data.bars=3000', 'model.params.rounds=25'], workspace, progress: 'quiet', log: () => {} });
+    fake = await startFakeExchange({ datasets: [{ market: 'spot', symbol: 'BTC/USDT', timeframe: '1h', candles }], now: candles.time[3000], accounts: [{ apiKey: KEY, secret: SECRET, balances: { USDT: 10_000, BTC: 0 } }] });
+  }, 180_000);
+  afterAll(async () => {
+    await fake?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Move the exchange clock one candle each time the session has handled a live candle (event-driven). */
+  const driveClock = (event: SessionEvent): void => {
+    if ((event.kind === 'stream' && event.event.kind === 'subscribed') || (event.kind === 'candle' && event.mode === 'live')) setImmediate(() => fake.setNow(fake.now + HOUR));
+  };
+  const routed = (queueDir: string): AlertsConfigInput => ({
+    channels: {
+      phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '31', apiUrl: chat.url },
+      team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' },
+      mail: { type: 'email', host: smtp.host, port: smtp.port, user: 'env:SMTP_USER', password: 'env:SMTP_PASSWORD', from: 'bot@candlelab.test', to: ['desk@candlelab.test'] },
+    },
+    routes: { risk: ['phone'], error: ['team', 'mail'] },
+    retry: FAST_RETRY,
+    queueDir,
+  });
+
+  it('a paper session: risk monitors acting go to Telegram; the error that stops it goes to Slack and e-mail', async () => {
+    const { queueDir, env } = setup('session-paper');
+    const sessionDir = path.join(dir, 'runs', 'paper-risk');
+    fake.setNow(candles.time[BAD - 30]);
+    const chatBefore = chat.messages.length;
+    const mailBefore = smtp.messages.length;
+    const alerts = openAlerts(routed(queueDir), { env, log: () => {} });
+    // an exposure cap of 5% of equity: the strategy's full-size entries are clipped by the monitor
+    const run = runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 100, warmup: 200, overrides: ['strategy.params.buyThreshold=0.01', 'backtest.risk.maxAssetExposure=0.05'], ...FAST, log: () => {}, onEvent: driveClock, alerts });
+    await expect(run).rejects.toThrow(/impossible candle/);
+    await alerts.flush();
+    await alerts.close();
+    const risk = fs.readFileSync(path.join(sessionDir, 'risk-events.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { time: string; monitor: string; action: string });
+    const decisions = fs.readFileSync(path.join(sessionDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { time: string; mode: string });
+    const liveTimes = new Set(decisions.filter((d) => d.mode === 'live').map((d) => d.time));
+    const liveRisk = risk.filter((e) => liveTimes.has(e.time));
+    expect(liveRisk.length).toBeGreaterThan(0);
+    expect(liveRisk.every((e) => e.monitor === 'exposure-limit')).toBe(true);
+    const received = chat.messages.slice(chatBefore);
+    // one Telegram message per live risk event, each naming the monitor and its action
+    const telegram = received.filter((m) => m.service === 'telegram').map((m) => m.text!);
+    expect(telegram).toHaveLength(liveRisk.length);
+    for (const [i, e] of liveRisk.entries()) expect(telegram[i].split('\n')[0]).toBe(`paper BTC/USDT: ${e.monitor} ${e.action}`);
+    // the error: Slack and e-mail, once each, naming the cause and how to resume
+    const slack = received.filter((m) => m.service === 'slack').map((m) => m.text!);
+    expect(slack).toEqual([expect.stringMatching(/^\*paper BTC\/USDT: the session stopped on an error\*\n.*impossible candle/)]);
+    expect(slack[0]).toContain(`resume it with --dir ${sessionDir}`);
+    const mails = await smtp.waitForMessages(mailBefore + 1);
+    expect(mails).toHaveLength(mailBefore + 1);
+    expect(mails[mailBefore].raw).toContain('Subject: paper BTC/USDT: the session stopped on an error');
+    expect(filesUnder(queueDir)).toEqual([]);
+  }, 120_000);
+
+  it('a live session: an order the exchange rejects goes to the error channels', async () => {
+    const { queueDir, env } = setup('session-live');
+    const sessionDir = path.join(dir, 'runs', 'live-reject');
+    fake.setNow(candles.time[3000]);
+    const chatBefore = chat.messages.length;
+    const alerts = openAlerts(routed(queueDir), { env, log: () => {} });
+    await runPaperSession({
+      model: MODEL,
+      apiUrl: fake.url,
+      workspace,
+      dir: sessionDir,
+      maxCandles: 4,
+      warmup: 200,
+      overrides: ['strategy.params.buyThreshold=0.01'],
+      ...FAST,
+      log: () => {},
+      onEvent: driveClock,
+      alerts,
+      executorKind: 'live',
+      executor: async ({ dir: at, symbol, connection }) => {
+        const trader = await LiveTrader.open({ connection, symbol, stateDir: path.join(at, 'live'), dryRun: false, keys: { env: { CANDLELAB_API_KEY: KEY, CANDLELAB_API_SECRET: SECRET } }, logger: () => {}, retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 20 } });
+        // the account lost its USDT behind the bot's back: every buy is refused by the exchange (-2010)
+        fake.setBalance(KEY, 'USDT', 1);
+        return { kind: 'live', onDecision: (decision) => trader.onDecision(decision) };
+      },
+    });
+    await alerts.flush();
+    await alerts.close();
+    const orders = fs.readFileSync(path.join(sessionDir, 'orders.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; reason: string });
+    const rejected = orders.filter((o) => o.action === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    const slack = chat.messages.slice(chatBefore).filter((m) => m.service === 'slack').map((m) => m.text!);
+    expect(slack).toHaveLength(rejected.length);
+    for (const [i, o] of rejected.entries()) {
+      expect(slack[i]).toBe(`*live BTC/USDT: order rejected*\n${o.reason}`);
+      expect(o.reason).toMatch(/insufficient balance.*-2010/);
+    }
+    expect(fake.orders()).toHaveLength(0);
+    expect(filesUnder(queueDir)).toEqual([]);
+  }, 120_000);
 });
 
 describe('buildReport', () => {
@@ -370,6 +527,35 @@ describe('buildReport', () => {
     const weekly = buildReport(dir, { period: 'weekly' });
     expect(weekly.figures).toMatchObject({ periodPnl: equity[last] - 10_000, signals: { LONG: 16, SHORT: 16, FLAT: 16 }, fills: 3 });
     expect(() => buildReport(path.join(root, 'nowhere'), { period: 'daily' })).toThrow(/holds no paper or live session/);
+  });
+
+  it('a running session (no summary.json yet): the latest metrics come from its equity and trades so far, up to the report time', () => {
+    const dir = path.join(root, 'report-running');
+    const { equity } = makeSession(dir);
+    expect(fs.existsSync(path.join(dir, 'summary.json'))).toBe(false);
+    const report = buildReport(dir, { period: 'daily' });
+    const last = equity.length - 1;
+    const returns = equity.slice(1).map((e, i) => e / equity[i] - 1);
+    expect(report.figures.metricsSource).toBe('session');
+    expect(report.figures.metrics.totalReturn).toBeCloseTo(equity[last] / 10_000 - 1, 12);
+    expect(report.figures.metrics.sharpe).toBeCloseTo(sharpeOfReturns(returns, 8760), 9);
+    expect(report.figures.metrics.maxDrawdown).toBeCloseTo((10_090 - 9_900) / 10_090, 12);
+    expect(report.figures.metrics).toMatchObject({ numTrades: 1, winRate: 1, finalEquity: equity[last] });
+    expect(report.text).toContain(`metrics since start: totalReturn ${(equity[last] / 10_000 - 1).toFixed(3)}, sharpe ${sharpeOfReturns(returns, 8760).toFixed(3)}`);
+    expect(report.text).toMatch(/numTrades 1$/m);
+    expect(report.html).toContain('metrics since start');
+
+    // as of an earlier time: only what had happened by then (the trade closes at row 40)
+    const early = buildReport(dir, { period: 'daily', now: T0 + 35 * HOUR });
+    expect(early.figures.metrics.totalReturn).toBeCloseTo(equity[35] / 10_000 - 1, 12);
+    expect(early.figures.metrics.numTrades).toBe(0);
+    expect(early.figures.metrics.sharpe).toBeCloseTo(sharpeOfReturns(returns.slice(0, 35), 8760), 9);
+
+    // a summary.json from an earlier stop is stale: the session's own numbers win
+    fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ metrics: { totalReturn: 0.5, sharpe: 9, numTrades: 7 } }));
+    const resumed = buildReport(dir, { period: 'daily' });
+    expect(resumed.figures.metrics.numTrades).toBe(1);
+    expect(resumed.text).not.toContain('numTrades 7');
   });
 });
 
@@ -463,5 +649,44 @@ describe('CLI', () => {
     const bad = await cli(['schedule', path.join(dir, 'bad.json'), '--once', 'r'], env);
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim()).toMatch(/^candlelab: error: job 'r': \S+nowhere holds no paper or live session/);
+  }, 120_000);
+
+  it('CLI: no webhook URL or bot token in any output or file written while Slack is down (schedule, alerts flush, registry-free commands)', async () => {
+    const dir = path.join(root, 'cli-redact');
+    fs.mkdirSync(dir, { recursive: true });
+    makeSession(path.join(dir, 'session'));
+    fs.writeFileSync(
+      path.join(dir, 'alerts.json'),
+      JSON.stringify({ channels: { phone: { type: 'telegram', botToken: 'env:TELEGRAM_BOT_TOKEN', chatId: '9', apiUrl: chat.url }, team: { type: 'slack', webhookUrl: 'env:SLACK_WEBHOOK_URL' } }, routes: { '*': ['phone', 'team'] }, retry: FAST_RETRY, queueDir: 'queue' }),
+    );
+    fs.writeFileSync(path.join(dir, 'schedule.json'), JSON.stringify({ jobs: [{ name: 'daily-report', cron: '0 8 * * *', kind: 'report', session: 'session', period: 'daily' }] }));
+    const env = { TELEGRAM_BOT_TOKEN: `${TOKEN}\n`, SLACK_WEBHOOK_URL: `${chat.slackWebhookUrl}\n`, CANDLELAB_RUNS_DIR: path.join(dir, 'runs') };
+    const outputs: string[] = [];
+    await chat.setMode({ kind: 'status', status: 502 });
+    try {
+      const run = await cli(['schedule', path.join(dir, 'schedule.json'), '--once', 'daily-report', '--alerts', path.join(dir, 'alerts.json')], env);
+      outputs.push(run.stdout, run.stderr);
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/alerts: .*stays queued/);
+      const test = await cli(['alerts', 'test', path.join(dir, 'alerts.json')], env);
+      outputs.push(test.stdout, test.stderr);
+      expect(test.status).toBe(1);
+      expect(test.stdout).toMatch(/team \(slack\): queued in .*slack webhook: HTTP 502/);
+    } finally {
+      await chat.setMode({ kind: 'up' });
+    }
+    const flushed = await cli(['alerts', 'flush', path.join(dir, 'alerts.json')], env);
+    outputs.push(flushed.stdout, flushed.stderr);
+    expect(flushed.status, flushed.stderr).toBe(0);
+    const history = await cli(['schedule', 'history', path.join(dir, 'schedule.json')], env);
+    outputs.push(history.stdout, history.stderr);
+    const written = filesUnder(dir).filter(({ file }) => !file.endsWith('.png'));
+    // the queue held the failed deliveries; the history, the session and the queue are all scanned
+    expect(written.some(({ file }) => file.includes(`${path.sep}runs${path.sep}`))).toBe(true);
+    const secrets = [TOKEN, TOKEN.split(':')[1], chat.slackWebhookUrl, new URL(chat.slackWebhookUrl).pathname, new URL(chat.slackWebhookUrl).pathname.split('/').pop()!];
+    for (const secret of secrets) {
+      for (const text of outputs) expect(text).not.toContain(secret);
+      for (const { file, text } of written) expect(text, file).not.toContain(secret);
+    }
   }, 120_000);
 });

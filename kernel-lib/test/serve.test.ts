@@ -12,7 +12,7 @@ import { buildFeatures } from '../src/runner/stages';
 import { runSpec } from '../src/runner/run-spec';
 import { createPredictionServer, type PredictionServer } from '../src/services/serve/server';
 import { chooseArm, unitHash } from '../src/services/serve/served-model';
-import { compareServed, readServedLog, type ServedRecord } from '../src/services/serve/served-log';
+import { compareServed, readServedLog, ServedLog, servedLogFile, type ServedRecord } from '../src/services/serve/served-log';
 import { resolveTradingSetup } from '../src/trading/session-setup';
 import type { Candles } from '../src/frame/frame';
 import { startFakeChatServer } from '../src/testing';
@@ -236,6 +236,85 @@ describe('candlelab serve', () => {
     expect(printed.stdout).toMatch(/v2 /);
     server = await createPredictionServer({ workspace, models: [NAME], log: () => {} });
     url = await server.listen({ port: 0 });
+  });
+
+  it('the served log survives a crash mid-append: a torn last line is ignored, cut before the next append, and registry compare --served counts the whole lines', async () => {
+    // a copy of the log the tests above wrote (the running server keeps appending to its own)
+    const runsDir = path.join(dir, 'runs-torn');
+    const env = { ...workspaceEnv(dir), CANDLELAB_RUNS_DIR: runsDir };
+    const logFile = servedLogFile(runsDir, NAME);
+    fs.mkdirSync(path.dirname(logFile), { recursive: true });
+    fs.copyFileSync(servedLogFile(workspace.runsDir, NAME), logFile);
+    const text = fs.readFileSync(logFile, 'utf8');
+    const whole = readServedLog(runsDir, NAME);
+    const lastPrediction = whole.filter((r): r is ServedRecord => r.kind === 'prediction').at(-1)!;
+    // a crash in the middle of the last append: the file ends in half a line
+    const lastLine = text.slice(text.lastIndexOf('\n', text.length - 2) + 1);
+    fs.truncateSync(logFile, Buffer.byteLength(text) - Math.floor(lastLine.length / 2));
+    const torn = readServedLog(runsDir, NAME);
+    expect(torn).toHaveLength(whole.length - 1);
+    const tornPredictions = torn.filter((r) => r.kind === 'prediction').length;
+    const printed = await cli(['registry', 'compare', NAME, '--served'], env);
+    expect(printed.status, printed.stderr).toBe(0);
+    expect(printed.stdout).toContain(`${NAME}: ${tornPredictions} served prediction(s)`);
+
+    // the server restarts and appends: its lines start on a line of their own, the torn half is gone
+    const log = new ServedLog(runsDir);
+    log.add({ ...lastPrediction, at: new Date().toISOString() });
+    log.add({ ...lastPrediction, at: new Date().toISOString() });
+    await log.close();
+    const after = readServedLog(runsDir, NAME);
+    expect(after).toHaveLength(torn.length + 2);
+    expect(fs.readFileSync(logFile, 'utf8').endsWith('}\n')).toBe(true);
+    const again = await cli(['registry', 'compare', NAME, '--served'], env);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`${NAME}: ${tornPredictions + 2} served prediction(s)`);
+  });
+
+  it('hot reload: a promoted version that fails to load leaves the old one serving (logged, no failed request), and a later registry change tries again', async () => {
+    const lines: string[] = [];
+    const watched = await createPredictionServer({ workspace, models: [NAME], logServed: false, log: (line) => lines.push(line) });
+    const watchedUrl = await watched.listen({ port: 0 });
+    const ask = async (): Promise<{ status: number; json: any }> => {
+      const response = await fetch(`${watchedUrl}/api/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ candles: rows(market, 900, 1100) }) });
+      return { status: response.status, json: await response.json() };
+    };
+    const v2 = registry.get(NAME, 2);
+    const artifact = path.join(registry.artifactDir(NAME, 2), v2.artifacts[0].path);
+    const original = fs.readFileSync(artifact);
+    try {
+      expect((await ask()).json.version).toBe(1);
+      // v2's artifact is corrupted on disk, then v2 is promoted
+      fs.writeFileSync(artifact, Buffer.concat([original.subarray(0, original.length >> 1), Buffer.from('corrupt')]));
+      registry.promote(NAME, 2, 'production');
+      const answers = await Promise.all(Array.from({ length: 20 }, ask));
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(answers.every((a) => a.json.version === 1)).toBe(true);
+      expect(lines.filter((l) => /could not be loaded/.test(l))).toEqual([expect.stringMatching(/v2: .*sha256.*still serving v1 \(production\)/)]);
+      // the failure is not retried on every request, only on the next change of the registry
+      expect((await ask()).json.version).toBe(1);
+      expect(lines.filter((l) => /could not be loaded/.test(l))).toHaveLength(1);
+
+      // missing artifact: the same
+      fs.rmSync(artifact);
+      registry.setSplit(NAME, []);
+      expect((await ask()).json.version).toBe(1);
+      expect(lines.filter((l) => /could not be loaded/.test(l))).toHaveLength(2);
+      expect(lines.at(-1)).toMatch(/is missing/);
+
+      // repaired, then the next change of the registry: v2 loads and answers
+      fs.writeFileSync(artifact, original);
+      registry.setSplit(NAME, []);
+      const repaired = await ask();
+      expect(repaired.status).toBe(200);
+      expect(repaired.json.version).toBe(2);
+      expect(lines.at(-1)).toMatch(/serving v2 \(production\) \(was v1 \(production\)\)/);
+    } finally {
+      fs.writeFileSync(artifact, original);
+      registry.rollback(NAME);
+      await watched.close();
+    }
+    expect((await post({ candles: rows(market, 900, 1100) })).json.version).toBe(1);
   });
 
   it('requires the API key when one is set, and refuses a public bind without one', async () => {

@@ -6,6 +6,7 @@ import { ALERT_KINDS, channelsFor, loadAlertsConfig, type AlertsConfig } from '.
 import { openAlerts } from '../services/alerts/open-alerts';
 import { buildReport, reportHtmlFile, type ReportPeriod } from '../services/alerts/build-report';
 import type { AlertEvent, AlertKind } from '../services/alerts/types';
+import type { Redactor } from '../trading/redact';
 
 /**
  * Send `event` through the config's routes now and print, per channel, "delivered" or "queued" with the
@@ -34,14 +35,25 @@ async function sendAndReport(config: AlertsConfig, event: AlertEvent): Promise<n
   return failed;
 }
 
-/** Run `body` with stdout and stderr passing through the config's redactor. */
-async function redacted<T>(config: AlertsConfig, body: () => Promise<T>): Promise<T> {
-  const undo = config.redactor.wrapProcessOutput();
+/**
+ * Run `body` with stdout and stderr passing through the alerts config's redactor (webhook URLs, bot
+ * tokens, SMTP credentials), and its error redacted before the CLI prints it. Every command that opens
+ * an alerts file runs through this.
+ */
+export async function withRedactedOutput<T>(redactor: Redactor | undefined, body: () => Promise<T>): Promise<T> {
+  if (!redactor) return body();
+  const undo = redactor.wrapProcessOutput();
   try {
     return await body();
+  } catch (error) {
+    throw redactor.redactError(error);
   } finally {
     undo();
   }
+}
+
+async function redacted<T>(config: AlertsConfig, body: () => Promise<T>): Promise<T> {
+  return withRedactedOutput(config.redactor, body);
 }
 
 /** `candlelab alerts test|flush` and `candlelab report`. */

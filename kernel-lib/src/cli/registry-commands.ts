@@ -5,6 +5,7 @@ import { compareServed, type ServedComparison } from '../services/serve/served-l
 import { openWorkspace } from '../workspace';
 import { positiveInt } from './option-parsers';
 import { openAlerts } from '../services/alerts/open-alerts';
+import { withRedactedOutput } from './alert-commands';
 
 const MODELS_DIR_HELP = 'the model registry (default: <workspace>/models)';
 
@@ -76,13 +77,15 @@ export function registerRegistryCommands(registry: Command): void {
       const models = openRegistry(options);
       const target = parseModelStage(stage);
       const alerts = options.alerts ? openAlerts(options.alerts) : undefined;
-      const before = models.stageState(name).production;
-      const promoted = models.promote(name, versionArg(version), target);
-      const archived = target === 'production' && before !== null && before !== promoted.version ? `; v${before} archived` : '';
-      const line = `${name} v${promoted.version} → ${promoted.stage}${archived}`;
-      console.log(line);
-      await alerts?.send({ kind: 'promotion', title: `model ${line}`, text: `${line}. Sessions and servers following ${promoted.stage} switch at their next candle or request.`, source: 'candlelab registry promote' });
-      await alerts?.close();
+      await withRedactedOutput(alerts?.config.redactor, async () => {
+        const before = models.stageState(name).production;
+        const promoted = models.promote(name, versionArg(version), target);
+        const archived = target === 'production' && before !== null && before !== promoted.version ? `; v${before} archived` : '';
+        const line = `${name} v${promoted.version} → ${promoted.stage}${archived}`;
+        console.log(line);
+        await alerts?.send({ kind: 'promotion', title: `model ${line}`, text: `${line}. Sessions and servers following ${promoted.stage} switch at their next candle or request.`, source: 'candlelab registry promote' });
+        await alerts?.close();
+      });
     });
 
   registry
@@ -94,12 +97,14 @@ export function registerRegistryCommands(registry: Command): void {
     .action(async (name: string, options) => {
       const models = openRegistry(options);
       const alerts = options.alerts ? openAlerts(options.alerts) : undefined;
-      const current = models.stageState(name).production;
-      const restored = models.rollback(name);
-      const line = `${name}: production v${current} → v${restored.version} (v${current} archived)`;
-      console.log(line);
-      await alerts?.send({ kind: 'rollback', title: `model ${line}`, text: `${line}. Sessions and servers following production switch back at their next candle or request.`, source: 'candlelab registry rollback' });
-      await alerts?.close();
+      await withRedactedOutput(alerts?.config.redactor, async () => {
+        const current = models.stageState(name).production;
+        const restored = models.rollback(name);
+        const line = `${name}: production v${current} → v${restored.version} (v${current} archived)`;
+        console.log(line);
+        await alerts?.send({ kind: 'rollback', title: `model ${line}`, text: `${line}. Sessions and servers following production switch back at their next candle or request.`, source: 'candlelab registry rollback' });
+        await alerts?.close();
+      });
     });
 
   registry

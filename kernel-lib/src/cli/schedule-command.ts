@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { NO_ALERTS } from '../services/alerts/types';
 import { openAlerts } from '../services/alerts/open-alerts';
+import { withRedactedOutput } from './alert-commands';
 import { loadSchedule } from '../services/schedule/schedule-config';
 import { createScheduler } from '../services/schedule/scheduler';
 import { formatHistoryEntry, formatHistoryTable, readHistory, schedulePaths } from '../services/schedule/run-history';
@@ -39,47 +40,51 @@ export function registerScheduleCommand(program: Command): void {
     .action(async (file: string, options) => {
       if (options.once && options.runNow) throw new ConfigError('--once and --run-now exclude each other; pick one');
       // channels and credentials are checked now, not at the first alert
-      const alerts = options.alerts ? openAlerts(options.alerts, { log: (line) => console.error(`alerts: ${line}`) }) : NO_ALERTS;
-      const scheduler = createScheduler(loadSchedule(file), {
-        alerts,
-        workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
-        catchUp: options.catchUp,
-        log: (line) => console.error(line),
-        onEvent: (event) => {
-          if (event.type === 'job-finished' || event.type === 'skipped-overlap') console.log(formatHistoryEntry(event.entry));
-        },
-      });
-      if (options.once) {
-        const entry = await scheduler.runNow(options.once);
-        await scheduler.stop();
-        if (entry.outcome === 'failed' || entry.outcome === 'skipped-overlap') process.exitCode = 1;
-        await alerts.close();
-        return;
-      }
-      let stopRequested!: () => void;
-      let stopping = false;
-      const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
-      const onSignal = (): void => {
-        console.error('schedule: stopping (waiting for running jobs)');
-        stopping = true;
-        stopRequested();
-      };
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      try {
-        console.error(`schedule: ${scheduler.schedule.schedule.jobs.map((j) => `${j.name} (${j.cron} ${j.timezone})`).join(', ')}; history in ${scheduler.paths.history}; Ctrl-C stops`);
-        // a run by hand first, so the catch-up of the same job does not collide with it
-        if (options.runNow) await Promise.race([scheduler.runNow(options.runNow), stopped]);
-        if (!stopping) {
-          await scheduler.start();
-          await stopped;
+      const service = options.alerts ? openAlerts(options.alerts, { log: (line) => console.error(`alerts: ${line}`) }) : undefined;
+      const alerts = service ?? NO_ALERTS;
+      // from here on nothing printed or thrown carries a webhook URL, bot token or SMTP password
+      await withRedactedOutput(service?.config.redactor, async () => {
+        const scheduler = createScheduler(loadSchedule(file), {
+          alerts,
+          workspace: { runsDir: options.runsDir, modelsDir: options.modelsDir, dataDir: options.dataDir },
+          catchUp: options.catchUp,
+          log: (line) => console.error(line),
+          onEvent: (event) => {
+            if (event.type === 'job-finished' || event.type === 'skipped-overlap') console.log(formatHistoryEntry(event.entry));
+          },
+        });
+        if (options.once) {
+          const entry = await scheduler.runNow(options.once);
+          await scheduler.stop();
+          if (entry.outcome === 'failed' || entry.outcome === 'skipped-overlap') process.exitCode = 1;
+          await alerts.close();
+          return;
         }
-      } finally {
-        await scheduler.stop();
-        await alerts.close();
-        process.removeListener('SIGINT', onSignal);
-        process.removeListener('SIGTERM', onSignal);
-      }
+        let stopRequested!: () => void;
+        let stopping = false;
+        const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+        const onSignal = (): void => {
+          console.error('schedule: stopping (waiting for running jobs)');
+          stopping = true;
+          stopRequested();
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          console.error(`schedule: ${scheduler.schedule.schedule.jobs.map((j) => `${j.name} (${j.cron} ${j.timezone})`).join(', ')}; history in ${scheduler.paths.history}; Ctrl-C stops`);
+          // a run by hand first, so the catch-up of the same job does not collide with it
+          if (options.runNow) await Promise.race([scheduler.runNow(options.runNow), stopped]);
+          if (!stopping) {
+            await scheduler.start();
+            await stopped;
+          }
+        } finally {
+          await scheduler.stop();
+          await alerts.close();
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+        }
+      });
     });
 
   schedule

@@ -9,7 +9,8 @@ import { confirmLive } from '../trading/confirm';
 import { validateRails, type RampStep, type TradingRails } from '../trading/rails';
 import { writeFileAtomic } from '../util/atomic';
 import { collect, nonNegative, positiveInt } from './option-parsers';
-import { openAlerts } from '../services/alerts/open-alerts';
+import { openAlerts, type AlertsService } from '../services/alerts/open-alerts';
+import { withRedactedOutput } from './alert-commands';
 
 
 /** The options paper and live share: what to trade, where, and for how long. */
@@ -35,7 +36,7 @@ export function sessionOptions(command: Command): Command {
 }
 
 /** The options of a session from the command line, checked once. */
-export function sessionFromOptions(spec: string | undefined, options: Record<string, any>): PaperSessionOptions {
+export function sessionFromOptions(spec: string | undefined, options: Record<string, any>): PaperSessionOptions & { alerts?: AlertsService } {
   if (options.maxCandles !== undefined && options.until !== undefined) throw new ConfigError('give --max-candles or --until, not both');
   if (!spec && !options.model && !options.dir) throw new ConfigError('give a spec file, --model name[@stage], or --dir <session> to resume');
   return {
@@ -143,30 +144,33 @@ export function registerTradingCommands(program: Command): void {
           'run it again with --dir to resume after a stop or a crash. Ctrl-C stops cleanly.',
       ),
   ).action(async (spec: string | undefined, options) => {
-    const controller = new AbortController();
-    const stop = (): void => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
     const session = sessionFromOptions(spec, options);
-    try {
-      const result = await runPaperSession({
-        ...session,
-        signal: controller.signal,
-        log: options.json ? (line) => process.stderr.write(line + '\n') : undefined,
-        onEvent: options.json ? (event) => event.kind === 'candle' && console.log(JSON.stringify({ ...event.decision, fills: event.fills, equity: event.equity, position: event.position })) : undefined,
-      });
-      if (options.json) console.log(JSON.stringify(result));
-      else {
-        console.log(`paper session ${path.relative(process.cwd(), result.dir) || '.'}: ${result.stopReason}`);
-        console.log(`  candles ${result.candles} (${result.liveCandles} traded this run)   fills ${result.fills}   trades ${result.trades}   equity ${result.equity.toFixed(2)}   position ${result.position}`);
-        console.log(`  report: ${path.relative(process.cwd(), path.join(result.dir, 'report.html'))}   parity: candlelab parity ${path.relative(process.cwd(), result.dir)}`);
+    // nothing printed or thrown carries a webhook URL, bot token or SMTP password of --alerts
+    await withRedactedOutput(session.alerts?.config.redactor, async () => {
+      const controller = new AbortController();
+      const stop = (): void => controller.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        const result = await runPaperSession({
+          ...session,
+          signal: controller.signal,
+          log: options.json ? (line) => process.stderr.write(line + '\n') : undefined,
+          onEvent: options.json ? (event) => event.kind === 'candle' && console.log(JSON.stringify({ ...event.decision, fills: event.fills, equity: event.equity, position: event.position })) : undefined,
+        });
+        if (options.json) console.log(JSON.stringify(result));
+        else {
+          console.log(`paper session ${path.relative(process.cwd(), result.dir) || '.'}: ${result.stopReason}`);
+          console.log(`  candles ${result.candles} (${result.liveCandles} traded this run)   fills ${result.fills}   trades ${result.trades}   equity ${result.equity.toFixed(2)}   position ${result.position}`);
+          console.log(`  report: ${path.relative(process.cwd(), path.join(result.dir, 'report.html'))}   parity: candlelab parity ${path.relative(process.cwd(), result.dir)}`);
+        }
+      } finally {
+        process.removeListener('SIGINT', stop);
+        process.removeListener('SIGTERM', stop);
+        // what could not be delivered stays queued on disk (candlelab alerts flush)
+        await session.alerts?.close();
       }
-    } finally {
-      process.removeListener('SIGINT', stop);
-      process.removeListener('SIGTERM', stop);
-      // what could not be delivered stays queued on disk (candlelab alerts flush)
-      await session.alerts?.close();
-    }
+    });
   });
 
   program
@@ -225,64 +229,67 @@ export function registerTradingCommands(program: Command): void {
     .enablePositionalOptions()
     .action(async (spec: string | undefined, options) => {
       const session = sessionFromOptions(spec, options);
-      const dryRun = !options.live;
-      const givenRails = railsFromOptions(options);
-      let undoRedaction: (() => void) | undefined;
-      const controller = new AbortController();
-      const stop = (): void => controller.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      let trader: LiveTrader | undefined;
-      const stopWatching: Array<() => void> = [];
-      try {
-        const result = await runPaperSession({
-          ...session,
-          signal: controller.signal,
-          executorKind: dryRun ? 'dry-run' : 'live',
-          executor: async ({ dir, symbol, connection }) => {
-            if (!dryRun) await confirmLive({ symbol });
-            fs.mkdirSync(traderDir(dir), { recursive: true });
-            const { rails, source } = sessionRails(traderDir(dir), givenRails);
-            process.stderr.write(`rails: ${describeRails(rails)}${source === 'saved' ? ` (saved with the session; options given now replace them)` : ''}\n`);
-            const traderOptions: LiveTraderOptions = {
-              connection,
-              symbol,
-              stateDir: traderDir(dir),
-              dryRun,
-              rails,
-              keys: { keyFile: options.keyFile },
-              orderType: options.orderType,
-              flattenOnKillFile: options.flattenOnKill ?? false,
-              // the trader's own lines go to its log (the session prints each candle's outcome)
-              logger: (line) => fs.appendFileSync(path.join(traderDir(dir), 'trader.log'), `${new Date().toISOString()} ${line}\n`),
-              ...(session.cash !== undefined ? { dryRunBalances: { quote: session.cash } } : {}),
-              onKill: (kill) =>
-                void session.alerts?.send({
-                  kind: 'kill-switch',
-                  title: `${dryRun ? 'dry-run' : 'live'} ${symbol}: KILL SWITCH (${kill.reason})`,
-                  text: `${kill.cancelled} open order(s) cancelled${kill.flatten ? `; flatten: ${kill.flatten.action} (${kill.flatten.reason})` : ''}; new entries blocked until candlelab live reset --dir ${dir}`,
-                  source: `${dryRun ? 'dry-run' : 'live'} ${dir}`,
-                }),
-            };
-            trader = await LiveTrader.open(traderOptions);
-            // from here on nothing printed can carry a key or secret
-            undoRedaction = trader.redactor.wrapProcessOutput();
-            stopWatching.push(trader.killOnSignal('SIGUSR2', { flatten: options.flattenOnKill ?? false }), trader.watchKillFile());
-            return { kind: dryRun ? 'dry-run' : 'live', onDecision: (decision) => trader!.onDecision(decision) };
-          },
-        });
-        const status = trader?.status();
-        console.log(`${dryRun ? 'dry-run' : 'live'} session ${path.relative(process.cwd(), result.dir) || '.'}: ${result.stopReason}`);
-        if (status) console.log(`  exchange position ${status.position}   balances ${JSON.stringify(status.balances)}   open orders ${status.openOrders.length}${status.killed ? `   KILL SWITCH SET (${status.killed.reason})` : ''}`);
-        console.log(`  candles ${result.candles} (${result.liveCandles} traded this run)   simulated book: fills ${result.fills}, equity ${result.equity.toFixed(2)}`);
-      } finally {
-        process.removeListener('SIGINT', stop);
-        process.removeListener('SIGTERM', stop);
-        for (const stopOne of stopWatching) stopOne();
-        await trader?.close();
-        await session.alerts?.close();
-        undoRedaction?.();
-      }
+      // nothing printed or thrown carries a webhook URL, bot token or SMTP password of --alerts
+      await withRedactedOutput(session.alerts?.config.redactor, async () => {
+        const dryRun = !options.live;
+        const givenRails = railsFromOptions(options);
+        let undoRedaction: (() => void) | undefined;
+        const controller = new AbortController();
+        const stop = (): void => controller.abort();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        let trader: LiveTrader | undefined;
+        const stopWatching: Array<() => void> = [];
+        try {
+          const result = await runPaperSession({
+            ...session,
+            signal: controller.signal,
+            executorKind: dryRun ? 'dry-run' : 'live',
+            executor: async ({ dir, symbol, connection }) => {
+              if (!dryRun) await confirmLive({ symbol });
+              fs.mkdirSync(traderDir(dir), { recursive: true });
+              const { rails, source } = sessionRails(traderDir(dir), givenRails);
+              process.stderr.write(`rails: ${describeRails(rails)}${source === 'saved' ? ` (saved with the session; options given now replace them)` : ''}\n`);
+              const traderOptions: LiveTraderOptions = {
+                connection,
+                symbol,
+                stateDir: traderDir(dir),
+                dryRun,
+                rails,
+                keys: { keyFile: options.keyFile },
+                orderType: options.orderType,
+                flattenOnKillFile: options.flattenOnKill ?? false,
+                // the trader's own lines go to its log (the session prints each candle's outcome)
+                logger: (line) => fs.appendFileSync(path.join(traderDir(dir), 'trader.log'), `${new Date().toISOString()} ${line}\n`),
+                ...(session.cash !== undefined ? { dryRunBalances: { quote: session.cash } } : {}),
+                onKill: (kill) =>
+                  void session.alerts?.send({
+                    kind: 'kill-switch',
+                    title: `${dryRun ? 'dry-run' : 'live'} ${symbol}: KILL SWITCH (${kill.reason})`,
+                    text: `${kill.cancelled} open order(s) cancelled${kill.flatten ? `; flatten: ${kill.flatten.action} (${kill.flatten.reason})` : ''}; new entries blocked until candlelab live reset --dir ${dir}`,
+                    source: `${dryRun ? 'dry-run' : 'live'} ${dir}`,
+                  }),
+              };
+              trader = await LiveTrader.open(traderOptions);
+              // from here on nothing printed can carry a key or secret
+              undoRedaction = trader.redactor.wrapProcessOutput();
+              stopWatching.push(trader.killOnSignal('SIGUSR2', { flatten: options.flattenOnKill ?? false }), trader.watchKillFile());
+              return { kind: dryRun ? 'dry-run' : 'live', onDecision: (decision) => trader!.onDecision(decision) };
+            },
+          });
+          const status = trader?.status();
+          console.log(`${dryRun ? 'dry-run' : 'live'} session ${path.relative(process.cwd(), result.dir) || '.'}: ${result.stopReason}`);
+          if (status) console.log(`  exchange position ${status.position}   balances ${JSON.stringify(status.balances)}   open orders ${status.openOrders.length}${status.killed ? `   KILL SWITCH SET (${status.killed.reason})` : ''}`);
+          console.log(`  candles ${result.candles} (${result.liveCandles} traded this run)   simulated book: fills ${result.fills}, equity ${result.equity.toFixed(2)}`);
+        } finally {
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
+          for (const stopOne of stopWatching) stopOne();
+          await trader?.close();
+          await session.alerts?.close();
+          undoRedaction?.();
+        }
+      });
     });
 
   /** A subcommand acting on a running or stopped session's trader (stop, reset). */

@@ -2,7 +2,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '../../errors';
 import { escapeHtml } from '../../report/html-report';
-import { readSession } from '../../trading/session-outputs';
+import { analyzeBacktest, type PerformanceMetrics } from '../../backtest/metrics';
+import { parseBacktestSettings, type BacktestSettingsInput } from '../../backtest/settings';
+import { readSession, type SessionRecord } from '../../trading/session-outputs';
 import { lineChartPng } from './line-chart-png';
 import type { AlertEvent } from './types';
 
@@ -30,7 +32,44 @@ export type ReportFigures = {
   fills: number;
   tradesClosed: number;
   tradesPnl: number;
+  /**
+   * The session's metrics from its start to `to`, computed from its equity, fills and trades so far
+   * (a running session has no final summary yet); from summary.json only when they cannot be computed.
+   */
+  metrics: Partial<PerformanceMetrics>;
+  /** Where `metrics` came from. */
+  metricsSource: 'session' | 'summary.json' | 'none';
 };
+
+const HEADLINE = ['totalReturn', 'sharpe', 'sortino', 'maxDrawdown', 'winRate', 'numTrades'] as const;
+
+/**
+ * Metrics of a session up to row `last` (its candle closing at or before the report's end), as a
+ * backtest of the same rows would state them: equity, fills and trades so far.
+ */
+function sessionMetrics(session: SessionRecord, last: number, to: number): PerformanceMetrics | undefined {
+  if (last < 1 || session.candles.length < last + 1) return undefined;
+  const { result, info } = session;
+  const rows = last + 1;
+  const cut = (series: Float64Array): Float64Array => series.subarray(0, rows);
+  const settings = parseBacktestSettings(info.settings as BacktestSettingsInput, `${info.kind} session settings`);
+  const upTo = {
+    ...result,
+    time: cut(result.time),
+    equity: cut(result.equity),
+    cash: cut(result.cash),
+    positionValue: cut(result.positionValue),
+    grossExposure: cut(result.grossExposure),
+    valueAtRisk: cut(result.valueAtRisk),
+    conditionalValueAtRisk: cut(result.conditionalValueAtRisk),
+    fills: result.fills.filter((f) => f.time <= to),
+    trades: result.trades.filter((t) => t.exitTime <= to),
+    signals: result.signals.filter((s) => Date.parse(s.time) <= to),
+    riskEvents: result.riskEvents,
+    settings,
+  };
+  return analyzeBacktest(upTo, [{ symbol: info.symbol, candles: session.candles.slice(0, rows) }]).metrics;
+}
 
 const PERIOD_MS: Record<ReportPeriod, number> = { daily: 86_400_000, weekly: 7 * 86_400_000 };
 const CHART_CID = 'equity-chart';
@@ -51,7 +90,8 @@ export function buildReport(dir: string, options: BuildReportOptions): AlertEven
     const hint = fs.existsSync(path.join(dir, 'run.json')) ? ' (run folders are not reported yet; open their report.html)' : '';
     throw new ConfigError(`${dir} holds no paper or live session (no session.json)${hint}; give the folder candlelab paper or live wrote`);
   }
-  const { info, result, positions } = readSession(dir);
+  const session = readSession(dir);
+  const { info, result, positions } = session;
   const rows = result.equity.length;
   if (rows === 0) throw new ConfigError(`${dir} has no equity rows yet; report once the session has traded a candle`);
   const to = options.now ?? result.time[rows - 1];
@@ -95,10 +135,26 @@ export function buildReport(dir: string, options: BuildReportOptions): AlertEven
     fills: fills.length,
     tradesClosed: trades.length,
     tradesPnl: trades.reduce((sum, t) => sum + t.pnl, 0),
+    metrics: {},
+    metricsSource: 'none',
   };
+  // latest metrics: computed from the session so far (a running session has no summary.json metrics yet)
+  let metrics: Partial<PerformanceMetrics> = {};
+  let metricsSource: ReportFigures['metricsSource'] = 'none';
+  try {
+    const computed = sessionMetrics(session, last, to);
+    if (computed) (metrics = computed), (metricsSource = 'session');
+  } catch {
+    // settings a newer or older version wrote: fall back to what the session wrote when it stopped
+  }
   const summaryFile = path.join(dir, 'summary.json');
-  const metrics = fs.existsSync(summaryFile) ? ((JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { metrics?: Record<string, unknown> }).metrics ?? {}) : {};
-  const headline = ['totalReturn', 'sharpe', 'sortino', 'maxDrawdown', 'winRate', 'numTrades'].filter((k) => typeof metrics[k] === 'number').map((k) => `${k} ${(metrics[k] as number).toFixed(k === 'numTrades' ? 0 : 3)}`);
+  if (metricsSource === 'none' && fs.existsSync(summaryFile)) {
+    metrics = (JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as { metrics?: Partial<PerformanceMetrics> }).metrics ?? {};
+    metricsSource = Object.keys(metrics).length ? 'summary.json' : 'none';
+  }
+  figures.metrics = metrics;
+  figures.metricsSource = metricsSource;
+  const headline = HEADLINE.filter((k) => typeof metrics[k] === 'number').map((k) => `${k} ${(metrics[k] as number).toFixed(k === 'numTrades' ? 0 : 3)}`);
 
   const name = `${info.kind} ${info.symbol} ${info.timeframe}`;
   const lastSignals = signals.slice(-5).map((s) => `${s.time.slice(0, 16).replace('T', ' ')} ${s.signal}${s.confidence === null ? '' : ` (${s.confidence.toFixed(2)})`}`);
@@ -119,7 +175,7 @@ export function buildReport(dir: string, options: BuildReportOptions): AlertEven
     ['fills', String(fills.length)],
     ['trades closed', `${trades.length} (P&L ${signed(figures.tradesPnl)})`],
   ];
-  if (headline.length) figuresRows.push(['metrics', headline.join(', ')]);
+  if (headline.length) figuresRows.push([metricsSource === 'session' ? 'metrics since start' : 'metrics (when it last stopped)', headline.join(', ')]);
 
   const text = [
     ...parameters.map(([k, v]) => `${k}: ${v}`),

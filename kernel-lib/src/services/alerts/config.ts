@@ -87,15 +87,39 @@ export type LoadAlertsOptions = {
   env?: Record<string, string | undefined>;
 };
 
-/** Resolve one "env:NAME" credential, refusing literal secrets. */
-function resolveCredential(source: string, where: string, value: string, env: Record<string, string | undefined>): string {
+/**
+ * Resolve one "env:NAME" credential, refusing literal secrets. The value is trimmed (a secret read from a
+ * file or a .env line often ends in a newline, which URL parsing then drops); the redactor learns both
+ * the value as set and as used.
+ */
+function resolveCredential(source: string, where: string, value: string, env: Record<string, string | undefined>, redactor: Redactor): string {
   const match = ENV_REFERENCE.exec(value);
   if (!match) {
     throw new ConfigError(`${source}: ${where} holds a literal secret; move it into an environment variable and write "env:NAME" there (e.g. "env:${where.split('.').pop()!.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()}")`);
   }
-  const resolved = env[match[1]];
+  const raw = env[match[1]];
+  const resolved = raw?.trim();
   if (!resolved) throw new ConfigError(`${source}: ${where} names the environment variable ${match[1]}, which is not set; export ${match[1]} before running`);
+  redactor.add(raw, resolved);
   return resolved;
+}
+
+/**
+ * The forms a Slack incoming-webhook URL can be quoted in: as set, as parsed (href), its path, and its
+ * last path segment (the webhook's own secret; the rest only names the workspace and the channel).
+ */
+function slackSecretForms(webhookUrl: string): string[] {
+  const url = new URL(webhookUrl);
+  const segments = url.pathname.split('/').filter(Boolean);
+  const last = segments.length > 1 ? segments[segments.length - 1] : '';
+  // a token-like last segment only: a short word ("alerts") would redact ordinary text
+  return [webhookUrl, url.href, url.pathname, url.pathname + url.search, last.length >= 16 ? last : ''];
+}
+
+/** A Telegram bot token is "<bot id>:<secret>": the secret half alone is a secret too. */
+function telegramSecretForms(botToken: string): string[] {
+  const colon = botToken.indexOf(':');
+  return [botToken, colon >= 0 ? botToken.slice(colon + 1) : ''];
 }
 
 /**
@@ -134,23 +158,21 @@ export function loadAlertsConfig(input: string | AlertsConfigInput, options: Loa
   for (const [name, channel] of Object.entries(file.channels)) {
     const at = (field: string): string => `channels.${name}.${field}`;
     if (channel.type === 'telegram') {
-      const botToken = resolveCredential(source, at('botToken'), channel.botToken, env);
-      redactor.add(botToken);
+      const botToken = resolveCredential(source, at('botToken'), channel.botToken, env, redactor);
+      redactor.add(...telegramSecretForms(botToken));
       channels[name] = { name, type: 'telegram', botToken, chatId: channel.chatId, apiUrl: (channel.apiUrl ?? 'https://api.telegram.org').replace(/\/+$/, ''), rateLimit: limit(channel.rateLimit) };
     } else if (channel.type === 'slack') {
-      const webhookUrl = resolveCredential(source, at('webhookUrl'), channel.webhookUrl, env);
-      // the whole URL is the secret; its path alone too (error messages may quote either)
-      redactor.add(webhookUrl);
+      const webhookUrl = resolveCredential(source, at('webhookUrl'), channel.webhookUrl, env, redactor);
+      // the whole URL is the secret; its path and its last segment alone too (error messages may quote either)
       try {
-        redactor.add(new URL(webhookUrl).pathname);
+        redactor.add(...slackSecretForms(webhookUrl));
       } catch {
         throw new ConfigError(`${source}: ${at('webhookUrl')}: the environment variable holds no URL; set it to the Slack incoming-webhook URL`);
       }
       channels[name] = { name, type: 'slack', webhookUrl, rateLimit: limit(channel.rateLimit) };
     } else {
-      const user = channel.user === undefined ? undefined : resolveCredential(source, at('user'), channel.user, env);
-      const password = channel.password === undefined ? undefined : resolveCredential(source, at('password'), channel.password, env);
-      redactor.add(user, password);
+      const user = channel.user === undefined ? undefined : resolveCredential(source, at('user'), channel.user, env, redactor);
+      const password = channel.password === undefined ? undefined : resolveCredential(source, at('password'), channel.password, env, redactor);
       channels[name] = { name, type: 'email', host: channel.host, port: channel.port, secure: channel.secure ?? channel.port === 465, user, password, from: channel.from, to: channel.to, rateLimit: limit(channel.rateLimit) };
     }
   }

@@ -7,8 +7,17 @@ import { readStore } from '../../data/store';
 /**
  * The served-prediction log: one JSON line per answer in <runsDir>/served/<model>.jsonl, so the versions
  * of an A/B split can be compared later on what they actually answered (`candlelab registry compare
- * --served`). Lines are buffered and written in batches (a write per request would cost more than the
- * prediction); `close` writes the rest. A switch of the served versions is logged in the same file.
+ * --served`). A switch of the served versions is logged in the same file.
+ *
+ * Durability (the log is append-only; the server is its one writer per model):
+ * - Lines are buffered and written in batches (a write per request would cost more than the prediction):
+ *   at most every `flushMs` (default 200 ms) or 512 lines, and at `close`. A batch is whole lines only,
+ *   handed to the OS in one append (O_APPEND; a short write is continued until the batch is out).
+ * - fsync policy: after each batch an fdatasync is started in the background (one at a time, so a slow
+ *   disk never blocks a request), and `close` syncs before it returns. So a crash of the process loses at
+ *   most the answers of the last `flushMs`; a crash of the machine at most those of the last batch or two.
+ * - A crash in the middle of an append can leave a torn last line (no newline). Reading ignores it;
+ *   opening the log for appending cuts it off first, so new lines never glue onto a torn one.
  */
 export type ServedRecord = {
   kind: 'prediction';
@@ -37,7 +46,7 @@ export function servedLogFile(runsDir: string, model: string): string {
 
 export class ServedLog {
   private buffer: Array<[model: string, line: string]> = [];
-  private readonly streams = new Map<string, fs.WriteStream>();
+  private readonly files = new Map<string, { fd: number; syncing: boolean; dirty: boolean }>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -51,7 +60,7 @@ export class ServedLog {
     else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.flushMs);
   }
 
-  /** Hand the buffered lines to their files. */
+  /** Append the buffered lines to their files (whole lines, one append per file), then start a background fdatasync. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -61,26 +70,72 @@ export class ServedLog {
       (byModel.get(model) ?? byModel.set(model, []).get(model)!).push(line);
     }
     this.buffer = [];
-    for (const [model, lines] of byModel) this.stream(model).write(lines.join('\n') + '\n');
-  }
-
-  private stream(model: string): fs.WriteStream {
-    let stream = this.streams.get(model);
-    if (!stream) {
-      const file = servedLogFile(this.runsDir, model);
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      stream = fs.createWriteStream(file, { flags: 'a' });
-      this.streams.set(model, stream);
+    for (const [model, lines] of byModel) {
+      const file = this.file(model);
+      writeAll(file.fd, Buffer.from(lines.join('\n') + '\n'));
+      this.sync(file);
     }
-    return stream;
   }
 
-  /** Write everything and close the files. */
+  /** fdatasync in the background, one at a time per file; lines written meanwhile get the next one. */
+  private sync(file: { fd: number; syncing: boolean; dirty: boolean }): void {
+    if (file.syncing) return void (file.dirty = true);
+    file.syncing = true;
+    file.dirty = false;
+    fs.fdatasync(file.fd, () => {
+      file.syncing = false;
+      if (file.dirty && [...this.files.values()].includes(file)) this.sync(file);
+    });
+  }
+
+  private file(model: string): { fd: number; syncing: boolean; dirty: boolean } {
+    let file = this.files.get(model);
+    if (!file) {
+      const name = servedLogFile(this.runsDir, model);
+      fs.mkdirSync(path.dirname(name), { recursive: true });
+      const fd = fs.openSync(name, 'a+');
+      cutTornTail(fd);
+      file = { fd, syncing: false, dirty: false };
+      this.files.set(model, file);
+    }
+    return file;
+  }
+
+  /** Write everything, sync it to disk and close the files. */
   async close(): Promise<void> {
     this.flush();
-    await Promise.all([...this.streams.values()].map((s) => new Promise<void>((resolve, reject) => s.end((error?: Error | null) => (error ? reject(error) : resolve())))));
-    this.streams.clear();
+    const files = [...this.files.values()];
+    this.files.clear();
+    for (const file of files) {
+      fs.fdatasyncSync(file.fd);
+      fs.closeSync(file.fd);
+    }
   }
+}
+
+/** Write a buffer completely (a short write continues where it stopped). */
+function writeAll(fd: number, data: Buffer): void {
+  let done = 0;
+  while (done < data.length) done += fs.writeSync(fd, data, done, data.length - done);
+}
+
+/** A log that does not end in a newline ends in a torn line (a crash mid-append): truncate it to its last whole line. */
+function cutTornTail(fd: number): void {
+  const size = fs.fstatSync(fd).size;
+  if (size === 0) return;
+  const chunk = Buffer.alloc(64 * 1024);
+  let end = size;
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length);
+    const read = fs.readSync(fd, chunk, 0, end - start, start);
+    const newline = chunk.subarray(0, read).lastIndexOf(0x0a);
+    if (newline >= 0) {
+      if (start + newline + 1 !== size) fs.ftruncateSync(fd, start + newline + 1);
+      return;
+    }
+    end = start;
+  }
+  fs.ftruncateSync(fd, 0);
 }
 
 /** Read a model's served log (a torn last line from a crash is skipped). */
@@ -88,13 +143,15 @@ export function readServedLog(runsDir: string, model: string): Array<ServedRecor
   const file = servedLogFile(runsDir, model);
   if (!fs.existsSync(file)) throw new DataError(`no served predictions for '${model}' in ${path.dirname(file)}; serve it first (candlelab serve --model ${model})`);
   const lines = fs.readFileSync(file, 'utf8').split('\n');
+  // the text after the last newline is a torn line (a crash mid-append; empty when the file ends cleanly): skipped
+  lines.pop();
   const records: Array<ServedRecord | ServedSwitch> = [];
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     try {
       records.push(JSON.parse(line));
     } catch {
-      if (i < lines.length - 2) throw new DataError(`${file}:${i + 1} is not a JSON line; the served log is damaged`);
+      throw new DataError(`${file}:${i + 1} is not a JSON line; the served log is damaged (only its last line may be torn by a crash)`);
     }
   });
   return records;
