@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import type { Candles } from '../src/frame/frame';
+import { Frame, type Candles } from '../src/frame/frame';
 import { computePlannedFeatures, featureContext, planFeatures } from '../src/features/compute-features';
 import { createFeatureStream, type FeatureStream } from '../src/features/streaming/create-feature-stream';
 import { defaultStreamMargin } from '../src/features/streaming/trailing-buffer-stream';
@@ -164,5 +164,92 @@ describe('createFeatureStream over the quickstart spec', () => {
       // bit-identical: toEqual treats NaN as equal to NaN
       expect(rows[i], `row ${i}`).toEqual(expected);
     }
+  });
+});
+
+/**
+ * core/higher-timeframe on base timeframes that divide the higher one many times. The trailing buffer it
+ * used to stream through keeps at most lookback + 5,000 base candles: on 1m data that is only a few dozen
+ * 1h or 4h bars, too few for the inner RSI's Wilder average to forget its start, so its values were off.
+ * The twin builds the higher bars as they close and must equal the batch on every candle, also when the
+ * data starts inside a higher bar (the dropped first bucket) and when candles are missing (a bucket closed
+ * by a later candle instead of its own last one).
+ */
+describe('core/higher-timeframe streams exactly at any timeframe ratio', () => {
+  /** Synthetic candles of `timeframe`, starting `offset` bars in, without the rows `drop` names. */
+  function series(timeframe: string, bars: number, offset: number, drop: (i: number) => boolean = () => false): Candles {
+    const all = generateSyntheticCandles({ seed: 5, bars: bars + offset, timeframe }).slice(offset) as Candles;
+    const keep = Array.from({ length: all.length }, (_, i) => i).filter((i) => !drop(i));
+    const pick = (values: Float64Array) => Float64Array.from(keep, (i) => values[i]);
+    return Frame.fromColumns(pick(all.time), Object.fromEntries(['open', 'high', 'low', 'close', 'volume'].map((c) => [c, pick(all.column(c))])), all.meta) as Candles;
+  }
+
+  function parity(data: Candles, ref: DefinitionRef): { compared: number; path: string } {
+    const ctx = featureContext(registry, data.meta.timeframe);
+    const planned = planFeatures([ref], registry, ctx);
+    const batch = computePlannedFeatures(data, planned, ctx);
+    const stream = createFeatureStream(planned, ctx, { meta: data.meta });
+    expect([...stream.outputs]).toEqual(batch.names);
+    let compared = 0;
+    for (let i = 0; i < data.length; i++) {
+      const candle: Record<string, number> = { time: data.time[i] };
+      for (const name of ['open', 'high', 'low', 'close', 'volume']) candle[name] = data.column(name)[i];
+      const row = stream.update(candle as StreamCandle);
+      for (const name of batch.names) {
+        const want = batch.frame.column(name)[i];
+        const got = row[name];
+        if (Number.isNaN(want) || Number.isNaN(got)) {
+          if (Number.isNaN(want) !== Number.isNaN(got)) expect.fail(`${name} row ${i}: stream ${got}, batch ${want}`);
+          continue;
+        }
+        if (!close(got, want, TWIN_TOLERANCE)) expect.fail(`${name} row ${i}: stream ${got}, batch ${want}`);
+        compared++;
+      }
+    }
+    return { compared, path: stream.features[0].path };
+  }
+
+  const rsiOn = (timeframe: string, period = 14): DefinitionRef => ({ id: 'core/higher-timeframe', params: { timeframe, feature: { id: 'core/rsi', params: { period } } } });
+
+  it('1m candles, RSI on 1h and on 4h (past the 5,000-candle margin the trailing buffer had)', () => {
+    const data = series('1m', 14_000, 0);
+    for (const ref of [rsiOn('1h'), rsiOn('4h')]) {
+      const { compared, path } = parity(data, ref);
+      expect(path).toBe('twin');
+      expect(compared).toBeGreaterThan(9_000);
+    }
+  });
+
+  it('1m candles starting inside an hour, with missing candles (a bucket without its last minute, a whole hour gone)', () => {
+    // drop the last minute of some hours and all of another: those buckets close on a later candle
+    const data = series('1m', 9_000, 37, (i) => (i + 37) % 60 === 59 && (i + 37) % 7 === 3 || (i >= 4_000 && i < 4_060));
+    expect(data.time[0] % 3_600_000).not.toBe(0);
+    const { compared } = parity(data, rsiOn('1h', 9));
+    expect(compared).toBeGreaterThan(7_000);
+  });
+
+  it('1h candles, RSI and MACD on 1d, starting inside a day', () => {
+    const data = series('1h', 8_000, 5);
+    expect(parity(data, rsiOn('1d')).compared).toBeGreaterThan(7_000);
+    expect(parity(data, { id: 'core/higher-timeframe', params: { timeframe: '1d', feature: { id: 'core/macd' } } }).compared).toBeGreaterThan(3 * 7_000);
+  });
+
+  it('snapshot / restore and replace of the forming bar', () => {
+    const data = series('1m', 3_000, 11);
+    const ctx = featureContext(registry, '1m');
+    const planned = planFeatures([rsiOn('1h', 5)], registry, ctx);
+    const at = (i: number) => ({ time: data.time[i], open: data.column('open')[i], high: data.column('high')[i], low: data.column('low')[i], close: data.column('close')[i], volume: data.column('volume')[i] }) as StreamCandle;
+    const direct = createFeatureStream(planned, ctx);
+    const whole = Array.from({ length: data.length }, (_, i) => direct.update(at(i)));
+    const first = createFeatureStream(planned, ctx);
+    const revised = createFeatureStream(planned, ctx);
+    for (let i = 0; i < 1_789; i++) {
+      first.update(at(i));
+      revised.update({ ...at(i), close: at(i).close * 1.03, high: at(i).high * 1.05 });
+      expect(revised.replace(at(i))).toEqual(whole[i]);
+    }
+    const resumed = createFeatureStream(planned, ctx);
+    resumed.restore(JSON.parse(JSON.stringify(first.snapshot())));
+    for (let i = 1_789; i < data.length; i++) expect(resumed.update(at(i))).toEqual(whole[i]);
   });
 });
