@@ -236,6 +236,84 @@ describe('candlelab paper', () => {
   }, 120_000);
 });
 
+describe('paper sessions: latency and partial fills, and features the stream cannot feed', () => {
+  it('with latency and a volume participation cap (partial fills), parity lists only explained differences; with zero latency, none', async () => {
+    // a cap below a typical order's share of a bar's volume, so entries fill partly
+    const volume = Array.from(candles.column('volume').subarray(3000, 3300)).sort((a, b) => a - b);
+    const price = candles.column('close')[3250];
+    const cap = Math.min(1, (0.3 * (10_000 / price)) / volume[Math.floor(volume.length / 2)]);
+    const run = async (name: string, latencyMs: number, maxCandles = 80) => {
+      const sessionDir = path.join(dir, 'runs', name);
+      fake.setNow(candles.time[3250]);
+      await runPaperSession({ model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles, warmup: 300, latencyMs, maxParticipation: cap, ...FAST, log: () => {}, onEvent: driveClock });
+      return { session: readSession(sessionDir), parity: await paperParity(sessionDir, { workspace }) };
+    };
+    const delayed = await run('paper-latency', 1.5 * HOUR);
+    const info = delayed.session.info;
+    expect(info.settings.latencyMs).toBe(1.5 * HOUR);
+    expect(info.settings.maxParticipation).toBe(cap);
+    // partial fills happened: orders cut at the cap of the previous bar's volume (logged), filled at most that
+    const fills = delayed.session.result.fills.filter((f) => f.type !== 'end');
+    expect(fills.length).toBeGreaterThanOrEqual(2);
+    const cuts = delayed.session.result.riskEvents.filter((e) => e.monitor === 'participation');
+    expect(cuts.length).toBeGreaterThan(0);
+    for (const cut of cuts) {
+      const limit = Number(/filled ([\d.e+-]+)$/.exec(cut.detail)![1]);
+      const filled = fills.find((f) => new Date(f.time).toISOString() === cut.time);
+      expect(filled, cut.time).toBeDefined();
+      expect(filled!.quantity).toBeLessThanOrEqual(limit * (1 + 1e-5));
+    }
+    // both paths simulate the same latency and cap: nothing differs that parity cannot explain
+    for (const d of delayed.parity.differences) expect(d.explained, JSON.stringify(d)).toEqual(expect.any(String));
+    expect(delayed.parity.unexplained).toBe(0);
+    expect(delayed.parity.fills.matched).toBe(fills.length);
+    expect(delayed.parity.predictionDifference).toBeLessThan(1e-6);
+    // a session stopped while it holds a position: the backtest closes it at its last candle; parity lists
+    // exactly those differences, each with its explanation
+    const live = delayed.session.modes.map((m, i) => (m === 'live' ? i : -1)).filter((i) => i >= 0);
+    const holding = live.filter((i) => delayed.session.positions[i] > 0);
+    expect(holding.length).toBeGreaterThan(0);
+    const stopAt = live.indexOf(holding[holding.length - 1]) + 1;
+    const open = stopAt === live.length ? delayed : await run('paper-latency-open', 1.5 * HOUR, stopAt);
+    expect(open.session.positions[open.session.positions.length - 1]).toBeGreaterThan(0);
+    expect(open.parity.differences.length).toBeGreaterThan(0);
+    for (const d of open.parity.differences) {
+      expect(d.explained, JSON.stringify(d)).toEqual(expect.any(String));
+      expect(['fill', 'trade', 'signal']).toContain(d.kind);
+    }
+    expect(open.parity.differences.filter((d) => d.kind === 'fill').map((d) => d.explained)).toEqual(['the backtest closes the open position at its last candle; the session still holds it']);
+    expect(open.parity.unexplained).toBe(0);
+
+    const direct = await run('paper-no-latency', 0);
+    expect(direct.session.info.settings.latencyMs).toBe(0);
+    expect(direct.parity.differences.filter((d) => !d.explained)).toEqual([]);
+    expect(direct.parity.differences, JSON.stringify(direct.parity.differences)).toEqual([]);
+  }, 180_000);
+
+  it('refuses core/cross-asset (another symbol\'s candles, stale in a one-symbol stream) in one line, before connecting or writing anything', async () => {
+    const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'specs', 'quickstart.json'), 'utf8'));
+    spec.features.push({ id: 'core/cross-asset', params: { reference: { exchange: 'binance', market: 'spot', symbol: 'ETH/USDT' } } });
+    const specFile = path.join(dir, 'cross-asset.json');
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    const sessionDir = path.join(dir, 'runs', 'paper-cross-asset');
+    const requests = fake.requests.length;
+    const error = await runPaperSession({ spec: specFile, model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 1, ...FAST, log: () => {} }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.name).toBe('ConfigError');
+    expect(error?.message).toMatch(/^core\/cross-asset reads another symbol's candles \(ETH\/USDT from the data store\), which a paper session does not stream .*; trade a model trained without core\/cross-asset$/);
+    expect(error?.message).not.toContain('\n');
+    expect(fs.existsSync(sessionDir)).toBe(false);
+    expect(fake.requests.length).toBe(requests);
+    // the CLI: one line, exit 1
+    const shown = await cli(['paper', specFile, '--model', MODEL, '--api-url', fake.url, '--max-candles', '1'], workspaceEnv(dir));
+    expect(shown.status).toBe(1);
+    expect(shown.stderr.trim().split('\n'), shown.stderr).toHaveLength(1);
+    expect(shown.stderr).toMatch(/core\/cross-asset reads another symbol's candles/);
+  }, 120_000);
+});
+
 describe('candlelab fake-exchange', () => {
   it('serves the sample market for a paper session from the command line, and stops cleanly on SIGTERM', async () => {
     const server = spawn(CLI_BIN, ['fake-exchange', '--port', '0', '--bars', '4000', '--start-bar', '3300', '--advance-every', '50'], { cwd: ROOT, env: { ...process.env, ...workspaceEnv(dir) }, stdio: ['ignore', 'pipe', 'pipe'] });

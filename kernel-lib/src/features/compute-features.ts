@@ -5,6 +5,7 @@ import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { FeatureContext, FeatureDefinition } from '../plugins/define';
 import type { RowRange } from '../validation/splitter';
 import { ColumnArena } from './column-arena';
+import { trailingBufferStream } from './streaming/trailing-buffer-stream';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
 export type FeatureSet = {
@@ -58,6 +59,11 @@ export function featureContext(registry: PluginRegistry, timeframe: string, opti
     outputsOf(ref) {
       const { definition, params } = registry.resolveWithParams('feature', ref);
       return definition.outputs(params, context);
+    },
+    streamFeature(ref, timeframe) {
+      const { definition, params } = registry.resolveWithParams('feature', ref);
+      const inner = { ...context, timeframe };
+      return definition.stream ? definition.stream(params, inner) : trailingBufferStream(definition, params, inner);
     },
   };
   return context;

@@ -4,6 +4,8 @@ import { defineFeature } from '../plugins/define';
 import { SeededRng } from '../util/rng';
 import { SteppedStream } from './streaming/streaming-feature';
 import { ringAt, ringPush, ringState } from './streaming/primitives';
+import { HistoryStream, historyRows, type RowHistory } from './streaming/history-stream';
+import type { RowRange } from '../validation/splitter';
 
 /**
  * Features with fitted or structural parts: coin identity, funding/open-interest microstructure,
@@ -245,7 +247,64 @@ export const garchFeature = defineFeature({
     out.fill(NaN, 0, Math.min(n, p.minFitRows));
     return { garch_vol: out };
   },
+  stream: (p, context) => garchTwin(p, context?.fitRows),
 });
+
+/**
+ * The streaming twin of core/garch: the variance recursion σ²_t = ω + α ε²_{t−1} + β σ²_{t−1}, O(1) per
+ * candle with the fitted parameters, equal to the batch:
+ * - outside a run (a paper or live session; no `fitRows`): the same expanding refits, on the candles
+ *   streamed so far, every `refitEvery` rows from `minFitRows` (the stream keeps the returns for them);
+ * - with a fixed fit (`fitRows`, or the context's `fitRows`): the fit is made when the stream reaches the
+ *   fit's last row, then filtered from the first return. The batch gives the rows before that values
+ *   from parameters fitted on later rows; the stream cannot know them then, so they are NaN (its
+ *   `requiredInputs` says so) and every row from the fit's last one on equals the batch.
+ */
+function garchTwin(p: { fitRows?: number; minFitRows: number; refitEvery: number }, contextFit: readonly RowRange[] | undefined) {
+  const segments = p.fitRows !== undefined ? [{ start: 0, end: p.fitRows }] : contextFit;
+  const fitEnd = segments ? Math.max(...segments.map((r) => r.end)) : NaN;
+  const masked = p.fitRows === undefined; // rows before minFitRows are NaN unless the fit is explicit
+  type State = { seen: number; previousClose: number; fit?: GarchParameters; sigma2: number; nextAt: number };
+  const unconditional = (fit: GarchParameters) => fit.omega / Math.max(1e-12, 1 - fit.alpha - fit.beta);
+  /** Filter rows `from`..`to` − 1 of the history (percent returns by row) from σ². */
+  const filter = (fit: GarchParameters, history: RowHistory, from: number, to: number, sigma2: number) => {
+    for (let row = from; row < to; row++) {
+      const e = history.values[row - history.offset] - fit.mean;
+      sigma2 = fit.omega + fit.alpha * e * e + fit.beta * sigma2;
+    }
+    return sigma2;
+  };
+  return new HistoryStream<State>({
+    kind: `core/garch ${JSON.stringify(p)}${segments ? ` fit ${JSON.stringify(segments)}` : ''}`,
+    outputs: ['garch_vol'],
+    requiredInputs: segments ? Math.max(fitEnd - 1, masked ? p.minFitRows : 1) : p.minFitRows,
+    initial: { seen: 0, previousClose: NaN, sigma2: NaN, nextAt: p.minFitRows },
+    // the refits read every return so far; a fixed fit, every return until it is made
+    keep: (s) => (segments && s.fit ? 0 : Infinity),
+    step: (s, history, c) => {
+      const row = s.seen++;
+      // percent log return, as the batch computes it; row 0 has none
+      history.values.push(row === 0 ? NaN : 100 * Math.log(c.close / s.previousClose));
+      s.previousClose = c.close;
+      if (row === 0) return [NaN];
+      if (segments) {
+        if (row === fitEnd - 1) {
+          s.fit = fitGarch(segments.map((r) => historyRows(history, Math.max(1, r.start), r.end)).filter((r) => r.length > 0));
+          s.sigma2 = filter(s.fit, history, 1, row, unconditional(s.fit));
+        }
+      } else if (row === s.nextAt) {
+        // the parameters used from this row on are fitted on the returns of rows 1..row (as the batch's)
+        const fit = fitGarch(historyRows(history, 1, row + 1));
+        if (!s.fit) s.sigma2 = filter(fit, history, 1, row, unconditional(fit));
+        s.fit = fit;
+        s.nextAt += p.refitEvery;
+      }
+      if (!s.fit) return [NaN];
+      s.sigma2 = filter(s.fit, history, row, row + 1, s.sigma2);
+      return [masked && row < p.minFitRows ? NaN : Math.sqrt(s.sigma2) / 100];
+    },
+  });
+}
 
 /** Haar wavelet soft-threshold denoising of one window (length a power of two): the last reconstructed value. */
 export function haarDenoiseLast(window: Float64Array, levels: number): number {

@@ -24,6 +24,8 @@ import {
   zScoreKernel,
 } from './kernels';
 import { freshColumns } from './column-arena';
+import { HigherTimeframeStream } from './streaming/higher-timeframe-twin';
+import type { StreamingFeature } from './streaming/streaming-feature';
 
 const period = (fallback: number) => z.number().int().min(2).max(10_000).default(fallback);
 
@@ -345,6 +347,14 @@ export const higherTimeframeFeature = defineFeature({
     const step = timeframeMs(candles.meta.timeframe);
     const baseClose = Float64Array.from(candles.time, (t) => t + step);
     return Object.fromEntries(Object.entries(columns).map(([name, values]) => [`${name}_${p.timeframe}`, alignToBase(baseClose, closeTime, values)]));
+  },
+  // the twin: higher bars built as they close, fed to the inner feature's own stream (exact at any ratio)
+  stream: (p, context): StreamingFeature => {
+    if (!context?.streamFeature) throw new ConfigError('core/higher-timeframe streams through the feature context (make it with featureContext)');
+    timeframeRatio(context.timeframe, p.timeframe);
+    const inner = context.streamFeature(p.feature, p.timeframe);
+    const outputs = inner.outputs.map((name) => `${name}_${p.timeframe}`);
+    return new HigherTimeframeStream(`core/higher-timeframe ${JSON.stringify(p)}`, outputs, higherTimeframeFeature.lookback(p, context), inner, timeframeMs(context.timeframe), timeframeMs(p.timeframe));
   },
 });
 

@@ -36,6 +36,12 @@ export type FeatureContext = {
   lookbackOf(ref: { id: string; version?: string; params?: Record<string, unknown> }): number;
   outputsOf(ref: { id: string; version?: string; params?: Record<string, unknown> }): string[];
   /**
+   * A stream of another registered feature on candles of `timeframe` (e.g. the higher bars of
+   * core/higher-timeframe): its twin, or the trailing-buffer fallback. Optional: contexts made by
+   * `featureContext` have it.
+   */
+  streamFeature?(ref: { id: string; version?: string; params?: Record<string, unknown> }, timeframe: string): StreamingFeature;
+  /**
    * The rows a fitted feature (`fittedOnLeadingRows`) fits its parameters on: the run's training rows
    * (one walk-forward window's, in validation). Absent when no run gives them (e.g. `candlelab
    * features`): a fitted feature must then stay causal by itself (e.g. refit on an expanding window).

@@ -156,12 +156,15 @@ export function checkFeature(definition: FeatureDefinition<any>, options: Featur
   if (definition.stream) {
     const stream = definition.stream(params, context);
     const columns = candles.names;
+    // A fitted feature's twin fits when it reaches the fit's last row: the batch's earlier rows use
+    // parameters fitted on later rows, which a stream cannot know yet; it must leave them NaN (its requiredInputs).
+    const from = definition.fittedOnLeadingRows ? stream.requiredInputs : 0;
     for (let i = 0; i < n; i++) {
       const candle: Record<string, number> = { time: candles.time[i] };
       for (const column of columns) candle[column] = candles.column(column)[i];
       const row = stream.update(candle as never);
       for (const name of names) {
-        const want = full[name][i];
+        const want = i < from ? NaN : full[name][i];
         const got = row[name];
         const ok = Number.isNaN(want) ? Number.isNaN(got) : Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want));
         if (!ok) throw new ContractError(`${id}: its streaming twin gives ${shown(got)} for column ${name} at row ${i}, the batch compute ${shown(want)}`);

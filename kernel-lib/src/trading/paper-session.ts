@@ -21,7 +21,7 @@ import { ModelFeed, type ModelFeedState } from './model-feed';
 import { replayCandles } from './replay';
 import { marketFilters } from './filters';
 import type { MarketInterface } from 'ccxt';
-import { parseModelReference, resolveTradingSetup, type TradingSetup } from './session-setup';
+import { checkSessionFeatures, parseModelReference, resolveTradingSetup, type TradingSetup } from './session-setup';
 import { ModelRegistry } from '../registry/model-registry';
 import { NO_ALERTS, type AlertSink } from '../services/alerts/types';
 import { parseSessionCandles, writeSessionOutputs } from './session-outputs';
@@ -188,6 +188,13 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   const followed = options.model ? parseModelReference(options.model).selector : { stage: 'production' as const };
   const { context, model, version } = setup;
   const plan = context.plan;
+  // before anything is written or connected: features a one-symbol stream cannot feed
+  try {
+    checkSessionFeatures(plan.features, resumedInfo?.kind ?? options.executorKind ?? 'paper');
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
   const market: MarketKind = resumedInfo?.market ?? options.market ?? 'spot';
   const specData = singleDataSource(context.spec, 'a paper or live session');
   const symbol = resumedInfo?.symbol ?? options.symbol ?? specData.symbol;
@@ -378,6 +385,7 @@ class PaperSession {
     try {
       setup = await resolveTradingSetup({ model: `${this.info.model.name}@${next}`, workspace: { ...this.setup.context.workspace } });
       if (setup.context.plan.timeframe !== this.info.timeframe) throw new ConfigError(`v${next} was trained on ${setup.context.plan.timeframe} candles, the session trades ${this.info.timeframe}`);
+      checkSessionFeatures(setup.context.plan.features, this.info.kind);
     } catch (error) {
       this.print(`model: ${this.info.follow} is now ${this.info.model.name} v${next} but it cannot trade here (${(error as Error).message}); v${current} keeps deciding`);
       return;

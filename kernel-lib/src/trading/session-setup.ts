@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { ConfigError } from '../errors';
 import { ModelRegistry, parseModelStage, type ModelVersion, type VersionSelector } from '../registry/model-registry';
 import type { FittedModel } from '../models/model';
+import type { PlannedFeature } from '../features/compute-features';
 import { createRunContext, type RunContext } from '../runner/stages';
 import { applyOverrides, singleDataSource, type SpecInput } from '../spec/spec';
 import { openWorkspace, type WorkspaceOverrides } from '../workspace';
@@ -94,4 +95,27 @@ export async function resolveTradingSetup(options: {
   }
   const model = await registry.loadModel(reference.name, { version: version.version }, { plugins: context.registry });
   return { context, model, version };
+}
+
+/**
+ * Refuse, before a session starts, the features its one-symbol candle stream cannot feed: core/cross-asset
+ * reads another symbol's candles (a store entry or a file nobody updates during the session, so its values
+ * would silently go stale: the reference held at its last stored bar), and any feature reading a data
+ * column (funding_rate, a reference column) that no earlier feature makes, since the stream carries OHLCV only.
+ * The error is one line naming the feature, the problem and the fix.
+ */
+export function checkSessionFeatures(features: readonly PlannedFeature[], kind: string): void {
+  const made = new Set<string>(['open', 'high', 'low', 'close', 'volume']);
+  for (const { definition, params, inputs, outputs } of features) {
+    if (definition.id === 'core/cross-asset') {
+      const reference = (params as { reference: Record<string, unknown> }).reference;
+      const what = 'column' in reference ? `the data column '${String(reference.column)}'` : 'path' in reference ? `the file ${String(reference.path)}` : `${String(reference.symbol)} from the data store`;
+      throw new ConfigError(`core/cross-asset reads another symbol's candles (${what}), which a ${kind} session does not stream (it streams one symbol; the reference would go stale after the session starts); trade a model trained without core/cross-asset`);
+    }
+    const missing = inputs.filter((name) => !made.has(name));
+    if (missing.length) {
+      throw new ConfigError(`feature ${definition.id} reads the data column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}, which a ${kind} session's candle stream does not carry (OHLCV only); trade a model trained without it`);
+    }
+    for (const name of outputs) made.add(name);
+  }
 }

@@ -57,7 +57,8 @@ export function createFeatureStream(planned: readonly PlannedFeature[], context:
 
   return {
     outputs,
-    requiredInputs: Math.max(0, ...planned.map((f) => f.lookback)),
+    // a fitted twin with a fixed fit warms up until the fit's last row, past its declared lookback
+    requiredInputs: Math.max(0, ...planned.map((f) => f.lookback), ...features.map((f) => f.stream.requiredInputs)),
     features: features.map(({ id, stream, path }) => ({ id, stream, path })),
     update: (candle) => advance(candle, 'update'),
     replace: (candle) => advance(candle, 'replace'),
