@@ -109,7 +109,7 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
       classes: output.classes,
       split,
       horizon: labeler.horizon(labelParams),
-      train: trainingSegment(features.frame, output.target, split.train),
+      train: trainingSegment(features.frame, output.target, split.train, output.eventEnd),
       valid: trainingSegment(features.frame, output.target, split.valid),
       testX: featureMatrix(features.frame, split.test.start, split.test.end),
     };
