@@ -463,5 +463,9 @@ describe('a paper session with a model on the store\'s side tables (issue 10 ite
       Array.from(predicted).forEach((p, k) => expect(Math.abs(d.prediction[k] - p), d.time).toBeLessThanOrEqual(1e-6));
     }
     setup.model.dispose();
+    // parity backtests the session's candles with the same side tables joined: identical
+    const parity = await paperParity(sessionDir, { workspace: sideWorkspace });
+    expect(parity.unexplained, JSON.stringify(parity.differences, null, 1)).toBe(0);
+    expect(parity.predictionDifference).toBeLessThan(1e-6);
   }, 180_000);
 });
