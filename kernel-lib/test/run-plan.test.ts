@@ -15,7 +15,9 @@ import { z } from 'zod';
 import { backtestStrategy, buildFeatures, buildLabels, createRunContext, loadCandles, runStrategy, splitData, type StrategyRun } from '../src/runner/stages';
 import { splitChronological } from '../src/validation/split';
 import { backtestStrategyOutput } from '../src/backtest/strategy-backtest';
-import { workspaceStart } from '../src/workspace';
+import { openWorkspace, workspaceStart } from '../src/workspace';
+import { jobContext } from '../src/jobs/execute-job';
+import type { JobSpec } from '../src/jobs/job';
 import type { SpecInput } from '../src/spec/spec';
 import { cli, tempDir, ROOT } from './helpers';
 
@@ -245,6 +247,21 @@ describe('resolve once: a multi-coin run uses its plan', () => {
     } finally {
       disposeCoinModels(results);
     }
+  });
+});
+
+describe('resolve once: a worker process resolves a walk-forward run\'s plan once for all its window jobs', () => {
+  it('jobContext gives the same resolved context to every job of one spec, and another to another spec', () => {
+    const workspace = openWorkspace({ root: dir, dataDir: path.join(dir, 'plan-data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs'), cacheDir: path.join(dir, 'cache') });
+    const spec = baseSpec({ source: 'sample', bars: 1500 }, { validation: { method: 'walk-forward', train: '20d', test: '10d' } as never });
+    const job = (value: unknown): JobSpec => ({ spec: value, baseDir: dir, workspace, dataFingerprint: 'x' });
+    const first = jobContext(job(spec));
+    expect(first.plan.validation?.definition.id).toBe('core/walk-forward');
+    // the next fold's job (a new copy of the same spec, as it arrives over IPC): the same plan object
+    expect(jobContext(job(JSON.parse(JSON.stringify(spec))))).toBe(first);
+    const other = jobContext(job({ ...spec, seed: 7 }));
+    expect(other).not.toBe(first);
+    expect(other.spec.seed).toBe(7);
   });
 });
 
