@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensembleClassifier, ensembleRegressor, type EnsembleModel } from '../src/models/ensemble/ensemble-model';
 import { fitLogistic, predictLogistic, type LogisticModel } from '../src/models/ensemble/linear';
 import type { Segment, TrainingData } from '../src/models/model';
-import { tempDir, listDir } from './helpers';
+import { runSpec } from '../src/runner/run-spec';
+import { ROOT, tempDir, listDir } from './helpers';
 import {
   accuracy,
   columnLogistic,
@@ -127,6 +128,112 @@ describe('stacking never shows the meta-learner in-fold predictions (leakage)', 
     const honestTest = await model.predict(test.X);
     expect(logLoss(honestTest, test.y)).toBeLessThan(logLoss(leakyTest, test.y));
     expect(model.info).toMatchObject({ method: 'stacking', cv: 'purged-kfold', purge: HORIZON, oofRows: data.train.y.length });
+  });
+});
+
+describe('stacking purges by each label\'s event end when the runner passes them (item 9)', () => {
+  // Hourly train rows; most labels are decided one bar on, but some reach far past `horizon` into the
+  // next held-out fold (a triple barrier touched late), some end well inside it, some are unknown.
+  const HOUR = 3_600_000;
+  const { data } = trainingData(synthetic(1500, 6, [1], 0.5, 23), 'classification', HORIZON);
+  const n = data.train.y.length;
+  const time = Float64Array.from({ length: n }, (_, r) => 1_700_000_000_000 + r * HOUR);
+  const eventEnd = Float64Array.from({ length: n }, (_, r) => time[Math.min(n - 1, r + 1)]);
+  const starts = [1, 2, 3, 4].map((k) => Math.floor((k * n) / 5));
+  const far = starts.map((b) => b - 40); // decided 3 bars inside the fold: 43 bars on, far beyond the horizon
+  const short = starts.map((b) => b - 3); // decided 2 bars before the fold: a horizon purge would drop it
+  const unknown = starts.map((b) => b - 60); // no event end: falls back to `horizon` rows (kept: 60 > 5)
+  for (const [k, b] of starts.entries()) {
+    eventEnd[far[k]] = time[b + 3];
+    eventEnd[short[k]] = time[b - 2];
+    eventEnd[unknown[k]] = NaN;
+  }
+  const withEvents: TrainingData = { ...data, train: { ...data.train, time, eventEnd } };
+  const params = { method: 'stacking', members: [{ id: 'test/column-logistic', params: { columns: [0] } }, { id: 'test/memorizer' }], folds: 5, classWeight: 'none' };
+  let model: EnsembleModel;
+  let fits: typeof memorizerFits;
+  beforeAll(async () => {
+    const before = memorizerFits.length;
+    model = await fitClassifier(withEvents, params);
+    fits = memorizerFits.slice(before);
+  });
+  afterAll(() => model?.dispose());
+
+  const trainRowsOf = (fold: { train: Array<{ start: number; end: number }> }): Set<number> => {
+    const rows = new Set<number>();
+    for (const r of fold.train) for (let row = r.start; row < r.end; row++) rows.add(row);
+    return rows;
+  };
+
+  it('a label whose event ends inside a held-out fold is purged from its training rows, however far back it starts', () => {
+    const s = model.stacking!;
+    expect(s.purgeBy).toBe('event-end');
+    expect(model.info).toMatchObject({ purgeBy: 'event-end', purge: HORIZON });
+    s.folds.forEach((fold, k) => {
+      const rows = trainRowsOf(fold);
+      if (k > 0) {
+        expect(rows.has(far[k - 1])).toBe(false);
+        expect(rows.has(short[k - 1])).toBe(true);
+        expect(rows.has(unknown[k - 1])).toBe(true);
+      }
+      // Exactly: before the fold, the rows decided before its first bar (an unknown end: `horizon` rows
+      // on); after it, the `horizon`-row embargo.
+      const expected = new Set<number>();
+      for (let row = 0; row < fold.valid.start; row++) {
+        const end = Number.isNaN(eventEnd[row]) ? time[row + HORIZON] : eventEnd[row];
+        if (end < time[fold.valid.start]) expected.add(row);
+      }
+      for (let row = fold.valid.end + HORIZON; row < n; row++) expected.add(row);
+      expect([...rows].sort((a, b) => a - b)).toEqual([...expected].sort((a, b) => a - b));
+      expect(fold.purgedBefore).toBe(fold.valid.start - [...expected].filter((row) => row < fold.valid.start).length);
+      expect(fits[k].rows).toBe(rows.size);
+    });
+  });
+
+  it('the out-of-fold predictions are those of members fitted without the purged rows', async () => {
+    const s = model.stacking!;
+    const fold = s.folds[2];
+    const rows = trainRowsOf(fold);
+    const foldData = { ...data, train: rowsWhere(data.train, (row) => rows.has(row)) };
+    const ref = await memorizer.fit(foldData, {}, testContext());
+    const expected = await ref.predict(rowsWhere(data.train, (row) => row >= fold.valid.start && row < fold.valid.end).X);
+    expect(Array.from(s.memberPredictions[1].subarray(fold.valid.start * 3, fold.valid.end * 3))).toEqual(Array.from(expected));
+  });
+
+  it('without event ends the same rows fall back to the horizon purge (the far label stays, the short one goes)', async () => {
+    const plain = await fitClassifier(data, params);
+    try {
+      expect(plain.stacking!.purgeBy).toBe('horizon');
+      const rows = trainRowsOf(plain.stacking!.folds[1]);
+      expect(rows.has(far[0])).toBe(true);
+      expect(rows.has(short[0])).toBe(false);
+    } finally {
+      plain.dispose();
+    }
+  });
+
+  it('event ends out of time order or of the wrong length are a one-line error', async () => {
+    const shuffled = Float64Array.from(time);
+    [shuffled[10], shuffled[11]] = [shuffled[11], shuffled[10]];
+    await expect(fitClassifier({ ...data, train: { ...data.train, time: shuffled, eventEnd } }, params)).rejects.toThrow(/^purging by event end needs the training rows in time order; row 11 is not after row 10$/);
+    await expect(fitClassifier({ ...data, train: { ...data.train, time, eventEnd: eventEnd.subarray(1) } }, params)).rejects.toThrow(/one time and one event end per training row/);
+  });
+});
+
+describe('a spec run passes the labels\' event ends to a stacking ensemble', () => {
+  it('triple-barrier labels: the ensemble purged by event end; a fixed-horizon labeler: by horizon', async () => {
+    const xgb = { id: 'core/xgboost', params: { rounds: 5, maxDepth: 2, threads: 1 } };
+    const model = `model={"id":"core/ensemble","params":{"method":"stacking","folds":3,"members":[${JSON.stringify(xgb)},${JSON.stringify({ ...xgb, params: { ...xgb.params, maxDepth: 3 } })}]}}`;
+    const run = (label: string[]) =>
+      runSpec(path.join(ROOT, 'specs', 'quickstart.json'), {
+        overrides: ['data.bars=3000', model, 'register=false', ...label],
+        progress: 'quiet',
+        workspace: { dataDir: path.join(dir, 'data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs') },
+      });
+    const barrier = await run(['label.id=core/triple-barrier', 'label.params={"bars":12,"upper":1,"lower":1}']);
+    expect(barrier.record.model.info).toMatchObject({ method: 'stacking', purgeBy: 'event-end', purge: 12 });
+    const direction = await run([]);
+    expect(direction.record.model.info).toMatchObject({ method: 'stacking', purgeBy: 'horizon', purge: 5 });
   });
 });
 

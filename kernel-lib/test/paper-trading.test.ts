@@ -5,6 +5,9 @@ import * as readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { runSpec } from '../src/runner/run-spec';
+import { buildFeatures, loadCandles } from '../src/runner/stages';
+import { mergeIntoStore, mergeSeriesIntoStore } from '../src/data/store';
+import { Frame } from '../src/frame/frame';
 import { startFakeChatServer, startFakeExchange, type FakeExchange } from '../src/testing';
 import { openAlerts } from '../src/services/alerts/open-alerts';
 import { runPaperSession, type SessionEvent } from '../src/trading/paper-session';
@@ -500,5 +503,70 @@ describe('candlelab live', () => {
       expect(output.includes(KEY)).toBe(false);
       expect(output.includes(SECRET)).toBe(false);
     }
+  }, 180_000);
+});
+
+describe('a paper session with a model on the store\'s side tables (issue 10 item 6)', () => {
+  const side = path.join(dir, 'funding');
+  const sideWorkspace = { root: side, dataDir: path.join(side, 'data'), modelsDir: path.join(side, 'models'), runsDir: path.join(side, 'runs') };
+  const key = { exchange: 'binance', market: 'futures' as const, symbol: 'BTC/USDT:USDT', timeframe: '1h' };
+  const perp = generateSyntheticCandles({ seed: 43, bars: 3400, timeframe: '1h', start: '2021-01-01T00:00:00Z', symbol: 'BTC/USDT:USDT' });
+  let futures: FakeExchange | undefined;
+  afterAll(async () => {
+    await futures?.close();
+  });
+
+  it('feeds core/funding the store\'s funding rate with every streamed candle: its predictions equal the batch pipeline\'s', async () => {
+    mergeIntoStore(key, perp.slice(0, 3000), sideWorkspace.dataDir);
+    // funding every 8 h over the whole market, varying, stamped at the hour (downloaded ahead, as `data fetch --funding` does)
+    const times = Float64Array.from({ length: Math.ceil(3400 / 8) }, (_, k) => perp.time[0] + k * 8 * HOUR);
+    mergeSeriesIntoStore(key, 'funding', Frame.fromColumns(times, { funding_rate: Float64Array.from(times, (_, k) => 1e-4 * Math.sin(k / 3)) }, { symbol: key.symbol, timeframe: '1h' }), sideWorkspace.dataDir);
+    const specFile = path.join(side, 'fundpaper.json');
+    fs.writeFileSync(
+      specFile,
+      JSON.stringify({
+        name: 'fundpaper',
+        seed: 1,
+        data: { source: 'store', ...key },
+        features: [{ id: 'core/funding', params: { window: 8 } }, { id: 'core/returns', params: { periods: [1, 4] } }],
+        label: { id: 'core/direction', params: { bars: 4, threshold: 0.003 } },
+        model: { id: 'core/xgboost', params: { rounds: 10, maxDepth: 3, threads: 1 } },
+        strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.4 } },
+        backtest: { initialCash: 10000, commissionBps: 2 },
+      }),
+    );
+    await runSpec(specFile, { workspace: sideWorkspace, progress: 'quiet', log: () => {} });
+    const name = 'fundpaper-BTC-USDT-USDT-1h';
+    futures = await startFakeExchange({ datasets: [{ market: 'futures', symbol: 'BTC/USDT', timeframe: '1h', candles: perp }], now: perp.time[3100] });
+    const exchange = futures;
+    const drive = (event: SessionEvent) => {
+      if ((event.kind === 'stream' && event.event.kind === 'subscribed') || (event.kind === 'candle' && event.mode === 'live')) setImmediate(() => exchange.setNow(exchange.now + HOUR));
+    };
+    const sessionDir = path.join(side, 'runs', 'paper-funding');
+    const result = await runPaperSession({ model: `${name}@1`, market: 'futures', apiUrl: exchange.url, workspace: sideWorkspace, dir: sessionDir, maxCandles: 30, warmup: 100, ...FAST, log: () => {}, onEvent: drive });
+    expect(result.liveCandles).toBe(30);
+    const decisions = fs.readFileSync(path.join(sessionDir, 'decisions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const live = decisions.filter((d) => d.mode === 'live');
+    expect(live).toHaveLength(30);
+
+    // the batch pipeline over the store (the session's candles merged in) with its funding column
+    const setup = await resolveTradingSetup({ model: `${name}@1`, workspace: sideWorkspace });
+    const stored = loadCandles(setup.context);
+    expect(stored.names).toContain('funding_rate');
+    const features = buildFeatures(setup.context, stored);
+    const names = setup.model.featureNames;
+    expect(names).toEqual(expect.arrayContaining(['funding_level', 'funding_ma_8', 'funding_change']));
+    for (const d of live) {
+      const row = stored.time.indexOf(Date.parse(d.time) - HOUR);
+      expect(row).toBeGreaterThan(features.lookback);
+      const values = Float32Array.from(names, (column) => features.frame.column(column)[row]);
+      const predicted = await setup.model.predict({ values, rows: 1, cols: names.length });
+      Array.from(predicted).forEach((p, k) => expect(Math.abs(d.prediction[k] - p), d.time).toBeLessThanOrEqual(1e-6));
+    }
+    setup.model.dispose();
+    // parity backtests the session's candles with the same side tables joined: identical
+    const parity = await paperParity(sessionDir, { workspace: sideWorkspace });
+    expect(parity.unexplained, JSON.stringify(parity.differences, null, 1)).toBe(0);
+    expect(parity.predictionDifference).toBeLessThan(1e-6);
   }, 180_000);
 });

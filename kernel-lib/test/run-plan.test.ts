@@ -9,12 +9,15 @@ import { mergeIntoStore, mergeSeriesIntoStore, type StoreKey } from '../src/data
 import { loadCandleSource, parseCandleSource } from '../src/data/load-candles';
 import { computeFeatures } from '../src/features/compute-features';
 import { createRegistry } from '../src/plugins/core-plugin';
-import { defineLabeler, definePlugin } from '../src/plugins/define';
+import { defineFeature, defineLabeler, definePlugin } from '../src/plugins/define';
+import { disposeCoinModels, runCoinStages } from '../src/runner/coin-run';
 import { z } from 'zod';
 import { backtestStrategy, buildFeatures, buildLabels, createRunContext, loadCandles, runStrategy, splitData, type StrategyRun } from '../src/runner/stages';
 import { splitChronological } from '../src/validation/split';
 import { backtestStrategyOutput } from '../src/backtest/strategy-backtest';
-import { workspaceStart } from '../src/workspace';
+import { openWorkspace, workspaceStart } from '../src/workspace';
+import { jobContext } from '../src/jobs/execute-job';
+import type { JobSpec } from '../src/jobs/job';
 import type { SpecInput } from '../src/spec/spec';
 import { cli, tempDir, ROOT } from './helpers';
 
@@ -200,6 +203,65 @@ describe('purged splits', () => {
     expect(split.purgeBy).toBe('event-end');
     expect(split.purged.train).toBe(10);
     for (let r = split.train.start; r < split.train.end; r++) expect(labels.eventEnd![r]).toBeLessThan(candles.time[split.valid.start]);
+  });
+});
+
+describe('resolve once: a multi-coin run uses its plan', () => {
+  it('parses each plugin\'s params exactly once per run, however many coins', async () => {
+    const parses = { feature: 0, label: 0 };
+    const counted = defineFeature({
+      id: 'test/counted-returns',
+      version: '1.0.0',
+      doc: 'One-bar return; counts how often its params are parsed.',
+      params: z.object({ bars: z.number().int().min(1).default(1).transform((v) => (parses.feature++, v)) }),
+      lookback: (p) => p.bars,
+      outputs: () => ['counted_return'],
+      compute: (candles, p) => {
+        const close = candles.column('close');
+        return { counted_return: Float64Array.from(close, (c, i) => (i >= p.bars ? c / close[i - p.bars] - 1 : NaN)) };
+      },
+    });
+    const direction = createRegistry().resolve('labeler', 'core/direction');
+    const countedLabel = defineLabeler({
+      id: 'test/counted-direction',
+      version: '1.0.0',
+      doc: 'core/direction; counts how often its params are parsed.',
+      task: 'classification',
+      params: z.object({ bars: z.number().int().min(1).default(5).transform((v) => (parses.label++, v)) }),
+      horizon: (p) => p.bars,
+      label: (candles, p) => direction.label(candles, direction.params.parse({ bars: p.bars, threshold: 0.005 })),
+    });
+    const plugin = definePlugin({ id: 'test-counted', version: '1.0.0', features: [counted], labelers: [countedLabel] });
+    const spec = baseSpec(
+      ['BTC/USDT', 'ETH/USDT', 'SOL/USDT'].map((symbol, k) => ({ source: 'sample', symbol, seed: 30 + k, bars: 1200 })) as never,
+      { features: [{ id: 'test/counted-returns', params: { bars: 2 } }, { id: 'core/rsi' }], label: { id: 'test/counted-direction' }, model: { id: 'core/xgboost', params: { rounds: 5 } }, models: { mode: 'per-coin' } },
+    );
+    const context = createRunContext(spec, { workspace: { dataDir: path.join(dir, 'plan-data') }, plugins: [plugin], log: () => {} });
+    expect(parses).toEqual({ feature: 1, label: 1 });
+    const results = await runCoinStages(context);
+    try {
+      expect(results.coins.map((c) => c.coin)).toEqual(['BTC/USDT', 'ETH/USDT', 'SOL/USDT']);
+      expect(results.coins[2].trained.features.names).toContain('counted_return');
+      // the stages took the definitions and parsed params from the plan: no parse per coin
+      expect(parses).toEqual({ feature: 1, label: 1 });
+    } finally {
+      disposeCoinModels(results);
+    }
+  });
+});
+
+describe('resolve once: a worker process resolves a walk-forward run\'s plan once for all its window jobs', () => {
+  it('jobContext gives the same resolved context to every job of one spec, and another to another spec', () => {
+    const workspace = openWorkspace({ root: dir, dataDir: path.join(dir, 'plan-data'), modelsDir: path.join(dir, 'models'), runsDir: path.join(dir, 'runs'), cacheDir: path.join(dir, 'cache') });
+    const spec = baseSpec({ source: 'sample', bars: 1500 }, { validation: { method: 'walk-forward', train: '20d', test: '10d' } as never });
+    const job = (value: unknown): JobSpec => ({ spec: value, baseDir: dir, workspace, dataFingerprint: 'x' });
+    const first = jobContext(job(spec));
+    expect(first.plan.validation?.definition.id).toBe('core/walk-forward');
+    // the next fold's job (a new copy of the same spec, as it arrives over IPC): the same plan object
+    expect(jobContext(job(JSON.parse(JSON.stringify(spec))))).toBe(first);
+    const other = jobContext(job({ ...spec, seed: 7 }));
+    expect(other).not.toBe(first);
+    expect(other.spec.seed).toBe(7);
   });
 });
 

@@ -5,10 +5,11 @@ import * as http from 'node:http';
 import * as readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { mergeIntoStore } from '../src/data/store';
+import { mergeIntoStore, mergeSeriesIntoStore } from '../src/data/store';
+import { Frame } from '../src/frame/frame';
 import { strategyOutput } from '../src/plugins/define';
 import { ModelRegistry } from '../src/registry/model-registry';
-import { buildFeatures } from '../src/runner/stages';
+import { buildFeatures, loadCandles } from '../src/runner/stages';
 import { runSpec } from '../src/runner/run-spec';
 import { createPredictionServer, type PredictionServer } from '../src/services/serve/server';
 import { chooseArm, unitHash } from '../src/services/serve/served-model';
@@ -377,4 +378,62 @@ describe('candlelab serve', () => {
       await chat.close();
     }
   });
+});
+
+describe('candlelab serve with a model on the store\'s side tables (issue 10 item 6)', () => {
+  const side = path.join(dir, 'funding');
+  const sideWorkspace = { root: side, dataDir: path.join(side, 'data'), modelsDir: path.join(side, 'models'), runsDir: path.join(side, 'runs') };
+  const key = { exchange: 'binance', market: 'futures' as const, symbol: 'BTC/USDT:USDT', timeframe: '1h' };
+  const perp = generateSyntheticCandles({ seed: 11, bars: 1500, timeframe: '1h', start: '2024-01-01T00:00:00Z', symbol: 'BTC/USDT:USDT' });
+  let fundingServer: PredictionServer | undefined;
+  afterAll(async () => {
+    await fundingServer?.close();
+  });
+
+  it('a model using core/funding predicts from the store by symbol, the funding read from the store like a spec run reads it', async () => {
+    mergeIntoStore(key, perp, sideWorkspace.dataDir);
+    // funding every 8 h, varying, stamped at the hour
+    const times = Float64Array.from({ length: Math.ceil(1500 / 8) }, (_, k) => perp.time[0] + k * 8 * 3_600_000);
+    mergeSeriesIntoStore(key, 'funding', Frame.fromColumns(times, { funding_rate: Float64Array.from(times, (_, k) => 1e-4 * Math.sin(k / 3)) }, { symbol: key.symbol, timeframe: '1h' }), sideWorkspace.dataDir);
+    const spec = {
+      name: 'funding',
+      seed: 1,
+      data: { source: 'store', ...key },
+      features: [{ id: 'core/funding', params: { window: 8 } }, { id: 'core/returns', params: { periods: [1, 4] } }],
+      label: { id: 'core/direction', params: { bars: 4, threshold: 0.003 } },
+      split: { train: 0.7, valid: 0.15, test: 0.15 },
+      model: { id: 'core/xgboost', params: { rounds: 10, maxDepth: 3, threads: 1 } },
+      strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.4 } },
+      backtest: { initialCash: 10000, commissionBps: 5 },
+    };
+    const specFile = path.join(side, 'funding.json');
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    await runSpec(specFile, { workspace: sideWorkspace, progress: 'quiet', log: () => {} });
+    const name = 'funding-BTC-USDT-USDT-1h';
+    new ModelRegistry(sideWorkspace.modelsDir).promote(name, 1, 'production');
+    fundingServer = await createPredictionServer({ workspace: sideWorkspace, models: [name], logServed: false, log: () => {} });
+    const base = await fundingServer.listen({ port: 0 });
+    const response = await fetch(`${base}/api/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ symbol: key.symbol, market: 'futures', timeframe: '1h', limit: 300, all: true }) });
+    const json: any = await response.json();
+    expect(response.status, JSON.stringify(json)).toBe(200);
+    expect(json.time).toBe(new Date(perp.time[1499] + 3_600_000).toISOString());
+
+    // the batch path over the same last 300 candles with the store's funding column: the same predictions
+    const setup = await resolveTradingSetup({ model: `${name}@1`, workspace: sideWorkspace });
+    const candles = loadCandles(setup.context);
+    expect(candles.names).toContain('funding_rate');
+    const last = candles.slice(candles.length - 300);
+    const features = buildFeatures(setup.context, last);
+    const names = setup.model.featureNames;
+    expect(names).toEqual(expect.arrayContaining(['funding_level', 'funding_ma_8', 'funding_change']));
+    const first = features.lookback;
+    const values = new Float32Array((last.length - first) * names.length);
+    for (let i = first; i < last.length; i++) names.forEach((column, k) => (values[(i - first) * names.length + k] = features.frame.column(column)[i]));
+    const predicted = await setup.model.predict({ values, rows: last.length - first, cols: names.length });
+    const width = predicted.length / (last.length - first);
+    expect(json.rows).toHaveLength(last.length - first);
+    json.rows.forEach((row: { prediction: number[] }, r: number) => row.prediction.forEach((p, k) => expect(Math.abs(p - predicted[r * width + k])).toBeLessThanOrEqual(1e-6)));
+    // funding moves the model: a funding column of zeros would not give these predictions
+    expect(new Set(json.rows.map((row: { prediction: number[] }) => row.prediction.join())).size).toBeGreaterThan(1);
+  }, 120_000);
 });

@@ -9,7 +9,7 @@ import { readCandlesFileRaw } from './read-candles-file';
 import { rawToCandles, candlesToRaw } from './raw-candles';
 import { validateCandleRows, type CandleRepair } from './candle-validation';
 import { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION, type SyntheticStructure } from './synthetic';
-import { parseStoreId, readStoreSeries, requireStore, STORE_SERIES_COLUMNS, storeId, type StoreKey, type StoreSeriesName } from './store';
+import { parseStoreId, readStoreSeries, requireStore, STORE_SERIES_COLUMNS, storeId, storeSeriesFile, type StoreKey, type StoreSeriesName } from './store';
 
 /**
  * The one way candles enter a run, a backtest, a feature file or a cross-asset reference: a source
@@ -178,6 +178,44 @@ export function withSideTables(candles: Candles, key: StoreKey, dataDir: string)
     for (const column of side.names) columns[column] = alignToBase(lastKnown, side.time, side.column(column));
   }
   return Object.keys(columns).length ? (candles.withColumns(columns) as Candles) : candles;
+}
+
+/**
+ * The same join for candles that arrive one at a time (a paper or live session): the side-table values
+ * of the bar opening at `time`, i.e. each table's latest row stamped before the bar's close (NaN before
+ * the first), exactly what `withSideTables` gives that bar. The tables are re-read when their files
+ * change (a `data fetch --funding` while the session runs); no tables in the store: no columns.
+ */
+export function sideTableJoin(key: StoreKey, dataDir: string): (time: number) => Record<string, number> {
+  const step = timeframeMs(key.timeframe);
+  const files = (Object.keys(STORE_SERIES_COLUMNS) as StoreSeriesName[]).map((name) => ({ name, file: storeSeriesFile(key, name, dataDir) }));
+  let stamp: string | undefined;
+  let tables: Array<{ time: Float64Array; columns: Array<[string, Float64Array]> }> = [];
+  return (time) => {
+    const now = files.map(({ file }) => (fs.existsSync(file) ? `${fs.statSync(file).mtimeMs}:${fs.statSync(file).size}` : '-')).join('|');
+    if (now !== stamp) {
+      stamp = now;
+      tables = [];
+      for (const { name } of files) {
+        const side = readStoreSeries(key, name, dataDir);
+        if (side && side.length > 0) tables.push({ time: side.time, columns: side.names.map((column) => [column, side.column(column)]) });
+      }
+    }
+    const lastKnown = time + step - 1; // strictly before the close
+    const out: Record<string, number> = {};
+    for (const table of tables) {
+      // the latest row stamped at or before lastKnown (binary search; rows are in time order)
+      let lo = 0;
+      let hi = table.time.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (table.time[mid] <= lastKnown) lo = mid + 1;
+        else hi = mid;
+      }
+      for (const [column, values] of table.columns) out[column] = lo > 0 ? values[lo - 1] : NaN;
+    }
+    return out;
+  };
 }
 
 /** The timeframe of these candles: the declared one, checked against the bar spacing, or the spacing itself. */

@@ -1,4 +1,5 @@
 import { parseSpec } from '../spec/spec';
+import { canonicalJson } from '../util/hash';
 import { createRunContext, type RunContext } from '../runner/stages';
 import { runTrial } from '../runner/trial-run';
 import { runSpec } from '../runner/run-spec';
@@ -49,7 +50,24 @@ export async function executeJob(job: Job, caches: Map<string, StageCache> = pro
 
 const processCaches = new Map<string, StageCache>();
 
-/** The run context of a job's spec: its own workspace folders, quiet. */
+/** Run contexts this process resolved, by job spec (a few, most recent last). */
+const processContexts = new Map<string, RunContext>();
+const KEPT_CONTEXTS = 8;
+
+/**
+ * The run context of a job's spec: its own workspace folders, quiet. Resolved once per process: the
+ * window jobs of one walk-forward run share their spec, so a worker process parses the spec and
+ * resolves its plan (plugin lookups, params parsing) once, not once per fold.
+ */
 export function jobContext(job: JobSpec): RunContext {
-  return createRunContext({ spec: parseSpec(job.spec), file: '', baseDir: job.baseDir }, { workspace: job.workspace, progress: 'quiet', log: () => {} });
+  const key = canonicalJson({ spec: job.spec, baseDir: job.baseDir, workspace: job.workspace });
+  let context = processContexts.get(key);
+  if (context) {
+    processContexts.delete(key); // most recently used last
+  } else {
+    context = createRunContext({ spec: parseSpec(job.spec), file: '', baseDir: job.baseDir }, { workspace: job.workspace, progress: 'quiet', log: () => {} });
+    if (processContexts.size >= KEPT_CONTEXTS) processContexts.delete(processContexts.keys().next().value!);
+  }
+  processContexts.set(key, context);
+  return context;
 }

@@ -13,6 +13,13 @@ export type Matrix = {
 export type Segment = {
   readonly X: Matrix;
   readonly y: Float64Array;
+  /**
+   * When known (the runner fills them for the train segment): each row's bar open time and when its
+   * label was decided (the labeler's `eventEnd`, NaN where it gives none). Models that cross-validate
+   * inside the rows (stacking) purge a held-out fold's training rows by them.
+   */
+  readonly time?: Float64Array;
+  readonly eventEnd?: Float64Array;
 };
 
 /** What a model's `fit` receives. Validation data is for early stopping and model selection only. */

@@ -138,6 +138,8 @@ export async function runCoinStages(context: RunContext): Promise<CoinRunResults
     progress: context.progress,
     log: context.log,
     featureData: { dataDir: context.workspace.dataDir, baseDir: context.baseDir },
+    // the run plan's definitions and parsed params: nothing is resolved or parsed again per coin
+    resolved: { features: context.plan.features, featureContext: context.plan.featureContext, label: context.plan.label, model: context.plan.model },
   });
   try {
     const share = context.plan.backtest.initialCash / coins.length;

@@ -3,10 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Candles } from '../frame/frame';
 import { ConfigError } from '../errors';
-import { computeFeatures, type FeatureDataOptions, type FeatureSet } from '../features/compute-features';
+import { computePlannedFeatures, featureContext, planFeatures, type FeatureDataOptions, type FeatureSet, type PlannedFeature } from '../features/compute-features';
 import { createRegistry } from '../plugins/core-plugin';
 import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
-import type { ModelDefinition } from '../plugins/define';
+import type { FeatureContext, LabelerDefinition, ModelDefinition } from '../plugins/define';
 import type { FittedModel, Matrix, Segment, TrainingData } from '../models/model';
 import { classificationMetrics, type ClassificationMetrics } from '../models/classification-metrics';
 import { regressionMetrics, type RegressionMetrics } from '../models/regression-metrics';
@@ -44,6 +44,19 @@ export type MultiCoinOptions = {
   log?: (line: string) => void;
   /** Where features that read other data find it (a spec run passes its data store and folder). */
   featureData?: FeatureDataOptions;
+  /**
+   * The references above already resolved (a spec run passes its run plan's): then nothing is looked
+   * up or parsed again here. Without it, each reference is resolved once, for every coin.
+   */
+  resolved?: ResolvedCoinParts;
+};
+
+/** Features, labeler and model of a multi-coin training, resolved and their params parsed once. */
+export type ResolvedCoinParts = {
+  readonly features: readonly PlannedFeature[];
+  readonly featureContext: FeatureContext;
+  readonly label: { readonly definition: LabelerDefinition; readonly params: unknown };
+  readonly model: { readonly definition: ModelDefinition; readonly params: unknown };
 };
 
 export type CoinResult = {
@@ -70,6 +83,19 @@ export type MultiCoinResult = { mode: MultiCoinMode; coins: CoinResult[]; univer
 
 type Prepared = Omit<CoinResult, 'model' | 'testPredictions' | 'testMetrics' | 'trainingRows' | 'trainingMs'> & { train: Segment; valid: Segment; testX: Matrix };
 
+/** The options' references resolved once (every coin shares the timeframe of the first). */
+function resolveCoinParts(options: MultiCoinOptions, registry: PluginRegistry): ResolvedCoinParts {
+  const timeframes = new Set(options.coins.map((c) => c.candles.meta.timeframe));
+  if (timeframes.size > 1) throw new ConfigError(`coins must share one timeframe, got ${[...timeframes].join(', ')}`);
+  const context = featureContext(registry, options.coins[0].candles.meta.timeframe, options.featureData);
+  return {
+    features: planFeatures(options.features, registry, context),
+    featureContext: context,
+    label: registry.resolveWithParams('labeler', options.label),
+    model: registry.resolveWithParams('model', options.model),
+  };
+}
+
 /** Rows of several segments stacked in order (same columns). */
 function stackSegments(segments: readonly Segment[]): Segment {
   const cols = segments[0].X.cols;
@@ -92,24 +118,27 @@ export async function trainCoins(options: MultiCoinOptions): Promise<MultiCoinRe
   const log = options.log ?? (() => {});
   const seed = options.seed ?? 42;
   const fractions = options.split ?? { train: 0.7, valid: 0.15, test: 0.15 };
-  const { definition: model, params } = registry.resolveWithParams('model', options.model);
-  const { definition: labeler, params: labelParams } = registry.resolveWithParams('labeler', options.label);
+  const parts = options.resolved ?? resolveCoinParts(options, registry);
+  const { definition: model, params } = parts.model;
+  const { definition: labeler, params: labelParams } = parts.label;
+  const horizon = labeler.horizon(labelParams);
+  const labelLookback = labeler.lookback?.(labelParams) ?? 0;
   if (model.task !== labeler.task) throw new ConfigError(`model ${model.id} does ${model.task} but labeler ${labeler.id} makes ${labeler.task} targets; pick a matching pair`);
   const names = options.coins.map((c) => c.name ?? c.candles.meta.symbol);
   if (new Set(names).size !== names.length) throw new ConfigError(`coins must be distinct, got ${names.join(', ')}`);
 
   const prepared: Prepared[] = options.coins.map((coin, k) => {
-    const features = computeFeatures(coin.candles, options.features, registry, options.featureData);
+    const features = computePlannedFeatures(coin.candles, parts.features, parts.featureContext);
     const output = labeler.label(coin.candles, labelParams);
-    const split = splitChronological(coin.candles.length, Math.max(features.lookback, labeler.lookback?.(labelParams) ?? 0), labeler.horizon(labelParams), fractions, coin.candles.time, output.eventEnd);
+    const split = splitChronological(coin.candles.length, Math.max(features.lookback, labelLookback), horizon, fractions, coin.candles.time, output.eventEnd);
     return {
       coin: names[k],
       features,
       target: output.target,
       classes: output.classes,
       split,
-      horizon: labeler.horizon(labelParams),
-      train: trainingSegment(features.frame, output.target, split.train),
+      horizon,
+      train: trainingSegment(features.frame, output.target, split.train, output.eventEnd),
       valid: trainingSegment(features.frame, output.target, split.valid),
       testX: featureMatrix(features.frame, split.test.start, split.test.end),
     };

@@ -222,7 +222,7 @@ export async function trainModel(context: RunContext, features: FeatureSet, labe
   const data = {
     featureNames: features.names,
     classes: labels.classes,
-    train: trainingSegment(features.frame, labels.target, split.train),
+    train: trainingSegment(features.frame, labels.target, split.train, labels.eventEnd),
     valid: trainingSegment(features.frame, labels.target, split.valid),
     horizon: labels.horizon,
   };

@@ -12,7 +12,6 @@ import { canonicalJson, sha256Hex } from '../util/hash';
 import { keyValueTable, recordsTable, renderHtmlReport } from '../report/html-report';
 import type { Figure } from '../report/charts';
 import { openWorkspace, workspaceStart, type WorkspaceOverrides } from '../workspace';
-import { createRegistry } from '../plugins/core-plugin';
 import { resolveRunPlan } from './run-plan';
 import { createRunContext, prepareData } from './stages';
 import { loadSearchSpace, parseObjectives, suggestSpace, type RunObjective, type SearchSpace } from './tune-space';
@@ -82,10 +81,11 @@ export async function tuneSpec(specFile: string, options: TuneOptions): Promise<
   const log = options.log ?? ((line: string) => process.stderr.write(line + '\n'));
   const loaded = loadSpec(specFile, options.overrides ?? []);
   const workspace = openWorkspace(options.workspace, workspaceStart(loaded.baseDir));
-  const registry = createRegistry(loaded.spec.plugins, workspace.root);
-  const plan = resolveRunPlan(loaded.spec, registry, { baseDir: loaded.baseDir, dataDir: workspace.dataDir });
+  // The spec resolved once into its plan (the trials vary it, each resolving its own spec once).
+  const context = createRunContext(loaded, { workspace: { ...options.workspace, root: workspace.root }, progress: 'quiet', log });
+  const { plan, registry } = context;
   // Downloads (the exchange source) happen once, before any trial reads the data.
-  await prepareData(createRunContext(loaded, { workspace: { ...options.workspace, root: workspace.root }, progress: 'quiet', log }));
+  await prepareData(context);
   const space = typeof options.space === 'string' ? loadSearchSpace(options.space) : options.space;
   const objectives = parseObjectives(options.objective, { validated: !!plan.validation, task: plan.label.definition.task, severalPaths: plan.validation?.definition.severalPaths });
   if (!plan.validation && objectives.some((o) => o.path.startsWith('backtest.'))) {

@@ -75,8 +75,10 @@ function stackedMatrix(frame: Frame, ranges: readonly RowRange[]): Matrix {
   return { values: concat(parts.map((p) => p.values), (n) => new Float32Array(n)), rows, cols: frame.names.length };
 }
 
-function segmentOf(frame: Frame, target: Float64Array, ranges: readonly RowRange[]): Segment {
-  return { X: stackedMatrix(frame, ranges), y: concat(ranges.map((r) => target.subarray(r.start, r.end)), (n) => new Float64Array(n)) };
+function segmentOf(frame: Frame, target: Float64Array, ranges: readonly RowRange[], eventEnd?: Float64Array): Segment {
+  const rows = (column: Float64Array) => concat(ranges.map((r) => column.subarray(r.start, r.end)), (n) => new Float64Array(n));
+  const segment = { X: stackedMatrix(frame, ranges), y: rows(target) };
+  return eventEnd ? { ...segment, time: rows(frame.time), eventEnd: rows(eventEnd) } : segment;
 }
 
 /** Keep only rows with a known label (rows near the end of the data have none). */
@@ -157,7 +159,7 @@ export async function fitFold(context: RunContext, candles: Candles, features: F
   const data = {
     featureNames: features.names,
     classes: labels.classes,
-    train: segmentOf(frame, labels.target, inner.fit),
+    train: segmentOf(frame, labels.target, inner.fit, labels.eventEnd),
     valid: segmentOf(frame, labels.target, inner.valid),
     horizon: labels.horizon,
   };

@@ -8,6 +8,7 @@ import type { EngineTrade, Fill, RiskEvent, SignalRecord } from '../backtest/eng
 import { createExchange, resolveMarket, type ExchangeConnection, type MarketKind } from '../data/exchange/ccxt-client';
 import { exchangeNow, parseTime, type TimeInput } from '../data/exchange/fetch-candles';
 import { streamCandles, type StreamEvent } from '../data/exchange/stream-candles';
+import { sideTableJoin } from '../data/load-candles';
 import { withRetry, type RetryPolicy } from '../data/exchange/retry';
 import { createFeatureStream, type FeatureStream } from '../features/streaming/create-feature-stream';
 import type { StreamState } from '../features/streaming/streaming-feature';
@@ -337,6 +338,8 @@ class PaperSession {
   /** The registry the session follows (when it follows a stage), and the stage file's last stamp. */
   private readonly registry: ModelRegistry | undefined;
   private stageStamp = '';
+  /** The store's side-table values of a bar (none when the store holds no side tables for the symbol). */
+  private readonly sideColumns: (time: number) => Record<string, number>;
 
   constructor(
     private setup: TradingSetup,
@@ -357,6 +360,7 @@ class PaperSession {
     this.requiredInputs = this.features.requiredInputs;
     this.log = new SessionLog(dir, SESSION_LOGS);
     this.registry = info.follow ? new ModelRegistry(setup.context.workspace.modelsDir) : undefined;
+    this.sideColumns = sideTableJoin({ exchange: info.exchange, market: info.market, symbol: info.symbol, timeframe: info.timeframe }, setup.context.workspace.dataDir);
     // no stamp yet: the first tradable candle compares the stage's version with the deciding one (a
     // promotion made while the session was down is picked up on resume)
   }
@@ -396,7 +400,7 @@ class PaperSession {
     const strategy = stepStrategy(plan.strategy.definition, plan.strategy.params, { classes });
     const needsPredictions = plan.strategy.definition.needs.predictions;
     // the new version's features and strategy over the candles so far (one batched prediction)
-    const replayed = await replayCandles(this.kernel.candles(0), { features, strategy, model: setup.model, needsPredictions });
+    const replayed = await replayCandles(this.withSideColumns(this.kernel.candles(0)), { features, strategy, model: setup.model, needsPredictions });
     // the new model's window (or stream) stands where the replay's batch prediction left it
     const feed = new ModelFeed(setup.model);
     const names = setup.model.featureNames;
@@ -447,12 +451,21 @@ class PaperSession {
   }
   private recordBase = { fills: 0, trades: 0, signals: 0, riskEvents: 0 };
 
+  /** Candles with the store's side-table columns joined as `process` joins them to each bar. */
+  private withSideColumns(candles: Candles): Candles {
+    const rows = Array.from(candles.time, (time) => this.sideColumns(time));
+    const names = Object.keys(rows[0] ?? {});
+    if (names.length === 0) return candles;
+    return candles.withColumns(Object.fromEntries(names.map((name) => [name, Float64Array.from(rows, (row) => row[name] ?? NaN)]))) as Candles;
+  }
+
   async process(candle: { time: number; open: number; high: number; low: number; close: number; volume: number }, mode: CandleMode, source: string): Promise<void> {
     const bar = { time: candle.time, open: candle.open, high: candle.high, low: candle.low, close: candle.close, volume: candle.volume };
     if (mode !== 'history') await this.followRegistry(bar.time);
     const started = performance.now();
     const row = this.rows;
-    const featureRow = this.features.update(bar);
+    // the store's side tables (funding, open interest) as of this bar, as a spec run joins them
+    const featureRow = this.features.update({ ...bar, ...this.sideColumns(bar.time) });
     const featured = performance.now();
     let prediction: number[] | null = null;
     if (row >= this.requiredInputs) {

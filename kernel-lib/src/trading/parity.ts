@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { isoTime, timeframeMs } from '../frame/frame';
 import { runEngine, type EngineResult, type EngineTrade, type Fill } from '../backtest/engine';
 import { computePlannedFeatures } from '../features/compute-features';
+import { withSideTables } from '../data/load-candles';
 import { strategyOutput } from '../plugins/define';
 import type { SpecInput } from '../spec/spec';
 import { featureMatrix } from '../validation/split';
@@ -79,7 +80,9 @@ export async function paperParity(dir: string, options: { workspace?: WorkspaceO
   const n = candles.length;
 
   // ——— the batch path: features, one batch of predictions, the strategy's targets ———
-  const features = computePlannedFeatures(candles, plan.features, plan.featureContext);
+  // with the store's side tables (funding, open interest) joined as the session joined them to each bar
+  const withSide = withSideTables(candles, { exchange: info.exchange, market: info.market, symbol: info.symbol, timeframe: info.timeframe }, setup.context.workspace.dataDir);
+  const features = computePlannedFeatures(withSide, plan.features, plan.featureContext);
   const names = setup.model.featureNames;
   const width = outputColumns(setup.model).length;
   const predictions = new Float32Array(n * width).fill(NaN);

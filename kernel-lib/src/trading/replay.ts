@@ -1,5 +1,8 @@
 import type { Candles } from '../frame/frame';
 import type { FeatureStream } from '../features/streaming/create-feature-stream';
+import type { StreamCandle } from '../features/streaming/streaming-feature';
+
+const OHLCV = new Set(['open', 'high', 'low', 'close', 'volume']);
 import type { FittedModel, Matrix } from '../models/model';
 import type { IncrementalStrategy, StrategyDecision } from '../plugins/define';
 
@@ -30,8 +33,12 @@ export async function replayCandles(
   const predicted = Math.max(0, n - first);
   const values = new Float32Array(predicted * names.length);
   const rows: Array<Record<string, number>> = new Array(n);
+  // Columns beyond OHLCV (the store's funding and open interest) go into each streamed candle too.
+  const extra = candles.names.filter((name) => !OHLCV.has(name)).map((name) => [name, candles.column(name as 'close')] as const);
   for (let i = 0; i < n; i++) {
-    const row = features.update({ time: time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] });
+    const candle: Record<string, number> = { time: time[i], open: open[i], high: high[i], low: low[i], close: close[i], volume: volume[i] };
+    for (const [name, column] of extra) candle[name] = column[i];
+    const row = features.update(candle as StreamCandle);
     rows[i] = row;
     if (i >= first) for (let k = 0; k < names.length; k++) values[(i - first) * names.length + k] = row[names[k]];
   }

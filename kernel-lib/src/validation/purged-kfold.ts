@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NotEnoughDataError } from '../errors';
+import { ConfigError, NotEnoughDataError } from '../errors';
 import { defineSplitter } from '../plugins/define';
 import { MIN_FOLD_ROWS, embargoRows, purgeAndEmbargo, rowCount, type RowRange, type Split, type SplitIndex, type ValidationFold } from './splitter';
 
@@ -75,13 +75,18 @@ export type OofScheme = 'purged-kfold' | 'walk-forward';
 /** Fewer training rows than this in any fold's fit is an error. */
 export const MIN_FOLD_TRAIN_ROWS = 30;
 
+/** Each training row's bar open time and when its label was decided (NaN: unknown). */
+export type RowEvents = { readonly time: Float64Array; readonly eventEnd: Float64Array };
+
 /**
- * The stacking ensemble's folds over `rows` training rows (relative row numbers), purged by `purge` rows
- * around each held-out fold: the same purge and embargo as the splitters, on a row clock.
+ * The stacking ensemble's folds over `rows` training rows (relative row numbers), purged around each
+ * held-out fold: the same purge and embargo as the splitters. Without `events`, on a row clock: a row
+ * is purged when it lies within `purge` rows before the fold. With `events` (the labels' event ends), a
+ * row is purged when its label's event ends at or after the fold's first bar, however far back it is;
+ * a row without a known event end falls back to `purge` rows. The embargo is `purge` rows either way.
  */
-export function purgedFolds(rows: number, folds: number, purge: number, scheme: OofScheme): Fold[] {
-  const rowClock = Float64Array.from({ length: rows }, (_, i) => i);
-  const index: SplitIndex = { time: rowClock, start: 0, end: rows, horizon: purge, barMs: 1 };
+export function purgedFolds(rows: number, folds: number, purge: number, scheme: OofScheme, events?: RowEvents): Fold[] {
+  const index: SplitIndex = events ? eventIndex(rows, purge, events) : { time: Float64Array.from({ length: rows }, (_, i) => i), start: 0, end: rows, horizon: purge, barMs: 1 };
   const out: Fold[] = [];
   contiguousBlocks(0, rows, folds).forEach((block, k) => {
     if (block.end - block.start < 1) throw new NotEnoughDataError(`${rows} training rows cannot make ${folds} folds; use fewer folds or more data`);
@@ -97,4 +102,20 @@ export function purgedFolds(rows: number, folds: number, purge: number, scheme: 
     out.push({ index: k, valid: block, train: cleaned.train, purgedBefore: cleaned.purged, purgedAfter: cleaned.embargoed });
   });
   return out;
+}
+
+/** A split index over the rows' own times, each row's event end known (a missing one is `purge` rows on). */
+function eventIndex(rows: number, purge: number, events: RowEvents): SplitIndex {
+  const { time, eventEnd } = events;
+  if (time.length !== rows || eventEnd.length !== rows) {
+    throw new ConfigError(`purging by event end needs one time and one event end per training row (${rows} rows, got ${time.length} times and ${eventEnd.length} event ends)`);
+  }
+  for (let r = 1; r < rows; r++) {
+    if (!(time[r] > time[r - 1])) throw new ConfigError(`purging by event end needs the training rows in time order; row ${r} is not after row ${r - 1}`);
+  }
+  const ends = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    ends[r] = Number.isFinite(eventEnd[r]) ? eventEnd[r] : r + purge < rows ? time[r + purge] : Infinity;
+  }
+  return { time, start: 0, end: rows, horizon: purge, eventEnd: ends, barMs: rows > 1 ? time[1] - time[0] : 1 };
 }

@@ -116,13 +116,18 @@ export function featureMatrix(features: Frame, start: number, end: number): Matr
   return { values, rows, cols };
 }
 
-/** Features and targets of rows [start, end); rows whose target is unknown (NaN) are an error here. */
-export function trainingSegment(features: Frame, target: Float64Array, range: SegmentRange): Segment {
+/**
+ * Features and targets of rows [start, end); rows whose target is unknown (NaN) are an error here. With
+ * the labels' `eventEnd`, the segment carries each row's time and event end (for purging inside it).
+ */
+export function trainingSegment(features: Frame, target: Float64Array, range: SegmentRange, eventEnd?: Float64Array): Segment {
   const y = target.slice(range.start, range.end);
   for (let i = 0; i < y.length; i++) {
     if (!Number.isFinite(y[i])) {
       throw new DataError(`label is missing at ${isoTime(features.time[range.start + i])} inside the ${range.name} segment; the labeler's horizon is too short`);
     }
   }
-  return { X: featureMatrix(features, range.start, range.end), y };
+  const X = featureMatrix(features, range.start, range.end);
+  if (!eventEnd) return { X, y };
+  return { X, y, time: features.time.slice(range.start, range.end), eventEnd: eventEnd.slice(range.start, range.end) };
 }

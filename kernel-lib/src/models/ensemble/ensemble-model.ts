@@ -18,7 +18,8 @@ import { fitLogistic, fitRidge, predictLogistic, predictRidge, type LogisticMode
  *   regression): `inverse` w ∝ 1/loss, `softmax` w ∝ exp(−(loss/best − 1)/temperature), or `equal`.
  * - `stacking`: a meta-learner (multinomial logistic regression / ridge, or any registered model given
  *   as a reference, e.g. core/xgboost) is trained ONLY on out-of-fold predictions of the members:
- *   time-ordered folds over the train rows, with the label horizon purged around each held-out fold
+ *   time-ordered folds over the train rows, purged around each held-out fold by the labels' event ends
+ *   when the runner passes them (the train segment's `eventEnd`), else by the label horizon
  *   (see folds.ts). Then the members are refitted on all train rows for prediction; the meta-learner
  *   sees their predictions. Each member (and fold refit) gets the segment `valid` for early stopping.
  */
@@ -42,7 +43,11 @@ const commonParams = {
   /** Out-of-fold folds over the train rows (method `stacking`). */
   folds: z.number().int().min(2).max(50).default(5),
   cv: z.enum(['purged-kfold', 'walk-forward']).default('purged-kfold'),
-  /** Rows purged on each side of a held-out fold; default: the label horizon the runner passes. */
+  /**
+   * Rows purged on each side of a held-out fold; default: the label horizon the runner passes. When the
+   * train rows carry the labels' event ends, those decide the purge before a fold (this is the fallback
+   * for rows without one) and this is the embargo after it.
+   */
   purge: z.number().int().min(0).optional(),
 };
 
@@ -90,6 +95,8 @@ type Combiner =
 export type StackingDiagnostics = {
   cv: OofScheme;
   purge: number;
+  /** How training rows next to a held-out fold were purged: by the labels' event ends, or by `purge` rows. */
+  purgeBy: 'event-end' | 'horizon';
   folds: Fold[];
   /** The train-segment row of each meta-learner row (rows without an out-of-fold prediction are absent). */
   rows: Int32Array;
@@ -181,7 +188,18 @@ function segmentRows(segment: Segment, ranges: readonly RowRange[]): Segment {
     y.set(segment.y.subarray(range.start, range.end), at);
     at += range.end - range.start;
   }
-  return { X: { values, rows, cols }, y };
+  const X = { values, rows, cols };
+  if (!segment.time || !segment.eventEnd) return { X, y };
+  const pick = (column: Float64Array) => {
+    const out = new Float64Array(rows);
+    let k = 0;
+    for (const range of ranges) {
+      out.set(column.subarray(range.start, range.end), k);
+      k += range.end - range.start;
+    }
+    return out;
+  };
+  return { X, y, time: pick(segment.time), eventEnd: pick(segment.eventEnd) };
 }
 
 /** The first `rows` rows of a matrix (a view). */
@@ -452,7 +470,11 @@ async function fitEnsemble(modelId: string, task: Task, data: TrainingData, para
   if (stacking && purge === undefined) {
     throw new ConfigError(`${modelId} stacking needs the label horizon to purge its folds; run it through the runner or set params.purge`);
   }
-  const folds = stacking ? purgedFolds(data.train.y.length, params.folds, purge!, params.cv) : [];
+  // The labels' event ends (when the runner passes them) purge each held-out fold's training rows
+  // whose label is decided inside or after the fold, however far back; rows without one use `purge`.
+  const events = data.train.time && data.train.eventEnd ? { time: data.train.time, eventEnd: data.train.eventEnd } : undefined;
+  const purgeBy = events ? 'event-end' : 'horizon';
+  const folds = stacking ? purgedFolds(data.train.y.length, params.folds, purge!, params.cv, events) : [];
   const totalFits = resolved.length * (folds.length + 1) + (stacking && typeof params.metaLearner === 'object' ? 1 : 0);
   const progress = context.progress?.(`${modelId} (${params.method})`, totalFits);
   const owned: FittedModel[] = [];
@@ -517,7 +539,7 @@ async function fitEnsemble(modelId: string, task: Task, data: TrainingData, para
       const inputs = metaInputs(oofPredictions, oofRows, width, metaKind);
       const labels = Float64Array.from(rowIndex, (row) => data.train.y[row]);
       const names = metaFeatureNames(resolved.length, classes, metaKind);
-      diagnostics = { cv: params.cv, purge: purge!, folds, rows: rowIndex, memberPredictions: oofPredictions, metaInputs: inputs, metaLabels: labels, metaFeatureNames: names };
+      diagnostics = { cv: params.cv, purge: purge!, purgeBy, folds, rows: rowIndex, memberPredictions: oofPredictions, metaInputs: inputs, metaLabels: labels, metaFeatureNames: names };
       const meta = params.metaLearner;
       if (meta === 'logistic') {
         const p = params as EnsembleClassifierParams;
@@ -565,6 +587,7 @@ async function fitEnsemble(modelId: string, task: Task, data: TrainingData, para
         ? {
             cv: params.cv,
             purge,
+            purgeBy,
             oofRows,
             folds: folds.map((f) => ({ valid: [f.valid.start, f.valid.end], train: f.train.map((r) => [r.start, r.end]), purgedBefore: f.purgedBefore, purgedAfter: f.purgedAfter })),
             meta: { kind: combiner.kind, featureNames: diagnostics!.metaFeatureNames, ...metaInfo },
