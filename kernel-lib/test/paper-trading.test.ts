@@ -282,7 +282,7 @@ describe('paper sessions: latency and partial fills, and features the stream can
     expect(open.parity.differences.length).toBeGreaterThan(0);
     for (const d of open.parity.differences) {
       expect(d.explained, JSON.stringify(d)).toEqual(expect.any(String));
-      expect(['fill', 'trade', 'signal']).toContain(d.kind);
+      expect(['fill', 'trade', 'signal', 'position']).toContain(d.kind);
     }
     expect(open.parity.differences.filter((d) => d.kind === 'fill').map((d) => d.explained)).toEqual(['the backtest closes the open position at its last candle; the session still holds it']);
     expect(open.parity.unexplained).toBe(0);
@@ -314,6 +314,23 @@ describe('paper sessions: latency and partial fills, and features the stream can
     expect(shown.status).toBe(1);
     expect(shown.stderr.trim().split('\n'), shown.stderr).toHaveLength(1);
     expect(shown.stderr).toMatch(/core\/cross-asset reads another symbol's candles/);
+  }, 120_000);
+
+  it('refuses core/funding in one line when the store holds no funding table for the symbol (with one, the next test streams it)', async () => {
+    const spec = JSON.parse(fs.readFileSync(path.join(ROOT, 'specs', 'quickstart.json'), 'utf8'));
+    spec.features.push({ id: 'core/funding', params: { window: 8 } });
+    const specFile = path.join(dir, 'funding-missing.json');
+    fs.writeFileSync(specFile, JSON.stringify(spec));
+    const sessionDir = path.join(dir, 'runs', 'paper-funding-missing');
+    const requests = fake.requests.length;
+    const error = await runPaperSession({ spec: specFile, model: MODEL, apiUrl: fake.url, workspace, dir: sessionDir, maxCandles: 1, ...FAST, log: () => {} }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.name).toBe('ConfigError');
+    expect(error?.message).toMatch(/^feature core\/funding reads the data column 'funding_rate', which a paper session's candle stream does not carry \(.*none hold it\); fetch it into the store .* or trade a model trained without it$/);
+    expect(fs.existsSync(sessionDir)).toBe(false);
+    expect(fake.requests.length).toBe(requests);
   }, 120_000);
 });
 

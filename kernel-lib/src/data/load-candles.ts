@@ -180,6 +180,16 @@ export function withSideTables(candles: Candles, key: StoreKey, dataDir: string)
   return Object.keys(columns).length ? (candles.withColumns(columns) as Candles) : candles;
 }
 
+/** The columns the store's side tables (funding, open interest) hold for this key; none when it has none. */
+export function sideTableColumns(key: StoreKey, dataDir: string): string[] {
+  const names: string[] = [];
+  for (const name of Object.keys(STORE_SERIES_COLUMNS) as StoreSeriesName[]) {
+    const side = readStoreSeries(key, name, dataDir);
+    if (side && side.length > 0) names.push(...side.names);
+  }
+  return names;
+}
+
 /**
  * The same join for candles that arrive one at a time (a paper or live session): the side-table values
  * of the bar opening at `time`, i.e. each table's latest row stamped before the bar's close (NaN before

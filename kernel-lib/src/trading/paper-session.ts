@@ -8,7 +8,7 @@ import type { EngineTrade, Fill, RiskEvent, SignalRecord } from '../backtest/eng
 import { createExchange, resolveMarket, type ExchangeConnection, type MarketKind } from '../data/exchange/ccxt-client';
 import { exchangeNow, parseTime, type TimeInput } from '../data/exchange/fetch-candles';
 import { streamCandles, type StreamEvent } from '../data/exchange/stream-candles';
-import { sideTableJoin } from '../data/load-candles';
+import { sideTableColumns, sideTableJoin } from '../data/load-candles';
 import { withRetry, type RetryPolicy } from '../data/exchange/retry';
 import { createFeatureStream, type FeatureStream } from '../features/streaming/create-feature-stream';
 import type { StreamState } from '../features/streaming/streaming-feature';
@@ -189,13 +189,6 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   const followed = options.model ? parseModelReference(options.model).selector : { stage: 'production' as const };
   const { context, model, version } = setup;
   const plan = context.plan;
-  // before anything is written or connected: features a one-symbol stream cannot feed
-  try {
-    checkSessionFeatures(plan.features, resumedInfo?.kind ?? options.executorKind ?? 'paper');
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
   const market: MarketKind = resumedInfo?.market ?? options.market ?? 'spot';
   const specData = singleDataSource(context.spec, 'a paper or live session');
   const symbol = resumedInfo?.symbol ?? options.symbol ?? specData.symbol;
@@ -206,6 +199,13 @@ export async function runPaperSession(options: PaperSessionOptions): Promise<Ses
   const step = timeframeMs(timeframe);
   const connection: ExchangeConnection = { exchange: options.exchange ?? resumedInfo?.exchange ?? 'binance', market, apiUrl: options.apiUrl, timeoutMs: options.timeoutMs, rateLimitMs: options.rateLimitMs };
   const exchange = createExchange(connection);
+  // before anything is written or connected: features a one-symbol stream (plus the store's side tables) cannot feed
+  try {
+    checkSessionFeatures(plan.features, resumedInfo?.kind ?? options.executorKind ?? 'paper', sideTableColumns({ exchange: exchange.id, market, symbol, timeframe }, context.workspace.dataDir));
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
   const { market: marketInfo } = await withRetry(`${exchange.id} loadMarkets`, () => resolveMarket(exchange, market, symbol, timeframe), options.retry, exchange);
   const now = await exchangeNow(exchange, options.retry);
 
@@ -389,7 +389,7 @@ class PaperSession {
     try {
       setup = await resolveTradingSetup({ model: `${this.info.model.name}@${next}`, workspace: { ...this.setup.context.workspace } });
       if (setup.context.plan.timeframe !== this.info.timeframe) throw new ConfigError(`v${next} was trained on ${setup.context.plan.timeframe} candles, the session trades ${this.info.timeframe}`);
-      checkSessionFeatures(setup.context.plan.features, this.info.kind);
+      checkSessionFeatures(setup.context.plan.features, this.info.kind, sideTableColumns({ exchange: this.info.exchange, market: this.info.market, symbol: this.info.symbol, timeframe: this.info.timeframe }, setup.context.workspace.dataDir));
     } catch (error) {
       this.print(`model: ${this.info.follow} is now ${this.info.model.name} v${next} but it cannot trade here (${(error as Error).message}); v${current} keeps deciding`);
       return;

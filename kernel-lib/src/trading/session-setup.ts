@@ -101,11 +101,12 @@ export async function resolveTradingSetup(options: {
  * Refuse, before a session starts, the features its one-symbol candle stream cannot feed: core/cross-asset
  * reads another symbol's candles (a store entry or a file nobody updates during the session, so its values
  * would silently go stale: the reference held at its last stored bar), and any feature reading a data
- * column (funding_rate, a reference column) that no earlier feature makes, since the stream carries OHLCV only.
- * The error is one line naming the feature, the problem and the fix.
+ * column (funding_rate, a reference column) that no earlier feature makes and the store's side tables for the
+ * session's symbol do not hold (`sideColumns`: those are joined to each streamed candle), since the stream
+ * carries OHLCV only. The error is one line naming the feature, the problem and the fix.
  */
-export function checkSessionFeatures(features: readonly PlannedFeature[], kind: string): void {
-  const made = new Set<string>(['open', 'high', 'low', 'close', 'volume']);
+export function checkSessionFeatures(features: readonly PlannedFeature[], kind: string, sideColumns: readonly string[] = []): void {
+  const made = new Set<string>(['open', 'high', 'low', 'close', 'volume', ...sideColumns]);
   for (const { definition, params, inputs, outputs } of features) {
     if (definition.id === 'core/cross-asset') {
       const reference = (params as { reference: Record<string, unknown> }).reference;
@@ -114,7 +115,7 @@ export function checkSessionFeatures(features: readonly PlannedFeature[], kind: 
     }
     const missing = inputs.filter((name) => !made.has(name));
     if (missing.length) {
-      throw new ConfigError(`feature ${definition.id} reads the data column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}, which a ${kind} session's candle stream does not carry (OHLCV only); trade a model trained without it`);
+      throw new ConfigError(`feature ${definition.id} reads the data column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}, which a ${kind} session's candle stream does not carry (OHLCV, plus the store's side tables for the symbol: none hold it); fetch it into the store (candlelab data fetch … --market futures stores funding and open interest) or trade a model trained without it`);
     }
     for (const name of outputs) made.add(name);
   }
