@@ -325,6 +325,21 @@ describe('the vectorized fast path', () => {
     expect(results).toHaveLength(3);
     expect(new Set(results.map((x) => x.finalEquity)).size).toBe(3);
     expect(() => sweepTargets(priceArrays(candles), sets, { initialCash: 0, commissionBps: 0, slippageBps: 0 }, 8760)).toThrow(ConfigError);
+    // the sets share one equity buffer (given or not): each set's summary equals its own backtest's, and
+    // the buffer ends holding the last set's equity curve
+    const costs = { initialCash: 1000, commissionBps: 10, slippageBps: 5 };
+    const scratch = new Float64Array(candles.length).fill(NaN);
+    const shared = sweepTargets(priceArrays(candles), sets, costs, 8760, { scratch });
+    const alone = sets.map((targets) => backtestTargets(priceArrays(candles), targets, costs, 8760));
+    expect(shared).toEqual(alone);
+    expect(sweepTargets(priceArrays(candles), sets, costs, 8760)).toEqual(alone);
+    const lastEquity = new Float64Array(candles.length);
+    backtestTargets(priceArrays(candles), sets[2], costs, 8760, lastEquity);
+    expect(scratch).toEqual(lastEquity);
+    expect(lastEquity[0]).toBe(costs.initialCash);
+    expect(lastEquity[candles.length - 1]).toBe(alone[2].finalEquity);
+    expect(() => sweepTargets(priceArrays(candles), sets, costs, 8760, { scratch: new Float64Array(10) })).toThrow(/scratch holds 10 values/);
+    expect(() => backtestTargets(priceArrays(candles), sets[0], costs, 8760, new Float64Array(10))).toThrow(/equityOut holds 10 values/);
   });
 });
 
