@@ -84,3 +84,36 @@ export function autocorrelation(values: Float64Array, lag: number): number {
   }
   return numerator / denominator;
 }
+
+/**
+ * The side-table fixture (serve, paper sessions): a futures store with a perpetual's first `storedBars`
+ * candles and a funding table every 8 h over all of them (varying, stamped at the hour, as `data fetch`
+ * stores it), and a spec trained on it whose model reads core/funding. Returns the workspace, the store
+ * key and the registered model's name.
+ */
+export async function trainFundingModel(folder: string, perp: Candles, options: { name: string; storedBars: number }) {
+  const { runSpec } = await import('../src/runner/run-spec');
+  const { mergeIntoStore, mergeSeriesIntoStore } = await import('../src/data/store');
+  const workspace = { root: folder, dataDir: path.join(folder, 'data'), modelsDir: path.join(folder, 'models'), runsDir: path.join(folder, 'runs') };
+  const key = { exchange: 'binance', market: 'futures' as const, symbol: 'BTC/USDT:USDT', timeframe: '1h' };
+  mergeIntoStore(key, perp.slice(0, options.storedBars), workspace.dataDir);
+  const times = Float64Array.from({ length: Math.ceil(perp.length / 8) }, (_, k) => perp.time[0] + k * 8 * 3_600_000);
+  const funding = Frame.fromColumns(times, { funding_rate: Float64Array.from(times, (_, k) => 1e-4 * Math.sin(k / 3)) }, { symbol: key.symbol, timeframe: '1h' });
+  mergeSeriesIntoStore(key, 'funding', funding, workspace.dataDir);
+  const specFile = path.join(folder, `${options.name}.json`);
+  fs.writeFileSync(
+    specFile,
+    JSON.stringify({
+      name: options.name,
+      seed: 1,
+      data: { source: 'store', ...key },
+      features: [{ id: 'core/funding', params: { window: 8 } }, { id: 'core/returns', params: { periods: [1, 4] } }],
+      label: { id: 'core/direction', params: { bars: 4, threshold: 0.003 } },
+      model: { id: 'core/xgboost', params: { rounds: 10, maxDepth: 3, threads: 1 } },
+      strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.4 } },
+      backtest: { initialCash: 10000, commissionBps: 2 },
+    }),
+  );
+  await runSpec(specFile, { workspace, progress: 'quiet', log: () => {} });
+  return { workspace, key, modelName: `${options.name}-BTC-USDT-USDT-1h` };
+}

@@ -6,8 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { runSpec } from '../src/runner/run-spec';
 import { buildFeatures, loadCandles } from '../src/runner/stages';
-import { mergeIntoStore, mergeSeriesIntoStore } from '../src/data/store';
-import { Frame } from '../src/frame/frame';
 import { startFakeChatServer, startFakeExchange, type FakeExchange } from '../src/testing';
 import { openAlerts } from '../src/services/alerts/open-alerts';
 import { runPaperSession, type SessionEvent } from '../src/trading/paper-session';
@@ -16,7 +14,7 @@ import { readSession } from '../src/trading/session-outputs';
 import { SessionLog } from '../src/trading/session-log';
 import { ModelRegistry } from '../src/registry/model-registry';
 import { resolveTradingSetup } from '../src/trading/session-setup';
-import { CLI_BIN, cli, ROOT, tempDir, workspaceEnv } from './helpers';
+import { CLI_BIN, cli, ROOT, tempDir, trainFundingModel, workspaceEnv } from './helpers';
 
 /**
  * Paper trading end to end against the fake exchange: a registered model trades streamed candles on the
@@ -525,8 +523,6 @@ describe('candlelab live', () => {
 
 describe('a paper session with a model on the store\'s side tables (issue 10 item 6)', () => {
   const side = path.join(dir, 'funding');
-  const sideWorkspace = { root: side, dataDir: path.join(side, 'data'), modelsDir: path.join(side, 'models'), runsDir: path.join(side, 'runs') };
-  const key = { exchange: 'binance', market: 'futures' as const, symbol: 'BTC/USDT:USDT', timeframe: '1h' };
   const perp = generateSyntheticCandles({ seed: 43, bars: 3400, timeframe: '1h', start: '2021-01-01T00:00:00Z', symbol: 'BTC/USDT:USDT' });
   let futures: FakeExchange | undefined;
   afterAll(async () => {
@@ -534,26 +530,8 @@ describe('a paper session with a model on the store\'s side tables (issue 10 ite
   });
 
   it('feeds core/funding the store\'s funding rate with every streamed candle: its predictions equal the batch pipeline\'s', async () => {
-    mergeIntoStore(key, perp.slice(0, 3000), sideWorkspace.dataDir);
-    // funding every 8 h over the whole market, varying, stamped at the hour (downloaded ahead, as `data fetch --funding` does)
-    const times = Float64Array.from({ length: Math.ceil(3400 / 8) }, (_, k) => perp.time[0] + k * 8 * HOUR);
-    mergeSeriesIntoStore(key, 'funding', Frame.fromColumns(times, { funding_rate: Float64Array.from(times, (_, k) => 1e-4 * Math.sin(k / 3)) }, { symbol: key.symbol, timeframe: '1h' }), sideWorkspace.dataDir);
-    const specFile = path.join(side, 'fundpaper.json');
-    fs.writeFileSync(
-      specFile,
-      JSON.stringify({
-        name: 'fundpaper',
-        seed: 1,
-        data: { source: 'store', ...key },
-        features: [{ id: 'core/funding', params: { window: 8 } }, { id: 'core/returns', params: { periods: [1, 4] } }],
-        label: { id: 'core/direction', params: { bars: 4, threshold: 0.003 } },
-        model: { id: 'core/xgboost', params: { rounds: 10, maxDepth: 3, threads: 1 } },
-        strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.4 } },
-        backtest: { initialCash: 10000, commissionBps: 2 },
-      }),
-    );
-    await runSpec(specFile, { workspace: sideWorkspace, progress: 'quiet', log: () => {} });
-    const name = 'fundpaper-BTC-USDT-USDT-1h';
+    // the store holds the first 3,000 candles; funding is downloaded ahead over the whole market
+    const { workspace: sideWorkspace, key, modelName: name } = await trainFundingModel(side, perp, { name: 'fundpaper', storedBars: 3000 });
     futures = await startFakeExchange({ datasets: [{ market: 'futures', symbol: 'BTC/USDT', timeframe: '1h', candles: perp }], now: perp.time[3100] });
     const exchange = futures;
     const drive = (event: SessionEvent) => {

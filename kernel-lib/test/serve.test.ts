@@ -5,8 +5,7 @@ import * as http from 'node:http';
 import * as readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { mergeIntoStore, mergeSeriesIntoStore } from '../src/data/store';
-import { Frame } from '../src/frame/frame';
+import { mergeIntoStore } from '../src/data/store';
 import { strategyOutput } from '../src/plugins/define';
 import { ModelRegistry } from '../src/registry/model-registry';
 import { buildFeatures, loadCandles } from '../src/runner/stages';
@@ -17,7 +16,7 @@ import { compareServed, readServedLog, ServedLog, servedLogFile, type ServedReco
 import { resolveTradingSetup } from '../src/trading/session-setup';
 import type { Candles } from '../src/frame/frame';
 import { startFakeChatServer } from '../src/testing';
-import { CLI_BIN, cli, ROOT, tempDir, workspaceEnv } from './helpers';
+import { CLI_BIN, cli, ROOT, tempDir, trainFundingModel, workspaceEnv } from './helpers';
 
 /**
  * The prediction endpoint: the S6 answer equals the batch pipeline's decision on the same candles, bad
@@ -382,8 +381,6 @@ describe('candlelab serve', () => {
 
 describe('candlelab serve with a model on the store\'s side tables (issue 10 item 6)', () => {
   const side = path.join(dir, 'funding');
-  const sideWorkspace = { root: side, dataDir: path.join(side, 'data'), modelsDir: path.join(side, 'models'), runsDir: path.join(side, 'runs') };
-  const key = { exchange: 'binance', market: 'futures' as const, symbol: 'BTC/USDT:USDT', timeframe: '1h' };
   const perp = generateSyntheticCandles({ seed: 11, bars: 1500, timeframe: '1h', start: '2024-01-01T00:00:00Z', symbol: 'BTC/USDT:USDT' });
   let fundingServer: PredictionServer | undefined;
   afterAll(async () => {
@@ -391,25 +388,7 @@ describe('candlelab serve with a model on the store\'s side tables (issue 10 ite
   });
 
   it('a model using core/funding predicts from the store by symbol, the funding read from the store like a spec run reads it', async () => {
-    mergeIntoStore(key, perp, sideWorkspace.dataDir);
-    // funding every 8 h, varying, stamped at the hour
-    const times = Float64Array.from({ length: Math.ceil(1500 / 8) }, (_, k) => perp.time[0] + k * 8 * 3_600_000);
-    mergeSeriesIntoStore(key, 'funding', Frame.fromColumns(times, { funding_rate: Float64Array.from(times, (_, k) => 1e-4 * Math.sin(k / 3)) }, { symbol: key.symbol, timeframe: '1h' }), sideWorkspace.dataDir);
-    const spec = {
-      name: 'funding',
-      seed: 1,
-      data: { source: 'store', ...key },
-      features: [{ id: 'core/funding', params: { window: 8 } }, { id: 'core/returns', params: { periods: [1, 4] } }],
-      label: { id: 'core/direction', params: { bars: 4, threshold: 0.003 } },
-      split: { train: 0.7, valid: 0.15, test: 0.15 },
-      model: { id: 'core/xgboost', params: { rounds: 10, maxDepth: 3, threads: 1 } },
-      strategy: { id: 'core/probability-threshold', params: { buyThreshold: 0.4 } },
-      backtest: { initialCash: 10000, commissionBps: 5 },
-    };
-    const specFile = path.join(side, 'funding.json');
-    fs.writeFileSync(specFile, JSON.stringify(spec));
-    await runSpec(specFile, { workspace: sideWorkspace, progress: 'quiet', log: () => {} });
-    const name = 'funding-BTC-USDT-USDT-1h';
+    const { workspace: sideWorkspace, key, modelName: name } = await trainFundingModel(side, perp, { name: 'funding', storedBars: perp.length });
     new ModelRegistry(sideWorkspace.modelsDir).promote(name, 1, 'production');
     fundingServer = await createPredictionServer({ workspace: sideWorkspace, models: [name], logServed: false, log: () => {} });
     const base = await fundingServer.listen({ port: 0 });

@@ -180,6 +180,21 @@ export function withSideTables(candles: Candles, key: StoreKey, dataDir: string)
   return Object.keys(columns).length ? (candles.withColumns(columns) as Candles) : candles;
 }
 
+/** The files of the store's side tables for this key (present or not). */
+export function sideTableFiles(key: StoreKey, dataDir: string): string[] {
+  return (Object.keys(STORE_SERIES_COLUMNS) as StoreSeriesName[]).map((name) => storeSeriesFile(key, name, dataDir));
+}
+
+/** The version of these files (inode, mtime, size; '-' for an absent one): it changes when any is rewritten. One stat per file. */
+export function filesStamp(files: readonly string[]): string {
+  return files
+    .map((file) => {
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      return stat ? `${stat.ino}:${stat.mtimeMs}:${stat.size}` : '-';
+    })
+    .join('|');
+}
+
 /** The columns the store's side tables (funding, open interest) hold for this key; none when it has none. */
 export function sideTableColumns(key: StoreKey, dataDir: string): string[] {
   const names: string[] = [];
@@ -198,15 +213,15 @@ export function sideTableColumns(key: StoreKey, dataDir: string): string[] {
  */
 export function sideTableJoin(key: StoreKey, dataDir: string): (time: number) => Record<string, number> {
   const step = timeframeMs(key.timeframe);
-  const files = (Object.keys(STORE_SERIES_COLUMNS) as StoreSeriesName[]).map((name) => ({ name, file: storeSeriesFile(key, name, dataDir) }));
+  const files = sideTableFiles(key, dataDir);
   let stamp: string | undefined;
   let tables: Array<{ time: Float64Array; columns: Array<[string, Float64Array]> }> = [];
   return (time) => {
-    const now = files.map(({ file }) => (fs.existsSync(file) ? `${fs.statSync(file).mtimeMs}:${fs.statSync(file).size}` : '-')).join('|');
+    const now = filesStamp(files);
     if (now !== stamp) {
       stamp = now;
       tables = [];
-      for (const { name } of files) {
+      for (const name of Object.keys(STORE_SERIES_COLUMNS) as StoreSeriesName[]) {
         const side = readStoreSeries(key, name, dataDir);
         if (side && side.length > 0) tables.push({ time: side.time, columns: side.names.map((column) => [column, side.column(column)]) });
       }

@@ -1,10 +1,10 @@
 import type { Candles } from '../frame/frame';
 import type { FeatureStream } from '../features/streaming/create-feature-stream';
 import type { StreamCandle } from '../features/streaming/streaming-feature';
-
-const OHLCV = new Set(['open', 'high', 'low', 'close', 'volume']);
 import type { FittedModel, Matrix } from '../models/model';
 import type { IncrementalStrategy, StrategyDecision } from '../plugins/define';
+
+const OHLCV = new Set(['open', 'high', 'low', 'close', 'volume']);
 
 /** What a replay gives per candle: the features, the model's output (past the warm-up) and the strategy's decision. */
 export type ReplayedCandles = {

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import { CandlelabError, ConfigError } from '../../errors';
-import { STORE_SERIES_COLUMNS, storeFile, storeSeriesFile, type StoreKey, type StoreSeriesName } from '../../data/store';
-import { loadCandleSource } from '../../data/load-candles';
+import { storeFile, type StoreKey } from '../../data/store';
+import { filesStamp, loadCandleSource, sideTableFiles } from '../../data/load-candles';
 import type { Candles } from '../../frame/frame';
 import { ModelRegistry } from '../../registry/model-registry';
 import { parseModelReference } from '../../trading/session-setup';
@@ -145,14 +145,10 @@ export async function createPredictionServer(options: PredictionServerOptions = 
   // through the one loader: the candles with the side tables the store holds for the symbol (funding,
   // open interest), as a spec run gets them, so a model with core/funding predicts from the store too.
   const storeCache = new Map<string, { stamp: string; candles: Candles }>();
-  const stampOf = (file: string): string => {
-    const stat = fs.existsSync(file) ? fs.statSync(file) : undefined;
-    return stat ? `${stat.ino}:${stat.mtimeMs}:${stat.size}` : '-';
-  };
   const fromStore = (key: StoreKey, limit: number): Candles => {
     const file = storeFile(key, workspace.dataDir);
     if (!fs.existsSync(file)) throw new RequestError('symbol', `the store has no ${key.symbol} ${key.timeframe} candles (${key.exchange} ${key.market}); download them with: candlelab data fetch ${key.symbol} --timeframe ${key.timeframe}, or send candles`);
-    const stamp = [file, ...(Object.keys(STORE_SERIES_COLUMNS) as StoreSeriesName[]).map((name) => storeSeriesFile(key, name, workspace.dataDir))].map(stampOf).join('|');
+    const stamp = filesStamp([file, ...sideTableFiles(key, workspace.dataDir)]);
     let cached = storeCache.get(file);
     if (!cached || cached.stamp !== stamp) {
       cached = { stamp, candles: loadCandleSource({ source: 'store', ...key }, { dataDir: workspace.dataDir }) };
