@@ -5,7 +5,7 @@ import { generateSyntheticCandles } from '../src/data/synthetic';
 import { frameToArrowBytes, readArrowFile, writeArrowFile } from '../src/data/arrow-file';
 import { readCandlesCsv, writeCandlesCsv } from '../src/data/csv-file';
 import { checkQuality, assertQuality } from '../src/quality/check-quality';
-import { Frame, type Candles } from '../src/frame/frame';
+import { Frame, isoTime, type Candles } from '../src/frame/frame';
 import { sha256Hex } from '../src/util/hash';
 import { DataError } from '../src/errors';
 import { autocorrelation, tempDir } from './helpers';
@@ -79,6 +79,18 @@ describe('synthetic market', () => {
     }
     expect(best).toBeGreaterThan(0.25);
     expect(worst).toBeLessThan(-0.2);
+  });
+});
+
+describe('isoTime', () => {
+  it('equals Date.toISOString (and String for non-finite) on every kind of time', () => {
+    let state = 12345;
+    const next = (): number => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const times = [0, 1, 999, 86_399_999, 86_400_000, 951_782_400_000, 1_709_164_800_123, 253_402_300_799_999, 253_402_300_800_000, -1, -86_400_001, 1.5, 1e15, -8.64e15, 8.64e15];
+    for (let i = 0; i < 20_000; i++) times.push(Math.floor(next() * 4e12), Math.floor(1.6e12 + next() * 1e8), next() < 0.5 ? -Math.floor(next() * 1e13) : next() * 1e12);
+    for (const ms of times) expect(isoTime(ms), String(ms)).toBe(new Date(ms).toISOString());
+    expect(isoTime(NaN)).toBe('NaN');
+    expect(isoTime(Infinity)).toBe('Infinity');
   });
 });
 

@@ -170,7 +170,7 @@ export function runEngine(
   options: { buffers?: EngineBuffers } = {},
 ): EngineResult {
   const kernel = createEngineKernel(assets, sleeves, settingsInput, { buffers: options.buffers });
-  while (kernel.step());
+  kernel.runAll();
   return kernel.result();
 }
 

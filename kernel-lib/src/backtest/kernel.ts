@@ -125,6 +125,11 @@ export interface EngineKernel {
   readonly settings: BacktestSettings;
   /** Process the next event (the bars closing next); false when no asset has an unprocessed bar. */
   step(): boolean;
+  /**
+   * Process every pending event: the same as `while (step())`; a one-asset, one-strategy replay runs its
+   * stretches of quiet bars in one tight loop (runEngine uses it).
+   */
+  runAll(): void;
   /** Stepping: append one closed candle of an asset; returns its row. */
   appendBar(asset: string | number, bar: CandleRow): number;
   /** Stepping: a strategy's decision at the asset's newest bar (before it is stepped). */
@@ -253,6 +258,7 @@ export function createEngineKernel(
   if (new Set(symbols).size !== symbols.length) throw new ConfigError(`asset symbols must be unique, got ${symbols.join(', ')}`);
   if (new Set(sleeves.map((s) => s.name)).size !== sleeves.length) throw new ConfigError('strategy names in one portfolio must be unique');
   const assetIndex = new Map(symbols.map((s, i) => [s, i]));
+  const sleeveIndex = new Map(sleeves.map((s, i) => [s.name, i]));
   for (const sleeve of sleeves) {
     const weight = sleeve.weight ?? 1;
     if (!(weight > 0 && weight <= 1)) throw new ConfigError(`strategy '${sleeve.name}' weight must be in (0, 1], got ${weight}`);
@@ -677,7 +683,7 @@ export function createEngineKernel(
         if (row < order.expiresAfterRow) keep.push(order);
         continue;
       }
-      const s = sleeves.findIndex((sleeve) => sleeve.name === order.sleeve);
+      const s = sleeveIndex.get(order.sleeve)!;
       if (order.targetExposure !== undefined && entriesBlocked(time) && addsExposure(s, a, order.side)) continue;
       const before = books[s][a].units;
       const quantity = resolveQuantity(s, a, order, base, time);
@@ -697,7 +703,12 @@ export function createEngineKernel(
     const book = books[s][a];
     const symbol = data[a].symbol;
     const sleeve = sleeves[s].name;
-    orders = orders.filter((o) => !(o.sleeve === sleeve && o.asset === symbol && (o.targetExposure !== undefined || o.closeAll)));
+    // the sleeve's earlier target orders for the asset are replaced (in place: one of these per decision)
+    if (orders.length > 0) {
+      let kept = 0;
+      for (const o of orders) if (!(o.sleeve === sleeve && o.asset === symbol && (o.targetExposure !== undefined || o.closeAll))) orders[kept++] = o;
+      orders.length = kept;
+    }
     const flip = book.heldTarget !== 0 && (target === 0 || Math.sign(target) !== Math.sign(book.heldTarget));
     if (settings.exclusive || flip) {
       if (book.units !== 0 || book.heldTarget !== 0) {
@@ -726,6 +737,14 @@ export function createEngineKernel(
     return { asset, sleeve, decisionRow: row, quantity: 0, side, type, price, expiresAfterRow, targetExposure: target, adjust, notBefore };
   };
 
+  // the default reasoning text, one string per sleeve and target value (records of a long run share them)
+  const reasoningTexts = sleeves.map(() => new Map<number, string>());
+  const defaultReasoning = (s: number, target: number): string => {
+    let text = reasoningTexts[s].get(target);
+    if (text === undefined) reasoningTexts[s].set(target, (text = `target ${target} from ${sleeves[s].name}`));
+    return text;
+  };
+
   const recordSignal = (s: number, a: number, row: number, time: number, target: number): void => {
     const d = data[a];
     const entry = d.close[row];
@@ -742,7 +761,7 @@ export function createEngineKernel(
       stop_loss: direction !== 0 && stop !== undefined ? entry - direction * stop : null,
       take_profit: direction !== 0 && take !== undefined ? entry + direction * take : null,
       risk_reward: direction !== 0 && stop !== undefined && take !== undefined ? take / stop : null,
-      reasoning: reasoningOf(s, a, row) ?? `target ${target} from ${sleeves[s].name}`,
+      reasoning: reasoningOf(s, a, row) ?? defaultReasoning(s, target),
     });
   };
 
@@ -832,7 +851,9 @@ export function createEngineKernel(
       next.set(values.subarray(0, series.length));
       return next;
     };
-    series.time = grow(series.time, 'series:time');
+    // A one-asset replay has an event per bar, at its close: the time series is the close times (aliased,
+    // one per-bar array less to write; bookkeep's writes store the same values).
+    series.time = timesAreCloseTimes ? data[0].closeTime : grow(series.time, 'series:time');
     series.equity = grow(series.equity, 'series:equity');
     series.cash = grow(series.cash, 'series:cash');
     series.position = grow(series.position, 'series:position');
@@ -841,6 +862,7 @@ export function createEngineKernel(
     series.cvar = grow(series.cvar, 'series:cvar');
     series.capacity = capacity;
   };
+  const timesAreCloseTimes = !stepping && data.length === 1;
   reserveSeries(Math.max(stepping ? 256 : 0, data.reduce((sum, d) => sum + d.length, 0)));
   const tail = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
   marks.gross = 0;
@@ -903,10 +925,7 @@ export function createEngineKernel(
       if (breaker && row > 0) {
         const deviation = deviationOf(a, breaker.window)[row - 1];
         const move = returnsOf(a)[row];
-        if (Number.isFinite(deviation) && deviation > 0 && Math.abs(move) > breaker.multiple * deviation) {
-          entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker.pauseBars * d.step);
-          logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * move).toFixed(2)}% in one bar, ${(Math.abs(move) / deviation).toFixed(1)} × its rolling deviation`);
-        }
+        if (Number.isFinite(deviation) && deviation > 0 && Math.abs(move) > breaker.multiple * deviation) breakerTrips(deviation, move, time, a);
       }
       if (!d.final || row < d.length - 1) {
         for (let s = 0; s < sleeves.length; s++) {
@@ -921,6 +940,13 @@ export function createEngineKernel(
     marks.time = time;
     bookkeep();
     return true;
+  };
+
+  /** The volatility breaker trips (a bar's move beyond `multiple` × the rolling deviation): entries pause. */
+  const breakerTrips = (deviation: number, move: number, time: number, a: number): void => {
+    const d = data[a];
+    entriesPausedUntil = Math.max(entriesPausedUntil, time + breaker!.pauseBars * d.step);
+    logRisk(time, 'volatility-breaker', `pause entries until ${isoTime(entriesPausedUntil)}`, `${d.symbol} moved ${(100 * move).toFixed(2)}% in one bar, ${(Math.abs(move) / deviation).toFixed(1)} × its rolling deviation`);
   };
 
   /**
@@ -954,6 +980,121 @@ export function createEngineKernel(
     cursor[0] = row + 1;
     bookkeep();
     return true;
+  };
+
+  /**
+   * A stretch of quiet bars of a one-asset, one-strategy replay in one loop, for `runAll`: what the step
+   * does for them (quietStep's exits check and water mark, the volatility breaker, bookkeep), with the
+   * state in locals instead of per-bar calls and object fields. The loop ends before the first bar that is
+   * not quiet (a target change, the last bar, a bar that reaches the position's stop, take-profit or
+   * trailing stop: step fills those) and after the kill switch acts (it places orders). The count of bars
+   * done (0: nothing). The parity test holds it to the bar-by-bar paths under randomized settings.
+   */
+  const quietRun = (): number => {
+    if (sleeves.length !== 1 || sleeves[0].onBar || orders.length !== 0) return 0;
+    const d = data[0];
+    const book = books[0][0];
+    // after the kill switch, targets no longer decide anything
+    const targets = killed ? undefined : targetArrays[0][0];
+    const units = book.units;
+    if (d.funding !== undefined) return 0;
+    // the position's exits as levels a bar must not reach (±Infinity: none); the trailing stop moves with the water mark
+    const long = units > 0;
+    const stopLoss = book.stopLoss ?? (long ? -Infinity : Infinity);
+    const takeProfit = book.takeProfit ?? (long ? Infinity : -Infinity);
+    const trailingPct = book.trailingPct;
+    const first = cursor[0];
+    const end = Math.min(d.final ? d.length - 1 : d.length, first + (series.capacity - series.length));
+    const heldTarget = book.heldTarget;
+    const { closeTime, open, close, high, low } = d;
+    // the volatility breaker's inputs (replay computes them whole on first use, as step would)
+    const deviation = breaker ? deviationOf(0, breaker.window) : undefined;
+    const returns = breaker ? returnsOf(0) : undefined;
+    const { equity: equityOut, cash: cashOut, position: positionOut, gross: grossOut, var: varOut, cvar: cvarOut } = series;
+    // replay only: its time series is the close times (see reserveSeries), so the loop writes none
+    if (!timesAreCloseTimes) return 0;
+    const cashNow = cash;
+    let k = series.length;
+    let extreme = book.extreme;
+    let previousEquity = marks.previousEquity;
+    let peakEquity = marks.peakEquity;
+    let lastGross = marks.gross;
+    let row = first;
+    for (; row < end; row++) {
+      if (targets !== undefined && targets[row] !== heldTarget) break;
+      // exits (checkExits' levels: the binding stop is the tighter of the fixed and the trailing stop), the water mark
+      if (long) {
+        const stop = trailingPct === null ? stopLoss : Math.max(stopLoss, extreme * (1 - trailingPct));
+        if (open[row] <= stop || low[row] <= stop || open[row] >= takeProfit || high[row] >= takeProfit) break;
+        extreme = Math.max(extreme, high[row]);
+      } else if (units < 0) {
+        const stop = trailingPct === null ? stopLoss : Math.min(stopLoss, extreme * (1 + trailingPct));
+        if (open[row] >= stop || high[row] >= stop || open[row] <= takeProfit || low[row] <= takeProfit) break;
+        extreme = Math.min(extreme, low[row]);
+      }
+      // the close, the marks (one position: markAll's sums of one term)
+      const positionValue = units * close[row];
+      let equity = cashNow + positionValue;
+      const gross = Math.abs(positionValue);
+      if (events++ > 0) {
+        tail.value = previousEquity > 0 ? equity / previousEquity - 1 : 0;
+        tail.pushValue();
+      }
+      const time = closeTime[row];
+      if (breaker && row > 0) {
+        const rolling = deviation![row - 1];
+        const move = returns![row];
+        if (Number.isFinite(rolling) && rolling > 0 && Math.abs(move) > breaker.multiple * rolling) breakerTrips(rolling, move, time, 0);
+      }
+      const full = tail.full;
+      if (full) tail.read();
+      const valueAtRisk = full ? tail.valueAtRisk : NaN;
+      peakEquity = Math.max(peakEquity, equity);
+      const varSwitch = maxVar !== undefined && Number.isFinite(valueAtRisk) && valueAtRisk > maxVar !== varBlocked;
+      const kill = !killed && maxDrawdown !== undefined && 1 - equity / peakEquity >= maxDrawdown;
+      if (varSwitch || kill) {
+        // a monitor acts: the engine's state as bookkeep would see it, then the monitor's action
+        book.extreme = extreme;
+        lastRow[0] = row;
+        lastPrice[0] = close[row];
+        cursor[0] = row + 1;
+        marks.time = time;
+        marks.equity = equity;
+        marks.gross = gross;
+        marks.peakEquity = peakEquity;
+        if (varSwitch) switchVarBlock();
+        if (kill) {
+          killSwitch();
+          equity = marks.equity;
+        }
+      }
+      previousEquity = equity;
+      lastGross = kill ? marks.gross : gross;
+      equityOut[k] = equity;
+      cashOut[k] = cash;
+      positionOut[k] = equity - cash;
+      grossOut[k] = equity > 0 ? lastGross / equity : NaN;
+      varOut[k] = valueAtRisk;
+      cvarOut[k] = full ? tail.conditionalValueAtRisk : NaN;
+      k++;
+      if (kill) {
+        row++;
+        break;
+      }
+    }
+    const done = row - first;
+    if (done === 0) return 0;
+    series.length = k;
+    book.extreme = extreme;
+    lastRow[0] = row - 1;
+    lastPrice[0] = close[row - 1];
+    cursor[0] = row;
+    marks.time = closeTime[row - 1];
+    marks.equity = previousEquity;
+    marks.gross = lastGross;
+    marks.previousEquity = previousEquity;
+    marks.peakEquity = peakEquity;
+    return done;
   };
 
   /** Portfolio bookkeeping once per event time: marks, VaR, the monitors, the series. */
@@ -1023,8 +1164,8 @@ export function createEngineKernel(
     return a;
   };
   const sleeveAt = (name: string): number => {
-    const s = sleeves.findIndex((sleeve) => sleeve.name === name);
-    if (s < 0) throw new ConfigError(`unknown strategy '${name}'; strategies: ${sleeves.map((x) => x.name).join(', ')}`);
+    const s = sleeveIndex.get(name);
+    if (s === undefined) throw new ConfigError(`unknown strategy '${name}'; strategies: ${sleeves.map((x) => x.name).join(', ')}`);
     return s;
   };
   const grown = (values: Float64Array, length: number, fill?: number): Float64Array => {
@@ -1202,6 +1343,9 @@ export function createEngineKernel(
     symbols,
     settings,
     step,
+    runAll: () => {
+      while (fastPath ? quietRun() > 0 || step() : step());
+    },
     appendBar,
     decide: decideAt,
     onBar: (asset, bar, decisions = []) => {
