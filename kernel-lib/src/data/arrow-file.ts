@@ -118,6 +118,8 @@ export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMe
   return { time, columns, meta, metadata: Object.fromEntries(metadata) };
 }
 
+const TWO_TO_MINUS_32 = 2 ** -32;
+
 /** Epoch ms (integers below 2^53) as int64, through 32-bit halves: BigInt per value is ~20× slower. */
 function epochMsToInt64(time: Float64Array): BigInt64Array {
   const out = new BigInt64Array(time.length);
@@ -128,7 +130,7 @@ function epochMsToInt64(time: Float64Array): BigInt64Array {
       out[i] = BigInt(Math.round(t)); // fractional ms round to the nearest ms
       continue;
     }
-    const high = Math.floor(t / 4294967296);
+    const high = Math.floor(t * TWO_TO_MINUS_32); // exact: a power of two
     words[2 * i] = (t - high * 4294967296) | 0;
     words[2 * i + 1] = high;
   }

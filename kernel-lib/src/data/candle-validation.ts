@@ -63,7 +63,14 @@ export function validateCandleRows(raw: RawCandles, options: CandleValidationOpt
   let dropped = 0;
   const firstDropped: string[] = [];
   for (let i = 0; i < n; i++) {
-    const defect = candleDefect(open[i], high[i], low[i], close[i], volume[i], options.allowNonFinite);
+    // candleDefect's common case inline (a real candle): the call only for a row that fails it
+    const o = open[i];
+    const h = high[i];
+    const l = low[i];
+    const c = close[i];
+    const v = volume[i];
+    if (l > 0 && v >= 0 && h < Infinity && v < Infinity && h >= o && h >= c && l <= o && l <= c) continue;
+    const defect = candleDefect(o, h, l, c, v, options.allowNonFinite);
     if (defect === undefined) continue;
     if (options.repair !== 'drop') {
       const hint = options.repairHint ?? '--repair drop';

@@ -160,7 +160,8 @@ function assertSpacing(key: StoreKey, candles: Frame, existing: Frame | undefine
   const { time } = candles;
   for (let i = 1; i < time.length; i++) {
     const gap = time[i] - time[i - 1];
-    if (gap % step !== 0) {
+    // one bar apart (the common case) needs no division
+    if (gap !== step && gap % step !== 0) {
       throw new DataError(
         `${storeId(key)}: new rows are ${gap / 60_000} min apart at ${isoTime(time[i])}, not a multiple of ${key.timeframe}; import them under their own timeframe`,
       );
