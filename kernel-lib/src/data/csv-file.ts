@@ -87,6 +87,13 @@ export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, o
   }
 }
 
+let lastThreads = 1;
+
+/** Threads the last successful CSV parse in this thread used (1: the main thread alone). */
+export function lastCsvParseThreads(): number {
+  return lastThreads;
+}
+
 /** The rows of a CSV file; undefined when a parallel parse failed (then parse again with threads: 1). */
 function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameMeta>, options: CsvReadOptions): RawCandles | undefined {
   source.fillLines(8);
@@ -146,9 +153,11 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
   const out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
   let rows: CsvRows | undefined;
   const parts = csvParts(source, lines.position, options);
+  lastThreads = 1;
   if (parts) {
     rows = parseCsvParts(source, parts, lines.position, lines.number + 1, layout, file, out, line);
     if (!rows) return undefined; // an error or a failed worker: the caller parses the whole file on one thread
+    lastThreads = parts.length + 1;
   } else rows = parseCsvRows(source, lines.position, lines.number + 1, layout, file, out, line);
   const n = rows.n;
   const timeIsIso = rows.timeIsIso;
