@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { lastCsvParseThreads, readCandlesCsvRaw, writeCandlesCsv, type CsvReadOptions } from '../src/data/csv-file';
@@ -171,5 +172,51 @@ describe('an error in any part gives the one-thread message and line', () => {
   it('a Binance open time of the wrong magnitude in the last part', () => {
     const rows = rowLines(50_000, (i) => String(i === 44_444 ? 123_456 : T + i * M), 12).map((row, i) => `${row},${T + i * M + 59_999},1,2,3,4,0`);
     expectSameError(write('binance-bad.csv', rows.join('\n')), /binance-bad\.csv:44445: open time 123456 is neither epoch milliseconds/);
+  });
+});
+
+describe('a worker that fails: the one-thread parse', () => {
+  const rows = rowLines(50_000, (i) => String(T + i * M), 13);
+  const file = (): string => write('plain.csv', ['time,open,high,low,close,volume', ...rows].join('\n'));
+  const withWorker = <R>(script: string | undefined, run: () => R): R => {
+    const saved = process.env.CANDLELAB_CSV_WORKER;
+    if (script === undefined) delete process.env.CANDLELAB_CSV_WORKER;
+    else process.env.CANDLELAB_CSV_WORKER = script;
+    try {
+      return run();
+    } finally {
+      if (saved === undefined) delete process.env.CANDLELAB_CSV_WORKER;
+      else process.env.CANDLELAB_CSV_WORKER = saved;
+    }
+  };
+
+  it('a missing script, a failure posted, a script that throws, one that exits at once', () => {
+    const csv = file();
+    const one = readCandlesCsvRaw(csv, {}, { threads: 1 });
+    const scripts = {
+      missing: path.join(dir, 'no-such-worker.js'),
+      failed: write('failed-worker.js', "const { workerData: d } = require('node:worker_threads'); d.port.postMessage({ ok: false, error: 'x' }); Atomics.store(d.done, 0, 1); Atomics.notify(d.done, 0);"),
+      throws: write('throwing-worker.js', "throw new Error('worker boom');"),
+      exits: write('exiting-worker.js', 'process.exit(3);'),
+    };
+    for (const [name, script] of Object.entries(scripts)) {
+      const began = performance.now();
+      const raw = withWorker(script, () => readCandlesCsvRaw(csv, {}, { ...SMALL, threads: 2 }));
+      expect(lastCsvParseThreads(), name).toBe(1);
+      expectSameRows(raw, one);
+      // no answer: given up after 3 s + 4× the main part's time
+      expect(performance.now() - began, name).toBeLessThan(8000);
+    }
+  });
+
+  it('a command-line process that parses on two threads exits at once', () => {
+    const csv = file();
+    const dist = path.resolve(__dirname, '..', 'dist', 'data', 'csv-file.js');
+    const script = `const c = require(${JSON.stringify(dist)}); const raw = c.readCandlesCsvRaw(${JSON.stringify(csv)}, {}, { threads: 2, minBytesPerThread: 65536 }); console.log(c.lastCsvParseThreads(), raw.time.length, raw.line[raw.line.length - 1]);`;
+    const began = performance.now();
+    const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe('2 50000 50001');
+    expect(performance.now() - began).toBeLessThan(5000);
   });
 });

@@ -318,6 +318,8 @@ export function parseCsvRows(
 
 const MAX_THREADS = 4;
 const MIN_BYTES_PER_THREAD = 16 << 20;
+/** How long past 4× the main part's time a worker may take before it counts as failed (it could not start or crashed). */
+const WORKER_PATIENCE_MS = 3000;
 /** About what the main thread parses while a worker starts. */
 const WORKER_START_BYTES = 6 << 20;
 
@@ -361,8 +363,12 @@ function availableCores(): number {
   }
 }
 
-/** The worker script: beside this module in dist, or dist's copy when this module runs from src (vitest). */
+/**
+ * The worker script: beside this module in dist, or dist's copy when this module runs from src (vitest).
+ * CANDLELAB_CSV_WORKER names another one (tests of worker failures).
+ */
 function csvWorkerScript(): string {
+  if (process.env.CANDLELAB_CSV_WORKER) return process.env.CANDLELAB_CSV_WORKER;
   const beside = path.join(__dirname, 'csv-worker.js');
   return fs.existsSync(beside) ? beside : path.resolve(__dirname, '..', '..', 'dist', 'data', 'csv-worker.js');
 }
@@ -451,7 +457,7 @@ function parseCsvParts(
       throw error;
     }
     // A worker that has not answered long after the main part took its time has failed (cannot start, crashed).
-    const deadline = performance.now() + 5000 + 4 * (performance.now() - began);
+    const deadline = performance.now() + WORKER_PATIENCE_MS + 4 * (performance.now() - began);
     let n = rows.n;
     let timeIsIso = rows.timeIsIso;
     let lineNumber = rows.number;
