@@ -220,3 +220,33 @@ describe('a worker that fails: the one-thread parse', () => {
     expect(performance.now() - began).toBeLessThan(5000);
   });
 });
+
+describe('the reader around its 1 MB chunks (one byte kept free for the end-of-data newline)', () => {
+  it('files of 1 MB ± a few bytes, with and without a last newline, end in a number or a comma', () => {
+    const header = 'time,open,high,low,close,volume';
+    const base = rowLines(45_000, (i) => String(T + i * M), 14);
+    for (const size of [(1 << 20) - 3, (1 << 20) - 2, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (2 << 20) - 1, 2 << 20]) {
+      for (const ending of ['', '\n', '\r\n', ',7']) {
+        // rows up to about `size` bytes, then the last row padded with decimals to end exactly at `size`
+        const lines = [header];
+        let bytes = header.length + 1;
+        let i = 0;
+        while (bytes + base[i].length + 1 < size - 80) {
+          lines.push(base[i]);
+          bytes += base[i].length + 1;
+          i++;
+        }
+        // the padding in the open cell (zeros), so that the last cell is a short number read by the fast path
+        const short = `${T + i * M},1.,2,0.5,1.5,1.25`;
+        const fill = size - bytes - short.length - ending.length;
+        const last = `${T + i * M},1.${'0'.repeat(fill)},2,0.5,1.5,1.25`;
+        const text = lines.join('\n') + '\n' + last + ending;
+        expect(text.length).toBe(size);
+        const raw = readCandlesCsvRaw(write(`edge-${size}-${ending.length}.csv`, text), {}, { threads: 1 });
+        expect(raw.time.length).toBe(i + 1);
+        expect([raw.columns.open[i], raw.columns.volume[i]]).toEqual([1, 1.25]);
+        expect(raw.line![i]).toBe(i + 2);
+      }
+    }
+  });
+});

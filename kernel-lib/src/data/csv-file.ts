@@ -519,11 +519,12 @@ const TWO_53 = 2 ** 53;
  * `roundedQuotient`). Anything else sets `scanEnd` to -1 (the caller takes the general path).
  */
 function scanNumber(bytes: Uint8Array, p: number, limit: number): number {
-  let c = p < limit ? bytes[p] : 10;
+  // no end checks: a digit run stops at the newline that ends every line, or at the sentinel newline after the data
+  let c = bytes[p];
   let negative = false;
   if (c === 45 || c === 43) {
     negative = c === 45;
-    c = ++p < limit ? bytes[p] : 10;
+    c = bytes[++p];
   }
   let head = 0; // the first 15 digits
   let tail = 0; // digits 16…19
@@ -538,7 +539,7 @@ function scanNumber(bytes: Uint8Array, p: number, limit: number): number {
       if (dot) decimals++;
     } else if (c === 46 && !dot) dot = true;
     else break;
-    c = ++p < limit ? bytes[p] : 10;
+    c = bytes[++p];
   }
   if ((c !== 44 && c !== 10 && c !== 13) || digits === 0 || digits > 19 || decimals > 22 || (c === 13 && p + 1 < limit && bytes[p + 1] !== 10)) {
     scanEnd = -1;
@@ -794,7 +795,7 @@ export class ChunkedFile {
     const left = this.end - consumed;
     if (left > 0) this.buffer.copy(this.buffer, 0, consumed, this.end);
     this.end = left;
-    if (left === this.buffer.length) this.grow(); // a line longer than the buffer
+    if (left >= this.buffer.length - 1) this.grow(); // a line longer than the buffer
     this.read();
     // A line without its end at the end of the data was handled by completeEnd; nothing new: done.
     return this.end > 0;
@@ -833,10 +834,11 @@ export class ChunkedFile {
   }
 
   private read(): void {
-    while (this.end < this.buffer.length && !this.eof) {
+    // one byte kept free: at the end of the data, a newline after it (a sentinel for scanNumber)
+    while (this.end < this.buffer.length - 1 && !this.eof) {
       let got: number;
       try {
-        got = fs.readSync(this.fd, this.buffer, this.end, Math.min(this.buffer.length - this.end, this.stop - this.offset), this.offset);
+        got = fs.readSync(this.fd, this.buffer, this.end, Math.min(this.buffer.length - 1 - this.end, this.stop - this.offset), this.offset);
       } catch (error) {
         throw new DataError(`cannot read data file ${this.file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
       }
@@ -844,6 +846,7 @@ export class ChunkedFile {
       this.end += got;
       this.offset += got;
     }
+    if (this.eof) this.buffer[this.end] = 10;
   }
 }
 
