@@ -62,6 +62,8 @@ function rowLines(count: number, time: (i: number) => string, seed = 1): string[
 
 describe('CSV parse on several threads equals the one-thread parse', () => {
   it('a 13 MB synthetic file with the default split rule (2 threads, 4 MB parts)', () => {
+    const worker = path.resolve(__dirname, '..', 'dist', 'data', 'csv-worker.js');
+    expect(fs.existsSync(worker), `${worker} is missing: npm run build`).toBe(true);
     const file = path.join(dir, 'synthetic.csv');
     writeCandlesCsv(file, generateSyntheticCandles({ seed: 5, bars: 200_000, timeframe: '1m' }));
     expect(fs.statSync(file).size).toBeGreaterThan(12e6);

@@ -435,7 +435,8 @@ function parseCsvParts(
     for (let k = 0; k < starts.length; k++) {
       const { port1, port2 } = new MessageChannel();
       const done = new Int32Array(new SharedArrayBuffer(4));
-      const workerData: CsvWorkerData = { file, start: starts[k], stop: k + 1 < starts.length ? starts[k + 1] : Infinity, layout, done, port: port2 };
+      const stop = k + 1 < starts.length ? starts[k + 1] : source.size; // the size the main thread saw
+      const workerData: CsvWorkerData = { file, start: starts[k], stop, layout, done, port: port2 };
       let worker: Worker;
       try {
         worker = new Worker(script, { workerData, transferList: [port2] });
