@@ -7,7 +7,6 @@ import type { CsvWorkerData } from './csv-file';
 
 const data = workerData as CsvWorkerData;
 try {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const csv = require('./csv-file') as typeof import('./csv-file');
   csv.runCsvWorker(data);
 } catch (error) {
