@@ -2,8 +2,9 @@
 // Data store benchmarks (printed figures, not tests). Run: node bench/store.mjs (part of npm run bench)
 //   1. the Arrow store, 10M 1m candles: write (mergeIntoStore) and read (readStore) against a plain fs write+fsync
 //      and read of the same bytes, run alternately, best of N with the spread; the read-back is compared value by value
-//   2. CSV import, 2M rows: readCandlesCsvRaw (the parse) and the whole import against pandas.read_csv on the same
-//      file, alternately; the parsed values are compared with pandas' (round_trip parser) bit for bit
+//   2. CSV import, 2M rows: readCandlesCsvRaw (the parse: on the available cores, at most 4 threads, and on one
+//      thread) and the whole import against pandas.read_csv on the same file, alternately; the parsed values are
+//      compared with pandas' (round_trip parser) bit for bit
 // First-touch page faults dominate on some VMs: both the fresh-buffer and the reused-buffer figures are printed.
 // Env: BENCH_STORE_BARS (10,000,000), BENCH_CSV_ROWS (2,000,000), BENCH_REPEAT (3), CANDLELAB_PYTHON.
 import { spawnSync } from 'node:child_process';
@@ -105,13 +106,22 @@ try {
     'df = pd.read_csv(sys.argv[1])',
     'print(len(df), (time.perf_counter() - t) * 1000)',
   ].join('\n');
-  const c = { parse: [], import: [], pandas: [] };
+  const c = { parse: [], parse1: [], import: [], pandas: [] };
   let parsed;
+  let threads = 1;
   let pandasNote = '';
   for (let k = 0; k < REPEAT; k++) {
     const [parseMs, raw] = time(() => cl.data.readCandlesCsvRaw(csv));
+    threads = cl.data.lastCsvParseThreads();
     c.parse.push(parseMs);
     parsed = raw;
+    const [parse1Ms, raw1] = time(() => cl.data.readCandlesCsvRaw(csv, {}, { threads: 1 }));
+    c.parse1.push(parse1Ms);
+    for (const name of ['time', 'open', 'high', 'low', 'close', 'volume']) {
+      const a = name === 'time' ? raw.time : raw.columns[name];
+      const b = name === 'time' ? raw1.time : raw1.columns[name];
+      for (let i = 0; i < CSV_ROWS; i++) if (!Object.is(a[i], b[i])) throw new Error(`CSV parse on ${threads} threads differs from one thread: ${name}[${i}]`);
+    }
     const importDir = path.join(dir, `import-${k}`);
     const [importMs, report] = time(() => cl.data.importCandlesFiles([csv], csvKey, { dataDir: importDir }));
     c.import.push(importMs);
@@ -143,13 +153,14 @@ try {
   const freshMs = touch(true);
   const reusedMs = touch(false);
   console.log(`\n2. CSV import, ${CSV_ROWS.toLocaleString('en-US')} rows (${fmt(csvMb)} MB)`);
-  console.log(`   candlelab readCandlesCsvRaw (the parse):  ${show(c.parse, csvMb)}`);
+  console.log(`   candlelab readCandlesCsvRaw (the parse on ${threads} thread${threads === 1 ? '' : 's'}):  ${show(c.parse, csvMb)}`);
+  console.log(`   the same parse on 1 thread:                  ${show(c.parse1, csvMb)} (values equal bit for bit)`);
   console.log(`   candlelab data import (parse, checks, sort check, Arrow write): ${show(c.import)}`);
   console.log(`   (writing 6 columns of ${CSV_ROWS.toLocaleString('en-US')} floats: ${fmt(freshMs, 0)} ms into new arrays, ${fmt(reusedMs, 0)} ms into reused ones — the parse's first-touch share)`);
   if (c.pandas.length) {
     const pandasBest = stat(c.pandas).best;
-    console.log(`   pandas.read_csv:                          ${show(c.pandas, csvMb)}`);
-    console.log(`   → the parse takes ${fmt(stat(c.parse).best / pandasBest, 2)}× pandas' time (aim ≤ 0.5×); the whole import ${fmt(stat(c.import).best / pandasBest, 2)}×`);
+    console.log(`   pandas.read_csv:                                ${show(c.pandas, csvMb)}`);
+    console.log(`   → the parse on ${threads} thread${threads === 1 ? '' : 's'} takes ${fmt(stat(c.parse).best / pandasBest, 2)}× pandas' time (aim ≤ 0.5×), on 1 thread ${fmt(stat(c.parse1).best / pandasBest, 2)}×; the whole import ${fmt(stat(c.import).best / pandasBest, 2)}×`);
     // Values: pandas' round_trip float parser (correctly rounded) against ours, bit for bit; and its default parser.
     const dump = path.join(dir, 'pandas.f64');
     const check = spawnSync(

@@ -1,6 +1,9 @@
 import { Frame, type Candles, type FrameMeta, OHLCV_COLUMNS } from '../frame/frame';
 import { DataError } from '../errors';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../util/atomic';
 import { type RawCandles } from './raw-candles';
 
@@ -24,6 +27,13 @@ export type CsvReadOptions = {
    * Binance when the file has 12 headerless columns or Binance's header.
    */
   format?: CsvFormat;
+  /**
+   * Threads for large files (default: the available cores, at most 4; env CANDLELAB_CSV_THREADS). The main
+   * thread parses the first part of the rows, worker threads the others; 1 parses on the main thread only.
+   */
+  threads?: number;
+  /** Bytes of rows per thread below which fewer threads are used (default 16 MB: a worker's start costs ~30 ms). */
+  minBytesPerThread?: number;
 };
 
 /**
@@ -60,14 +70,32 @@ function reverseRows(raw: RawCandles): void {
  */
 export function readCandlesCsvRaw(file: string, meta: Partial<FrameMeta> = {}, options: CsvReadOptions = {}): RawCandles {
   const source = new ChunkedFile(file);
+  let raw: RawCandles | undefined;
   try {
-    return parseCandlesCsv(source, file, meta, options);
+    raw = parseCandlesCsv(source, file, meta, options);
   } finally {
     source.close();
   }
+  if (raw) return raw;
+  // A part failed (a bad row, mixed time forms, a worker that failed): the whole file on one thread,
+  // so that an error names the same line with the same message.
+  const again = new ChunkedFile(file);
+  try {
+    return parseCandlesCsv(again, file, meta, { ...options, threads: 1 })!;
+  } finally {
+    again.close();
+  }
 }
 
-function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameMeta>, options: CsvReadOptions): RawCandles {
+let lastThreads = 1;
+
+/** Threads the last successful CSV parse in this thread used (1: the main thread alone). */
+export function lastCsvParseThreads(): number {
+  return lastThreads;
+}
+
+/** The rows of a CSV file; undefined when a parallel parse failed (then parse again with threads: 1). */
+function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameMeta>, options: CsvReadOptions): RawCandles | undefined {
   source.fillLines(8);
   const lines = new LineReader(source.buffer, source.end);
   const first = lines.peekNonEmpty();
@@ -111,20 +139,95 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
   // A Binance row must have all 12 cells (fewer means a cut-off line), other files what they use.
   const needed = binance && headerless ? BINANCE_KLINE_COLUMNS.length : Math.max(timeIndex, ...indexes) + 1;
   // Where each cell of a row goes: -1 skipped, 0 time, 1…5 open…volume.
-  const target = new Int8Array(needed).fill(-1);
+  const target = new Array<number>(needed).fill(-1);
   target[timeIndex] = 0;
   indexes.forEach((index, c) => (target[index] = c + 1));
+  const lineBytes = Math.max(12, lines.averageLineBytes());
+  const layout: CsvRowLayout = { target, needed, binance, names, lineBytes };
 
   // Rows expected from the first lines' length; more rows grow the columns, fewer leave pages untouched.
-  let capacity = Math.max(16, Math.ceil((source.size / Math.max(12, lines.averageLineBytes())) * 1.1) + 64);
+  const capacity = rowCapacity(source.size, lineBytes);
   // typed as the plain array types (not Float64Array<ArrayBuffer>) so grow() results fit under any @types/node
-  let line: Int32Array = new Int32Array(capacity);
+  const line: Int32Array = new Int32Array(capacity);
   // out[0] is time, out[1…5] open…volume
-  let out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
+  const out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
+  let rows: CsvRows | undefined;
+  const parts = csvParts(source, lines.position, options);
+  lastThreads = 1;
+  if (parts) {
+    rows = parseCsvParts(source, parts, lines.position, lines.number + 1, layout, file, out, line);
+    if (!rows) return undefined; // an error or a failed worker: the caller parses the whole file on one thread
+    lastThreads = parts.length + 1;
+  } else rows = parseCsvRows(source, lines.position, lines.number + 1, layout, file, out, line);
+  const n = rows.n;
+  const timeIsIso = rows.timeIsIso;
+  if (n === 0) throw new DataError(`${file} has ${headerless ? 'no rows' : 'a header but no rows'}`);
+  // Views, not copies, when most of the capacity was used: the unused tail was never touched.
+  const fit = <T extends Float64Array | Int32Array>(values: T): T => (n * 2 >= values.length ? values.subarray(0, n) : values.slice(0, n)) as T;
+  const time = fit(rows.out[0]);
+  if (!timeIsIso && !binance) {
+    const scale = epochUnitScale(time, file);
+    if (scale !== 1) for (let i = 0; i < n; i++) time[i] *= scale;
+  }
+  const [open, high, low, close, volume] = rows.out.slice(1).map(fit);
+  return {
+    time,
+    columns: { open, high, low, close, volume },
+    meta: { symbol: meta.symbol ?? 'UNKNOWN', timeframe: meta.timeframe ?? 'unknown', exchange: meta.exchange, source: meta.source ?? file },
+    source: file,
+    line: fit(rows.line),
+  };
+}
+
+/** Rows expected in `bytes` of lines of about `lineBytes` each (10% more, so a slightly shorter mean still fits). */
+function rowCapacity(bytes: number, lineBytes: number): number {
+  return Math.max(16, Math.ceil((bytes / lineBytes) * 1.1) + 64);
+}
+
+/** How the cells of a data row are read (resolved from the header or the first row on the main thread). */
+export type CsvRowLayout = {
+  /** Per cell of a row: -1 skipped, 0 time, 1…5 open…volume. */
+  target: number[];
+  /** Cells a row must have. */
+  needed: number;
+  binance: boolean;
+  /** Column names, for errors. */
+  names: string[];
+  /** Mean bytes per line of the first lines (capacity estimates). */
+  lineBytes: number;
+};
+
+/** Rows parsed from a range of a file: `n` rows in the first n places of `out` and `line`. */
+export type CsvRows = {
+  n: number;
+  out: Float64Array[];
+  line: Int32Array;
+  /** The time column's form (undefined: no rows). */
+  timeIsIso: boolean | undefined;
+  /** The number of the line after the last one parsed. */
+  number: number;
+};
+
+/**
+ * The data rows of `source` from `position` in its buffer to the end of its data (the end of the file
+ * or of its range), the first line numbered `number`; the values go into `out` and `line` from row 0,
+ * which grow (new arrays in the result) when they are full. Errors are one-line DataErrors naming the
+ * file and line.
+ */
+export function parseCsvRows(
+  source: ChunkedFile,
+  position: number,
+  number: number,
+  layout: CsvRowLayout,
+  file: string,
+  out: Float64Array[],
+  line: Int32Array,
+): CsvRows {
+  const target = Int8Array.from(layout.target);
+  const { needed, binance, names } = layout;
+  let capacity = line.length;
   let n = 0;
   let timeIsIso: boolean | undefined;
-  let number = lines.number + 1;
-  let position = lines.position;
   for (;;) {
     const bytes = source.buffer;
     const limit = source.completeEnd();
@@ -210,22 +313,199 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
     if (!source.next(position)) break;
     position = 0;
   }
-  if (n === 0) throw new DataError(`${file} has ${headerless ? 'no rows' : 'a header but no rows'}`);
-  // Views, not copies, when most of the capacity was used: the unused tail was never touched.
-  const fit = <T extends Float64Array | Int32Array>(values: T): T => (n * 2 >= capacity ? values.subarray(0, n) : values.slice(0, n)) as T;
-  const time = fit(out[0]);
-  if (!timeIsIso && !binance) {
-    const scale = epochUnitScale(time, file);
-    if (scale !== 1) for (let i = 0; i < n; i++) time[i] *= scale;
+  return { n, out, line, timeIsIso, number };
+}
+
+const MAX_THREADS = 4;
+const MIN_BYTES_PER_THREAD = 16 << 20;
+/** How long past 4× the main part's time a worker may take before it counts as failed (it could not start or crashed). */
+const WORKER_PATIENCE_MS = 3000;
+/** About what the main thread parses while a worker starts. */
+const WORKER_START_BYTES = 6 << 20;
+
+/**
+ * Where the rows are split for a parallel parse: the file offsets of the parts' starts after the
+ * first (each just after a newline), or undefined for one thread (a small file, one core, lines too
+ * long to find an end near a split point).
+ */
+function csvParts(source: ChunkedFile, position: number, options: CsvReadOptions): number[] | undefined {
+  const fromEnv = Number(process.env.CANDLELAB_CSV_THREADS);
+  const wanted = options.threads ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.min(MAX_THREADS, availableCores()));
+  const start = source.fileOffset(position);
+  const end = source.size; // the main reader covers the whole file
+  const bytes = end - start;
+  const count = Math.min(wanted, Math.floor(bytes / Math.max(1, options.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
+  if (count < 2 || !fs.existsSync(csvWorkerScript())) return undefined;
+  const starts: number[] = [];
+  const probe = Buffer.allocUnsafe(64 << 10);
+  let previous = source.readOffset(); // the main part holds at least what was read for the header
+  for (let k = 1; k < count; k++) {
+    // The main thread starts at once, a worker after its start (~30-40 ms): the main part is longer by about that much.
+    const headStart = Math.min(WORKER_START_BYTES, bytes / (2 * count));
+    const share = (bytes - headStart) / count;
+    const guess = Math.max(previous, start + Math.floor(headStart + share * k));
+    const got = fs.readSync(source.descriptor(), probe, 0, probe.length, guess);
+    const newline = probe.subarray(0, got).indexOf(10);
+    if (newline < 0) return undefined;
+    const at = guess + newline + 1;
+    if (at >= end) break;
+    starts.push(at);
+    previous = at + 1;
   }
-  const [open, high, low, close, volume] = out.slice(1).map(fit);
-  return {
-    time,
-    columns: { open, high, low, close, volume },
-    meta: { symbol: meta.symbol ?? 'UNKNOWN', timeframe: meta.timeframe ?? 'unknown', exchange: meta.exchange, source: meta.source ?? file },
-    source: file,
-    line: fit(line),
-  };
+  return starts.length ? starts : undefined;
+}
+
+function availableCores(): number {
+  try {
+    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * The worker script: beside this module in dist, or dist's copy when this module runs from src (vitest).
+ * CANDLELAB_CSV_WORKER names another one (tests of worker failures).
+ */
+function csvWorkerScript(): string {
+  if (process.env.CANDLELAB_CSV_WORKER) return process.env.CANDLELAB_CSV_WORKER;
+  const beside = path.join(__dirname, 'csv-worker.js');
+  return fs.existsSync(beside) ? beside : path.resolve(__dirname, '..', '..', 'dist', 'data', 'csv-worker.js');
+}
+
+/** Rows of the output columns touched at a time while the main thread waits for the workers. */
+const PREFAULT_ROWS = 32_768;
+
+/** What a CSV worker gets. */
+export type CsvWorkerData = {
+  file: string;
+  start: number;
+  stop: number;
+  layout: CsvRowLayout;
+  /** [0]: 0 while working, 1 when the result is on the port. */
+  done: Int32Array;
+  port: MessagePort;
+};
+
+/** What a CSV worker posts: its rows (line numbers from 0 at its start), or that it failed. */
+export type CsvWorkerResult =
+  | { ok: true; n: number; timeIsIso: boolean | undefined; lines: number; out: Float64Array[]; line: Int32Array }
+  | { ok: false; error: string };
+
+/** The worker's side: parse its range, post the rows (buffers transferred), signal. */
+export function runCsvWorker(data: CsvWorkerData): void {
+  let result: CsvWorkerResult;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    const source = new ChunkedFile(data.file, data.start, data.stop);
+    try {
+      const capacity = rowCapacity(source.size, data.layout.lineBytes);
+      const out = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
+      const rows = parseCsvRows(source, 0, 0, data.layout, data.file, out, new Int32Array(capacity));
+      result = { ok: true, n: rows.n, timeIsIso: rows.timeIsIso, lines: rows.number, out: rows.out, line: rows.line };
+      transfer = [...rows.out.map((column) => column.buffer as ArrayBuffer), rows.line.buffer as ArrayBuffer];
+    } finally {
+      source.close();
+    }
+  } catch (error) {
+    result = { ok: false, error: String((error as Error)?.message ?? error) };
+    transfer = [];
+  }
+  data.port.postMessage(result, transfer);
+  Atomics.store(data.done, 0, 1);
+  Atomics.notify(data.done, 0);
+}
+
+/**
+ * Parse the rows on several threads: workers take the parts from `starts` on, the main thread the first
+ * part (into `out` and `line`, sized for the whole file), then the workers' rows are copied in after its
+ * own with their line numbers made absolute. Undefined when any part failed or a worker did not answer:
+ * the caller then parses the whole file on one thread (errors exactly as before).
+ */
+function parseCsvParts(
+  source: ChunkedFile,
+  starts: number[],
+  position: number,
+  number: number,
+  layout: CsvRowLayout,
+  file: string,
+  out: Float64Array[],
+  line: Int32Array,
+): CsvRows | undefined {
+  const workers: { worker: Worker; port: MessagePort; done: Int32Array }[] = [];
+  try {
+    const script = csvWorkerScript();
+    for (let k = 0; k < starts.length; k++) {
+      const { port1, port2 } = new MessageChannel();
+      const done = new Int32Array(new SharedArrayBuffer(4));
+      const stop = k + 1 < starts.length ? starts[k + 1] : source.size; // the size the main thread saw
+      const workerData: CsvWorkerData = { file, start: starts[k], stop, layout, done, port: port2 };
+      let worker: Worker;
+      try {
+        worker = new Worker(script, { workerData, transferList: [port2] });
+      } catch {
+        port1.close();
+        return undefined;
+      }
+      worker.unref();
+      worker.on('error', () => {}); // failures show as no answer; never an unhandled 'error' event
+      workers.push({ worker, port: port1, done });
+    }
+    source.setStop(starts[0]);
+    const began = performance.now();
+    let rows: CsvRows;
+    try {
+      rows = parseCsvRows(source, position, number, layout, file, out, line);
+    } catch (error) {
+      if (error instanceof DataError) return undefined;
+      throw error;
+    }
+    // A worker that has not answered long after the main part took its time has failed (cannot start, crashed).
+    const deadline = performance.now() + WORKER_PATIENCE_MS + 4 * (performance.now() - began);
+    let n = rows.n;
+    let timeIsIso = rows.timeIsIso;
+    let lineNumber = rows.number;
+    // While the last worker is still parsing, touch the pages its rows and the others' will be copied into
+    // (a first-touch page fault costs ~4× the copy of its page), up to the rows expected from the bytes left.
+    const expected = Math.min(rows.line.length, n + Math.ceil((source.size - starts[0]) / layout.lineBytes));
+    const last = workers[workers.length - 1].done;
+    for (let from = n; from < expected && Atomics.load(last, 0) === 0; from += PREFAULT_ROWS) {
+      const to = Math.min(expected, from + PREFAULT_ROWS);
+      for (const column of rows.out) column.fill(0, from, to);
+      rows.line.fill(0, from, to);
+    }
+    const parts: Extract<CsvWorkerResult, { ok: true }>[] = [];
+    for (const { port, done } of workers) {
+      if (Atomics.wait(done, 0, 0, Math.max(0, deadline - performance.now())) === 'timed-out') return undefined;
+      const message = receiveMessageOnPort(port)?.message as CsvWorkerResult | undefined;
+      if (!message || !message.ok) return undefined;
+      if (message.timeIsIso !== undefined) {
+        if (timeIsIso === undefined) timeIsIso = message.timeIsIso;
+        else if (timeIsIso !== message.timeIsIso) return undefined; // mixed time forms: the one-thread error
+      }
+      parts.push(message);
+    }
+    const total = parts.reduce((sum, part) => sum + part.n, n);
+    let columns = rows.out;
+    let lineOut = rows.line;
+    if (total > lineOut.length) {
+      columns = columns.map((column) => grow(column, total));
+      lineOut = growInt(lineOut, total);
+    }
+    for (const part of parts) {
+      for (let c = 0; c < 6; c++) columns[c].set(part.out[c].subarray(0, part.n), n);
+      const from = part.line;
+      for (let i = 0; i < part.n; i++) lineOut[n + i] = from[i] + lineNumber;
+      n += part.n;
+      lineNumber += part.lines;
+    }
+    return { n, out: columns, line: lineOut, timeIsIso, number: lineNumber };
+  } finally {
+    for (const { worker, port } of workers) {
+      port.close();
+      void worker.terminate().catch(() => {});
+    }
+  }
 }
 
 /** The end of the cell starting at p: the next comma or newline (or the end of the data). */
@@ -252,11 +532,12 @@ const TWO_53 = 2 ** 53;
  * `roundedQuotient`). Anything else sets `scanEnd` to -1 (the caller takes the general path).
  */
 function scanNumber(bytes: Uint8Array, p: number, limit: number): number {
-  let c = p < limit ? bytes[p] : 10;
+  // no end checks: a digit run stops at the newline that ends every line, or at the sentinel newline after the data
+  let c = bytes[p];
   let negative = false;
   if (c === 45 || c === 43) {
     negative = c === 45;
-    c = ++p < limit ? bytes[p] : 10;
+    c = bytes[++p];
   }
   let head = 0; // the first 15 digits
   let tail = 0; // digits 16…19
@@ -271,7 +552,7 @@ function scanNumber(bytes: Uint8Array, p: number, limit: number): number {
       if (dot) decimals++;
     } else if (c === 46 && !dot) dot = true;
     else break;
-    c = ++p < limit ? bytes[p] : 10;
+    c = bytes[++p];
   }
   if ((c !== 44 && c !== 10 && c !== 13) || digits === 0 || digits > 19 || decimals > 22 || (c === 13 && p + 1 < limit && bytes[p + 1] !== 10)) {
     scanEnd = -1;
@@ -360,6 +641,10 @@ function roundedQuotient(head: number, tail: number, k: number, decimals: number
     twoProduct(x, scale);
     const p = twoLow;
     const e = mHigh - twoHigh + mLow;
+    // r = e − p rounded once is within a relative 2^-53 of the exact r: well inside ±halfGap, x is the one
+    // (the exact signs below would say so too); near the edge, the exact test.
+    const r = e - p;
+    if (r < halfGap * 0.99 && r > -halfGap * 0.99) return x;
     const above = exactSign3(e, -p, -halfGap); // sign of r − halfGap
     if (above > 0) {
       if (words[0] === 0xffffffff) {
@@ -462,21 +747,33 @@ function daysFromCivil(year: number, month: number, day: number): number {
   return era * 146_097 + doe - 719_468;
 }
 
-/** A file read in chunks into one reused buffer; `next` keeps the unfinished last line. */
-class ChunkedFile {
+/** A file (or a byte range of it) read in chunks into one reused buffer; `next` keeps the unfinished last line. */
+export class ChunkedFile {
   private static shared: Buffer | undefined;
   buffer: Buffer;
   /** Bytes of data in `buffer`. */
   end = 0;
+  /** Bytes in the file (or in the range). */
   readonly size: number;
   private readonly fd: number;
-  private offset = 0;
+  /** The file offset of the next read. */
+  private offset: number;
+  /** Where reading stops (the end of the file or of the range). */
+  private stop = Infinity;
   private eof = false;
 
-  constructor(private readonly file: string) {
+  /** The whole file, or the bytes [start, stop) of it. */
+  constructor(
+    private readonly file: string,
+    start = 0,
+    stop?: number,
+  ) {
+    this.offset = start;
     try {
       this.fd = fs.openSync(file, 'r');
-      this.size = fs.fstatSync(this.fd).size;
+      const fileSize = fs.fstatSync(this.fd).size;
+      this.stop = Math.min(stop ?? fileSize, fileSize);
+      this.size = Math.max(0, this.stop - start);
     } catch (error) {
       throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
     }
@@ -511,10 +808,31 @@ class ChunkedFile {
     const left = this.end - consumed;
     if (left > 0) this.buffer.copy(this.buffer, 0, consumed, this.end);
     this.end = left;
-    if (left === this.buffer.length) this.grow(); // a line longer than the buffer
+    if (left >= this.buffer.length - 1) this.grow(); // a line longer than the buffer
     this.read();
     // A line without its end at the end of the data was handled by completeEnd; nothing new: done.
     return this.end > 0;
+  }
+
+  /** The file offset of bytes[position] of the buffer. */
+  fileOffset(position: number): number {
+    return this.offset - this.end + position;
+  }
+
+  /** How far the file has been read. */
+  readOffset(): number {
+    return this.offset;
+  }
+
+  /** Stop reading at `stop` (not yet read): the data ends there. */
+  setStop(stop: number): void {
+    if (stop < this.offset) throw new Error('ChunkedFile.setStop: already read past the stop');
+    this.stop = stop;
+  }
+
+  /** The file descriptor (for reads outside the chunks). */
+  descriptor(): number {
+    return this.fd;
   }
 
   close(): void {
@@ -529,10 +847,11 @@ class ChunkedFile {
   }
 
   private read(): void {
-    while (this.end < this.buffer.length && !this.eof) {
+    // one byte kept free: at the end of the data, a newline after it (a sentinel for scanNumber)
+    while (this.end < this.buffer.length - 1 && !this.eof) {
       let got: number;
       try {
-        got = fs.readSync(this.fd, this.buffer, this.end, this.buffer.length - this.end, this.offset);
+        got = fs.readSync(this.fd, this.buffer, this.end, Math.min(this.buffer.length - 1 - this.end, this.stop - this.offset), this.offset);
       } catch (error) {
         throw new DataError(`cannot read data file ${this.file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
       }
@@ -540,6 +859,7 @@ class ChunkedFile {
       this.end += got;
       this.offset += got;
     }
+    if (this.eof) this.buffer[this.end] = 10;
   }
 }
 
@@ -711,7 +1031,13 @@ export function binanceTimeMs(value: number, file: string, lineNumber: number): 
 function epochUnitScale(times: Float64Array, file: string): number {
   const unitOf = (t: number): number => (t >= 1e14 ? 1e-3 : t >= 1e11 ? 1 : 1e3);
   const unit = unitOf(times[0]);
-  for (const t of times) {
+  // the unit's range [low, high) (NaN compares false: the unit check below names it)
+  const low = unit === 1e-3 ? 1e14 : unit === 1 ? 1e11 : -Infinity;
+  const high = unit === 1e-3 ? Infinity : unit === 1 ? 1e14 : 1e11;
+  const n = times.length;
+  for (let i = 0; i < n; i++) {
+    const t = times[i];
+    if (t >= low && t < high) continue;
     if (unitOf(t) !== unit) throw new DataError(`${file}: time values mix epoch units (${times[0]} and ${t}); convert the file to one unit`);
   }
   return unit;

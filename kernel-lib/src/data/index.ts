@@ -1,6 +1,6 @@
 export { generateSyntheticCandles, SYNTHETIC_GENERATOR_VERSION, type SyntheticMarketOptions, type SyntheticStructure } from './synthetic';
 export { readArrowFile, readArrowFileRaw, writeArrowFile, frameToArrowBytes, arrowTableToColumns, type ArrowColumns } from './arrow-file';
-export { readCandlesCsv, readCandlesCsvRaw, writeCandlesCsv, frameToCsvBytes, binanceTimeMs, BINANCE_KLINE_COLUMNS, type CsvFormat, type CsvReadOptions } from './csv-file';
+export { readCandlesCsv, readCandlesCsvRaw, writeCandlesCsv, frameToCsvBytes, binanceTimeMs, lastCsvParseThreads, BINANCE_KLINE_COLUMNS, type CsvFormat, type CsvReadOptions } from './csv-file';
 export { readParquetFile, readParquetFileRaw, writeParquetFile, frameToParquetBytes } from './parquet-file';
 export { readCandlesFile, readCandlesFileRaw, candlesFileFormat, type CandlesFileFormat } from './read-candles-file';
 export { rawToCandles, candlesToRaw, type RawCandles } from './raw-candles';
