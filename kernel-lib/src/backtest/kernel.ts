@@ -227,6 +227,31 @@ export type Book = {
   extreme: number; // high-water mark (long) or low-water mark (short) since entry
 };
 
+/**
+ * A finished trade's book back to flat, in place: a new object per trade would allocate a box for each of
+ * its number fields (V8 keeps double fields boxed), and a high-turnover run makes hundreds of thousands.
+ */
+function resetBook(book: Book): void {
+  book.units = 0;
+  book.long = true;
+  book.entryTime = 0;
+  book.entryRow = 0;
+  book.entryCost = 0;
+  book.entryUnits = 0;
+  book.entryValue = 0;
+  book.exitUnits = 0;
+  book.exitValue = 0;
+  book.maxUnits = 0;
+  book.fees = 0;
+  book.funding = 0;
+  book.slippageCost = 0;
+  book.realized = 0;
+  book.stopLoss = null;
+  book.takeProfit = null;
+  book.trailingPct = null;
+  book.extreme = 0;
+}
+
 const newBook = (heldTarget = 0): Book => ({
   units: 0, heldTarget, long: true, entryTime: 0, entryRow: 0, entryCost: 0, entryUnits: 0, entryValue: 0, exitUnits: 0, exitValue: 0,
   maxUnits: 0, fees: 0, funding: 0, slippageCost: 0, realized: 0, stopLoss: null, takeProfit: null, trailingPct: null, extreme: 0,
@@ -428,7 +453,7 @@ export function createEngineKernel(
     }
   };
 
-  /** Record a finished trade and reset the book (keeping the sleeve's held target). */
+  /** Record a finished trade and reset the book in place (keeping the sleeve's held target). */
   const closeTrade = (s: number, a: number, time: number, row: number, reason: ExitReason): void => {
     const book = books[s][a];
     const pnl = book.realized - book.fees + book.funding;
@@ -439,7 +464,7 @@ export function createEngineKernel(
       units: book.maxUnits, pnl, returnPct: book.entryCost > 0 ? pnl / book.entryCost : 0, bars: row - book.entryRow,
       fees: book.fees, funding: book.funding, slippageCost: book.slippageCost, exitReason: reason,
     });
-    books[s][a] = newBook(book.heldTarget);
+    resetBook(book);
   };
 
   /** Apply one fill to a sleeve's book and the cash account: opens, adds to, reduces, closes or flips a trade. */
@@ -1019,6 +1044,7 @@ export function createEngineKernel(
     let previousEquity = marks.previousEquity;
     let peakEquity = marks.peakEquity;
     let lastGross = marks.gross;
+    let killedHere = false;
     let row = first;
     for (; row < end; row++) {
       if (targets !== undefined && targets[row] !== heldTarget) break;
@@ -1064,6 +1090,7 @@ export function createEngineKernel(
         marks.peakEquity = peakEquity;
         if (varSwitch) switchVarBlock();
         if (kill) {
+          killedHere = true;
           killSwitch();
           equity = marks.equity;
         }
@@ -1085,7 +1112,8 @@ export function createEngineKernel(
     const done = row - first;
     if (done === 0) return 0;
     series.length = k;
-    book.extreme = extreme;
+    // (after the kill switch the book may be a flat one already: its water mark was written before)
+    if (!killedHere) book.extreme = extreme;
     lastRow[0] = row - 1;
     lastPrice[0] = close[row - 1];
     cursor[0] = row;
