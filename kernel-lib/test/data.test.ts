@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as arrow from 'apache-arrow';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { frameToArrowBytes, readArrowFile, writeArrowFile } from '../src/data/arrow-file';
@@ -111,6 +112,20 @@ describe('Arrow IPC files', () => {
     expect(() => readArrowFile(file)).toThrow(DataError);
     expect(() => readArrowFile(file)).toThrow(/corrupt\.arrow/);
     expect(() => readArrowFile(path.join(dir, 'missing.arrow'))).toThrow(/missing\.arrow.*check the path/);
+  });
+
+  it('check the time order in the conversion pass: out-of-order or repeated times are the frame error, in order they read', () => {
+    const columns = { open: new Float64Array([1, 1, 1]), high: new Float64Array([2, 2, 2]), low: new Float64Array([0.5, 0.5, 0.5]), close: new Float64Array([1.5, 1.5, 1.5]), volume: new Float64Array([1, 1, 1]) };
+    const write = (name: string, times: bigint[]): string => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, arrow.tableToIPC(arrow.tableFromArrays({ time: BigInt64Array.from(times), ...columns }), 'file'));
+      return file;
+    };
+    expect(() => readArrowFile(write('unordered.arrow', [1_700_000_000_000n, 1_700_003_600_000n, 1_699_996_400_000n]))).toThrow(/not strictly increasing at row 2/);
+    expect(() => readArrowFile(write('repeated.arrow', [1_700_000_000_000n, 1_700_000_000_000n, 1_700_003_600_000n]))).toThrow(/not strictly increasing at row 1/);
+    const ordered = readArrowFile(write('ordered.arrow', [1_700_000_000_000n, 1_700_003_600_000n, 1_700_007_200_000n]));
+    expect(Array.from(ordered.time)).toEqual([1_700_000_000_000, 1_700_003_600_000, 1_700_007_200_000]);
+    expect(Array.from(ordered.column('close'))).toEqual([1.5, 1.5, 1.5]);
   });
 
   it('reject a truncated file', () => {

@@ -63,7 +63,7 @@ export function writeArrowFile(file: string, frame: Frame, extraMetadata?: Reado
 /** Read an Arrow IPC file (file or stream format) written by candlelab, pandas/pyarrow or polars. */
 export function readArrowFile(file: string, fallbackMeta?: Partial<FrameMeta>): Frame {
   const raw = readArrowFileRaw(file, fallbackMeta);
-  return Frame.fromColumns(raw.time, raw.columns, raw.meta);
+  return raw.increasing ? Frame.fromOrderedColumns(raw.time, raw.columns, raw.meta) : Frame.fromColumns(raw.time, raw.columns, raw.meta);
 }
 
 /** The columns of an Arrow IPC file as stored, without requiring ordered times (quality check, import). */
@@ -83,7 +83,14 @@ export function readArrowFileRaw(file: string, fallbackMeta?: Partial<FrameMeta>
 }
 
 /** A table's time index (epoch ms) and float64 columns, with its meta and the whole schema metadata. */
-export type ArrowColumns = { time: Float64Array; columns: Record<string, Float64Array>; meta: FrameMeta; metadata: Record<string, string> };
+export type ArrowColumns = {
+  time: Float64Array;
+  columns: Record<string, Float64Array>;
+  meta: FrameMeta;
+  metadata: Record<string, string>;
+  /** True when the time conversion found the times strictly increasing (checked in the same pass). */
+  increasing?: boolean;
+};
 
 /**
  * Time and numeric columns of an Arrow table (from an IPC or Parquet file); nulls become NaN. Float64
@@ -102,7 +109,7 @@ export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMe
   };
   const timeName = ['time', 'timestamp', 'open_time', 'date'].find((name) => table.getChild(name));
   if (!timeName) throw new DataError(`${file} has no 'time' or 'timestamp' column; name the bar open time column 'time'`);
-  const time = toEpochMs(table.getChild(timeName)!, file, ownsBytes);
+  const { time, increasing } = toEpochMs(table.getChild(timeName)!, file, ownsBytes);
   const columns: Record<string, Float64Array> = {};
   for (const field of table.schema.fields) {
     if (field.name === timeName || field.name === '__index_level_0__') continue;
@@ -115,7 +122,7 @@ export function arrowTableToColumns(table: arrow.Table, file: string, fallbackMe
     if (vector.nullCount > 0) for (let i = 0; i < column.length; i++) if (!vector.isValid(i)) column[i] = NaN;
     columns[field.name] = column;
   }
-  return { time, columns, meta, metadata: Object.fromEntries(metadata) };
+  return { time, columns, meta, metadata: Object.fromEntries(metadata), increasing };
 }
 
 const TWO_TO_MINUS_32 = 2 ** -32;
@@ -138,7 +145,7 @@ function epochMsToInt64(time: Float64Array): BigInt64Array {
 }
 
 /** Convert an Arrow time column (timestamp of any unit, int64 or float) to epoch milliseconds. */
-function toEpochMs(vector: arrow.Vector, file: string, inPlace = false): Float64Array {
+function toEpochMs(vector: arrow.Vector, file: string, inPlace = false): { time: Float64Array; increasing?: boolean } {
   const type = vector.type as arrow.DataType;
   let scale = 1;
   if (arrow.DataType.isTimestamp(type)) {
@@ -151,8 +158,16 @@ function toEpochMs(vector: arrow.Vector, file: string, inPlace = false): Float64
     // Each value is read (both 32-bit halves) before its 8 bytes are overwritten with the double.
     const words = new Int32Array(raw.buffer, raw.byteOffset, raw.length * 2);
     const out = new Float64Array(raw.buffer, raw.byteOffset, raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = words[2 * i + 1] * 4294967296 + (words[2 * i] >>> 0);
-    return out;
+    // the frame's order check in the same pass (a second pass over the column would read it all again)
+    let increasing = true;
+    let previous = -Infinity;
+    for (let i = 0; i < raw.length; i++) {
+      const t = words[2 * i + 1] * 4294967296 + (words[2 * i] >>> 0);
+      out[i] = t;
+      if (!(t > previous)) increasing = false;
+      previous = t;
+    }
+    return { time: out, increasing };
   }
   const out = new Float64Array(raw.length);
   if (raw instanceof BigInt64Array) {
@@ -162,5 +177,5 @@ function toEpochMs(vector: arrow.Vector, file: string, inPlace = false): Float64
   } else {
     for (let i = 0; i < raw.length; i++) out[i] = Number(raw[i]) * scale;
   }
-  return out;
+  return { time: out };
 }
