@@ -7,15 +7,11 @@ import { importCandlesFiles } from '../src/data/import-export';
 import { readStore, mergeIntoStore, storeFile, type StoreKey } from '../src/data/store';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { DataError } from '../src/errors';
-import { tempDir } from './helpers';
+import { fileWriter, tempDir } from './helpers';
 
 const dir = tempDir('csv-arrow-fast');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const write = (name: string, text: string | Buffer): string => {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-};
+const write = fileWriter(dir);
 const T = Date.UTC(2025, 0, 1);
 const M = 60_000;
 

@@ -5,17 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { lastCsvParseThreads, readCandlesCsvRaw, writeCandlesCsv, type CsvReadOptions } from '../src/data/csv-file';
 import { type RawCandles } from '../src/data/raw-candles';
 import { generateSyntheticCandles } from '../src/data/synthetic';
-import { tempDir } from './helpers';
+import { fileWriter, tempDir } from './helpers';
 
 // The workers run kernel-lib/dist/data/csv-worker.js (vitest runs the sources, a worker thread cannot):
 // these tests need `npm run build` after a change to csv-file.ts, like the job pool's tests.
 const dir = tempDir('csv-parallel');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-const write = (name: string, text: string | Buffer): string => {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-};
+const write = fileWriter(dir);
 const T = Date.UTC(2025, 0, 1);
 const M = 60_000;
 // Small parts so that files of a few MB take the parallel path (the first part always holds the first 1 MB read).

@@ -16,6 +16,15 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `candlelab-test-${prefix}-`));
 }
 
+/** `write(name, text)`: a file of that text in `dir`; its path. */
+export function fileWriter(dir: string): (name: string, text: string | Buffer) => string {
+  return (name, text) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+}
+
 export type CliResult = { status: number; stdout: string; stderr: string };
 
 /**

@@ -11,16 +11,12 @@ import { listStore, mergeIntoStore, readStore, storeFile, storeRepairRecord, typ
 import { parseSpec, specHash } from '../src/spec/spec';
 import { createRunContext, loadCandles } from '../src/runner/stages';
 import { DataError } from '../src/errors';
-import { cli, exec, tempDir } from './helpers';
+import { cli, exec, tempDir, fileWriter } from './helpers';
 
 const dir = tempDir('import-export');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const write = (name: string, text: string): string => {
-  const file = path.join(dir, name);
-  fs.writeFileSync(file, text);
-  return file;
-};
+const write = fileWriter(dir);
 
 const key: StoreKey = { exchange: 'binance', market: 'spot', symbol: 'BTC/USDT', timeframe: '1h' };
 const H = 3_600_000;

@@ -227,35 +227,24 @@ export type Book = {
   extreme: number; // high-water mark (long) or low-water mark (short) since entry
 };
 
+/** A flat book: no position, no open trade (the held target is the sleeve's, kept across trades). */
+const FLAT_BOOK: Readonly<Book> = {
+  units: 0, heldTarget: 0, long: true, entryTime: 0, entryRow: 0, entryCost: 0, entryUnits: 0, entryValue: 0, exitUnits: 0, exitValue: 0,
+  maxUnits: 0, fees: 0, funding: 0, slippageCost: 0, realized: 0, stopLoss: null, takeProfit: null, trailingPct: null, extreme: 0,
+};
+
+const newBook = (heldTarget = 0): Book => ({ ...FLAT_BOOK, heldTarget });
+
 /**
- * A finished trade's book back to flat, in place: a new object per trade would allocate a box for each of
- * its number fields (V8 keeps double fields boxed), and a high-turnover run makes hundreds of thousands.
+ * A finished trade's book back to flat, in place (keeping its held target): a new object per trade would
+ * allocate a box for each of its number fields (V8 keeps double fields boxed), and a high-turnover run
+ * makes hundreds of thousands.
  */
 function resetBook(book: Book): void {
-  book.units = 0;
-  book.long = true;
-  book.entryTime = 0;
-  book.entryRow = 0;
-  book.entryCost = 0;
-  book.entryUnits = 0;
-  book.entryValue = 0;
-  book.exitUnits = 0;
-  book.exitValue = 0;
-  book.maxUnits = 0;
-  book.fees = 0;
-  book.funding = 0;
-  book.slippageCost = 0;
-  book.realized = 0;
-  book.stopLoss = null;
-  book.takeProfit = null;
-  book.trailingPct = null;
-  book.extreme = 0;
+  const heldTarget = book.heldTarget;
+  Object.assign(book, FLAT_BOOK);
+  book.heldTarget = heldTarget;
 }
-
-const newBook = (heldTarget = 0): Book => ({
-  units: 0, heldTarget, long: true, entryTime: 0, entryRow: 0, entryCost: 0, entryUnits: 0, entryValue: 0, exitUnits: 0, exitValue: 0,
-  maxUnits: 0, fees: 0, funding: 0, slippageCost: 0, realized: 0, stopLoss: null, takeProfit: null, trailingPct: null, extreme: 0,
-});
 
 /** Positions below this many units are treated as closed (float dust from partial fills). */
 const DUST = 1e-12;

@@ -29,13 +29,7 @@ export class Frame<K extends string = string> {
 
   /** Build a frame, checking equal lengths and a strictly increasing time index. */
   static fromColumns<C extends string>(time: Float64Array, columns: Record<C, Float64Array>, meta: FrameMeta): Frame<C> {
-    const map = new Map<string, Float64Array>();
-    for (const [name, values] of Object.entries<Float64Array>(columns)) {
-      if (values.length !== time.length) {
-        throw new DataError(`column '${name}' has ${values.length} rows but time has ${time.length}; all columns must have equal length`);
-      }
-      map.set(name, values);
-    }
+    const map = columnsOfLength(time.length, columns);
     for (let i = 1; i < time.length; i++) {
       if (!(time[i] > time[i - 1])) {
         throw new DataError(
@@ -52,14 +46,7 @@ export class Frame<K extends string = string> {
    * order is not checked twice.
    */
   static fromOrderedColumns<C extends string>(time: Float64Array, columns: Record<C, Float64Array>, meta: FrameMeta): Frame<C> {
-    const map = new Map<string, Float64Array>();
-    for (const [name, values] of Object.entries<Float64Array>(columns)) {
-      if (values.length !== time.length) {
-        throw new DataError(`column '${name}' has ${values.length} rows but time has ${time.length}; all columns must have equal length`);
-      }
-      map.set(name, values);
-    }
-    return new Frame<C>(time, map, meta);
+    return new Frame<C>(time, columnsOfLength(time.length, columns), meta);
   }
 
   get length(): number {
@@ -124,6 +111,18 @@ export class Frame<K extends string = string> {
     }
     return out;
   }
+}
+
+/** The columns as a map, each checked to hold `length` rows. */
+function columnsOfLength(length: number, columns: Record<string, Float64Array>): Map<string, Float64Array> {
+  const map = new Map<string, Float64Array>();
+  for (const [name, values] of Object.entries<Float64Array>(columns)) {
+    if (values.length !== length) {
+      throw new DataError(`column '${name}' has ${values.length} rows but time has ${length}; all columns must have equal length`);
+    }
+    map.set(name, values);
+  }
+  return map;
 }
 
 /** A frame with at least the OHLCV columns. */
