@@ -1,10 +1,9 @@
 import { Frame, type Candles, type FrameMeta, OHLCV_COLUMNS } from '../frame/frame';
 import { DataError } from '../errors';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../util/atomic';
+import { availableCores, threadsFromEnv, workerScript } from '../util/threads';
 import { type RawCandles } from './raw-candles';
 
 const TIME_HEADERS = ['time', 'timestamp', 'date', 'datetime', 'open_time', 'unix'];
@@ -329,8 +328,7 @@ const WORKER_START_BYTES = 6 << 20;
  * long to find an end near a split point).
  */
 function csvParts(source: ChunkedFile, position: number, options: CsvReadOptions): number[] | undefined {
-  const fromEnv = Number(process.env.CANDLELAB_CSV_THREADS);
-  const wanted = options.threads ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.min(MAX_THREADS, availableCores()));
+  const wanted = options.threads ?? threadsFromEnv(process.env.CANDLELAB_CSV_THREADS) ?? Math.min(MAX_THREADS, availableCores());
   const start = source.fileOffset(position);
   const end = source.size; // the main reader covers the whole file
   const bytes = end - start;
@@ -355,22 +353,12 @@ function csvParts(source: ChunkedFile, position: number, options: CsvReadOptions
   return starts.length ? starts : undefined;
 }
 
-function availableCores(): number {
-  try {
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  } catch {
-    return 1;
-  }
-}
-
 /**
  * The worker script: beside this module in dist, or dist's copy when this module runs from src (vitest).
  * CANDLELAB_CSV_WORKER names another one (tests of worker failures).
  */
 function csvWorkerScript(): string {
-  if (process.env.CANDLELAB_CSV_WORKER) return process.env.CANDLELAB_CSV_WORKER;
-  const beside = path.join(__dirname, 'csv-worker.js');
-  return fs.existsSync(beside) ? beside : path.resolve(__dirname, '..', '..', 'dist', 'data', 'csv-worker.js');
+  return workerScript(__dirname, 'data/csv-worker.js', process.env.CANDLELAB_CSV_WORKER);
 }
 
 /** Rows of the output columns touched at a time while the main thread waits for the workers. */

@@ -5,6 +5,7 @@ import type { DefinitionRef, PluginRegistry } from '../plugins/registry';
 import type { FeatureContext, FeatureDefinition } from '../plugins/define';
 import type { RowRange } from '../validation/splitter';
 import { ColumnArena } from './column-arena';
+import { computeFeaturesOnThreads, featureWorkerCount, STANDARD_CONTEXT, type FeatureThreadOptions } from './parallel-features';
 import { trailingBufferStream } from './streaming/trailing-buffer-stream';
 
 /** The feature stage's result: the feature columns over the candles' rows, and their warm-up. */
@@ -41,7 +42,9 @@ export type FeatureDataOptions = {
 
 /** The context features receive: the base timeframe, where data lives, and access to other registered features. */
 export function featureContext(registry: PluginRegistry, timeframe: string, options: FeatureDataOptions = {}): FeatureContext {
-  const context: FeatureContext = {
+  const context: FeatureContext & { [STANDARD_CONTEXT]: true } = {
+    // a worker thread can rebuild this context from its plain fields (parallel-features.ts)
+    [STANDARD_CONTEXT]: true,
     timeframe,
     // resolved here when given; the features that read other data default them themselves
     dataDir: options.dataDir && path.resolve(options.dataDir),
@@ -93,30 +96,13 @@ export function planFeatures(refs: readonly DefinitionRef[], registry: PluginReg
  * Compute planned features over the candles, checking each output against what it declared. The
  * columns come from one arena (outputs taken once each, temporaries in scratch slots shared by the
  * features); given `arena` (of the candles' length), the run reuses its columns: the set an earlier run
- * returned from it is overwritten.
+ * returned from it is overwritten. Without an arena, large candle sets (200,000 rows and more) are
+ * computed on several threads (`threads`; parallel-features.ts), with the same values bit for bit.
  */
-export function computePlannedFeatures(candles: Candles, planned: readonly PlannedFeature[], context: FeatureContext, arena?: ColumnArena): FeatureSet {
+export function computePlannedFeatures(candles: Candles, planned: readonly PlannedFeature[], context: FeatureContext, arena?: ColumnArena, options: FeatureThreadOptions = {}): FeatureSet {
   if (arena && arena.length !== candles.length) throw new RangeError(`the column arena holds ${arena.length} rows, the candles ${candles.length}`);
-  const runArena = arena ?? new ColumnArena(candles.length);
-  runArena.reset();
-  const runContext: FeatureContext = { ...context, columns: runArena };
-  const columns: Record<string, Float64Array> = {};
-  for (const { definition, params, outputs, inputs } of planned) {
-    for (const input of inputs) {
-      if (!(input in columns) && !candles.has(input)) {
-        throw new PluginError(`feature ${definition.id} needs column '${input}', which neither the data nor an earlier feature provides; list the feature that makes it first, or load data with that column (available: ${[...candles.names, ...Object.keys(columns)].join(', ')})`);
-      }
-    }
-    // features with inputs see the candles plus the columns made before them
-    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params, runContext);
-    for (const name of outputs) {
-      const values = computed[name];
-      if (!(values instanceof Float64Array) || values.length !== candles.length) {
-        throw new PluginError(`feature ${definition.id} declared output '${name}' but did not return a Float64Array of ${candles.length} rows`);
-      }
-      columns[name] = values;
-    }
-  }
+  const workers = arena ? 0 : featureWorkerCount(candles.length, options);
+  const columns = computeFeaturesOnThreads(candles, planned, context, workers, checkOutputs(candles.length), options) ?? computeOnOneThread(candles, planned, context, arena);
   return {
     frame: Frame.fromColumns(candles.time, columns, candles.meta),
     names: Object.keys(columns),
@@ -125,11 +111,44 @@ export function computePlannedFeatures(candles: Candles, planned: readonly Plann
   };
 }
 
+/** A feature's declared outputs must be Float64Arrays of the candles' length. */
+function checkOutputs(length: number) {
+  return ({ definition, outputs }: PlannedFeature, computed: Record<string, Float64Array>): void => {
+    for (const name of outputs) {
+      const values = computed[name];
+      if (!(values instanceof Float64Array) || values.length !== length) {
+        throw new PluginError(`feature ${definition.id} declared output '${name}' but did not return a Float64Array of ${length} rows`);
+      }
+    }
+  };
+}
+
+function computeOnOneThread(candles: Candles, planned: readonly PlannedFeature[], context: FeatureContext, arena?: ColumnArena): Record<string, Float64Array> {
+  const runArena = arena ?? new ColumnArena(candles.length);
+  runArena.reset();
+  const runContext: FeatureContext = { ...context, columns: runArena };
+  const check = checkOutputs(candles.length);
+  const columns: Record<string, Float64Array> = {};
+  for (const feature of planned) {
+    const { definition, params, outputs, inputs } = feature;
+    for (const input of inputs) {
+      if (!(input in columns) && !candles.has(input)) {
+        throw new PluginError(`feature ${definition.id} needs column '${input}', which neither the data nor an earlier feature provides; list the feature that makes it first, or load data with that column (available: ${[...candles.names, ...Object.keys(columns)].join(', ')})`);
+      }
+    }
+    // features with inputs see the candles plus the columns made before them
+    const computed = definition.compute(inputs.length ? (candles.withColumns(columns) as Candles) : candles, params, runContext);
+    check(feature, computed);
+    for (const name of outputs) columns[name] = computed[name];
+  }
+  return columns;
+}
+
 /**
  * Compute the features a list names (notebooks, the CLI): resolved and validated, then computed, each
  * output checked against what its definition declares (names and length).
  */
-export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry, options: FeatureDataOptions & { arena?: ColumnArena } = {}): FeatureSet {
+export function computeFeatures(candles: Candles, refs: readonly DefinitionRef[], registry: PluginRegistry, options: FeatureDataOptions & FeatureThreadOptions & { arena?: ColumnArena } = {}): FeatureSet {
   const context = featureContext(registry, candles.meta.timeframe, options);
-  return computePlannedFeatures(candles, planFeatures(refs, registry, context), context, options.arena);
+  return computePlannedFeatures(candles, planFeatures(refs, registry, context), context, options.arena, options);
 }

@@ -11,3 +11,4 @@ export * from './cross-asset';
 export * from './streaming';
 export { planFeatures, computePlannedFeatures, type PlannedFeature } from './compute-features';
 export { ColumnArena, freshColumns, type ColumnSource } from './column-arena';
+export { lastFeatureRunThreads, MIN_ROWS_FOR_THREADS, type FeatureThreadOptions } from './parallel-features';

@@ -1,4 +1,4 @@
-import * as os from 'node:os';
+import { availableCores } from '../util/threads';
 import { ConfigError } from '../errors';
 import { createProgress, type ProgressMode } from '../util/progress';
 import { executeJob } from './execute-job';
@@ -39,7 +39,7 @@ export type JobRunnerOptions = {
 export const DEFAULT_ATTEMPTS = 2;
 
 export function defaultJobs(): number {
-  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
+  return availableCores();
 }
 
 /** The runner the options ask for: BullMQ when `queue` is given, else `jobs` local processes. */
