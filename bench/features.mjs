@@ -5,6 +5,8 @@
 //      process, alternated round by round (best of N, with the spread). Two figures each: the first run in
 //      a fresh process (every column written into memory never touched before: page faults) and the best
 //      later run (candlelab: columns reused through a ColumnArena; pandas: memory its allocator freed).
+//      candlelab's first run three ways: as it runs by default (columns on huge pages, the features shared
+//      by the cores), on one thread, and without huge pages (CANDLELAB_HUGE_PAGES=0).
 //      Peak memory (maxRSS) of both after one run. The last values of every column are compared.
 //   2. Where the time goes: per feature, allocation + first touch of its columns against the compute.
 //   3. Scaling: rows/s over 10^5, 10^6, 10^7 rows.
@@ -68,6 +70,7 @@ if (args[0] === '--child') {
     let t = now();
     const first = compute();
     const firstMs = now() - t;
+    const threads = cl.features.lastFeatureRunThreads().threads;
     const rssFirst = maxRssMb();
     // later runs: every column from an arena kept across runs (no new memory), and fresh arenas in this warm process
     const arena = new cl.features.ColumnArena(rows);
@@ -76,7 +79,7 @@ if (args[0] === '--child') {
     let identical = first.names.every((name) => sameBits(first.frame.column(name), reused.frame.column(name)));
     const freshWarmMs = best(() => compute(), Math.max(1, repeat - 1));
     const tail = Object.fromEntries(first.names.map((name) => [name, Array.from(first.frame.column(name).subarray(rows - TAIL), (v) => (Number.isNaN(v) ? null : v))]));
-    report({ firstMs, reusedMs, freshWarmMs, rssLoaded, rssFirst, identical, names: first.names, arena: arena.stats, tail });
+    report({ firstMs, threads, reusedMs, freshWarmMs, rssLoaded, rssFirst, identical, names: first.names, arena: arena.stats, tail });
   } else if (mode === 'stages') {
     // per feature: compute into new columns (kept alive, so no run reuses freed memory), then again into the same columns
     const context = cl.features.featureContext(registry, '1m');
@@ -130,8 +133,6 @@ const ours = (mode, file, rows, repeat = REPEAT, env) => {
   const outFile = path.join(dir, `${mode}-${rows}.json`);
   return child(process.execPath, [self, '--child', mode, file, String(rows), String(repeat), outFile], outFile, env);
 };
-// glibc ≥ 2.35: large allocations advised to use transparent huge pages (far fewer page faults on first touch)
-const HUGE_PAGES = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 const pandas = (file, rows) => child('/usr/bin/python3', [path.join(root, 'bench', 'python', 'features_pandas.py'), file, String(rows), String(REPEAT), String(TAIL)]);
 const spread = (values) => `${fmt(Math.min(...values), 0)}–${fmt(Math.max(...values), 0)} ms, spread ${fmt(((Math.max(...values) - Math.min(...values)) / Math.min(...values)) * 100, 0)}%`;
 
@@ -145,7 +146,14 @@ console.log(`   ${fmt(ROWS, 0)} synthetic 1m candles generated in ${fmt(now() - 
 // 1. 50 features, candlelab vs pandas, alternated
 if (ROWS_SECTIONS.has(1)) {
   const rounds = [];
-  for (let r = 0; r < ROUNDS; r++) rounds.push({ ours: ours('ours', file, ROWS), huge: ours('scale', file, ROWS, 1, HUGE_PAGES), pandas: pandas(file, ROWS) });
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.push({
+      ours: ours('ours', file, ROWS, REPEAT),
+      oneThread: ours('scale', file, ROWS, 1, { CANDLELAB_FEATURE_THREADS: '1' }),
+      plain: ours('scale', file, ROWS, 1, { CANDLELAB_HUGE_PAGES: '0' }),
+      pandas: pandas(file, ROWS),
+    });
+  }
   const o = rounds.map((r) => r.ours).filter((r) => !r.error);
   const p = rounds.map((r) => r.pandas).filter((r) => !r.error);
   const names = o[0]?.names ?? [];
@@ -159,19 +167,24 @@ if (ROWS_SECTIONS.has(1)) {
     const first = o.map((x) => x.firstMs);
     const reused = o.map((x) => x.reusedMs);
     const warm = o.map((x) => x.freshWarmMs);
-    console.log(`   candlelab, first run in a fresh process (new memory):  ${fmt(Math.min(...first), 0)} ms (${spread(first)}) · ${fmt(ROWS / Math.min(...first) / 1000, 2)} M rows/s`);
-    console.log(`   candlelab, columns reused (ColumnArena), best of ${REPEAT}:    ${fmt(Math.min(...reused), 0)} ms (${spread(reused)}) · ${fmt(ROWS / Math.min(...reused) / 1000, 2)} M rows/s`);
-    console.log(`   candlelab, new arena per run in a warm process:        ${fmt(Math.min(...warm), 0)} ms (${spread(warm)})`);
-    const huge = rounds.map((r) => r.huge).filter((x) => !x.error).map((x) => x.firstMs);
-    if (huge.length) console.log(`   candlelab, first run with ${HUGE_PAGES.GLIBC_TUNABLES} (env):  ${fmt(Math.min(...huge), 0)} ms (${spread(huge)}) · fewer, 2 MB page faults where the kernel grants huge pages`);
-    console.log(`   reused arena gives the same values as new memory, bit for bit: ${o.every((x) => x.identical) ? 'yes' : 'NO'} · arena holds ${o[0].arena.held} columns (${fmt(o[0].arena.bytes / 2 ** 20, 0)} MiB) for ${names.length} outputs`);
+    const firstOf = (key) => rounds.map((r) => r[key]).filter((x) => !x.error).map((x) => x.firstMs);
+    const oneThread = firstOf('oneThread');
+    const plain = firstOf('plain');
+    console.log(`   candlelab, first run in a fresh process (new memory; columns on huge pages, ${o[0].threads} threads): ${fmt(Math.min(...first), 0)} ms (${spread(first)}) · ${fmt(ROWS / Math.min(...first) / 1000, 2)} M rows/s`);
+    if (oneThread.length) console.log(`     the same on 1 thread (CANDLELAB_FEATURE_THREADS=1):        ${fmt(Math.min(...oneThread), 0)} ms (${spread(oneThread)})`);
+    if (plain.length) console.log(`     without huge pages (CANDLELAB_HUGE_PAGES=0), ${o[0].threads} threads:     ${fmt(Math.min(...plain), 0)} ms (${spread(plain)}) · every 4 KB page faulted on its own`);
+    console.log(`   candlelab, columns reused (ColumnArena, 1 thread), best of ${REPEAT}: ${fmt(Math.min(...reused), 0)} ms (${spread(reused)}) · ${fmt(ROWS / Math.min(...reused) / 1000, 2)} M rows/s`);
+    console.log(`   candlelab, new columns per run in a warm process:    ${fmt(Math.min(...warm), 0)} ms (${spread(warm)})`);
+    console.log(`   reused arena (1 thread) gives the same values as the first run (new memory, threads), bit for bit: ${o.every((x) => x.identical) ? 'yes' : 'NO'} · arena holds ${o[0].arena.held} columns (${fmt(o[0].arena.bytes / 2 ** 20, 0)} MiB) for ${names.length} outputs`);
     if (p.length) {
       const pFirst = p.map((x) => x.runs[0]);
       const pBest = p.map((x) => x.ms);
-      console.log(`   pandas ${p[0].pandas} / numpy ${p[0].numpy}, first run in its process: ${fmt(Math.min(...pFirst), 0)} ms (${spread(pFirst)})`);
+      console.log(`   pandas ${p[0].pandas} / numpy ${p[0].numpy} (numpy asks for huge pages itself), first run in its process: ${fmt(Math.min(...pFirst), 0)} ms (${spread(pFirst)})`);
       console.log(`   pandas, best of ${REPEAT} runs (later runs reuse freed memory):  ${fmt(Math.min(...pBest), 0)} ms (${spread(pBest)})`);
+      const ratio = (key, field) => rounds.map((r) => (r[key].error || r.pandas.error ? '—' : fmt(r.pandas.runs[0] / r[key][field], 2) + '×')).join(', ');
       console.log(`   → first runs (new memory both): candlelab ${fmt(Math.min(...pFirst) / Math.min(...first), 2)}× pandas' speed; best runs (reused memory both): ${fmt(Math.min(...pBest) / Math.min(...reused), 2)}× (aim ≥ 3×)`);
-      console.log(`     per round, first runs: ${rounds.map((r) => (r.ours.error || r.pandas.error ? '—' : fmt(r.pandas.runs[0] / r.ours.firstMs, 2) + '×')).join(', ')}; best runs: ${rounds.map((r) => (r.ours.error || r.pandas.error ? '—' : fmt(r.pandas.ms / r.ours.reusedMs, 2) + '×')).join(', ')}`);
+      console.log(`     per round, first runs against pandas' first run in the same round: ${ratio('ours', 'firstMs')} (1 thread: ${ratio('oneThread', 'firstMs')}; without huge pages: ${ratio('plain', 'firstMs')})`);
+      console.log(`     per round, best runs: ${rounds.map((r) => (r.ours.error || r.pandas.error ? '—' : fmt(r.pandas.ms / r.ours.reusedMs, 2) + '×')).join(', ')}`);
       const oLoaded = Math.min(...o.map((x) => x.rssLoaded));
       const oPeak = Math.min(...o.map((x) => x.rssFirst));
       const pLoaded = Math.min(...p.map((x) => x.maxrss_loaded_kb / 1024));

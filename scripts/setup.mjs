@@ -124,10 +124,9 @@ function ensureKernelSpec() {
   const tslab = path.join(root, 'node_modules', 'tslab', 'bin', 'tslab');
   if (fs.existsSync(file)) {
     try {
-      const existing = JSON.parse(fs.readFileSync(file, 'utf8'));
-      const argv = existing.argv ?? [];
-      // Keep a working spec (tslab also delegates to the project-local tslab by itself) that has the huge-pages setting.
-      if (argv.length >= 2 && argv.slice(0, 2).every((p) => !path.isAbsolute(p) || fs.existsSync(p)) && existing.env?.GLIBC_TUNABLES) return;
+      const argv = JSON.parse(fs.readFileSync(file, 'utf8')).argv ?? [];
+      // Keep a working spec (tslab also delegates to the project-local tslab by itself).
+      if (argv.length >= 2 && argv.slice(0, 2).every((p) => !path.isAbsolute(p) || fs.existsSync(p))) return;
     } catch {
       // unreadable: rewrite it below
     }
@@ -136,8 +135,6 @@ function ensureKernelSpec() {
     argv: [process.execPath, tslab, 'kernel', '--config-path', '{connection_file}'],
     display_name: 'TypeScript (tslab)',
     language: 'typescript',
-    // large allocations (feature columns, backtest series) on transparent huge pages, as the candlelab command runs
-    env: { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' },
   };
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(spec, null, 1) + '\n');

@@ -10,6 +10,7 @@ import {
   type ExitRules,
 } from './settings';
 import { RollingTail, portfolioVolatility, type RollingTailState } from './risk';
+import { newLargeFloat64Array } from '../util/huge-pages';
 import {
   barLength,
   type EngineAsset,
@@ -77,7 +78,7 @@ export class EngineBuffers {
   /** `length` values for `key`, reused across runs (grown when a run needs more). */
   take(key: string, length: number): Float64Array {
     let values = this.pool.get(key);
-    if (!values || values.length < length) this.pool.set(key, (values = new Float64Array(length)));
+    if (!values || values.length < length) this.pool.set(key, (values = newLargeFloat64Array(length)));
     return values.length === length ? values : values.subarray(0, length);
   }
 }
@@ -265,7 +266,7 @@ export function createEngineKernel(
   const buffers = stepping ? undefined : options.buffers;
   const fastPath = (options.fastPath ?? true) && assets.length === 1;
   /** A per-bar array: fresh (zeroed) memory, or a reused buffer when the caller gave some. */
-  const perBar = (key: string, length: number): Float64Array => (buffers ? buffers.take(key, length) : new Float64Array(length));
+  const perBar = (key: string, length: number): Float64Array => (buffers ? buffers.take(key, length) : newLargeFloat64Array(length));
   if (assets.length === 0) throw new ConfigError('the backtest needs at least one asset');
   if (sleeves.length === 0) throw new ConfigError('the backtest needs at least one strategy');
   const symbols = assets.map((a) => a.symbol);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { writeFileAtomic } from '../util/atomic';
 import { availableCores, threadsFromEnv, workerScript } from '../util/threads';
+import { newLargeFloat64Array } from '../util/huge-pages';
 import { type RawCandles } from './raw-candles';
 
 const TIME_HEADERS = ['time', 'timestamp', 'date', 'datetime', 'open_time', 'unix'];
@@ -149,7 +150,7 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
   // typed as the plain array types (not Float64Array<ArrayBuffer>) so grow() results fit under any @types/node
   const line: Int32Array = new Int32Array(capacity);
   // out[0] is time, out[1…5] open…volume
-  const out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
+  const out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => newLargeFloat64Array(capacity));
   let rows: CsvRows | undefined;
   const parts = csvParts(source, lines.position, options);
   lastThreads = 1;
@@ -388,7 +389,7 @@ export function runCsvWorker(data: CsvWorkerData): void {
     const source = new ChunkedFile(data.file, data.start, data.stop);
     try {
       const capacity = rowCapacity(source.size, data.layout.lineBytes);
-      const out = [0, 1, 2, 3, 4, 5].map(() => new Float64Array(capacity));
+      const out = [0, 1, 2, 3, 4, 5].map(() => newLargeFloat64Array(capacity));
       const rows = parseCsvRows(source, 0, 0, data.layout, data.file, out, new Int32Array(capacity));
       result = { ok: true, n: rows.n, timeIsIso: rows.timeIsIso, lines: rows.number, out: rows.out, line: rows.line };
       transfer = [...rows.out.map((column) => column.buffer as ArrayBuffer), rows.line.buffer as ArrayBuffer];
@@ -933,7 +934,7 @@ class LineReader {
 }
 
 function grow(values: Float64Array, capacity: number): Float64Array {
-  const out = new Float64Array(capacity);
+  const out = newLargeFloat64Array(capacity);
   out.set(values);
   return out;
 }

@@ -1,6 +1,7 @@
 import { Frame, type Candles, type FrameMeta, isoTime, OHLCV_COLUMNS, type OhlcvColumn } from '../frame/frame';
 import * as fs from 'node:fs';
 import { DataError } from '../errors';
+import { adviseHugePages } from '../util/huge-pages';
 
 /**
  * Candles as read from a file, before any ordering is enforced: rows may be unsorted or repeat a
@@ -89,9 +90,20 @@ export function assertOhlcv(raw: { columns: Record<string, Float64Array> }, sour
 
 /** A data file's bytes, or one clear error naming the file and why it could not be read. */
 export function readDataFile(file: string): Buffer {
+  let fd: number | undefined;
   try {
-    return fs.readFileSync(file);
+    fd = fs.openSync(file, 'r');
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return fs.readFileSync(fd); // a pipe or a special file: its size is not known ahead
+    // a large file's bytes on huge pages (asked before the read writes them: fewer first-touch faults)
+    const bytes = Buffer.allocUnsafeSlow(size);
+    adviseHugePages(bytes);
+    let read = 0;
+    for (let got = 1; read < size && got > 0; read += got) got = fs.readSync(fd, bytes, read, size - read, read);
+    return read === size ? bytes : bytes.subarray(0, read);
   } catch (error) {
     throw new DataError(`cannot read data file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}; check the path`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }

@@ -1,3 +1,4 @@
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Frame, type Candles, isoTime, OHLCV_COLUMNS, timeframeMs } from '../frame/frame';
@@ -7,6 +8,7 @@ import { readArrowFile, readArrowFileRaw, writeArrowFile } from './arrow-file';
 import { acquireStoreLock, type StoreLockOptions } from './store-lock';
 import { validateCandleRows, type CandleRepair } from './candle-validation';
 import { candlesToRaw } from './raw-candles';
+import { newLargeFloat64Array } from '../util/huge-pages';
 
 /**
  * The local market-data store. One Arrow IPC file per exchange, market, symbol and timeframe:
@@ -194,9 +196,9 @@ export function mergeFrames(existing: Frame | undefined, incoming: Frame): { fra
       replaced++;
     }
   }
-  const time = new Float64Array(total);
+  const time = newLargeFloat64Array(total);
   const columns: Record<string, Float64Array> = {};
-  for (const name of names) columns[name] = new Float64Array(total);
+  for (const name of names) columns[name] = newLargeFloat64Array(total);
   const fromA = names.map((name) => (existing.has(name) ? existing.column(name) : undefined));
   const fromB = names.map((name) => (incoming.has(name) ? incoming.column(name) : undefined));
   const out = names.map((name) => columns[name]);

@@ -1,3 +1,5 @@
+import { newLargeFloat64Array } from '../util/huge-pages';
+
 /**
  * Where a feature run's columns come from. Writing into memory touched for the first time costs page
  * faults, which on virtual machines cost more than the arithmetic (1M floats into a new Float64Array
@@ -61,7 +63,7 @@ export class ColumnArena implements ColumnSource {
   /** A new column of the arena's length, from the current block (a new block when it is used up). */
   private carve(): Float64Array {
     if (this.blockUsed === this.blockColumns) {
-      this.block = new Float64Array(this.length * this.blockColumns);
+      this.block = newLargeFloat64Array(this.length * this.blockColumns);
       this.blockUsed = 0;
       this.bytes += this.block.byteLength;
     }

@@ -20,6 +20,7 @@ import { Frame, type Candles, type FrameMeta } from '../frame/frame';
 import type { FeatureContext, FeatureDefinition } from '../plugins/define';
 import type { RowRange } from '../validation/splitter';
 import { availableCores, threadsFromEnv, workerScript } from '../util/threads';
+import { adviseHugePages } from '../util/huge-pages';
 import { ColumnArena } from './column-arena';
 import type { PlannedFeature } from './compute-features';
 import { coreFeatures } from './core-features';
@@ -175,6 +176,7 @@ export function computeFeaturesOnThreads(
   const names = candles.names;
   const state = new Int32Array(new SharedArrayBuffer(4 * (FIRST_DONE + workers)));
   const buffer = new SharedArrayBuffer(8 * n * (names.length + 1));
+  adviseHugePages(new Uint8Array(buffer));
   const started: { worker: Worker; port: MessagePort; doneAt: number }[] = [];
   const done = new Map<number, Record<string, Float64Array>>();
   const arena = new ColumnArena(n);
