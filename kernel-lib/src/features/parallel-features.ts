@@ -115,6 +115,7 @@ export function runFeatureWorker(data: FeatureWorkerData): void {
     const at = (k: number) => new Float64Array(data.candles, k * n * 8, n);
     const candles = Frame.fromOrderedColumns(at(0), Object.fromEntries(data.names.map((name, k) => [name, at(k + 1)])), data.meta) as Candles;
     for (let job = Atomics.add(data.state, NEXT, 1); job < data.jobs.length; job = Atomics.add(data.state, NEXT, 1)) {
+      Atomics.notify(data.state, NEXT); // a main thread waiting for the workers to start (workersFirst) goes on
       const { id, params, outputs } = data.jobs[job];
       try {
         const computed = definitions.get(id)!.compute(candles, params, context);
