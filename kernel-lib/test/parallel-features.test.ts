@@ -3,6 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { generateSyntheticCandles } from '../src/data/synthetic';
 import { computeFeatures, computePlannedFeatures, featureContext, planFeatures, type FeatureSet } from '../src/features/compute-features';
+import { ColumnArena } from '../src/features/column-arena';
 import { lastFeatureRunThreads, MIN_ROWS_FOR_THREADS } from '../src/features/parallel-features';
 import { createRegistry } from '../src/plugins/core-plugin';
 import { defineFeature, definePlugin } from '../src/plugins/define';
@@ -101,6 +102,10 @@ describe('features on several threads', () => {
     computeFeatures(candles, MIXED, registry, { threads: 2 });
     expect(candles.length).toBeLessThan(MIN_ROWS_FOR_THREADS);
     expect(lastFeatureRunThreads().threads).toBe(1);
+    const arena = new ColumnArena(candles.length);
+    const reused = computeFeatures(candles, MIXED, registry, { threads: 2, minRows: 0, arena });
+    expect(lastFeatureRunThreads().threads).toBe(1);
+    expectSameBits(reused, oneThread(MIXED));
     threads(2, [{ id: 'core/rsi', params: {} }, { id: 'test/half-range' }]);
     expect(lastFeatureRunThreads().threads).toBe(1);
   });

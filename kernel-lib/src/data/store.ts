@@ -1,4 +1,3 @@
-
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Frame, type Candles, isoTime, OHLCV_COLUMNS, timeframeMs } from '../frame/frame';

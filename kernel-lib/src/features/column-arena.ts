@@ -28,8 +28,8 @@ export const freshColumns: ColumnSource = {
 };
 
 /**
- * Columns per allocated block: fewer, larger allocations (with glibc.malloc.hugetlb=1, huge pages cover
- * them), at most 16 columns and under 30 MiB: glibc maps larger blocks fresh on every allocation (its
+ * Columns per allocated block: fewer, larger allocations (each asks for huge pages: adviseHugePages covers
+ * its whole 2 MB pages), at most 16 columns and under 30 MiB: glibc maps larger blocks fresh on every allocation (its
  * dynamic mmap threshold stops at 32 MiB), so a process computing features again would fault new pages
  * every time instead of reusing the memory it freed.
  */

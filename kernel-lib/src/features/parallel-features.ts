@@ -230,7 +230,8 @@ export function computeFeaturesOnThreads(
     for (let j = Atomics.add(state, NEXT, 1); j < shared.length; j = Atomics.add(state, NEXT, 1)) compute(shared[j]);
     const deadline = performance.now() + patienceMs + 4 * (performance.now() - began);
     for (const { port, doneAt } of started) {
-      if (Atomics.wait(state, doneAt, 0, Math.max(0, deadline - performance.now())) === 'timed-out') break;
+      // past the deadline a worker that has not answered is left to the main thread; the others are still read
+      if (Atomics.wait(state, doneAt, 0, Math.max(0, deadline - performance.now())) === 'timed-out') continue;
       const message = receiveMessageOnPort(port)?.message as FeatureWorkerResult | undefined;
       for (const { job, columns } of message?.computed ?? []) {
         validate(planned[shared[job]], columns);
