@@ -317,6 +317,101 @@ describe('the vectorized fast path', () => {
     expect([flat.sharpe, flat.maxDrawdown, flat.trades, flat.finalEquity]).toEqual([0, 0, 0, 10_000]);
   });
 
+  it('the same bits as a plain per-bar loop, whatever the pattern of changes (every bar, runs, the last bar, tiny inputs)', () => {
+    // the reference: one loop, every bar asks whether to trade (the pass's form before the quiet-bar inner loop)
+    const reference = (open: Float64Array, close: Float64Array, targets: Float64Array, costs: { initialCash: number; commissionBps: number; slippageBps: number }) => {
+      const n = close.length;
+      const commission = costs.commissionBps / 10_000;
+      const slippage = costs.slippageBps / 10_000;
+      let [cash, units, held, trades, fees, previous, peak, maxDrawdown] = [costs.initialCash, 0, 0, 0, 0, costs.initialCash, costs.initialCash, 0];
+      let [count, shift, sum, sumSquares, floor] = [0, 0, 0, 0, costs.initialCash];
+      const equity = new Float64Array(n);
+      if (n > 0) equity[0] = cash;
+      const close1 = (i: number) => {
+        const price = close[i] * (units > 0 ? 1 - slippage : 1 + slippage);
+        const fee = Math.abs(units) * price * commission;
+        cash += units * price - fee;
+        fees += fee;
+        units = 0;
+        trades++;
+      };
+      for (let i = 1; i < n; i++) {
+        if (targets[i - 1] !== held) {
+          if (units !== 0) {
+            const price = open[i] * (units > 0 ? 1 - slippage : 1 + slippage);
+            const fee = Math.abs(units) * price * commission;
+            cash += units * price - fee;
+            fees += fee;
+            units = 0;
+            trades++;
+          }
+          held = targets[i - 1];
+          if (held !== 0) {
+            const price = open[i] * (held > 0 ? 1 + slippage : 1 - slippage);
+            const size = (cash * Math.abs(held)) / (price * (1 + commission));
+            const fee = size * price * commission;
+            units = held > 0 ? size : -size;
+            cash -= units * price + fee;
+            fees += fee;
+          }
+        }
+        if (i === n - 1 && units !== 0) close1(i);
+        const e = cash + units * close[i];
+        equity[i] = e;
+        const r = e / previous - 1;
+        if (count === 0) shift = r;
+        count++;
+        sum += r - shift;
+        sumSquares += (r - shift) * (r - shift);
+        previous = e;
+        if (e > peak) {
+          peak = e;
+          floor = peak * (1 - maxDrawdown);
+        } else if (e < floor && 1 - e / peak > maxDrawdown) {
+          maxDrawdown = 1 - e / peak;
+          floor = peak * (1 - maxDrawdown);
+        }
+      }
+      const mean = count > 0 ? shift + sum / count : 0;
+      const deviation = count > 1 ? Math.sqrt(Math.max(0, sumSquares - (sum * sum) / count) / (count - 1)) : 0;
+      const sharpe = deviation > 0 ? (mean / deviation) * Math.sqrt(8760) : 0;
+      return { summary: { finalEquity: previous, totalReturn: previous / costs.initialCash - 1, sharpe, maxDrawdown, trades, fees }, equity };
+    };
+    const { open, close } = priceArrays(candles);
+    const n = candles.length;
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const patterns: Record<string, (i: number) => number> = {
+      'a change every bar': (i) => (i % 2 ? 1 : -1),
+      'runs of random length and size': () => 0,
+      'long from the first bar': () => 1,
+      'a change only at the last decision': (i) => (i === n - 2 ? -1 : 0.5),
+      'flat, then long for the last two bars': (i) => (i >= n - 3 ? 1 : 0),
+      'NaN targets (every comparison differs)': (i) => (i % 7 === 3 ? NaN : 1),
+    };
+    let value = 0;
+    patterns['runs of random length and size'] = () => (random() < 0.1 ? (value = [-1, -0.5, 0, 0.25, 1][Math.floor(random() * 5)]) : value);
+    for (const [name, pattern] of Object.entries(patterns)) {
+      const targets = Float64Array.from({ length: n }, (_, i) => pattern(i));
+      for (const costs of [{ initialCash: 10_000, commissionBps: 10, slippageBps: 5 }, { initialCash: 1, commissionBps: 0, slippageBps: 0 }]) {
+        const equity = new Float64Array(n);
+        const got = backtestTargets({ open, close }, targets, costs, 8760, equity);
+        const want = reference(open, close, targets, costs);
+        expect(got, name).toEqual(want.summary);
+        expect(equity, name).toEqual(want.equity);
+      }
+    }
+    // tiny inputs: 0, 1, 2 and 3 bars
+    for (const length of [0, 1, 2, 3]) {
+      const prices = { open: open.subarray(0, length), close: close.subarray(0, length) };
+      for (const fill of [0, 1, -1]) {
+        const targets = new Float64Array(length).fill(fill);
+        const want = reference(prices.open, prices.close, targets, { initialCash: 100, commissionBps: 10, slippageBps: 5 });
+        expect(backtestTargets(prices, targets, { initialCash: 100, commissionBps: 10, slippageBps: 5 }, 8760), `${length} bars at ${fill}`).toEqual(want.summary);
+      }
+    }
+  });
+
   it('sweeps many parameter sets', () => {
     const registry = createRegistry();
     const definition = registry.resolve('strategy', 'core/sma-crossover');

