@@ -10,7 +10,7 @@ import {
   type ExitRules,
 } from './settings';
 import { RollingTail, portfolioVolatility, type RollingTailState } from './risk';
-import { newLargeFloat64Array } from '../util/huge-pages';
+import { newLargeFloat64Array, newLargeFloat64Arrays } from '../util/huge-pages';
 import {
   barLength,
   type EngineAsset,
@@ -265,8 +265,11 @@ export function createEngineKernel(
   const stepping = options.stepping ?? false;
   const buffers = stepping ? undefined : options.buffers;
   const fastPath = (options.fastPath ?? true) && assets.length === 1;
-  /** A per-bar array: fresh (zeroed) memory, or a reused buffer when the caller gave some. */
-  const perBar = (key: string, length: number): Float64Array => (buffers ? buffers.take(key, length) : newLargeFloat64Array(length));
+  /**
+   * Per-bar arrays: fresh (zeroed) memory, faulted in on a spare core while the run goes on (prefault),
+   * or reused buffers when the caller gave some.
+   */
+  const perBar = (keys: string[], length: number): Float64Array[] => (buffers ? keys.map((key) => buffers.take(key, length)) : newLargeFloat64Arrays(keys.length, length));
   if (assets.length === 0) throw new ConfigError('the backtest needs at least one asset');
   if (sleeves.length === 0) throw new ConfigError('the backtest needs at least one strategy');
   const symbols = assets.map((a) => a.symbol);
@@ -330,7 +333,7 @@ export function createEngineKernel(
     }
     if (!stepping && c.length < 2) throw new DataError(`asset ${asset.symbol} has ${c.length} bar(s); a backtest needs at least 2`);
     const step = barLength(c);
-    const closeTime = perBar(`closeTime:${a}`, c.length);
+    const [closeTime] = perBar([`closeTime:${a}`], c.length);
     for (let i = 0; i < c.length; i++) closeTime[i] = c.time[i] + step;
     const close = c.column('close');
     const returns = stepping ? barReturns(close, c.length) : undefined;
@@ -860,21 +863,19 @@ export function createEngineKernel(
     gross: new Float64Array(0), var: new Float64Array(0), cvar: new Float64Array(0), length: 0,
   };
   const reserveSeries = (capacity: number): void => {
-    // replay reserves once (series.length is 0), from the caller's buffers when it gave some
-    const grow = (values: Float64Array, key: string): Float64Array => {
-      const next = series.length === 0 ? perBar(key, capacity) : new Float64Array(capacity);
-      next.set(values.subarray(0, series.length));
-      return next;
-    };
     // A one-asset replay has an event per bar, at its close: the time series is the close times (aliased,
     // one per-bar array less to write; bookkeep's writes store the same values).
-    series.time = timesAreCloseTimes ? data[0].closeTime : grow(series.time, 'series:time');
-    series.equity = grow(series.equity, 'series:equity');
-    series.cash = grow(series.cash, 'series:cash');
-    series.position = grow(series.position, 'series:position');
-    series.gross = grow(series.gross, 'series:gross');
-    series.var = grow(series.var, 'series:var');
-    series.cvar = grow(series.cvar, 'series:cvar');
+    const names: Array<'time' | 'equity' | 'cash' | 'position' | 'gross' | 'var' | 'cvar'> = ['equity', 'cash', 'position', 'gross', 'var', 'cvar'];
+    if (!timesAreCloseTimes) names.push('time');
+    // replay reserves once (series.length is 0), from the caller's buffers when it gave some; a stepping
+    // engine grows its series, keeping the values so far
+    const next =
+      series.length === 0 ? perBar(names.map((name) => `series:${name}`), capacity) : names.map(() => new Float64Array(capacity));
+    names.forEach((name, k) => {
+      next[k].set(series[name].subarray(0, series.length));
+      series[name] = next[k];
+    });
+    if (timesAreCloseTimes) series.time = data[0].closeTime;
     series.capacity = capacity;
   };
   const timesAreCloseTimes = !stepping && data.length === 1;

@@ -5,6 +5,7 @@ import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from '
 import { writeFileAtomic } from '../util/atomic';
 import { availableCores, threadsFromEnv, workerScript } from '../util/threads';
 import { newLargeFloat64Array } from '../util/huge-pages';
+import { prefault } from '../util/prefault';
 import { type RawCandles } from './raw-candles';
 
 const TIME_HEADERS = ['time', 'timestamp', 'date', 'datetime', 'open_time', 'unix'];
@@ -151,6 +152,9 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
   const line: Int32Array = new Int32Array(capacity);
   // out[0] is time, out[1…5] open…volume
   const out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => newLargeFloat64Array(capacity));
+  // a spare core faults in the rows expected (not the margin), ahead of the parse writing them
+  const expected = Math.min(capacity, Math.ceil(source.size / lineBytes));
+  prefault([...out, line].map((column) => column.subarray(0, expected)));
   let rows: CsvRows | undefined;
   const parts = csvParts(source, lines.position, options);
   lastThreads = 1;

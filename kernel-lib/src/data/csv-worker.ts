@@ -4,8 +4,10 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { CsvWorkerData } from './csv-file';
+import { prefaultOff } from '../util/prefault';
 
 const data = workerData as CsvWorkerData;
+prefaultOff(); // this thread is a compute worker: the core a prefault helper would use is not spare
 try {
   const csv = require('./csv-file') as typeof import('./csv-file');
   csv.runCsvWorker(data);

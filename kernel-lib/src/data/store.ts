@@ -7,7 +7,7 @@ import { readArrowFile, readArrowFileRaw, writeArrowFile } from './arrow-file';
 import { acquireStoreLock, type StoreLockOptions } from './store-lock';
 import { validateCandleRows, type CandleRepair } from './candle-validation';
 import { candlesToRaw } from './raw-candles';
-import { newLargeFloat64Array } from '../util/huge-pages';
+import { newLargeFloat64Arrays } from '../util/huge-pages';
 
 /**
  * The local market-data store. One Arrow IPC file per exchange, market, symbol and timeframe:
@@ -195,9 +195,10 @@ export function mergeFrames(existing: Frame | undefined, incoming: Frame): { fra
       replaced++;
     }
   }
-  const time = newLargeFloat64Array(total);
+  // the merged columns, faulted in ahead of the merge loop that writes them row by row (prefault)
+  const [time, ...merged] = newLargeFloat64Arrays(names.length + 1, total);
   const columns: Record<string, Float64Array> = {};
-  for (const name of names) columns[name] = newLargeFloat64Array(total);
+  names.forEach((name, k) => (columns[name] = merged[k]));
   const fromA = names.map((name) => (existing.has(name) ? existing.column(name) : undefined));
   const fromB = names.map((name) => (incoming.has(name) ? incoming.column(name) : undefined));
   const out = names.map((name) => columns[name]);

@@ -1,4 +1,4 @@
-import { newLargeFloat64Array } from '../util/huge-pages';
+import { newLargeFloat64Arrays } from '../util/huge-pages';
 
 /**
  * Where a feature run's columns come from. Writing into memory touched for the first time costs page
@@ -63,7 +63,7 @@ export class ColumnArena implements ColumnSource {
   /** A new column of the arena's length, from the current block (a new block when it is used up). */
   private carve(): Float64Array {
     if (this.blockUsed === this.blockColumns) {
-      this.block = newLargeFloat64Array(this.length * this.blockColumns);
+      [this.block] = newLargeFloat64Arrays(1, this.length * this.blockColumns); // faulted in ahead of the features (prefault)
       this.blockUsed = 0;
       this.bytes += this.block.byteLength;
     }

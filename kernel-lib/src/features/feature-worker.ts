@@ -5,8 +5,10 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { FeatureWorkerData } from './parallel-features';
+import { prefaultOff } from '../util/prefault';
 
 const data = workerData as FeatureWorkerData;
+prefaultOff(); // this thread is a compute worker: the core a prefault helper would use is not spare
 try {
   (require('./parallel-features') as typeof import('./parallel-features')).runFeatureWorker(data);
 } catch {

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import koffi from 'koffi';
+import { prefault } from './prefault';
 
 /**
  * Large columns on transparent huge pages, as numpy asks for its arrays of 4 MB and more.
@@ -34,6 +35,16 @@ export function newLargeFloat64Array(length: number): Float64Array {
   const array = new Float64Array(length);
   adviseHugePages(array);
   return array;
+}
+
+/**
+ * `count` new Float64Arrays of `length` zeros each, on huge pages when large, whose pages a spare core
+ * faults in while the caller goes on writing them row by row (see prefault).
+ */
+export function newLargeFloat64Arrays(count: number, length: number): Float64Array[] {
+  const arrays = Array.from({ length: count }, () => newLargeFloat64Array(length));
+  prefault(arrays);
+  return arrays;
 }
 
 /** numpy's threshold: smaller arrays hold no whole 2 MB page worth asking for. */
