@@ -44,7 +44,7 @@ const engineFigures = {};
   let fresh;
   let reused;
   // each mode in its own sequence, as a user runs it (one-off runs; a tuner's runs into the same buffers):
-  // alternating them would bill a fresh run's garbage (7 × 80 MB of arrays) to the reused run after it
+  // alternating them would bill a fresh run's garbage (4 × 80 MB of arrays) to the reused run after it
   for (let r = 0; r < REPEAT; r++) {
     t = now();
     fresh = engineRun(candles, targets, settings);
@@ -71,7 +71,7 @@ const engineFigures = {};
     monitorTimes.push(now() - t);
   }
   console.log(`   reused buffers, VaR limit + drawdown kill switch + volatility breaker on: ${fmt(BARS / Math.min(...monitorTimes) / 1000, 2)} M bars/s (${spread(monitorTimes)})`);
-  // first touch: the engine writes 7 values per bar (close times, also the time series, and 6 result series); into fresh memory
+  // first touch: the engine writes 4 values per bar (close times, also the time series, and 3 result series); into fresh memory
   // every 4 KB page faults once
   const pass = (out) => {
     const close = prices.close;
@@ -92,7 +92,9 @@ const engineFigures = {};
   engineFigures.freshPass = freshPass;
   engineFigures.reusedPass = reusedPass;
   console.log(`   first touch: one pass writing ${BARS.toLocaleString('en-US')} floats takes ${fmt(freshPass, 1)} ms into a new Float64Array, ${fmt(reusedPass, 1)} ms into a reused one;`);
-  console.log(`   the engine writes 7 per bar (close times, which are also the time series, + 6 series), so fresh memory costs it ≈ ${fmt((7 * (freshPass - reusedPass)) / BARS * 1e6, 0)} ns/bar of page faults`);
+  console.log(`   the engine writes 4 per bar (close times, which are also the time series, + equity, cash, gross exposure; VaR, CVaR`);
+  console.log(`   and position value are derived when first read), so plain fresh memory (4 KB pages, no prefault) would cost it ≈ ${fmt((4 * (freshPass - reusedPass)) / BARS * 1e6, 0)} ns/bar of page faults;`);
+  console.log(`   prefault has a spare core fault the pages in while the run goes on (CANDLELAB_PREFAULT=0 turns it off)`);
   console.log(`   (a lower bound: when the allocator hands back pages freed by an earlier run, they fault no more)`);
 }
 
@@ -118,9 +120,9 @@ const engineFigures = {};
   }
   console.log(`   The work per bar is constant (one pass; trades are a fixed share of bars), so the cost is linear in bars.`);
   console.log(`   Departures: at 10^5 the fixed costs (settings parsing, target validation, the first calls before the`);
-  console.log(`   optimizer has compiled the loop) are a visible share; with fresh memory every size pays 56 B/bar of`);
-  console.log(`   first-touch page faults (7 arrays), so fresh runs stay well below reused ones at every size; with reused`);
-  console.log(`   buffers, 10^7 bars (7 × 80 MB of arrays) stream to memory instead of cache.`);
+  console.log(`   optimizer has compiled the loop) are a visible share; with fresh memory every size pays 32 B/bar of`);
+  console.log(`   first-touch page faults (4 arrays; a spare core takes part of it), so fresh runs stay below reused ones at`);
+  console.log(`   every size; with reused buffers, 10^7 bars (4 × 80 MB of arrays) stream to memory instead of cache.`);
 }
 
 // 2. vectorized sweep vs one Float64Array pass (into fresh memory and into a reused buffer)

@@ -104,6 +104,72 @@ describe('engine fast path = general path', () => {
   });
 });
 
+describe('a replay without a VaR limit: VaR, CVaR and position values derived after the run', () => {
+  // The reference computes the VaR in the loop: a limit no VaR reaches (the tail then runs bar by bar).
+  const inLoop = (settings: BacktestSettingsInput): BacktestSettingsInput => ({ ...settings, risk: { ...settings.risk, maxVar: 1e9 } });
+  const next = random(23);
+  for (let k = 0; k < 24; k++) {
+    const settings = randomSettings(next);
+    if (settings.risk?.maxVar !== undefined) delete settings.risk.maxVar;
+    if (k % 3 === 0) settings.risk = { ...settings.risk, maxDrawdown: 0.03 + 0.02 * (k % 2) }; // the kill switch (its bar's VaR return is the equity before it)
+    const fast = 5 + Math.floor(next() * 20);
+    const slow = fast + 5 + Math.floor(next() * 60);
+    it(`#${k} SMA(${fast}/${slow}) ${JSON.stringify(settings)}`, () => {
+      const targets = targetsOf(candles, fast, slow, true);
+      for (const fastPath of [true, false]) {
+        const want = plain(run(inLoop(settings), targets, fastPath));
+        expect(plain(run(settings, targets, fastPath))).toEqual(want);
+        expect(want.valueAtRisk.some(Number.isFinite)).toBe(true);
+      }
+    });
+  }
+
+  it('the kill switch, two assets, reused buffers, the kernel snapshot: the same bits as in the loop', () => {
+    const settings: BacktestSettingsInput = { commissionBps: 10, slippageBps: 5, risk: { varWindow: 40, maxDrawdown: 0.04 } };
+    const targets = targetsOf(candles, 6, 20, true);
+    const killed = run(settings, targets, true);
+    expect(killed.riskEvents.some((event) => event.monitor === 'drawdown-kill')).toBe(true);
+    expect(plain(killed)).toEqual(plain(run(inLoop(settings), targets, true)));
+    const other = generateSyntheticCandles({ seed: 33, bars: 1200, timeframe: '2h', symbol: 'ETH/USDT' });
+    const assets = [{ symbol: 'BTC/USDT', candles }, { symbol: 'ETH/USDT', candles: other }];
+    const sleeves = [{ name: 'cross', targets: { 'BTC/USDT': targets, 'ETH/USDT': targetsOf(other, 8, 30, true) } }];
+    for (const risk of [{ varWindow: 30 }, { varWindow: 30, maxDrawdown: 0.05 }]) {
+      const want = plain(runEngine(assets, sleeves, { ...settings, risk: { ...risk, maxVar: 1e9 } }));
+      expect(plain(runEngine(assets, sleeves, { ...settings, risk }))).toEqual(want);
+      const buffers = new EngineBuffers();
+      expect(plain(runEngine(assets, sleeves, { ...settings, risk }, { buffers }))).toEqual(want);
+      expect(plain(runEngine(assets, sleeves, { ...settings, risk }, { buffers }))).toEqual(want);
+    }
+    // the snapshot's tail state is the one the loop would have left
+    const kernelOf = (s: BacktestSettingsInput) => {
+      const kernel = createEngineKernel([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], s);
+      kernel.runAll();
+      return kernel;
+    };
+    const deferred = kernelOf({ risk: { varWindow: 50 } }).snapshot();
+    const loop = kernelOf({ risk: { varWindow: 50, maxVar: 1e9 } }).snapshot();
+    expect(deferred.tail).toEqual(loop.tail);
+    expect(deferred.tail.count).toBe(50);
+  });
+
+  it('the three series are computed on first read, then plain values; JSON and structuredClone see them; into reused buffers', () => {
+    const targets = targetsOf(candles, 10, 40, true);
+    const result = run({ risk: { varWindow: 30 } }, targets, true);
+    expect(typeof Object.getOwnPropertyDescriptor(result, 'valueAtRisk')!.get).toBe('function');
+    const reference = run({ risk: { varWindow: 30, maxVar: 1e9 } }, targets, true);
+    const cloned = structuredClone(result);
+    expect(Array.from(cloned.valueAtRisk)).toEqual(Array.from(reference.valueAtRisk));
+    expect(Object.getOwnPropertyDescriptor(result, 'valueAtRisk')!.value).toBe(result.valueAtRisk);
+    expect(JSON.parse(JSON.stringify({ cvar: result.conditionalValueAtRisk })).cvar['40']).toBe(reference.conditionalValueAtRisk[40]);
+    expect(Array.from(result.positionValue)).toEqual(Array.from(reference.positionValue));
+    // with the caller's buffers, the derived series are written into them too (no fresh memory)
+    const buffers = new EngineBuffers();
+    const reused = runEngine([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], { risk: { varWindow: 30 } }, { buffers });
+    expect(reused.valueAtRisk.buffer).toBe(buffers.take('series:var', candles.length).buffer);
+    expect(Array.from(reused.valueAtRisk)).toEqual(Array.from(reference.valueAtRisk));
+  });
+});
+
 describe('RollingTail: the cached read = a read of the window from scratch', () => {
   for (const [window, confidence, seed] of [[10, 0.9, 1], [50, 0.95, 2], [250, 0.95, 3], [100, 0.99, 4], [40, 0.6, 5]] as const) {
     it(`window ${window}, confidence ${confidence}`, () => {

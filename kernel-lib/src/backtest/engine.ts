@@ -142,7 +142,11 @@ export type EngineResult = {
   time: Float64Array;
   equity: Float64Array;
   cash: Float64Array;
-  /** Σ units × price over all positions at each event time. */
+  /**
+   * Σ units × price over all positions at each event time (equity − cash). A replay without a VaR limit
+   * (`risk.maxVar`) computes this and the two VaR series on their first read, from the equity and cash
+   * series, with the same bits as in the loop: a run nobody asks them of writes three per-bar arrays less.
+   */
   positionValue: Float64Array;
   /** Gross exposure / equity. */
   grossExposure: Float64Array;

@@ -865,7 +865,8 @@ export function createEngineKernel(
   const reserveSeries = (capacity: number): void => {
     // A one-asset replay has an event per bar, at its close: the time series is the close times (aliased,
     // one per-bar array less to write; bookkeep's writes store the same values).
-    const names: Array<'time' | 'equity' | 'cash' | 'position' | 'gross' | 'var' | 'cvar'> = ['equity', 'cash', 'position', 'gross', 'var', 'cvar'];
+    const names: Array<'time' | 'equity' | 'cash' | 'position' | 'gross' | 'var' | 'cvar'> = ['equity', 'cash', 'gross'];
+    if (!tailAfterwards) names.push('position', 'var', 'cvar');
     if (!timesAreCloseTimes) names.push('time');
     // replay reserves once (series.length is 0), from the caller's buffers when it gave some; a stepping
     // engine grows its series, keeping the values so far
@@ -879,6 +880,13 @@ export function createEngineKernel(
     series.capacity = capacity;
   };
   const timesAreCloseTimes = !stepping && data.length === 1;
+  // A replay without a VaR limit needs the rolling VaR only for its result. Its loops skip the VaR and write
+  // no VaR, CVaR or position-value series; the result derives them from the equity and cash series when
+  // they are first read (the same returns pushed in the same order: the same bits), see deriveTail.
+  const tailAfterwards = !stepping && settings.risk.maxVar === undefined;
+  /** tailAfterwards: the event whose stored equity differs from the one its VaR return used (the kill switch's), and that one. */
+  let tailSawAt = -1;
+  let tailSaw = NaN;
   reserveSeries(Math.max(stepping ? 256 : 0, data.reduce((sum, d) => sum + d.length, 0)));
   const tail = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
   marks.gross = 0;
@@ -1027,6 +1035,7 @@ export function createEngineKernel(
     const deviation = breaker ? deviationOf(0, breaker.window) : undefined;
     const returns = breaker ? returnsOf(0) : undefined;
     const { equity: equityOut, cash: cashOut, position: positionOut, gross: grossOut, var: varOut, cvar: cvarOut } = series;
+    const withTail = !tailAfterwards;
     // replay only: its time series is the close times (see reserveSeries), so the loop writes none
     if (!timesAreCloseTimes) return 0;
     const cashNow = cash;
@@ -1053,7 +1062,7 @@ export function createEngineKernel(
       const positionValue = units * close[row];
       let equity = cashNow + positionValue;
       const gross = Math.abs(positionValue);
-      if (events++ > 0) {
+      if (events++ > 0 && withTail) {
         tail.value = previousEquity > 0 ? equity / previousEquity - 1 : 0;
         tail.pushValue();
       }
@@ -1063,7 +1072,7 @@ export function createEngineKernel(
         const move = returns![row];
         if (Number.isFinite(rolling) && rolling > 0 && Math.abs(move) > breaker.multiple * rolling) breakerTrips(rolling, move, time, 0);
       }
-      const full = tail.full;
+      const full = withTail && tail.full;
       if (full) tail.read();
       const valueAtRisk = full ? tail.valueAtRisk : NaN;
       peakEquity = Math.max(peakEquity, equity);
@@ -1082,6 +1091,7 @@ export function createEngineKernel(
         if (varSwitch) switchVarBlock();
         if (kill) {
           killedHere = true;
+          if (!withTail) [tailSawAt, tailSaw] = [k, equity];
           killSwitch();
           equity = marks.equity;
         }
@@ -1090,10 +1100,12 @@ export function createEngineKernel(
       lastGross = kill ? marks.gross : gross;
       equityOut[k] = equity;
       cashOut[k] = cash;
-      positionOut[k] = equity - cash;
       grossOut[k] = equity > 0 ? lastGross / equity : NaN;
-      varOut[k] = valueAtRisk;
-      cvarOut[k] = full ? tail.conditionalValueAtRisk : NaN;
+      if (withTail) {
+        positionOut[k] = equity - cash;
+        varOut[k] = valueAtRisk;
+        cvarOut[k] = full ? tail.conditionalValueAtRisk : NaN;
+      }
       k++;
       if (kill) {
         row++;
@@ -1122,17 +1134,18 @@ export function createEngineKernel(
   const bookkeep = (): void => {
     markAll();
     let equity = marks.equity;
-    if (events++ > 0) {
+    if (events++ > 0 && !tailAfterwards) {
       const previousEquity = marks.previousEquity;
       tail.value = previousEquity > 0 ? equity / previousEquity - 1 : 0;
       tail.pushValue();
     }
-    const full = tail.full;
+    const full = !tailAfterwards && tail.full;
     if (full) tail.read();
     const valueAtRisk = full ? tail.valueAtRisk : NaN;
     if (maxVar !== undefined && Number.isFinite(valueAtRisk) && valueAtRisk > maxVar !== varBlocked) switchVarBlock();
     const peakEquity = (marks.peakEquity = Math.max(marks.peakEquity, equity));
     if (!killed && maxDrawdown !== undefined && 1 - equity / peakEquity >= maxDrawdown) {
+      if (tailAfterwards) [tailSawAt, tailSaw] = [series.length, equity];
       killSwitch();
       equity = marks.equity;
     }
@@ -1142,10 +1155,12 @@ export function createEngineKernel(
     series.time[k] = marks.time;
     series.equity[k] = equity;
     series.cash[k] = cash;
-    series.position[k] = equity - cash;
     series.gross[k] = equity > 0 ? marks.gross / equity : NaN;
-    series.var[k] = valueAtRisk;
-    series.cvar[k] = full ? tail.conditionalValueAtRisk : NaN;
+    if (!tailAfterwards) {
+      series.position[k] = equity - cash;
+      series.var[k] = valueAtRisk;
+      series.cvar[k] = full ? tail.conditionalValueAtRisk : NaN;
+    }
   };
   // the monitors' rare actions, out of line (they read the marks: no boxed arguments on the per-bar path)
   const switchVarBlock = (): void => {
@@ -1280,9 +1295,10 @@ export function createEngineKernel(
       // the last event's marks include the closing fills' costs
       const k = series.length - 1;
       const equity = markToMarket();
+      if (tailAfterwards && tailSawAt !== k) [tailSawAt, tailSaw] = [k, series.equity[k]];
       series.equity[k] = equity;
       series.cash[k] = cash;
-      series.position[k] = equity - cash;
+      if (!tailAfterwards) series.position[k] = equity - cash;
       series.gross[k] = equity > 0 ? marks.gross / equity : NaN;
     }
   };
@@ -1303,7 +1319,7 @@ export function createEngineKernel(
     varBlocked,
     previousEquity: marks.previousEquity,
     peakEquity: marks.peakEquity,
-    tail: tail.snapshot(),
+    tail: (tailAfterwards ? deriveTail(series.equity.subarray(0, series.length), series.cash.subarray(0, series.length), tailSawAt, tailSaw).tail : tail).snapshot(),
     events,
   });
 
@@ -1338,24 +1354,70 @@ export function createEngineKernel(
     events = state.events;
   };
 
+  /**
+   * tailAfterwards: the rolling VaR and CVaR series replayed from an equity series (each event's return on
+   * the one before, as bookkeep pushes it; at `sawAt`, the equity the tail saw before the kill switch), the
+   * position values (equity − cash, as written), and the tail's state after the last event. Into the
+   * caller's buffers when it gave some.
+   */
+  const deriveTail = (equity: Float64Array, cashSeries: Float64Array, sawAt: number, saw: number) => {
+    const n = equity.length;
+    const [valueAtRisk, conditionalValueAtRisk, positionValue] = buffers
+      ? ['series:var', 'series:cvar', 'series:position'].map((key) => buffers.take(key, n))
+      : newLargeFloat64Arrays(3, n);
+    const replayed = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
+    for (let k = 0; k < n; k++) {
+      if (k > 0) {
+        const previous = equity[k - 1];
+        replayed.value = previous > 0 ? (k === sawAt ? saw : equity[k]) / previous - 1 : 0;
+        replayed.pushValue();
+      }
+      const full = replayed.full;
+      if (full) replayed.read();
+      valueAtRisk[k] = full ? replayed.valueAtRisk : NaN;
+      conditionalValueAtRisk[k] = full ? replayed.conditionalValueAtRisk : NaN;
+      positionValue[k] = equity[k] - cashSeries[k];
+    }
+    return { valueAtRisk, conditionalValueAtRisk, positionValue, tail: replayed };
+  };
+
   const result = (): EngineResult => {
     // with the caller's buffers, views (no fresh memory); else compact copies
     const used = (values: Float64Array): Float64Array =>
       series.length === values.length ? values : buffers ? values.subarray(0, series.length) : values.slice(0, series.length);
-    return {
+    const out: EngineResult = {
       time: used(series.time),
       equity: used(series.equity),
       cash: used(series.cash),
-      positionValue: used(series.position),
+      positionValue: tailAfterwards ? new Float64Array(0) : used(series.position),
       grossExposure: used(series.gross),
-      valueAtRisk: used(series.var),
-      conditionalValueAtRisk: used(series.cvar),
+      valueAtRisk: tailAfterwards ? new Float64Array(0) : used(series.var),
+      conditionalValueAtRisk: tailAfterwards ? new Float64Array(0) : used(series.cvar),
       fills,
       trades,
       signals,
       riskEvents,
       settings,
     };
+    if (tailAfterwards) {
+      // derived on first read of any of the three (then plain values), from this result's series
+      const [equity, cashSeries, sawAt, saw] = [out.equity, out.cash, tailSawAt, tailSaw];
+      let derived: ReturnType<typeof deriveTail> | undefined;
+      const derive = (): ReturnType<typeof deriveTail> => (derived ??= deriveTail(equity, cashSeries, sawAt, saw));
+      for (const key of ['valueAtRisk', 'conditionalValueAtRisk', 'positionValue'] as const) {
+        Object.defineProperty(out, key, {
+          enumerable: true,
+          configurable: true,
+          get: () => {
+            const value = derive()[key];
+            Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true });
+            return value;
+          },
+          set: (value: Float64Array) => Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true }),
+        });
+      }
+    }
+    return out;
   };
 
   return {
