@@ -4,11 +4,11 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { CsvWorkerData } from './csv-file';
-import { prefaultOff } from '../util/prefault';
 
 const data = workerData as CsvWorkerData;
-prefaultOff(); // this thread is a compute worker: the core a prefault helper would use is not spare
 try {
+  // a compute worker: the core a prefault helper would use is not spare
+  (require('../util/prefault') as typeof import('../util/prefault')).prefaultOff();
   const csv = require('./csv-file') as typeof import('./csv-file');
   csv.runCsvWorker(data);
 } catch (error) {

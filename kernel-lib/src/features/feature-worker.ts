@@ -5,11 +5,11 @@
  */
 import { workerData } from 'node:worker_threads';
 import type { FeatureWorkerData } from './parallel-features';
-import { prefaultOff } from '../util/prefault';
 
 const data = workerData as FeatureWorkerData;
-prefaultOff(); // this thread is a compute worker: the core a prefault helper would use is not spare
 try {
+  // a compute worker: the core a prefault helper would use is not spare
+  (require('../util/prefault') as typeof import('../util/prefault')).prefaultOff();
   (require('./parallel-features') as typeof import('./parallel-features')).runFeatureWorker(data);
 } catch {
   try {
