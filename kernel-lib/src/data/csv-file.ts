@@ -152,11 +152,12 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
   const line: Int32Array = new Int32Array(capacity);
   // out[0] is time, out[1…5] open…volume
   const out: Float64Array[] = [0, 1, 2, 3, 4, 5].map(() => newLargeFloat64Array(capacity));
-  // a spare core faults in the rows expected (not the margin), ahead of the parse writing them
-  const expected = Math.min(capacity, Math.ceil(source.size / lineBytes));
-  prefault([...out, line].map((column) => column.subarray(0, expected)));
   let rows: CsvRows | undefined;
   const parts = csvParts(source, lines.position, options);
+  // On one thread, the spare core faults in the rows expected (not the margin) ahead of the parse writing
+  // them; a parse on several threads has no spare core (measured: the helper slowed it).
+  const expected = Math.min(capacity, Math.ceil(source.size / lineBytes));
+  if (!parts) prefault([...out, line].map((column) => column.subarray(0, expected)));
   lastThreads = 1;
   if (parts) {
     rows = parseCsvParts(source, parts, lines.position, lines.number + 1, layout, file, out, line);
