@@ -6,8 +6,8 @@
 //      a fresh process (every column written into memory never touched before: page faults) and the best
 //      later run (candlelab: columns reused through a ColumnArena; pandas: memory its allocator freed).
 //      candlelab's first run four ways: as it runs by default (columns on huge pages, faulted in ahead on a
-//      spare core, the features shared by the cores), on one thread, without prefault (CANDLELAB_PREFAULT=0)
-//      and without huge pages (CANDLELAB_HUGE_PAGES=0).
+//      spare core, the features shared by the cores), and on one thread (a run given an arena stays on one):
+//      as it is, without prefault (CANDLELAB_PREFAULT=0) and without huge pages (CANDLELAB_HUGE_PAGES=0).
 //      Peak memory (maxRSS) of both after one run. The last values of every column are compared.
 //   2. Where the time goes: per feature, allocation + first touch of its columns against the compute.
 //   3. Scaling: rows/s over 10^5, 10^6, 10^7 rows.
@@ -175,8 +175,8 @@ if (ROWS_SECTIONS.has(1)) {
     const noPrefault = firstOf('noPrefault');
     console.log(`   candlelab, first run in a fresh process (new memory; columns on huge pages, ${o[0].threads} threads): ${fmt(Math.min(...first), 0)} ms (${spread(first)}) · ${fmt(ROWS / Math.min(...first) / 1000, 2)} M rows/s`);
     if (oneThread.length) console.log(`     the same on 1 thread (CANDLELAB_FEATURE_THREADS=1):        ${fmt(Math.min(...oneThread), 0)} ms (${spread(oneThread)})`);
-    if (noPrefault.length) console.log(`     without prefault (CANDLELAB_PREFAULT=0), ${o[0].threads} threads:      ${fmt(Math.min(...noPrefault), 0)} ms (${spread(noPrefault)}) · the writer faults every new page itself`);
-    if (plain.length) console.log(`     without huge pages (CANDLELAB_HUGE_PAGES=0), ${o[0].threads} threads:     ${fmt(Math.min(...plain), 0)} ms (${spread(plain)}) · every 4 KB page faulted on its own`);
+    if (noPrefault.length) console.log(`     on 1 thread without prefault (CANDLELAB_PREFAULT=0):       ${fmt(Math.min(...noPrefault), 0)} ms (${spread(noPrefault)}) · the writer faults every new page itself`);
+    if (plain.length) console.log(`     on 1 thread without huge pages (CANDLELAB_HUGE_PAGES=0):   ${fmt(Math.min(...plain), 0)} ms (${spread(plain)}) · every 4 KB page faulted on its own`);
     console.log(`   candlelab, columns reused (ColumnArena, 1 thread), best of ${REPEAT}: ${fmt(Math.min(...reused), 0)} ms (${spread(reused)}) · ${fmt(ROWS / Math.min(...reused) / 1000, 2)} M rows/s`);
     console.log(`   candlelab, new columns per run in a warm process:    ${fmt(Math.min(...warm), 0)} ms (${spread(warm)})`);
     console.log(`   reused arena (1 thread) gives the same values as the first run (new memory, threads), bit for bit: ${o.every((x) => x.identical) ? 'yes' : 'NO'} · arena holds ${o[0].arena.held} columns (${fmt(o[0].arena.bytes / 2 ** 20, 0)} MiB) for ${names.length} outputs`);
@@ -187,7 +187,7 @@ if (ROWS_SECTIONS.has(1)) {
       console.log(`   pandas, best of ${REPEAT} runs (later runs reuse freed memory):  ${fmt(Math.min(...pBest), 0)} ms (${spread(pBest)})`);
       const ratio = (key, field) => rounds.map((r) => (r[key].error || r.pandas.error ? '—' : fmt(r.pandas.runs[0] / r[key][field], 2) + '×')).join(', ');
       console.log(`   → first runs (new memory both): candlelab ${fmt(Math.min(...pFirst) / Math.min(...first), 2)}× pandas' speed; best runs (reused memory both): ${fmt(Math.min(...pBest) / Math.min(...reused), 2)}× (aim ≥ 3×)`);
-      console.log(`     per round, first runs against pandas' first run in the same round: ${ratio('ours', 'firstMs')} (1 thread: ${ratio('oneThread', 'firstMs')}; without prefault: ${ratio('noPrefault', 'firstMs')}; without huge pages: ${ratio('plain', 'firstMs')})`);
+      console.log(`     per round, first runs against pandas' first run in the same round: ${ratio('ours', 'firstMs')} (1 thread: ${ratio('oneThread', 'firstMs')}; 1 thread without prefault: ${ratio('noPrefault', 'firstMs')}; 1 thread without huge pages: ${ratio('plain', 'firstMs')})`);
       console.log(`     per round, best runs: ${rounds.map((r) => (r.ours.error || r.pandas.error ? '—' : fmt(r.pandas.ms / r.ours.reusedMs, 2) + '×')).join(', ')}`);
       const oLoaded = Math.min(...o.map((x) => x.rssLoaded));
       const oPeak = Math.min(...o.map((x) => x.rssFirst));
