@@ -327,8 +327,9 @@ describe('the vectorized fast path', () => {
       let [count, shift, sum, sumSquares, floor] = [0, 0, 0, 0, costs.initialCash];
       const equity = new Float64Array(n);
       if (n > 0) equity[0] = cash;
-      const close1 = (i: number) => {
-        const price = close[i] * (units > 0 ? 1 - slippage : 1 + slippage);
+      /** Close the position at `base` (the next open, or the last close), slippage against the trader. */
+      const exit = (base: number) => {
+        const price = base * (units > 0 ? 1 - slippage : 1 + slippage);
         const fee = Math.abs(units) * price * commission;
         cash += units * price - fee;
         fees += fee;
@@ -337,14 +338,7 @@ describe('the vectorized fast path', () => {
       };
       for (let i = 1; i < n; i++) {
         if (targets[i - 1] !== held) {
-          if (units !== 0) {
-            const price = open[i] * (units > 0 ? 1 - slippage : 1 + slippage);
-            const fee = Math.abs(units) * price * commission;
-            cash += units * price - fee;
-            fees += fee;
-            units = 0;
-            trades++;
-          }
+          if (units !== 0) exit(open[i]);
           held = targets[i - 1];
           if (held !== 0) {
             const price = open[i] * (held > 0 ? 1 + slippage : 1 - slippage);
@@ -355,7 +349,7 @@ describe('the vectorized fast path', () => {
             fees += fee;
           }
         }
-        if (i === n - 1 && units !== 0) close1(i);
+        if (i === n - 1 && units !== 0) exit(close[i]);
         const e = cash + units * close[i];
         equity[i] = e;
         const r = e / previous - 1;

@@ -13,11 +13,11 @@ import { availableCores, workerScript } from './threads';
  * Populating changes no value: it maps the zero-filled pages the writer's own faults would map.
  *
  * The helper is one worker thread, started at the first request and left idle between them. It never
- * keeps the process alive, not even with a request out: a process that is done exits. Nothing happens for arrays below 4 MB, on one core, off Linux, where the
- * helper or libc cannot be loaded (the writer faults its pages itself, as without it), on threads that
- * called prefaultOff (candlelab's own compute workers: their core is not spare), or with
- * CANDLELAB_PREFAULT=0. The promise settles when the helper has done the request (tests wait for it);
- * callers need not.
+ * keeps the process alive, not even with a request out: a process that is done exits. Nothing happens
+ * for arrays below 4 MB, on one core, off Linux, where the helper or libc cannot be loaded (the writer
+ * faults its pages itself, as without it), on threads that called prefaultOff (candlelab's own compute
+ * workers: their core is not spare), or with CANDLELAB_PREFAULT=0. The promise settles when the helper
+ * has done the request (tests wait for it); callers need not.
  */
 export function prefault(arrays: readonly ArrayBufferView[]): Promise<void> {
   const ranges: Array<[bigint, bigint]> = [];
