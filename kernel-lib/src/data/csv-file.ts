@@ -155,7 +155,7 @@ function parseCandlesCsv(source: ChunkedFile, file: string, meta: Partial<FrameM
   let rows: CsvRows | undefined;
   const parts = csvParts(source, lines.position, options);
   // On one thread, the spare core faults in the rows expected (not the margin) ahead of the parse writing
-  // them; a parse on several threads has no spare core (measured: the helper slowed it).
+  // them; a parse on several threads has no spare core (the helper would share the worker's: no gain measured).
   const expected = Math.min(capacity, Math.ceil(source.size / lineBytes));
   if (!parts) prefault([...out, line].map((column) => column.subarray(0, expected)));
   lastThreads = 1;
