@@ -28,8 +28,15 @@ const targetsFor = (fast, slow) => crossover.targets({ candles, features: candle
 // Best and spread of alternating runs (the machine may be shared: the best run is the least disturbed).
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 const spread = (times) => `best of ${times.length}, spread ${fmt(Math.min(...times), 0)}–${fmt(Math.max(...times), 0)} ms`;
-const engineRun = (c, targets, settings, buffers) =>
-  cl.backtest.runEngine([{ symbol: 'BTC/USDT', candles: c }], [{ name: 'sma', targets: { 'BTC/USDT': targets } }], settings, { buffers });
+// Timed as a user gets it: the run with its trades and its equity curve (what backtesting.py's run returns).
+// A one-asset replay without a VaR limit derives its series when they are first read, so the equity read is
+// inside every timing; section 1 prices reading all of them on a line of its own.
+const engineRun = (c, targets, settings, buffers) => {
+  const result = cl.backtest.runEngine([{ symbol: 'BTC/USDT', candles: c }], [{ name: 'sma', targets: { 'BTC/USDT': targets } }], settings, { buffers });
+  if (result.equity.length !== c.length) throw new Error(`the equity curve has ${result.equity.length} values for ${c.length} bars`);
+  return result;
+};
+const allSeries = ['time', 'equity', 'cash', 'grossExposure', 'positionValue', 'valueAtRisk', 'conditionalValueAtRisk'];
 const sameResult = (a, b) =>
   a.trades.length === b.trades.length && a.equity.length === b.equity.length && a.equity.every((x, i) => Object.is(x, b.equity[i])) && a.trades.every((x, i) => x.pnl === b.trades[i].pnl && x.exitTime === b.trades[i].exitTime);
 
@@ -44,7 +51,7 @@ const engineFigures = {};
   let fresh;
   let reused;
   // each mode in its own sequence, as a user runs it (one-off runs; a tuner's runs into the same buffers):
-  // alternating them would bill a fresh run's garbage (4 × 80 MB of arrays) to the reused run after it
+  // alternating them would bill a fresh run's garbage (its series) to the reused run after it
   for (let r = 0; r < REPEAT; r++) {
     t = now();
     fresh = engineRun(candles, targets, settings);
@@ -62,6 +69,17 @@ const engineFigures = {};
   console.log(`   fresh memory (a one-off run):          ${fmt(engineFigures.fresh, 2).padStart(6)} M bars/s (${spread(freshTimes)})`);
   console.log(`   reused buffers (EngineBuffers):        ${fmt(engineFigures.reused, 2).padStart(6)} M bars/s (${spread(reusedTimes)}); same trades and equity: ${same ? 'yes' : 'NO'}`);
   console.log(`   aim: ≥ 14 M bars/s (100 × backtesting.py 0.6.6's measured 0.14 M bars/s on this machine kind)`);
+  // every series read as well: time, equity, cash, gross exposure, and the VaR, CVaR and position value derived from them
+  const everyTimes = [];
+  let every;
+  for (let r = 0; r < REPEAT; r++) {
+    t = now();
+    every = engineRun(candles, targets, settings);
+    for (const key of allSeries) if (every[key].length !== BARS) throw new Error(`${key} has ${every[key].length} values`);
+    everyTimes.push(now() - t);
+  }
+  const everySame = allSeries.every((key) => every[key].every((x, i) => Object.is(x, reused[key][i])));
+  console.log(`   fresh memory, all 7 series read as well: ${fmt(BARS / Math.min(...everyTimes) / 1000, 2).padStart(6)} M bars/s (${spread(everyTimes)}); the same values as the reused run's: ${everySame ? 'yes' : 'NO'}`);
   // the risk monitors on: VaR limit, drawdown kill switch, volatility breaker (loose limits: they watch, rarely act)
   const monitored = { ...costs, risk: { varWindow: 250, maxVar: 0.5, maxDrawdown: 0.9999999999, volatilityBreaker: { multiple: 50, window: 100, pauseBars: 5 } } };
   const monitorTimes = [];
@@ -71,8 +89,8 @@ const engineFigures = {};
     monitorTimes.push(now() - t);
   }
   console.log(`   reused buffers, VaR limit + drawdown kill switch + volatility breaker on: ${fmt(BARS / Math.min(...monitorTimes) / 1000, 2)} M bars/s (${spread(monitorTimes)})`);
-  // first touch: the engine writes 4 values per bar (close times, also the time series, and 3 result series); into fresh memory
-  // every 4 KB page faults once
+  // first touch: the run writes no per-bar memory; reading the equity curve writes one value per bar into fresh
+  // memory, where every 4 KB page faults once
   const pass = (out) => {
     const close = prices.close;
     for (let i = 0; i < BARS; i++) out[i] = close[i] * 1.0000001;
@@ -92,9 +110,10 @@ const engineFigures = {};
   engineFigures.freshPass = freshPass;
   engineFigures.reusedPass = reusedPass;
   console.log(`   first touch: one pass writing ${BARS.toLocaleString('en-US')} floats takes ${fmt(freshPass, 1)} ms into a new Float64Array, ${fmt(reusedPass, 1)} ms into a reused one;`);
-  console.log(`   the engine writes 4 per bar (close times, which are also the time series, + equity, cash, gross exposure; VaR, CVaR`);
-  console.log(`   and position value are derived when first read), so plain fresh memory (4 KB pages, no prefault) would cost it ≈ ${fmt((4 * (freshPass - reusedPass)) / BARS * 1e6, 0)} ns/bar of page faults;`);
-  console.log(`   prefault has a spare core fault the pages in while the run goes on (CANDLELAB_PREFAULT=0 turns it off)`);
+  console.log(`   a one-asset run without a VaR limit writes no per-bar memory: it logs cash and units when they change, and each series`);
+  console.log(`   is derived when first read (the same bits). The equity curve is one value per bar, so in plain fresh memory (4 KB pages,`);
+  console.log(`   no prefault) its page faults cost ≈ ${fmt((freshPass - reusedPass) / BARS * 1e6, 0)} ns/bar; prefault has a spare core fault them in as it is written`);
+  console.log(`   (CANDLELAB_PREFAULT=0 turns it off)`);
   console.log(`   (a lower bound: when the allocator hands back pages freed by an earlier run, they fault no more)`);
 }
 
@@ -108,10 +127,13 @@ const engineFigures = {};
     const buffers = new cl.backtest.EngineBuffers();
     let fresh = Infinity;
     let reused = Infinity;
+    // each mode in its own sequence, as in section 1
     for (let r = 0; r < REPEAT; r++) {
       t = now();
       engineRun(part, targets, settings);
       fresh = Math.min(fresh, now() - t);
+    }
+    for (let r = 0; r < REPEAT; r++) {
       t = now();
       engineRun(part, targets, settings, buffers);
       reused = Math.min(reused, now() - t);
@@ -120,9 +142,9 @@ const engineFigures = {};
   }
   console.log(`   The work per bar is constant (one pass; trades are a fixed share of bars), so the cost is linear in bars.`);
   console.log(`   Departures: at 10^5 the fixed costs (settings parsing, target validation, the first calls before the`);
-  console.log(`   optimizer has compiled the loop) are a visible share; with fresh memory every size pays 32 B/bar of`);
-  console.log(`   first-touch page faults (4 arrays; a spare core takes part of it), so fresh runs stay below reused ones at`);
-  console.log(`   every size; with reused buffers, 10^7 bars (4 × 80 MB of arrays) stream to memory instead of cache.`);
+  console.log(`   optimizer has compiled the loop) are a visible share; with fresh memory every size pays 8 B/bar of`);
+  console.log(`   first-touch page faults for the equity curve (a spare core takes part of it), so fresh runs stay below reused`);
+  console.log(`   ones; with reused buffers, the 80 MB equity curve of 10^7 bars streams to memory instead of cache.`);
 }
 
 // 2. vectorized sweep vs one Float64Array pass (into fresh memory and into a reused buffer)
@@ -185,10 +207,10 @@ const engineFigures = {};
   let peerSeconds = Infinity;
   for (let r = 0; r < REPEAT; r++) {
     t = now();
-    engine = cl.backtest.runEngine([{ symbol: 'BTC/USDT', candles: part }], [{ name: 'sma', targets: { 'BTC/USDT': targets } }], costs);
+    engine = engineRun(part, targets, costs);
     engineMs = Math.min(engineMs, now() - t);
     t = now();
-    cl.backtest.runEngine([{ symbol: 'BTC/USDT', candles: part }], [{ name: 'sma', targets: { 'BTC/USDT': targets } }], costs, { buffers });
+    engineRun(part, targets, costs, buffers);
     reusedMs = Math.min(reusedMs, now() - t);
     python = spawnSync('/usr/bin/python3', [path.join(root, 'bench', 'python', 'backtest_loop.py'), file, '50', '200', String(costs.commissionBps), String(costs.slippageBps)], { encoding: 'utf8' });
     if (python.status !== 0) break;

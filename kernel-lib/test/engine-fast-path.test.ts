@@ -170,6 +170,70 @@ describe('a replay without a VaR limit: VaR, CVaR and position values derived af
   });
 });
 
+describe('a one-asset replay without a VaR limit writes no per-bar series: they are derived when read', () => {
+  // The reference stores every series event by event: a VaR limit no VaR reaches turns the ledger off.
+  const inLoop = (settings: BacktestSettingsInput): BacktestSettingsInput => ({ ...settings, risk: { ...settings.risk, maxVar: 1e9 } });
+  const H = 3_600_000;
+  // funding every 8 hours (cash moves between trades), rates of both signs
+  const fundingTimes = Float64Array.from({ length: Math.floor(candles.length / 8) }, (_, k) => candles.time[0] + (8 * k + 4.5) * H);
+  const funding = { time: fundingTimes, rate: Float64Array.from(fundingTimes, (_, k) => 0.0001 * Math.sin(k)) };
+  const next = random(41);
+  for (let k = 0; k < 12; k++) {
+    const settings = randomSettings(next);
+    if (settings.risk?.maxVar !== undefined) delete settings.risk.maxVar;
+    if (k % 3 === 0) settings.risk = { ...settings.risk, maxDrawdown: 0.03 + 0.02 * (k % 2) };
+    const withFunding = k % 2 === 1;
+    const fast = 5 + Math.floor(next() * 20);
+    const slow = fast + 5 + Math.floor(next() * 60);
+    it(`#${k} two strategies on one asset${withFunding ? ', funding' : ''}: ${JSON.stringify(settings)}`, () => {
+      const assets = [{ symbol: 'BTC/USDT', candles, funding: withFunding ? funding : undefined }];
+      // two sleeves: markAll's sum of two terms per event (the general path; the quiet loop takes one sleeve)
+      const sleeves = [
+        { name: 'cross', weight: 0.6, targets: { 'BTC/USDT': targetsOf(candles, fast, slow, true) } },
+        { name: 'slow', weight: 0.4, targets: { 'BTC/USDT': targetsOf(candles, 2 * fast, 2 * slow, false) } },
+      ];
+      for (const fastPath of [true, false]) {
+        const runOf = (s: BacktestSettingsInput, buffers?: EngineBuffers) => {
+          const kernel = createEngineKernel(assets, sleeves, s, { fastPath, buffers });
+          kernel.runAll();
+          return kernel.result();
+        };
+        const want = plain(runOf(inLoop(settings)));
+        expect(new Set(want.cash).size).toBeGreaterThan(10);
+        expect(plain(runOf(settings))).toEqual(want);
+        expect(plain(runOf(settings, new EngineBuffers()))).toEqual(want);
+      }
+    });
+  }
+
+  it('equity, cash, gross exposure and time are computed on first read, then plain values; into reused buffers', () => {
+    const targets = targetsOf(candles, 10, 40, true);
+    const result = run({ risk: { varWindow: 30 } }, targets, true);
+    const reference = run({ risk: { varWindow: 30, maxVar: 1e9 } }, targets, true);
+    for (const key of ['equity', 'cash', 'grossExposure', 'time'] as const) {
+      expect(typeof Object.getOwnPropertyDescriptor(result, key)!.get).toBe('function');
+      // stored series are plain values from the start (the time series of every one-asset replay is derived)
+      if (key !== 'time') expect(typeof Object.getOwnPropertyDescriptor(reference, key)!.get).toBe('undefined');
+    }
+    // the time series: each bar's close
+    expect(result.time[5]).toBe(candles.time[5] + 3_600_000);
+    expect(Object.getOwnPropertyDescriptor(result, 'time')!.value).toBe(result.time);
+    expect(Array.from(result.equity)).toEqual(Array.from(reference.equity));
+    expect(Object.getOwnPropertyDescriptor(result, 'equity')!.value).toBe(result.equity);
+    // VaR read before equity: it reads the derived equity and cash itself
+    const other = run({ risk: { varWindow: 30 } }, targets, true);
+    expect(Array.from(other.valueAtRisk)).toEqual(Array.from(reference.valueAtRisk));
+    expect(Array.from(other.cash)).toEqual(Array.from(reference.cash));
+    // with the caller's buffers, written into them (no fresh memory)
+    const buffers = new EngineBuffers();
+    const reused = runEngine([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], { risk: { varWindow: 30 } }, { buffers });
+    for (const [key, bufferKey] of [['equity', 'series:equity'], ['cash', 'series:cash'], ['grossExposure', 'series:gross'], ['time', 'series:time']] as const) {
+      expect(reused[key].buffer).toBe(buffers.take(bufferKey, candles.length).buffer);
+      expect(Array.from(reused[key])).toEqual(Array.from(reference[key]));
+    }
+  });
+});
+
 describe('RollingTail: the cached read = a read of the window from scratch', () => {
   for (const [window, confidence, seed] of [[10, 0.9, 1], [50, 0.95, 2], [250, 0.95, 3], [100, 0.99, 4], [40, 0.6, 5]] as const) {
     it(`window ${window}, confidence ${confidence}`, () => {

@@ -11,6 +11,7 @@ import {
 } from './settings';
 import { RollingTail, portfolioVolatility, type RollingTailState } from './risk';
 import { newLargeFloat64Array, newLargeFloat64Arrays } from '../util/huge-pages';
+import { SeriesLedger } from './ledger';
 import {
   barLength,
   type EngineAsset,
@@ -174,8 +175,8 @@ type AssetSeries = {
   /** No bar will follow the last one (replay: always; stepping: after finish). */
   final: boolean;
   meta: FrameMeta;
+  /** Bar open times; a bar closes at time + step (computed where read: no per-bar array to write). */
   time: Float64Array;
-  closeTime: Float64Array;
   open: Float64Array;
   high: Float64Array;
   low: Float64Array;
@@ -314,7 +315,7 @@ export function createEngineKernel(
     slippage.kind === 'volume' ? Math.min(slippage.maxParticipation, settings.maxParticipation ?? Infinity) : settings.maxParticipation;
   /** An order's arrival at the venue: with latency, not before its decision close + latency (and it lives that much longer). */
   const arrival = (a: number, row: number): { notBefore?: number; extraBars: number } =>
-    settings.latencyMs > 0 ? { notBefore: data[a].closeTime[row] + settings.latencyMs, extraBars: Math.ceil(settings.latencyMs / data[a].step) } : { extraBars: 0 };
+    settings.latencyMs > 0 ? { notBefore: data[a].time[row] + data[a].step + settings.latencyMs, extraBars: Math.ceil(settings.latencyMs / data[a].step) } : { extraBars: 0 };
   const lotDecimals = decimalsOf(settings.lotSize);
   /** A limit or stop price on the venue's tick: never better for the trader than asked. */
   const onTick = (price: number, up: boolean): number => {
@@ -333,12 +334,10 @@ export function createEngineKernel(
     }
     if (!stepping && c.length < 2) throw new DataError(`asset ${asset.symbol} has ${c.length} bar(s); a backtest needs at least 2`);
     const step = barLength(c);
-    const [closeTime] = perBar([`closeTime:${a}`], c.length);
-    for (let i = 0; i < c.length; i++) closeTime[i] = c.time[i] + step;
     const close = c.column('close');
     const returns = stepping ? barReturns(close, c.length) : undefined;
     const series: AssetSeries = {
-      symbol: asset.symbol, step, length: c.length, final: !stepping, meta: c.meta, time: c.time, closeTime, open: c.column('open'), high: c.column('high'),
+      symbol: asset.symbol, step, length: c.length, final: !stepping, meta: c.meta, time: c.time, open: c.column('open'), high: c.column('high'),
       low: c.column('low'), close, volume: c.column('volume'), returns, atr: new Map(), deviation: new Map(), funding: asset.funding, fundingCursor: 0,
     };
     return series;
@@ -684,7 +683,7 @@ export function createEngineKernel(
     const keep: LiveOrder[] = [];
     for (const order of live) {
       // with latency an order cannot fill before it arrives (nor at the close that decided it)
-      if (order.asset !== d.symbol || (atClose && order.type !== 'market') || (order.notBefore !== undefined && (atClose || d.closeTime[row] <= order.notBefore))) {
+      if (order.asset !== d.symbol || (atClose && order.type !== 'market') || (order.notBefore !== undefined && (atClose || d.time[row] + d.step <= order.notBefore))) {
         keep.push(order);
         continue;
       }
@@ -841,7 +840,7 @@ export function createEngineKernel(
     const d = data[a];
     const funding = d.funding!;
     while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.time[row]) d.fundingCursor++;
-    while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.closeTime[row]) {
+    while (d.fundingCursor < funding.time.length && funding.time[d.fundingCursor] <= d.time[row] + d.step) {
       const rate = funding.rate[d.fundingCursor++];
       for (let s = 0; s < sleeves.length; s++) {
         const book = books[s][a];
@@ -863,9 +862,9 @@ export function createEngineKernel(
     gross: new Float64Array(0), var: new Float64Array(0), cvar: new Float64Array(0), length: 0,
   };
   const reserveSeries = (capacity: number): void => {
-    // A one-asset replay has an event per bar, at its close: the time series is the close times (aliased,
-    // one per-bar array less to write; bookkeep's writes store the same values).
-    const names: Array<'time' | 'equity' | 'cash' | 'position' | 'gross' | 'var' | 'cvar'> = ['equity', 'cash', 'gross'];
+    // A one-asset replay has an event per bar, at its close: its time series is the close times, derived
+    // when read (bookkeep's writes would store the same values). A ledger replay writes no series at all.
+    const names: Array<'time' | 'equity' | 'cash' | 'position' | 'gross' | 'var' | 'cvar'> = ledger ? [] : ['equity', 'cash', 'gross'];
     if (!tailAfterwards) names.push('position', 'var', 'cvar');
     if (!timesAreCloseTimes) names.push('time');
     // replay reserves once (series.length is 0), from the caller's buffers when it gave some; a stepping
@@ -876,7 +875,6 @@ export function createEngineKernel(
       next[k].set(series[name].subarray(0, series.length));
       series[name] = next[k];
     });
-    if (timesAreCloseTimes) series.time = data[0].closeTime;
     series.capacity = capacity;
   };
   const timesAreCloseTimes = !stepping && data.length === 1;
@@ -884,9 +882,22 @@ export function createEngineKernel(
   // no VaR, CVaR or position-value series; the result derives them from the equity and cash series when
   // they are first read (the same returns pushed in the same order: the same bits), see deriveTail.
   const tailAfterwards = !stepping && settings.risk.maxVar === undefined;
+  // Ledger mode, a one-asset replay without a VaR limit: every series it stores follows from the state its
+  // marks come from (cash and each sleeve's units) and the bar's close. So its loops write no per-bar
+  // series: they log that state when it changes (and check each event the general path stores), and the
+  // result derives the series on first read with the same expressions, the same bits (SeriesLedger,
+  // ledger.ts). A run writes no per-bar memory; a reader pays for the series it reads.
+  const ledger = tailAfterwards && timesAreCloseTimes;
+  const seriesLedger = ledger ? new SeriesLedger(sleeves.length) : undefined;
+  const heldUnits = new Float64Array(sleeves.length);
   /** tailAfterwards: the event whose stored equity differs from the one its VaR return used (the kill switch's), and that one. */
   let tailSawAt = -1;
   let tailSaw = NaN;
+  /** Ledger mode: the current state (cash, each sleeve's units) holds from event k on. */
+  const logState = (k: number): void => {
+    for (let s = 0; s < sleeves.length; s++) heldUnits[s] = books[s][0].units;
+    seriesLedger!.log(k, cash, heldUnits);
+  };
   reserveSeries(Math.max(stepping ? 256 : 0, data.reduce((sum, d) => sum + d.length, 0)));
   const tail = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
   marks.gross = 0;
@@ -910,13 +921,13 @@ export function createEngineKernel(
     groupSize = 0;
     if (data.length === 1) {
       if (cursor[0] < data[0].length) {
-        time = data[0].closeTime[cursor[0]];
+        time = data[0].time[cursor[0]] + data[0].step;
         groupSize = 1;
       }
     } else {
       for (let i = 0; i < data.length; i++) {
         if (cursor[i] >= data[i].length) continue;
-        const t = data[i].closeTime[cursor[i]];
+        const t = data[i].time[cursor[i]] + data[i].step;
         if (t < time) {
           time = t;
           groupSize = 0;
@@ -988,7 +999,7 @@ export function createEngineKernel(
       const targets = targetArrays[s][0];
       if (sleeves[s].onBar || (targets !== undefined && targets[row] !== books[s][0].heldTarget)) return false;
     }
-    marks.time = d.closeTime[row];
+    marks.time = d.time[row] + d.step;
     lastRow[0] = row;
     lastPrice[0] = d.open[row];
     // exits fill at once and place no order, so the order phases have nothing to do
@@ -1030,7 +1041,7 @@ export function createEngineKernel(
     const first = cursor[0];
     const end = Math.min(d.final ? d.length - 1 : d.length, first + (series.capacity - series.length));
     const heldTarget = book.heldTarget;
-    const { closeTime, open, close, high, low } = d;
+    const { time: openTime, step: barStep, open, close, high, low } = d;
     // the volatility breaker's inputs (replay computes them whole on first use, as step would)
     const deviation = breaker ? deviationOf(0, breaker.window) : undefined;
     const returns = breaker ? returnsOf(0) : undefined;
@@ -1038,6 +1049,8 @@ export function createEngineKernel(
     const withTail = !tailAfterwards;
     // replay only: its time series is the close times (see reserveSeries), so the loop writes none
     if (!timesAreCloseTimes) return 0;
+    // ledger mode: the state holds for the whole stretch (the kill switch, which changes it, ends it)
+    if (ledger) logState(series.length);
     const cashNow = cash;
     let k = series.length;
     let extreme = book.extreme;
@@ -1066,7 +1079,7 @@ export function createEngineKernel(
         tail.value = previousEquity > 0 ? equity / previousEquity - 1 : 0;
         tail.pushValue();
       }
-      const time = closeTime[row];
+      const time = openTime[row] + barStep;
       if (breaker && row > 0) {
         const rolling = deviation![row - 1];
         const move = returns![row];
@@ -1094,13 +1107,19 @@ export function createEngineKernel(
           if (!withTail) [tailSawAt, tailSaw] = [k, equity];
           killSwitch();
           equity = marks.equity;
+          if (ledger) {
+            logState(k);
+            seriesLedger!.check(k, close[row], equity, equity > 0 ? marks.gross / equity : NaN);
+          }
         }
       }
       previousEquity = equity;
       lastGross = kill ? marks.gross : gross;
-      equityOut[k] = equity;
-      cashOut[k] = cash;
-      grossOut[k] = equity > 0 ? lastGross / equity : NaN;
+      if (!ledger) {
+        equityOut[k] = equity;
+        cashOut[k] = cash;
+        grossOut[k] = equity > 0 ? lastGross / equity : NaN;
+      }
       if (withTail) {
         positionOut[k] = equity - cash;
         varOut[k] = valueAtRisk;
@@ -1120,7 +1139,7 @@ export function createEngineKernel(
     lastRow[0] = row - 1;
     lastPrice[0] = close[row - 1];
     cursor[0] = row;
-    marks.time = closeTime[row - 1];
+    marks.time = openTime[row - 1] + barStep;
     marks.equity = previousEquity;
     marks.gross = lastGross;
     marks.previousEquity = previousEquity;
@@ -1152,7 +1171,12 @@ export function createEngineKernel(
     marks.previousEquity = equity;
     if (series.length === series.capacity) reserveSeries(2 * series.capacity);
     const k = series.length++;
-    series.time[k] = marks.time;
+    if (ledger) {
+      logState(k);
+      seriesLedger!.check(k, data[0].close[k], equity, equity > 0 ? marks.gross / equity : NaN);
+      return;
+    }
+    if (!timesAreCloseTimes) series.time[k] = marks.time;
     series.equity[k] = equity;
     series.cash[k] = cash;
     series.gross[k] = equity > 0 ? marks.gross / equity : NaN;
@@ -1220,7 +1244,6 @@ export function createEngineKernel(
       if (!Number.isFinite(bar[name])) throw new DataError(`${d.symbol}: bar at ${isoTime(bar.time)} has a non-finite ${name}`);
     }
     d.time = grown(d.time, row);
-    d.closeTime = grown(d.closeTime, row);
     d.open = grown(d.open, row);
     d.high = grown(d.high, row);
     d.low = grown(d.low, row);
@@ -1228,7 +1251,6 @@ export function createEngineKernel(
     d.volume = grown(d.volume, row);
     d.returns = grown(d.returns!, row);
     d.time[row] = bar.time;
-    d.closeTime[row] = bar.time + d.step;
     d.open[row] = bar.open;
     d.high[row] = bar.high;
     d.low[row] = bar.low;
@@ -1288,17 +1310,17 @@ export function createEngineKernel(
       d.final = true;
       if (cursor[a] === 0) continue;
       const row = cursor[a] - 1;
-      time = Math.max(time, d.closeTime[row]);
-      endAsset(a, row, d.closeTime[row]);
+      time = Math.max(time, d.time[row] + d.step);
+      endAsset(a, row, d.time[row] + d.step);
     }
+    // only a stepping engine's series are rewritten here: a replay's assets are final from the start
     if (series.length > 0 && time > -Infinity) {
       // the last event's marks include the closing fills' costs
       const k = series.length - 1;
       const equity = markToMarket();
-      if (tailAfterwards && tailSawAt !== k) [tailSawAt, tailSaw] = [k, series.equity[k]];
       series.equity[k] = equity;
       series.cash[k] = cash;
-      if (!tailAfterwards) series.position[k] = equity - cash;
+      series.position[k] = equity - cash;
       series.gross[k] = equity > 0 ? marks.gross / equity : NaN;
     }
   };
@@ -1319,7 +1341,7 @@ export function createEngineKernel(
     varBlocked,
     previousEquity: marks.previousEquity,
     peakEquity: marks.peakEquity,
-    tail: (tailAfterwards ? deriveTail(series.equity.subarray(0, series.length), series.cash.subarray(0, series.length), tailSawAt, tailSaw).tail : tail).snapshot(),
+    tail: (tailAfterwards ? deriveTail(...storedEquityAndCash(), tailSawAt, tailSaw, false).tail : tail).snapshot(),
     events,
   });
 
@@ -1360,11 +1382,10 @@ export function createEngineKernel(
    * position values (equity − cash, as written), and the tail's state after the last event. Into the
    * caller's buffers when it gave some.
    */
-  const deriveTail = (equity: Float64Array, cashSeries: Float64Array, sawAt: number, saw: number) => {
+  const deriveTail = (equity: Float64Array, cashSeries: Float64Array, sawAt: number, saw: number, intoBuffers = true) => {
     const n = equity.length;
-    const [valueAtRisk, conditionalValueAtRisk, positionValue] = buffers
-      ? ['series:var', 'series:cvar', 'series:position'].map((key) => buffers.take(key, n))
-      : newLargeFloat64Arrays(3, n);
+    const [valueAtRisk, conditionalValueAtRisk, positionValue] =
+      buffers && intoBuffers ? ['series:var', 'series:cvar', 'series:position'].map((key) => buffers.take(key, n)) : newLargeFloat64Arrays(3, n);
     const replayed = new RollingTail(settings.risk.varWindow, settings.risk.varConfidence);
     for (let k = 0; k < n; k++) {
       if (k > 0) {
@@ -1381,41 +1402,66 @@ export function createEngineKernel(
     return { valueAtRisk, conditionalValueAtRisk, positionValue, tail: replayed };
   };
 
+  /** The equity and cash series as stored so far (ledger mode: derived into new memory). */
+  const storedEquityAndCash = (): [Float64Array, Float64Array] =>
+    ledger
+      ? [seriesLedger!.derive('equity', series.length, data[0].close), seriesLedger!.derive('cash', series.length, data[0].close)]
+      : [series.equity.subarray(0, series.length), series.cash.subarray(0, series.length)];
+
   const result = (): EngineResult => {
+    const n = series.length;
     // with the caller's buffers, views (no fresh memory); else compact copies
-    const used = (values: Float64Array): Float64Array =>
-      series.length === values.length ? values : buffers ? values.subarray(0, series.length) : values.slice(0, series.length);
+    const used = (values: Float64Array): Float64Array => (n === values.length ? values : buffers ? values.subarray(0, n) : values.slice(0, n));
+    const derivedLater = new Float64Array(0);
     const out: EngineResult = {
-      time: used(series.time),
-      equity: used(series.equity),
-      cash: used(series.cash),
-      positionValue: tailAfterwards ? new Float64Array(0) : used(series.position),
-      grossExposure: used(series.gross),
-      valueAtRisk: tailAfterwards ? new Float64Array(0) : used(series.var),
-      conditionalValueAtRisk: tailAfterwards ? new Float64Array(0) : used(series.cvar),
+      time: timesAreCloseTimes ? derivedLater : used(series.time),
+      equity: ledger ? derivedLater : used(series.equity),
+      cash: ledger ? derivedLater : used(series.cash),
+      positionValue: tailAfterwards ? derivedLater : used(series.position),
+      grossExposure: ledger ? derivedLater : used(series.gross),
+      valueAtRisk: tailAfterwards ? derivedLater : used(series.var),
+      conditionalValueAtRisk: tailAfterwards ? derivedLater : used(series.cvar),
       fills,
       trades,
       signals,
       riskEvents,
       settings,
     };
+    /** `key` computed on its first read, then a plain value. */
+    const onFirstRead = (key: 'time' | 'equity' | 'cash' | 'positionValue' | 'grossExposure' | 'valueAtRisk' | 'conditionalValueAtRisk', compute: () => Float64Array): void => {
+      Object.defineProperty(out, key, {
+        enumerable: true,
+        configurable: true,
+        get: () => {
+          const value = compute();
+          Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true });
+          return value;
+        },
+        set: (value: Float64Array) => Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true }),
+      });
+    };
+    const target = (bufferKey: string): Float64Array | undefined => buffers?.take(bufferKey, n);
+    if (timesAreCloseTimes) {
+      // a one-asset replay's events are its bars' closes
+      const { time: openTime, step: barStep } = data[0];
+      onFirstRead('time', () => {
+        const times = target('series:time') ?? newLargeFloat64Arrays(1, n)[0];
+        for (let k = 0; k < n; k++) times[k] = openTime[k] + barStep;
+        return times;
+      });
+    }
+    if (ledger) {
+      const close = data[0].close;
+      onFirstRead('equity', () => seriesLedger!.derive('equity', n, close, target('series:equity')));
+      onFirstRead('cash', () => seriesLedger!.derive('cash', n, close, target('series:cash')));
+      onFirstRead('grossExposure', () => seriesLedger!.derive('gross', n, close, target('series:gross')));
+    }
     if (tailAfterwards) {
-      // derived on first read of any of the three (then plain values), from this result's series
-      const [equity, cashSeries, sawAt, saw] = [out.equity, out.cash, tailSawAt, tailSaw];
+      // derived on first read of any of the three, from this result's equity and cash (read then)
+      const [sawAt, saw] = [tailSawAt, tailSaw];
       let derived: ReturnType<typeof deriveTail> | undefined;
-      const derive = (): ReturnType<typeof deriveTail> => (derived ??= deriveTail(equity, cashSeries, sawAt, saw));
-      for (const key of ['valueAtRisk', 'conditionalValueAtRisk', 'positionValue'] as const) {
-        Object.defineProperty(out, key, {
-          enumerable: true,
-          configurable: true,
-          get: () => {
-            const value = derive()[key];
-            Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true });
-            return value;
-          },
-          set: (value: Float64Array) => Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true }),
-        });
-      }
+      const derive = (): ReturnType<typeof deriveTail> => (derived ??= deriveTail(out.equity, out.cash, sawAt, saw));
+      for (const key of ['valueAtRisk', 'conditionalValueAtRisk', 'positionValue'] as const) onFirstRead(key, () => derive()[key]);
     }
     return out;
   };
