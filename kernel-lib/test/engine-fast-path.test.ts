@@ -234,6 +234,34 @@ describe('a one-asset replay without a VaR limit writes no per-bar series: they 
   });
 });
 
+describe('a replay writes its signal records when they are read', () => {
+  it('an accessor until read, then the same records as a stepping engine writes at once; records() and a result mid-run too', () => {
+    const targets = targetsOf(candles, 10, 40, true);
+    const settings: BacktestSettingsInput = { exits: { stopLossAtr: 1.5, takeProfitAtr: 3 } };
+    const result = run(settings, targets, true);
+    expect(typeof Object.getOwnPropertyDescriptor(result, 'signals')!.get).toBe('function');
+    const stepping = createEngineKernel([{ symbol: 'BTC/USDT', candles: candles.slice(0, 0) }], [{ name: 'cross' }], settings, { stepping: true });
+    for (let i = 0; i < candles.length; i++) {
+      stepping.appendBar(0, { time: candles.time[i], open: candles.column('open')[i], high: candles.column('high')[i], low: candles.column('low')[i], close: candles.column('close')[i], volume: candles.column('volume')[i] });
+      stepping.decide('cross', 0, { target: targets[i] });
+      while (stepping.step());
+    }
+    const want = stepping.records().signals;
+    expect(want.length).toBeGreaterThan(50);
+    expect(want.some((signal) => signal.stop_loss !== null)).toBe(true);
+    expect(result.signals).toEqual(want);
+    expect(Object.getOwnPropertyDescriptor(result, 'signals')!.value).toBe(result.signals);
+    // a replay kernel stepped by hand: what has been decided so far, at any time
+    const kernel = createEngineKernel([{ symbol: 'BTC/USDT', candles }], [{ name: 'cross', targets: { 'BTC/USDT': targets } }], settings);
+    for (let i = 0; i < 1500; i++) kernel.step();
+    const sofar = kernel.records().signals.length;
+    expect(kernel.records().signals).toEqual(want.slice(0, sofar));
+    while (kernel.step());
+    expect(kernel.result().signals).toEqual(want);
+    expect(kernel.records().signals).toEqual(want);
+  });
+});
+
 describe('RollingTail: the cached read = a read of the window from scratch', () => {
   for (const [window, confidence, seed] of [[10, 0.9, 1], [50, 0.95, 2], [250, 0.95, 3], [100, 0.99, 4], [40, 0.6, 5]] as const) {
     it(`window ${window}, confidence ${confidence}`, () => {

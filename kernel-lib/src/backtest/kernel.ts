@@ -372,6 +372,11 @@ export function createEngineKernel(
   const fills: Fill[] = [];
   const trades: EngineTrade[] = [];
   const signals: SignalRecord[] = [];
+  // A replay keeps its decisions as numbers until its signal records are read (flushSignals): a record
+  // object and its time string per decision, kept alive through the run, cost more than the decision itself
+  // (the bench's 10M bars make 80,586). Every input of a record is fixed in a replay, so it is the same
+  // record later. A stepping engine's sessions persist records as they come: it writes them at once.
+  const pendingSignals = stepping ? undefined : { sleeve: [] as number[], asset: [] as number[], row: [] as number[], time: [] as number[], target: [] as number[] };
   const riskEvents: RiskEvent[] = [];
   let entriesPausedUntil = -Infinity; // volatility breaker
   let killed = false; // drawdown kill switch
@@ -763,6 +768,22 @@ export function createEngineKernel(
   };
 
   const recordSignal = (s: number, a: number, row: number, time: number, target: number): void => {
+    if (pendingSignals) {
+      pendingSignals.sleeve.push(s);
+      pendingSignals.asset.push(a);
+      pendingSignals.row.push(row);
+      pendingSignals.time.push(time);
+      pendingSignals.target.push(target);
+    } else writeSignal(s, a, row, time, target);
+  };
+  /** A replay's pending decisions into signal records, in order. */
+  const flushSignals = (): void => {
+    if (!pendingSignals || pendingSignals.row.length === 0) return;
+    const { sleeve, asset, row, time, target } = pendingSignals;
+    for (let i = 0; i < row.length; i++) writeSignal(sleeve[i], asset[i], row[i], time[i], target[i]);
+    for (const values of [sleeve, asset, row, time, target]) values.length = 0;
+  };
+  const writeSignal = (s: number, a: number, row: number, time: number, target: number): void => {
     const d = data[a];
     const entry = d.close[row];
     const direction = Math.sign(target);
@@ -1428,7 +1449,7 @@ export function createEngineKernel(
       settings,
     };
     /** `key` computed on its first read, then a plain value. */
-    const onFirstRead = (key: 'time' | 'equity' | 'cash' | 'positionValue' | 'grossExposure' | 'valueAtRisk' | 'conditionalValueAtRisk', compute: () => Float64Array): void => {
+    const onFirstRead = <K extends keyof EngineResult>(key: K, compute: () => EngineResult[K]): void => {
       Object.defineProperty(out, key, {
         enumerable: true,
         configurable: true,
@@ -1437,10 +1458,16 @@ export function createEngineKernel(
           Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true });
           return value;
         },
-        set: (value: Float64Array) => Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true }),
+        set: (value: EngineResult[K]) => Object.defineProperty(out, key, { value, enumerable: true, configurable: true, writable: true }),
       });
     };
     const target = (bufferKey: string): Float64Array | undefined => buffers?.take(bufferKey, n);
+    if (pendingSignals && pendingSignals.row.length > 0) {
+      onFirstRead('signals', () => {
+        flushSignals();
+        return signals;
+      });
+    }
     if (timesAreCloseTimes) {
       // a one-asset replay's events are its bars' closes
       const { time: openTime, step: barStep } = data[0];
@@ -1484,7 +1511,10 @@ export function createEngineKernel(
     snapshot,
     restore,
     result,
-    records: () => ({ fills, trades, signals, riskEvents }),
+    records: () => {
+      flushSignals();
+      return { fills, trades, signals, riskEvents };
+    },
     equity: equityNow,
     cash: () => cash,
     position: (sleeve, asset) => books[sleeveAt(sleeve)][assetAt(asset)].units,

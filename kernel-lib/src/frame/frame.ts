@@ -131,14 +131,16 @@ export type Candles = Frame<OhlcvColumn>;
 /**
  * Epoch ms as ISO 8601 (`new Date(ms).toISOString()`, or String(ms) when not finite). Records carry one per
  * signal, fill and event, so the common case (whole ms from 1970 to 9999) reuses the day's date part and
- * writes the time of day itself, several times faster than a Date per call.
+ * writes the time of day itself as one flat string of char codes: a template of ten parts would make a
+ * rope of ten nodes per record, kept alive with it (measured: the rope cost more than a Date per call).
  */
 export function isoTime(ms: number): string {
   if (!(ms >= 0 && ms < 253_402_300_800_000 && Math.floor(ms) === ms)) return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
   const day = Math.floor(ms / 86_400_000);
   if (day !== isoDay) {
     isoDay = day;
-    isoDayPrefix = new Date(day * 86_400_000).toISOString().slice(0, 11);
+    const prefix = new Date(day * 86_400_000).toISOString();
+    for (let i = 0; i < 11; i++) isoDayCodes[i] = prefix.charCodeAt(i);
   }
   let rest = ms - day * 86_400_000;
   const milli = rest % 1000;
@@ -147,11 +149,17 @@ export function isoTime(ms: number): string {
   rest = (rest - second) / 60;
   const minute = rest % 60;
   const hour = (rest - minute) / 60;
-  return `${isoDayPrefix}${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}.${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+  const c = isoDayCodes;
+  // '0' is 48; ':' 58, '.' 46, 'Z' 90
+  return String.fromCharCode(
+    c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10],
+    48 + Math.floor(hour / 10), 48 + (hour % 10), 58, 48 + Math.floor(minute / 10), 48 + (minute % 10), 58, 48 + Math.floor(second / 10), 48 + (second % 10), 46,
+    48 + Math.floor(milli / 100), 48 + (Math.floor(milli / 10) % 10), 48 + (milli % 10), 90,
+  );
 }
 let isoDay = NaN;
-let isoDayPrefix = '';
-const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+/** The char codes of the day's 'YYYY-MM-DDT'. */
+const isoDayCodes = new Array<number>(11).fill(0);
 
 /** Milliseconds per bar for the usual timeframes ('1m', '5m', '15m', '1h', '4h', '1d', '1w'). */
 export function timeframeMs(timeframe: string): number {
