@@ -393,6 +393,8 @@ describe('the vectorized fast path', () => {
         const want = reference(open, close, targets, costs);
         expect(got, name).toEqual(want.summary);
         expect(equity, name).toEqual(want.equity);
+        // the sweep's pass, which writes no equity: the same summary
+        expect(sweepTargets({ open, close }, [targets], costs, 8760)[0], name).toEqual(want.summary);
       }
     }
     // tiny inputs: 0, 1, 2 and 3 bars
@@ -402,6 +404,7 @@ describe('the vectorized fast path', () => {
         const targets = new Float64Array(length).fill(fill);
         const want = reference(prices.open, prices.close, targets, { initialCash: 100, commissionBps: 10, slippageBps: 5 });
         expect(backtestTargets(prices, targets, { initialCash: 100, commissionBps: 10, slippageBps: 5 }, 8760), `${length} bars at ${fill}`).toEqual(want.summary);
+        expect(sweepTargets(prices, [targets], { initialCash: 100, commissionBps: 10, slippageBps: 5 }, 8760)[0], `${length} bars at ${fill}, swept`).toEqual(want.summary);
       }
     }
   });
@@ -414,20 +417,15 @@ describe('the vectorized fast path', () => {
     expect(results).toHaveLength(3);
     expect(new Set(results.map((x) => x.finalEquity)).size).toBe(3);
     expect(() => sweepTargets(priceArrays(candles), sets, { initialCash: 0, commissionBps: 0, slippageBps: 0 }, 8760)).toThrow(ConfigError);
-    // the sets share one equity buffer (given or not): each set's summary equals its own backtest's, and
-    // the buffer ends holding the last set's equity curve
+    // the sweep writes no equity curve: each set's summary equals its own backtest's, which writes one
     const costs = { initialCash: 1000, commissionBps: 10, slippageBps: 5 };
-    const scratch = new Float64Array(candles.length).fill(NaN);
-    const shared = sweepTargets(priceArrays(candles), sets, costs, 8760, { scratch });
     const alone = sets.map((targets) => backtestTargets(priceArrays(candles), targets, costs, 8760));
-    expect(shared).toEqual(alone);
     expect(sweepTargets(priceArrays(candles), sets, costs, 8760)).toEqual(alone);
-    const lastEquity = new Float64Array(candles.length);
-    backtestTargets(priceArrays(candles), sets[2], costs, 8760, lastEquity);
-    expect(scratch).toEqual(lastEquity);
+    const lastEquity = new Float64Array(candles.length).fill(NaN);
+    expect(backtestTargets(priceArrays(candles), sets[2], costs, 8760, lastEquity)).toEqual(alone[2]);
     expect(lastEquity[0]).toBe(costs.initialCash);
     expect(lastEquity[candles.length - 1]).toBe(alone[2].finalEquity);
-    expect(() => sweepTargets(priceArrays(candles), sets, costs, 8760, { scratch: new Float64Array(10) })).toThrow(/scratch holds 10 values/);
+    expect(lastEquity.every(Number.isFinite)).toBe(true);
     expect(() => backtestTargets(priceArrays(candles), sets[0], costs, 8760, new Float64Array(10))).toThrow(/equityOut holds 10 values/);
   });
 });

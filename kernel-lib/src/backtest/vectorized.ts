@@ -47,13 +47,14 @@ export function backtestTargets(prices: PriceArrays, targets: Float64Array, cost
 }
 
 /**
- * The pass itself. It always writes the equity (into `out`, at least n long): a loop that asks on every
- * bar whether to write runs ~13% slower than one that writes into a reused buffer. Bar 0 is peeled off
- * (no order can fill before bar 1). The outer loop handles a bar where the position may change (the
- * target changed, or the last bar closes it); the inner loop then runs over that bar's close and the
- * quiet bars after it, with the position in registers and no trade tests: 1.2× the one-loop form.
+ * The pass itself; with `out` (at least n long) it writes the equity at each bar's close there. Bar 0 is
+ * peeled off (no order can fill before bar 1). The outer loop handles a bar where the position may change
+ * (the target changed, or the last bar closes it); the inner loop then runs over that bar's close and
+ * the quiet bars after it, with the position in registers and no trade tests: 1.37× the one-loop form.
+ * A sweep writes no equity: 8 bytes a bar less to store, 1.13× (measured side by side, the same results);
+ * the loop-invariant test of whether to write costs nothing measurable.
  */
-function runTargets(prices: PriceArrays, targets: Float64Array, costs: VectorizedCosts, periodsPerYear: number, out: Float64Array): SweepResult {
+function runTargets(prices: PriceArrays, targets: Float64Array, costs: VectorizedCosts, periodsPerYear: number, out?: Float64Array): SweepResult {
   const { open, close } = prices;
   const n = close.length;
   const commission = costs.commissionBps / 10_000;
@@ -74,7 +75,8 @@ function runTargets(prices: PriceArrays, targets: Float64Array, costs: Vectorize
   let shift = 0;
   let sum = 0;
   let sumSquares = 0;
-  if (n > 0) out[0] = cash; // bar 0: nothing held yet
+  const write = out !== undefined;
+  if (write && n > 0) out[0] = cash; // bar 0: nothing held yet
   const last = n - 1;
   let i = 1;
   while (i < n) {
@@ -109,7 +111,7 @@ function runTargets(prices: PriceArrays, targets: Float64Array, costs: Vectorize
     if (i === 1) shift = (cash + units * close[1]) / previous - 1; // the first return, as the loop computes it
     do {
       const equity = cash + units * close[i];
-      out[i] = equity;
+      if (write) out![i] = equity;
       const d = equity / previous - 1 - shift;
       sum += d;
       sumSquares += d * d;
@@ -137,14 +139,12 @@ function runTargets(prices: PriceArrays, targets: Float64Array, costs: Vectorize
 }
 
 /**
- * Backtest many target arrays (parameter sets) over the same prices. The sets share one equity buffer;
- * pass `options.scratch` (at least as long as the prices) to reuse it across sweeps too (a tuner's).
+ * Backtest many target arrays (parameter sets) over the same prices: each set's summary, the same as its
+ * `backtestTargets`. No equity curve is written (run `backtestTargets` for the set you want to look at).
  */
-export function sweepTargets(prices: PriceArrays, targetSets: readonly Float64Array[], costs: VectorizedCosts, periodsPerYear: number, options: { scratch?: Float64Array } = {}): SweepResult[] {
+export function sweepTargets(prices: PriceArrays, targetSets: readonly Float64Array[], costs: VectorizedCosts, periodsPerYear: number): SweepResult[] {
   checkCosts(costs);
   const n = prices.close.length;
   for (const targets of targetSets) if (targets.length !== n) throw new ConfigError(`got ${targets.length} targets for ${n} bars`);
-  if (options.scratch && options.scratch.length < n) throw new ConfigError(`scratch holds ${options.scratch.length} values for ${n} bars`);
-  const scratch = options.scratch ?? new Float64Array(n);
-  return targetSets.map((targets) => runTargets(prices, targets, costs, periodsPerYear, scratch));
+  return targetSets.map((targets) => runTargets(prices, targets, costs, periodsPerYear));
 }
