@@ -910,7 +910,7 @@ export function createEngineKernel(
   // ledger.ts). A run writes no per-bar memory; a reader pays for the series it reads.
   const ledger = tailAfterwards && timesAreCloseTimes;
   const seriesLedger = ledger ? new SeriesLedger(sleeves.length) : undefined;
-  const heldUnits = new Float64Array(sleeves.length);
+  const heldUnits = ledger ? new Float64Array(sleeves.length) : new Float64Array(0);
   /** tailAfterwards: the event whose stored equity differs from the one its VaR return used (the kill switch's), and that one. */
   let tailSawAt = -1;
   let tailSaw = NaN;
@@ -1462,7 +1462,8 @@ export function createEngineKernel(
       });
     };
     const target = (bufferKey: string): Float64Array | undefined => buffers?.take(bufferKey, n);
-    if (pendingSignals && pendingSignals.row.length > 0) {
+    // (a replay's records so far; the array is the engine's own, so a later flush appends to it, as before)
+    if (pendingSignals) {
       onFirstRead('signals', () => {
         flushSignals();
         return signals;
